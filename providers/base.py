@@ -1,0 +1,262 @@
+"""The provider contract and the models every part of videogen-mcp shares.
+
+A provider adapter is mostly a declaration: its ModelSpecs (capabilities and price rules), how a
+VideoRequest maps to its wire format, and how its statuses and errors map to ours. Everything
+shared (validation, pricing, polling cadence, downloads) lives here or in the engine.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["text_to_video", "image_to_video"]
+
+
+class ErrorCode(str, Enum):
+    """What went wrong, in terms an agent can act on."""
+
+    INVALID_INPUT = "INVALID_INPUT"  # the request breaks a documented limit
+    NOT_CONFIGURED = "NOT_CONFIGURED"  # the provider's credentials are missing
+    AUTH = "AUTH"  # credentials rejected
+    OUT_OF_CREDIT = "OUT_OF_CREDIT"
+    RATE_LIMITED = "RATE_LIMITED"
+    CONTENT_POLICY = "CONTENT_POLICY"
+    NOT_FOUND = "NOT_FOUND"
+    TRANSIENT = "TRANSIENT"  # a network or server fault that may pass
+    PROVIDER_FAILED = "PROVIDER_FAILED"  # the provider ran the job and it failed
+    SUBMIT_UNCONFIRMED = "SUBMIT_UNCONFIRMED"  # we cannot tell whether the provider took (and charged) the job
+    TIMED_OUT = "TIMED_OUT"
+    DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    INTERNAL = "INTERNAL"
+
+
+# Codes worth another try with the same request.
+RETRYABLE = {ErrorCode.RATE_LIMITED, ErrorCode.TRANSIENT, ErrorCode.TIMED_OUT, ErrorCode.DOWNLOAD_FAILED}
+
+
+class ProviderError(Exception):
+    """An error with a code, a message a person can act on, and whether retrying may help."""
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, retryable: bool | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = code in RETRYABLE if retryable is None else retryable
+        self.retry_after = retry_after
+
+
+class InvalidRequest(ProviderError):
+    """Bad input, found before any money is spent."""
+
+    def __init__(self, message: str):
+        super().__init__(ErrorCode.INVALID_INPUT, message, retryable=False)
+
+
+class PriceRule(BaseModel):
+    """How a model is priced, in USD. Enough shapes for every provider we know:
+
+    per second (with an audio rate), a flat price covering the first seconds, multipliers by
+    resolution, or a table by duration.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    per_second: float = 0.0
+    per_second_audio: float | None = Field(None, description="per-second rate when audio is generated")
+    flat: float = Field(0.0, description="price of the first `flat_seconds` seconds")
+    flat_seconds: float = 0.0
+    by_duration: dict[str, float] | None = Field(None, description="fixed price per duration, e.g. {'5': 0.35}")
+    resolution_factor: dict[str, float] = Field(default_factory=dict)
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.by_duration:
+            text = ", ".join(f"${v:.2f} for {k} s" for k, v in self.by_duration.items())
+        elif self.flat:
+            text = f"${self.flat:.2f} for the first {self.flat_seconds:g} s, then ${self.per_second:.3f}/s"
+        elif self.per_second:
+            text = f"${self.per_second:.3f}/s"
+            if self.per_second_audio is not None:
+                text += f" (${self.per_second_audio:.3f}/s with audio)"
+        else:
+            text = "free"
+        if self.resolution_factor:
+            text += "; " + ", ".join(f"{r} x{f:g}" for r, f in self.resolution_factor.items())
+        return text + (f"; {self.note}" if self.note else "")
+
+
+class CostLine(BaseModel):
+    item: str
+    usd: float
+
+
+class CostEstimate(BaseModel):
+    """The price of one request, computed from the model's price rule. No job is created."""
+
+    provider: str
+    model: str
+    usd: float = Field(description="estimated price in US dollars")
+    breakdown: list[CostLine]
+    rule: str = Field(description="the model's price rule in words")
+    note: str = ""
+
+
+class ModelSpec(BaseModel):
+    """What a model can do and what it costs. Requests are validated against this before any call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    description: str = ""
+    modes: tuple[Mode, ...] = ("text_to_video",)
+    durations: tuple[float, ...]
+    default_duration: float
+    aspect_ratios: tuple[str, ...]
+    default_aspect_ratio: str
+    resolutions: tuple[str, ...]
+    default_resolution: str
+    audio: bool = Field(False, description="whether audio can be generated")
+    default_audio: bool = False
+    max_images: int = 0
+    end_image: bool = False
+    negative_prompt: bool = False
+    seed: bool = False
+    max_prompt_chars: int = 2500
+    price: PriceRule
+    typical_seconds: float = Field(120.0, description="how long a job usually takes; sets the polling cadence")
+
+    def price_for(self, duration: float, resolution: str, audio: bool) -> tuple[float, list[CostLine]]:
+        rule = self.price
+        lines: list[CostLine] = []
+        if rule.by_duration:
+            key = f"{duration:g}"
+            usd = rule.by_duration.get(key, 0.0)
+            lines.append(CostLine(item=f"{key} s video", usd=usd))
+        else:
+            rate = rule.per_second_audio if (audio and rule.per_second_audio is not None) else rule.per_second
+            extra = max(0.0, duration - rule.flat_seconds) if rule.flat else duration
+            if rule.flat:
+                lines.append(CostLine(item=f"first {rule.flat_seconds:g} s", usd=rule.flat))
+            if extra:
+                what = "with audio" if audio and rule.per_second_audio is not None else ""
+                lines.append(CostLine(item=f"{extra:g} s x ${rate:.3f}/s {what}".strip(), usd=extra * rate))
+            usd = sum(line.usd for line in lines)
+        factor = rule.resolution_factor.get(resolution, 1.0)
+        if factor != 1.0:
+            lines.append(CostLine(item=f"{resolution} x{factor:g}", usd=usd * (factor - 1)))
+            usd *= factor
+        return round(usd, 4), lines
+
+
+class VideoRequest(BaseModel):
+    """A request after validation: every field resolved against the model's spec."""
+
+    prompt: str
+    provider: str
+    model: str
+    mode: Mode
+    duration: float
+    aspect_ratio: str
+    resolution: str
+    images: list[str] = Field(default_factory=list, description="URLs, data URIs or local paths")
+    end_image: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    audio: bool = False
+
+
+JobStatus = Literal["pending", "queued", "running", "downloading", "succeeded", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class Snapshot(BaseModel):
+    """What the provider says about a job right now, in our terms."""
+
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float | None = None
+    queue_position: int | None = None
+    message: str = ""
+    video_url: str | None = None
+    error: ProviderErrorInfo | None = None
+    charged_usd: float | None = None
+
+
+class ProviderErrorInfo(BaseModel):
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+
+
+Snapshot.model_rebuild()
+
+
+class Submission(BaseModel):
+    """What a provider hands back when it accepts a job."""
+
+    ref: str = Field(description="the provider's id for the job")
+    state: dict[str, Any] = Field(default_factory=dict, description="anything else needed to poll it later")
+    charged_usd: float | None = None
+
+
+class Provider:
+    """A video provider. Subclasses declare their models and map requests, statuses and errors."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    env_vars: ClassVar[tuple[str, ...]] = ()
+    default_model: ClassVar[str]
+    models: ClassVar[tuple[ModelSpec, ...]]
+    supports_cancel: ClassVar[bool] = False
+    # True only when sending the same submit twice cannot cost twice (the local demo).
+    resubmit_is_safe: ClassVar[bool] = False
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.env = dict(os.environ if env is None else env)
+
+    # -- declaration helpers -------------------------------------------------------------------
+    def spec(self, model: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.id == model), None)
+
+    def configured(self) -> bool:
+        return all(self.env.get(var) for var in self.env_vars)
+
+    def missing_env(self) -> list[str]:
+        return [var for var in self.env_vars if not self.env.get(var)]
+
+    def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
+        """Seconds until the next status request: frequent at first, then about 1/20 of the typical run."""
+        base = max(1.0, spec.typical_seconds / 20)
+        return min(base, 1.0 + elapsed / 10)
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+        """Send the job. `request` was validated against the spec, and its images were checked to be
+        readable images inside the allowed folders (or URLs) before this is called."""
+        raise NotImplementedError
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        raise NotImplementedError
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        """Cancel at the provider. May update `submission.state`; the engine stores it afterwards."""
+        raise ProviderError(ErrorCode.INVALID_INPUT, f"{self.title} has no way to cancel a job once submitted.")
+
+    async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
+        """Find a job whose submit outcome is unknown. None: the provider cannot tell us."""
+        return None
+
+    async def fetch(self, snapshot: Snapshot, submission: Submission, request: VideoRequest, dest: Path) -> None:
+        """Write the finished video to `dest` (a temp file). Only for providers that make the file
+        themselves; for a snapshot with a `video_url` the engine's shared downloader is used instead."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections."""

@@ -1,0 +1,363 @@
+"""The MCP face of videogen: tools that translate between agents and the JobManager. It does not decide."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from pydantic import Field
+
+from providers.base import ProviderError
+from server.catalog import RequestArgs
+from server.jobs import JobManager, UnknownJob, iso
+from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelList
+from server.settings import Settings
+from server.store import JobRow
+
+INSTRUCTIONS = """\
+Make videos from text or images with commercial video models (and an offline demo renderer).
+Call estimate_cost first when price matters, then generate_video. Generation takes minutes: if the job is
+not finished when generate_video returns, call get_status with the job_id and wait_seconds (it long-polls);
+never start the same video twice. Finished videos are local MP4 files (video.path) with a thumbnail."""
+
+# Progress is reported on a 0..100 scale: phases before and after the provider's own progress.
+PHASE_FLOOR = {"pending": 0.0, "queued": 2.0, "running": 5.0, "downloading": 95.0}
+
+
+# Flat, documented parameters shared by generate_video and estimate_cost.
+Prompt = Annotated[str, Field(description="What the video shows: subject, action, setting, camera, style.")]
+ProviderName = Annotated[
+    str | None,
+    Field(description="Provider, e.g. 'runway', 'fal', 'kling'. Default: the configured default (see list_models)."),
+]
+ModelName = Annotated[str | None, Field(description="Model id from list_models. Default: the provider's default.")]
+Duration = Annotated[float | None, Field(description="Seconds; must be one the model lists. Default: the model's.")]
+Ratio = Annotated[str | None, Field(description="Aspect ratio such as '16:9', '9:16', '1:1'.")]
+Resolution = Annotated[str | None, Field(description="Such as '720p' or '1080p', as the model lists.")]
+Images = Annotated[
+    list[str] | None, Field(description="Start image(s) for image-to-video: https URLs, data URIs or local file paths.")
+]
+EndImage = Annotated[str | None, Field(description="Last frame (URL, data URI or path), for models that take one.")]
+Negative = Annotated[str | None, Field(description="What to avoid, for models that support it.")]
+Seed = Annotated[int | None, Field(description="Seed for repeatable results, for models that support it.")]
+Audio = Annotated[bool | None, Field(description="Generate sound (models with audio; may cost more).")]
+Wait = Annotated[
+    float | None,
+    Field(
+        ge=0, le=3600, description="Seconds to wait for the result before returning the running job (default about 45)."
+    ),
+]
+
+
+def next_step(row: JobRow, wait_default: float) -> str:
+    if row.status == "succeeded":
+        return "Done: the video is at video.path (thumbnail at video.thumbnail_path)."
+    if row.status == "failed":
+        retry = row.error and row.error.get("retryable")
+        return (
+            "Retrying the same request may work." if retry else "Fix the request as the error says; do not retry as is."
+        )
+    if row.status == "cancelled":
+        return "Nothing more to do."
+    return (
+        f"Still {row.status}. Call get_status(job_id={row.job_id!r}, wait_seconds={wait_default:g}) to wait for "
+        "it; do not submit it again."
+    )
+
+
+def to_job(row: JobRow, wait_default: float = 45) -> Job:
+    return Job(
+        job_id=row.job_id,
+        status=row.status,  # type: ignore[arg-type]
+        progress=row.progress,
+        queue_position=row.queue_position,
+        message=row.message,
+        provider=row.provider,
+        model=row.model,
+        request=row.request,  # type: ignore[arg-type]
+        cost=row.cost_charged if row.cost_charged is not None else row.cost_estimate,
+        cost_is_estimate=row.cost_charged is None,
+        provider_job_id=row.provider_ref,
+        idempotency_key=row.idempotency_key,
+        created_at=iso(row.created_at) or "",
+        updated_at=iso(row.updated_at) or "",
+        finished_at=iso(row.finished_at),
+        video=JobVideo.model_validate(row.video) if row.video else None,
+        error=JobError.model_validate(row.error) if row.error else None,
+        next_step=next_step(row, wait_default),
+    )
+
+
+def summary(job: Job) -> str:
+    head = f"Job {job.job_id} ({job.provider}/{job.model}): {job.status}"
+    if job.status == "succeeded" and job.video:
+        v = job.video
+        return (
+            f"{head}. Video: {v.path} ({v.width}x{v.height}, {v.duration_seconds:g} s, "
+            f"{v.size_bytes / 1e6:.1f} MB). Cost: ${job.cost or 0:.2f}."
+        )
+    if job.status == "failed" and job.error:
+        return f"{head}. {job.error.code.value}: {job.error.message} {job.next_step}"
+    progress = f" {job.progress:.0%}" if job.progress is not None and job.status == "running" else ""
+    return f"{head}{progress}. {job.message}. {job.next_step}"
+
+
+def job_result(job: Job) -> CallToolResult:
+    content: list = [TextContent(type="text", text=summary(job))]
+    if job.video:
+        path = Path(job.video.path)
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                uri=path.as_uri(),
+                name=path.name,
+                mime_type="video/mp4",
+                size=job.video.size_bytes,
+            )
+        )
+        thumb = Path(job.video.thumbnail_path) if job.video.thumbnail_path else None
+        if thumb and thumb.is_file():
+            content.append(
+                ImageContent(type="image", data=base64.b64encode(thumb.read_bytes()).decode(), mime_type="image/png")
+            )
+    return CallToolResult(content=content, structured_content=job.model_dump(mode="json"))
+
+
+def progress_value(row: JobRow) -> float:
+    if row.terminal:
+        return 100.0
+    floor = PHASE_FLOOR.get(row.status, 0.0)
+    if row.status == "running" and row.progress is not None:
+        return floor + 90.0 * max(0.0, min(1.0, row.progress))
+    return floor
+
+
+class ProgressReporter:
+    """Sends progress for one waiting call. Values must rise with every notification (spec), so
+    heartbeats without news add a hair."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.last = -1.0
+
+    async def __call__(self, row: JobRow) -> None:
+        value = max(progress_value(row), min(self.last + 0.01, 99.99 if not row.terminal else 100.0))
+        if value <= self.last:
+            return
+        self.last = value
+        pct = f" {row.progress:.0%}" if row.progress is not None and row.status == "running" else ""
+        queue = f" (queue position {row.queue_position})" if row.queue_position is not None else ""
+        await self.ctx.report_progress(value, 100.0, f"{row.status}{pct}{queue}: {row.message}")
+
+
+def _tool_error(error: Exception) -> ToolError:
+    if isinstance(error, ProviderError):
+        return ToolError(f"{error.code.value}: {error.message}")
+    return ToolError(str(error))
+
+
+def build_server(settings: Settings | None = None, manager: JobManager | None = None) -> MCPServer:
+    """The MCP server. With `manager`, the caller owns the engine (HTTP transports: one per process)."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[JobManager]:
+        if manager is not None:
+            yield manager
+            return
+        async with JobManager(settings or Settings.from_env()) as own:
+            yield own
+
+    mcp = MCPServer(
+        "videogen",
+        title="videogen: video generation for agents",
+        instructions=INSTRUCTIONS,
+        version=_version(),
+        lifespan=lifespan,
+    )
+
+    def engine(ctx: Context) -> JobManager:
+        return ctx.request_context.lifespan_context
+
+    def wait_for(m: JobManager, wait_seconds: float | None) -> float:
+        return min(m.settings.wait_seconds if wait_seconds is None else wait_seconds, m.settings.max_wait_seconds)
+
+    @mcp.tool(
+        title="Generate a video",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def generate_video(
+        prompt: Prompt,
+        ctx: Context,
+        provider: ProviderName = None,
+        model: ModelName = None,
+        duration: Duration = None,
+        aspect_ratio: Ratio = None,
+        resolution: Resolution = None,
+        images: Images = None,
+        end_image: EndImage = None,
+        negative_prompt: Negative = None,
+        seed: Seed = None,
+        audio: Audio = None,
+        wait_seconds: Wait = None,
+        idempotency_key: Annotated[
+            str | None, Field(description="Repeat a key to get the same job back instead of paying twice.")
+        ] = None,
+    ) -> Annotated[CallToolResult, Job]:
+        """Start a video generation job (text-to-video, or image-to-video with `images`) and wait up to
+        `wait_seconds` for it, sending progress. Returns the Job: when it is not finished yet, call get_status
+        with its job_id; the job keeps running in the background either way. Check the price with
+        estimate_cost first."""
+        m = engine(ctx)
+        args = RequestArgs(
+            prompt=prompt,
+            provider=provider,
+            model=model,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            images=images,
+            end_image=end_image,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            audio=audio,
+        )
+        try:
+            row = await m.submit(args, idempotency_key)
+        except (ProviderError, ValueError) as error:
+            raise _tool_error(error) from None
+        row = await m.wait(row.job_id, wait_for(m, wait_seconds), ProgressReporter(ctx))
+        return job_result(to_job(row, m.settings.wait_seconds))
+
+    @mcp.tool(
+        title="Get a job's status",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def get_status(
+        job_id: Annotated[str, Field(description="The job_id that generate_video returned.")],
+        ctx: Context,
+        wait_seconds: Annotated[
+            float | None,
+            Field(
+                ge=0,
+                le=3600,
+                description="Wait up to this long for the job to finish, sending progress (0 = answer at once).",
+            ),
+        ] = 0,
+    ) -> Annotated[CallToolResult, Job]:
+        """The job's current state; with wait_seconds, long-poll until it finishes or the time runs out.
+        Works for every job this server ever created, also after a restart."""
+        m = engine(ctx)
+        try:
+            m.get(job_id)
+        except UnknownJob as error:
+            raise ToolError(str(error)) from None
+        row = await m.wait(job_id.strip(), wait_for(m, wait_seconds or 0), ProgressReporter(ctx))
+        return job_result(to_job(row, m.settings.wait_seconds))
+
+    @mcp.tool(
+        title="List video models",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def list_models(
+        ctx: Context,
+        provider: Annotated[str | None, Field(description="Only this provider's models.")] = None,
+    ) -> ModelList:
+        """Every model with what it can do (modes, durations, aspect ratios, resolutions, audio, images), its
+        price rule, whether its provider is configured, and which model is the default."""
+        try:
+            return engine(ctx).catalog.models(provider)
+        except ProviderError as error:
+            raise _tool_error(error) from None
+
+    @mcp.tool(
+        title="Estimate a video's cost",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def estimate_cost(
+        prompt: Prompt,
+        ctx: Context,
+        provider: ProviderName = None,
+        model: ModelName = None,
+        duration: Duration = None,
+        aspect_ratio: Ratio = None,
+        resolution: Resolution = None,
+        images: Images = None,
+        end_image: EndImage = None,
+        negative_prompt: Negative = None,
+        seed: Seed = None,
+        audio: Audio = None,
+    ) -> CostReport:
+        """The price in USD of the same request generate_video would make, with its breakdown. Validates the
+        request the same way; creates no job and calls no provider."""
+        args = RequestArgs(
+            prompt=prompt,
+            provider=provider,
+            model=model,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            images=images,
+            end_image=end_image,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            audio=audio,
+        )
+        try:
+            return engine(ctx).catalog.estimate(args)
+        except ProviderError as error:
+            raise _tool_error(error) from None
+
+    @mcp.tool(
+        title="List recent jobs",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def list_jobs(
+        ctx: Context,
+        status: Annotated[
+            Literal["pending", "queued", "running", "downloading", "succeeded", "failed", "cancelled"] | None,
+            Field(description="Only jobs in this state."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="How many, newest first.")] = 20,
+    ) -> JobList:
+        """Recent jobs from the local job index, newest first."""
+        m = engine(ctx)
+        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in m.db.list(status, limit)])
+
+    @mcp.tool(
+        title="Cancel a job",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def cancel_job(
+        job_id: Annotated[str, Field(description="The job to cancel.")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, Job]:
+        """Cancel a job that has not finished (at the provider too, where it allows). Finished jobs are
+        returned unchanged."""
+        m = engine(ctx)
+        try:
+            row = await m.cancel(job_id)
+        except (UnknownJob, ProviderError) as error:
+            raise _tool_error(error) from None
+        return job_result(to_job(row, m.settings.wait_seconds))
+
+    return mcp
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("videogen-mcp")
+    except PackageNotFoundError:
+        return "0.0.0"

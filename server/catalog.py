@@ -1,0 +1,188 @@
+"""What can be asked of which provider, and at what price.
+
+Every request is checked here against the model's spec before a job exists or a provider hears of
+it; each error says what was wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
+from providers.registry import Providers
+from server.models import CostReport, ModelInfo, ModelList
+
+
+class RequestArgs(BaseModel):
+    """The request fields as an agent or a person gives them; anything may be missing."""
+
+    prompt: str
+    provider: str | None = None
+    model: str | None = None
+    duration: float | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    images: list[str] | None = None
+    end_image: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    audio: bool | None = None
+
+
+def _choices(values: Sequence[object]) -> str:
+    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+class Catalog:
+    def __init__(self, providers: Providers, allowed_dirs: Sequence[Path]):
+        self.providers = providers
+        self.allowed_dirs = list(allowed_dirs)
+
+    def provider(self, name: str | None) -> Provider:
+        name = (name or self.providers.default_name()).strip().lower()
+        if name not in self.providers.names():
+            raise InvalidRequest(f"unknown provider {name!r}; available: {_choices(self.providers.names())}")
+        return self.providers.get(name)
+
+    def spec(self, provider: Provider, model: str | None) -> ModelSpec:
+        model = (model or provider.default_model).strip()
+        spec = provider.spec(model)
+        if spec is None:
+            ids = [m.id for m in provider.models]
+            raise InvalidRequest(f"unknown model {model!r} for provider {provider.name!r}; available: {_choices(ids)}")
+        return spec
+
+    def resolve(self, args: RequestArgs, *, check_files: bool = True) -> tuple[Provider, ModelSpec, VideoRequest]:
+        """Validate every field against the model's spec; fill in the model's defaults."""
+        provider = self.provider(args.provider)
+        spec = self.spec(provider, args.model)
+        where = f"{provider.name}/{spec.id}"
+
+        prompt = args.prompt.strip()
+        if not prompt:
+            raise InvalidRequest("prompt is empty; describe the video you want")
+        if len(prompt) > spec.max_prompt_chars:
+            raise InvalidRequest(f"prompt is {len(prompt)} characters; {where} accepts at most {spec.max_prompt_chars}")
+
+        images = [i.strip() for i in (args.images or []) if i.strip()]
+        end_image = (args.end_image or "").strip() or None
+        mode = "image_to_video" if images or end_image else "text_to_video"
+        if mode not in spec.modes:
+            raise InvalidRequest(f"{where} does not take images (text-to-video only); remove images/end_image")
+        if "text_to_video" not in spec.modes and not images:
+            raise InvalidRequest(f"{where} is image-to-video only; pass a start image in images")
+        if len(images) > spec.max_images:
+            raise InvalidRequest(f"{len(images)} images given; {where} accepts at most {spec.max_images}")
+        if end_image and not spec.end_image:
+            raise InvalidRequest(f"{where} does not support end_image (a last frame)")
+        if end_image and not images:
+            raise InvalidRequest("end_image needs a start image in images")
+
+        duration = spec.default_duration if args.duration is None else float(args.duration)
+        if not any(abs(duration - d) < 1e-6 for d in spec.durations):
+            raise InvalidRequest(
+                f"duration {duration:g} s is not supported by {where}; allowed: {_choices(spec.durations)} seconds"
+            )
+        aspect_ratio = (args.aspect_ratio or spec.default_aspect_ratio).strip()
+        if aspect_ratio not in spec.aspect_ratios:
+            raise InvalidRequest(
+                f"aspect_ratio {aspect_ratio!r} is not supported by {where}; allowed: {_choices(spec.aspect_ratios)}"
+            )
+        resolution = (args.resolution or spec.default_resolution).strip()
+        by_lower = {r.lower(): r for r in spec.resolutions}
+        if resolution.lower() not in by_lower:
+            raise InvalidRequest(
+                f"resolution {resolution!r} is not supported by {where}; allowed: {_choices(spec.resolutions)}"
+            )
+        resolution = by_lower[resolution.lower()]
+        audio = spec.default_audio if args.audio is None else args.audio
+        if audio and not spec.audio:
+            raise InvalidRequest(f"{where} cannot generate audio; set audio to false")
+        negative_prompt = (args.negative_prompt or "").strip() or None
+        if negative_prompt and not spec.negative_prompt:
+            raise InvalidRequest(f"{where} does not support negative_prompt")
+        if negative_prompt and len(negative_prompt) > spec.max_prompt_chars:
+            raise InvalidRequest(f"negative_prompt is longer than {spec.max_prompt_chars} characters")
+        if args.seed is not None and not spec.seed:
+            raise InvalidRequest(f"{where} does not support seed")
+        if args.seed is not None and not 0 <= args.seed <= 2**32 - 1:
+            raise InvalidRequest(f"seed {args.seed} is out of range; allowed: 0 to {2**32 - 1}")
+
+        if check_files:
+            from providers.images import validate_image
+
+            for image in [*images, *([end_image] if end_image else [])]:
+                validate_image(image, self.allowed_dirs)
+
+        request = VideoRequest(
+            prompt=prompt,
+            provider=provider.name,
+            model=spec.id,
+            mode=mode,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            images=images,
+            end_image=end_image,
+            negative_prompt=negative_prompt,
+            seed=args.seed,
+            audio=audio,
+        )
+        return provider, spec, request
+
+    def estimate(self, args: RequestArgs) -> CostReport:
+        # Prices do not depend on image contents: files are checked only when a job is made.
+        provider, spec, request = self.resolve(args, check_files=False)
+        return self.price(provider, spec, request)
+
+    def price(self, provider: Provider, spec: ModelSpec, request: VideoRequest) -> CostReport:
+        usd, lines = spec.price_for(request.duration, request.resolution, request.audio)
+        return CostReport(
+            provider=provider.name,
+            model=spec.id,
+            usd=usd,
+            breakdown=lines,
+            rule=spec.price.describe(),
+            configured=provider.configured(),
+            note="" if provider.configured() else f"set {', '.join(provider.missing_env())} to use {provider.title}",
+        )
+
+    def models(self, provider_name: str | None = None) -> ModelList:
+        names = [self.provider(provider_name).name] if provider_name else self.providers.names()
+        default_provider = self.providers.default_name()
+        infos: list[ModelInfo] = []
+        for name in names:
+            provider = self.providers.get(name)
+            for spec in provider.models:
+                usd, _ = spec.price_for(spec.default_duration, spec.default_resolution, spec.default_audio)
+                infos.append(
+                    ModelInfo(
+                        provider=name,
+                        provider_title=provider.title,
+                        model=spec.id,
+                        name=spec.name,
+                        description=spec.description,
+                        modes=list(spec.modes),
+                        durations=list(spec.durations),
+                        default_duration=spec.default_duration,
+                        aspect_ratios=list(spec.aspect_ratios),
+                        default_aspect_ratio=spec.default_aspect_ratio,
+                        resolutions=list(spec.resolutions),
+                        default_resolution=spec.default_resolution,
+                        audio=spec.audio,
+                        max_images=spec.max_images,
+                        end_image=spec.end_image,
+                        negative_prompt=spec.negative_prompt,
+                        seed=spec.seed,
+                        max_prompt_chars=spec.max_prompt_chars,
+                        price=spec.price.describe(),
+                        example_cost_usd=usd,
+                        configured=provider.configured(),
+                        missing_env=provider.missing_env(),
+                        is_default=name == default_provider and spec.id == provider.default_model,
+                    )
+                )
+        return ModelList(default_provider=default_provider, models=infos)

@@ -1,0 +1,273 @@
+"""Command line: `videogen-mcp` serves MCP over stdio; the other commands use the same engine for people."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import anyio
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videogen-mcp", description="Video generation for AI agents (MCP server).")
+    parser.add_argument("--debug", action="store_true", help="verbose logs on stderr")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the MCP server (default: stdio)")
+    serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    def request_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("prompt")
+        p.add_argument("--provider")
+        p.add_argument("--model")
+        p.add_argument("--duration", type=float)
+        p.add_argument("--aspect-ratio")
+        p.add_argument("--resolution")
+        p.add_argument("--image", action="append", dest="images", help="start image (repeatable)")
+        p.add_argument("--end-image")
+        p.add_argument("--negative-prompt")
+        p.add_argument("--seed", type=int)
+        p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None)
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    gen = sub.add_parser("generate", help="make a video and print its path")
+    request_args(gen)
+    gen.add_argument("--idempotency-key")
+    gen.add_argument("--no-wait", action="store_true", help="print the job and return at once")
+
+    status = sub.add_parser("status", help="show a job")
+    status.add_argument("job_id")
+    status.add_argument("--wait", type=float, default=0, help="wait up to this many seconds for it to finish")
+    status.add_argument("--json", action="store_true")
+
+    jobs = sub.add_parser("jobs", help="list recent jobs")
+    jobs.add_argument("--status")
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--json", action="store_true")
+
+    models = sub.add_parser("models", help="list models, capabilities and prices")
+    models.add_argument("--provider")
+    models.add_argument("--json", action="store_true")
+
+    cost = sub.add_parser("cost", help="estimate the price of a request")
+    request_args(cost)
+
+    cancel = sub.add_parser("cancel", help="cancel a job")
+    cancel.add_argument("job_id")
+    cancel.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.debug)
+    command = args.command or "serve"
+    if command == "serve":
+        return _serve(
+            getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000)
+        )
+    from providers.base import ProviderError
+    from server.jobs import UnknownJob
+    from server.settings import SettingsError
+
+    try:
+        return anyio.run(_COMMANDS[command], args)
+    except (ProviderError, UnknownJob, SettingsError) as error:
+        message = f"{error.code.value}: {error.message}" if isinstance(error, ProviderError) else str(error)
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted; the job goes on and resumes the next time the server runs", file=sys.stderr)
+        return 130
+
+
+def _configure_logging(debug: bool) -> None:
+    import logging
+
+    # stdout belongs to the MCP protocol under stdio: logs go to stderr.
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(transport: str, host: str, port: int) -> int:
+    from server.app import build_server
+    from server.settings import Settings
+
+    settings = Settings.from_env()
+    if transport == "stdio":
+        build_server(settings).run()
+        return 0
+
+    async def run_http() -> None:
+        import uvicorn
+
+        from server.jobs import JobManager
+
+        # One engine for the whole process: SSE would otherwise start one per connection.
+        async with JobManager(settings) as manager:
+            mcp = build_server(settings, manager)
+            app = mcp.sse_app(host=host) if transport == "sse" else mcp.streamable_http_app(host=host)
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+            await uvicorn.Server(config).serve()
+
+    anyio.run(run_http)
+    return 0
+
+
+def _request(args: argparse.Namespace) -> Any:
+    from server.catalog import RequestArgs
+
+    return RequestArgs(
+        prompt=args.prompt,
+        provider=args.provider,
+        model=args.model,
+        duration=args.duration,
+        aspect_ratio=args.aspect_ratio,
+        resolution=args.resolution,
+        images=args.images,
+        end_image=args.end_image,
+        negative_prompt=args.negative_prompt,
+        seed=args.seed,
+        audio=args.audio,
+    )
+
+
+def _engine(resume: bool = True) -> Any:
+    from server.jobs import JobManager
+    from server.settings import Settings
+
+    return JobManager(Settings.from_env(), resume=resume)
+
+
+def _print_job(row: Any, as_json: bool) -> None:
+    from server.app import summary, to_job
+
+    job = to_job(row)
+    print(job.model_dump_json(indent=2) if as_json else summary(job))
+
+
+class _Bar:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    async def __call__(self, row: Any) -> None:
+        from server.app import progress_value
+
+        pct = progress_value(row)
+        filled = int(pct / 100 * 30)
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {pct:5.1f}% {row.status}: {row.message}"[:120]
+        if line == self.last:
+            return
+        self.last = line
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + line)
+            if row.terminal:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+async def _generate(args: argparse.Namespace) -> int:
+    async with _engine() as m:
+        row = await m.submit(_request(args), args.idempotency_key)
+        if not args.no_wait:
+            row = await m.wait(row.job_id, float("inf"), None if args.json else _Bar())
+        if args.json:
+            _print_job(row, True)
+        elif row.status == "succeeded":
+            print(row.video["path"])
+        else:
+            _print_job(row, False)
+        return 0 if row.status in ("succeeded", "pending", "queued", "running") else EXIT_FAILED
+
+
+async def _status(args: argparse.Namespace) -> int:
+    async with _engine(resume=args.wait > 0) as m:
+        row = m.get(args.job_id)
+        if args.wait > 0:
+            row = await m.wait(row.job_id, args.wait, None if args.json else _Bar())
+        _print_job(row, args.json)
+        return EXIT_FAILED if row.status == "failed" else 0
+
+
+async def _jobs(args: argparse.Namespace) -> int:
+    from server.app import to_job
+
+    async with _engine(resume=False) as m:
+        rows = m.db.list(args.status, args.limit)
+        if args.json:
+            print(json.dumps([to_job(r).model_dump(mode="json") for r in rows], indent=2))
+            return 0
+        for r in rows:
+            cost = r.cost_charged if r.cost_charged is not None else r.cost_estimate
+            print(
+                f"{r.job_id}  {r.status:<11} {r.provider}/{r.model:<16} ${cost or 0:6.2f}  {r.request['prompt'][:50]}"
+            )
+        if not rows:
+            print("no jobs yet")
+        return 0
+
+
+async def _models(args: argparse.Namespace) -> int:
+    async with _engine(resume=False) as m:
+        listing = m.catalog.models(args.provider)
+        if args.json:
+            print(listing.model_dump_json(indent=2))
+            return 0
+        for info in listing.models:
+            ready = "ready" if info.configured else f"set {', '.join(info.missing_env)}"
+            mark = "*" if info.is_default else " "
+            print(f"{mark} {info.provider}/{info.model}: {info.name} [{ready}]")
+            print(
+                f"    {', '.join(info.modes)}; {', '.join(f'{d:g}' for d in info.durations)} s; "
+                f"{', '.join(info.aspect_ratios)}; {', '.join(info.resolutions)}; {info.price}"
+            )
+        return 0
+
+
+async def _cost(args: argparse.Namespace) -> int:
+    async with _engine(resume=False) as m:
+        report = m.catalog.estimate(_request(args))
+        if args.json:
+            print(report.model_dump_json(indent=2))
+            return 0
+        print(f"{report.provider}/{report.model}: ${report.usd:.2f} ({report.rule})")
+        for line in report.breakdown:
+            print(f"  {line.item}: ${line.usd:.2f}")
+        if report.note:
+            print(f"  note: {report.note}")
+        return 0
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    async with _engine(resume=False) as m:
+        row = await m.cancel(args.job_id)
+        _print_job(row, args.json)
+        return 0
+
+
+_COMMANDS = {
+    "generate": _generate,
+    "status": _status,
+    "jobs": _jobs,
+    "models": _models,
+    "cost": _cost,
+    "cancel": _cancel,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""The JobManager: submits jobs, watches them in the background, downloads results, resumes after a restart.
+
+Every state change is written to the store first, then published to whoever listens (a waiting tool
+call, resource subscribers). Jobs run in the manager's own task group, so a tool call that gives up
+waiting, or a client that disconnects, loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from providers.base import (
+    ErrorCode,
+    ModelSpec,
+    Provider,
+    ProviderError,
+    Snapshot,
+    Submission,
+    VideoRequest,
+)
+from providers.registry import Providers
+from server.catalog import Catalog, RequestArgs
+from server.settings import Settings
+from server.store import JobRow, JobStore, new_owner_id
+
+log = logging.getLogger("videogen.jobs")
+
+Listener = Callable[[JobRow], Awaitable[None]]
+
+# A job that keeps failing to answer is given up after this long without one good poll.
+MAX_UNREACHABLE_SECONDS = 30 * 60
+DOWNLOAD_ATTEMPTS = 3
+
+
+class LeaseLost(Exception):
+    """Another process took this job over (our lease ran out); stop watching it quietly."""
+
+
+class UnknownJob(LookupError):
+    def __init__(self, job_id: str):
+        super().__init__(f"no job with id {job_id!r}; list_jobs shows the jobs this server knows")
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+class JobManager:
+    def __init__(self, settings: Settings, *, resume: bool = True):
+        self.settings = settings
+        self.resume = resume
+        self.owner = new_owner_id()
+        self.providers = Providers(settings.env)
+        self.catalog = Catalog(self.providers, settings.allowed_dirs)
+        self.store: JobStore | None = None
+        self.listeners: list[Listener] = []
+        self._changed: dict[str, anyio.Event] = {}
+        self._watching: set[str] = set()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._http: Any = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def __aenter__(self) -> JobManager:
+        self.settings.ensure_dirs()
+        self.store = JobStore(self.settings.index_path)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        if self.resume:
+            self._tg.start_soon(self._housekeeping)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._tg is not None and self.store is not None
+        self._tg.cancel_scope.cancel()
+        await self._tg.__aexit__(None, None, None)
+        # Leave unfinished jobs free for the next process at once, not after the lease expires.
+        self.store.release(self.owner)
+        with anyio.CancelScope(shield=True):
+            await self.providers.aclose()
+            if self._http is not None:
+                await self._http.aclose()
+        self.store.close()
+
+    @property
+    def db(self) -> JobStore:
+        assert self.store is not None, "JobManager used outside `async with`"
+        return self.store
+
+    async def _housekeeping(self) -> None:
+        """Renew our leases and adopt unfinished jobs nobody watches (after a crash or restart)."""
+        period = self.settings.lease_seconds / 3
+        while True:
+            self.db.renew(self.owner, self.settings.lease_seconds)
+            for job_id in self.db.orphans(self.owner):
+                self._start_watching(job_id)
+            await anyio.sleep(period)
+
+    # -- publishing ----------------------------------------------------------------------------
+    def _event(self, job_id: str) -> anyio.Event:
+        if job_id not in self._changed:
+            self._changed[job_id] = anyio.Event()
+        return self._changed[job_id]
+
+    async def _publish(self, job_id: str) -> None:
+        event = self._changed.pop(job_id, None)
+        if event is not None:
+            event.set()
+        row = self.db.get(job_id)
+        for listener in list(self.listeners):
+            try:
+                await listener(row)
+            except Exception:  # a broken listener must not break the job
+                log.exception("job listener failed")
+
+    async def _write(self, job_id: str, **changes: Any) -> None:
+        """Store first, then publish. Raises LeaseLost when another process owns the job now."""
+        if not self.db.update(job_id, self.owner, **changes):
+            raise LeaseLost(job_id)
+        await self._publish(job_id)
+
+    # -- the public face -----------------------------------------------------------------------
+    def get(self, job_id: str) -> JobRow:
+        row = self.db.get(job_id.strip())
+        if row is None:
+            raise UnknownJob(job_id)
+        return row
+
+    async def submit(self, args: RequestArgs, idempotency_key: str | None = None) -> JobRow:
+        """Validate, price, record and start a job. Bad input raises before anything is written."""
+        key = (idempotency_key or "").strip() or None
+        if key and len(key) > 200:
+            raise ProviderError(ErrorCode.INVALID_INPUT, "idempotency_key is longer than 200 characters")
+        if key and (existing := self.db.by_idempotency_key(key)):
+            return existing
+        provider, spec, request = self.catalog.resolve(args)
+        if not provider.configured():
+            raise ProviderError(
+                ErrorCode.NOT_CONFIGURED,
+                f"{provider.title} is not configured: set {', '.join(provider.missing_env())} in the server's "
+                "environment, or choose another provider (list_models shows which are ready)",
+            )
+        cost = self.catalog.price(provider, spec, request).usd
+        job_id = "job_" + secrets.token_hex(8)
+        request = self._keep_inline_images(job_id, request)
+        now = time.time()
+        row = JobRow(
+            job_id=job_id,
+            status="pending",
+            provider=provider.name,
+            model=spec.id,
+            request=request.model_dump(mode="json"),
+            created_at=now,
+            updated_at=now,
+            idempotency_key=key,
+            cost_estimate=cost,
+            message=f"accepted; submitting to {provider.title}",
+        )
+        row = self.db.insert(row, lease_owner=self.owner, lease_seconds=self.settings.lease_seconds)
+        if row.job_id == job_id:
+            self._start_watching(job_id, claimed=True)
+        return row
+
+    def _keep_inline_images(self, job_id: str, request: VideoRequest) -> VideoRequest:
+        """Data-URI images are written to the data folder so a resumed job still has them (and the
+        index stays small); the request then names the stored file."""
+        from providers.images import decode_data_uri
+
+        def keep(value: str, n: int) -> str:
+            if not value.startswith("data:"):
+                return value
+            data, mime = decode_data_uri(value)
+            suffix = "." + mime.split("/")[-1].replace("jpeg", "jpg")
+            path = self.settings.data_dir / "inputs" / f"{job_id}_{n}_{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+            path.write_bytes(data)
+            return str(path)
+
+        images = [keep(v, n) for n, v in enumerate(request.images)]
+        end_image = keep(request.end_image, len(images)) if request.end_image else None
+        return request.model_copy(update={"images": images, "end_image": end_image})
+
+    async def wait(
+        self, job_id: str, seconds: float, on_update: Callable[[JobRow], Awaitable[None]] | None = None
+    ) -> JobRow:
+        """Return when the job is finished or `seconds` have passed; call on_update at every change
+        and at least every heartbeat (jobs watched by another process are seen through the store)."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while True:
+            event = self._event(job_id)
+            row = self.get(job_id)
+            if on_update is not None:
+                await on_update(row)
+            remaining = deadline - time.monotonic()
+            if row.terminal or remaining <= 0:
+                return row
+            with anyio.move_on_after(min(self.settings.heartbeat_seconds, remaining)):
+                await event.wait()
+
+    async def cancel(self, job_id: str) -> JobRow:
+        row = self.get(job_id)
+        if row.terminal:
+            return row
+        self.db.request_cancel(row.job_id)
+        if row.job_id not in self._watching and self.db.claim(row.job_id, self.owner, self.settings.lease_seconds):
+            self._start_watching(row.job_id, claimed=True)
+        if row.job_id in self._watching:
+            await self._publish(row.job_id)  # wakes the watcher's sleep
+            return await self.wait(row.job_id, 15.0)
+        return self.get(row.job_id)
+
+    # -- watching one job ----------------------------------------------------------------------
+    def _start_watching(self, job_id: str, claimed: bool = False) -> None:
+        if job_id in self._watching or self._tg is None:
+            return
+        if not claimed and not self.db.claim(job_id, self.owner, self.settings.lease_seconds):
+            return
+        self._watching.add(job_id)
+        self._tg.start_soon(self._watch, job_id)
+
+    async def _watch(self, job_id: str) -> None:
+        try:
+            row = self.get(job_id)
+            provider = self.providers.get(row.provider)
+            request = VideoRequest.model_validate(row.request)
+            spec = provider.spec(row.model)
+            if spec is None:
+                raise ProviderError(
+                    ErrorCode.INVALID_INPUT, f"model {row.model!r} is no longer offered by {row.provider}"
+                )
+            submission = await self._ensure_submitted(row, provider, request)
+            if submission is None:
+                return
+            snapshot = await self._follow(job_id, provider, spec, submission, request)
+            if snapshot is not None:
+                await self._deliver(job_id, provider, submission, request, snapshot)
+        except LeaseLost:
+            log.info("job %s is watched by another process now", job_id)
+        except ProviderError as error:
+            await self._finish_failed(job_id, error)
+        except Exception as error:
+            log.exception("job %s failed unexpectedly", job_id)
+            await self._finish_failed(job_id, ProviderError(ErrorCode.INTERNAL, f"internal error: {error}"))
+        finally:
+            self._watching.discard(job_id)
+            if self.store is not None:
+                self.db.release(self.owner, job_id)
+
+    async def _finish_failed(self, job_id: str, error: ProviderError) -> None:
+        info = {"code": error.code.value, "message": error.message, "retryable": error.retryable}
+        try:
+            await self._write(job_id, status="failed", error=info, message=error.message, finished_at=time.time())
+        except LeaseLost:
+            pass
+
+    async def _ensure_submitted(self, row: JobRow, provider: Provider, request: VideoRequest) -> Submission | None:
+        if row.status != "pending":
+            return Submission(ref=row.provider_ref or "", state=row.provider_state, charged_usd=row.cost_charged)
+        if row.cancel_requested:
+            await self._write(
+                row.job_id,
+                status="cancelled",
+                message="cancelled before submission; nothing was charged",
+                finished_at=time.time(),
+            )
+            return None
+        if row.submit_started_at is not None and not provider.resubmit_is_safe:
+            # We crashed while submitting: the provider may or may not have the job.
+            submission = await provider.reconcile(row.job_id, request)
+            if submission is None:
+                raise ProviderError(
+                    ErrorCode.SUBMIT_UNCONFIRMED,
+                    f"the server stopped while submitting to {provider.title}; the job may have been created and "
+                    "charged there. Check the provider's dashboard before submitting again.",
+                    retryable=False,
+                )
+        else:
+            await self._write(row.job_id, submit_started_at=time.time())
+            submission = await provider.submit(row.job_id, request)
+        await self._write(
+            row.job_id,
+            status="queued",
+            provider_ref=submission.ref,
+            provider_state=submission.state,
+            cost_charged=submission.charged_usd,
+            message=f"submitted to {provider.title}",
+        )
+        return submission
+
+    async def _follow(
+        self, job_id: str, provider: Provider, spec: ModelSpec, submission: Submission, request: VideoRequest
+    ) -> Snapshot | None:
+        """Poll with the provider's cadence until the job is done. None: it was cancelled."""
+        last_ok = time.monotonic()
+        created = self.get(job_id).created_at
+        while True:
+            row = self.get(job_id)
+            if row.cancel_requested:
+                await self._cancel_remote(job_id, provider, submission, request)
+                return None
+            try:
+                snapshot = await provider.poll(submission, request)
+                last_ok = time.monotonic()
+            except ProviderError as error:
+                if not error.retryable or time.monotonic() - last_ok > MAX_UNREACHABLE_SECONDS:
+                    raise
+                log.warning("job %s: status check failed, will retry: %s", job_id, error.message)
+                await self._sleep(job_id, max(error.retry_after or 0, provider.poll_interval(spec, 0)))
+                continue
+            if snapshot.status == "succeeded":
+                return snapshot
+            if snapshot.status == "failed":
+                err = snapshot.error
+                raise ProviderError(
+                    err.code if err else ErrorCode.PROVIDER_FAILED,
+                    err.message if err else f"{provider.title} reported the job as failed",
+                    retryable=err.retryable if err else False,
+                )
+            if snapshot.status == "cancelled":
+                await self._write(
+                    job_id, status="cancelled", message=f"cancelled at {provider.title}", finished_at=time.time()
+                )
+                return None
+            changes: dict[str, Any] = {
+                "status": snapshot.status,
+                "progress": snapshot.progress,
+                "queue_position": snapshot.queue_position,
+                "message": snapshot.message or snapshot.status,
+            }
+            if snapshot.charged_usd is not None:
+                changes["cost_charged"] = snapshot.charged_usd
+            if any(getattr(row, k) != v for k, v in changes.items()):
+                await self._write(job_id, **changes)
+            await self._sleep(job_id, provider.poll_interval(spec, time.time() - created))
+
+    async def _sleep(self, job_id: str, seconds: float) -> None:
+        # A cancel request wakes us early through the job's change event.
+        with anyio.move_on_after(seconds):
+            await self._event(job_id).wait()
+
+    async def _cancel_remote(self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest):
+        if provider.supports_cancel:
+            await provider.cancel(submission, request)
+            message = f"cancelled at {provider.title}"
+        else:
+            message = (
+                f"{provider.title} cannot cancel a submitted job: it may still run there and be charged; "
+                "this server stopped watching it"
+            )
+        await self._write(
+            job_id, status="cancelled", provider_state=submission.state, message=message, finished_at=time.time()
+        )
+
+    async def _deliver(
+        self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest, snapshot: Snapshot
+    ) -> None:
+        """Download (or render) the video next to a temp name, verify it, then rename it into place."""
+        from server import media
+
+        row = self.get(job_id)
+        name = media.video_filename(job_id, request.prompt, datetime.fromtimestamp(row.created_at, timezone.utc))
+        dest = self.settings.output_dir / name
+        await self._write(
+            job_id,
+            status="downloading",
+            progress=1.0,
+            queue_position=None,
+            message="downloading the video",
+            cost_charged=snapshot.charged_usd or row.cost_charged,
+        )
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                await self._fetch(provider, submission, request, snapshot, dest)
+                break
+            except (media.MediaError, ProviderError) as error:
+                message = error.message if isinstance(error, ProviderError) else str(error)
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    raise ProviderError(ErrorCode.DOWNLOAD_FAILED, f"could not download the video: {message}") from None
+                log.warning("job %s: download attempt %d failed: %s", job_id, attempt, message)
+                snapshot = await provider.poll(submission, request)  # a fresh (unexpired) URL
+        info = await anyio.to_thread.run_sync(media.probe, dest)
+        thumb = await anyio.to_thread.run_sync(media.thumbnail, dest, dest.with_suffix(".png"))
+        video = {
+            "path": str(dest),
+            "url": snapshot.video_url,
+            "thumbnail_path": str(thumb),
+            "duration_seconds": round(info.duration_seconds, 3),
+            "width": info.width,
+            "height": info.height,
+            "size_bytes": info.size_bytes,
+        }
+        log.info("job %s delivered by %s", job_id, self.owner)
+        await self._write(
+            job_id, status="succeeded", video=video, progress=1.0, message=f"done: {dest.name}", finished_at=time.time()
+        )
+
+    async def _fetch(
+        self, provider: Provider, submission: Submission, request: VideoRequest, snapshot: Snapshot, dest: Path
+    ) -> None:
+        from server import media
+
+        if snapshot.video_url:
+            await media.download(
+                self._http_client(), snapshot.video_url, dest, max_bytes=self.settings.max_download_bytes
+            )
+            return
+        part = dest.with_name(dest.name + ".part")
+        try:
+            await provider.fetch(snapshot, submission, request, part)
+            media.finalize(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
+
+    def _http_client(self) -> Any:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
+        return self._http

@@ -1,0 +1,87 @@
+"""One Settings object, read from the environment once. Paths follow platformdirs conventions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+APP = "videogen"
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path(APP, appauthor=False)
+
+
+def _default_output_dir() -> Path:
+    from platformdirs import user_videos_path
+
+    return user_videos_path() / APP
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value we cannot use."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+class Settings(BaseModel):
+    data_dir: Path = Field(description="where the job index lives (VIDEOGEN_DATA_DIR)")
+    output_dir: Path = Field(description="where videos and thumbnails land (VIDEOGEN_OUTPUT_DIR)")
+    allowed_dirs: list[Path] = Field(description="folders local image paths may be read from (VIDEOGEN_ALLOWED_DIRS)")
+    default_provider: str | None = Field(None, description="VIDEOGEN_DEFAULT_PROVIDER")
+    wait_seconds: float = Field(45.0, description="how long a tool call waits before returning a running job")
+    max_wait_seconds: float = 300.0
+    heartbeat_seconds: float = Field(3.0, description="progress notification interval while a call waits")
+    lease_seconds: float = Field(30.0, description="how long a job stays claimed by a process without renewal")
+    max_download_bytes: int = 2 * 1024**3
+    env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env["VIDEOGEN_DATA_DIR"]).expanduser() if env.get("VIDEOGEN_DATA_DIR") else _default_data_dir()
+        output_dir = (
+            Path(env["VIDEOGEN_OUTPUT_DIR"]).expanduser() if env.get("VIDEOGEN_OUTPUT_DIR") else _default_output_dir()
+        )
+        if env.get("VIDEOGEN_ALLOWED_DIRS"):
+            allowed = [Path(p).expanduser() for p in env["VIDEOGEN_ALLOWED_DIRS"].split(os.pathsep) if p.strip()]
+        else:
+            allowed = [Path.cwd(), output_dir]
+        # Inputs given as data URIs are kept in the data folder so a resumed job still has them.
+        allowed.append(data_dir / "inputs")
+        return cls(
+            data_dir=data_dir.resolve(),
+            output_dir=output_dir.resolve(),
+            allowed_dirs=[p.resolve() for p in allowed],
+            default_provider=env.get("VIDEOGEN_DEFAULT_PROVIDER") or None,
+            wait_seconds=_number(env, "VIDEOGEN_WAIT_SECONDS", 45.0),
+            max_wait_seconds=_number(env, "VIDEOGEN_MAX_WAIT_SECONDS", 300.0),
+            heartbeat_seconds=_number(env, "VIDEOGEN_HEARTBEAT_SECONDS", 3.0, minimum=0.05),
+            lease_seconds=_number(env, "VIDEOGEN_LEASE_SECONDS", 30.0, minimum=0.5),
+            max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
+            env=env,
+        )
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.output_dir, self.data_dir / "inputs"):
+            path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,275 @@
+"""The job index: SQLite in WAL mode, the single source of truth about jobs.
+
+Several server processes may share one index (desktop clients sometimes start more than one).
+A job is watched by one process at a time through a lease: a row-level claim with an expiry that
+its holder keeps renewing; when a holder dies, its leases run out and another process takes over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from providers.base import TERMINAL
+
+# Each entry moves the schema one version up; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        status TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        request TEXT NOT NULL,
+        progress REAL,
+        queue_position INTEGER,
+        message TEXT NOT NULL DEFAULT '',
+        cost_estimate REAL,
+        cost_charged REAL,
+        provider_ref TEXT,
+        provider_state TEXT,
+        submit_started_at REAL,
+        video TEXT,
+        error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_expires REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX jobs_by_status ON jobs (status, created_at);
+    CREATE INDEX jobs_by_created ON jobs (created_at);
+    """,
+]
+
+JSON_COLUMNS = ("request", "provider_state", "video", "error")
+COLUMNS = (
+    "job_id idempotency_key status provider model request progress queue_position message cost_estimate "
+    "cost_charged provider_ref provider_state submit_started_at video error cancel_requested lease_owner "
+    "lease_expires created_at updated_at finished_at"
+).split()
+_NON_TERMINAL = "status NOT IN ({})".format(",".join(f"'{s}'" for s in sorted(TERMINAL)))
+
+
+@dataclass
+class JobRow:
+    """One row of the index, JSON columns decoded."""
+
+    job_id: str
+    status: str
+    provider: str
+    model: str
+    request: dict[str, Any]
+    created_at: float
+    updated_at: float
+    idempotency_key: str | None = None
+    progress: float | None = None
+    queue_position: int | None = None
+    message: str = ""
+    cost_estimate: float | None = None
+    cost_charged: float | None = None
+    provider_ref: str | None = None
+    provider_state: dict[str, Any] = field(default_factory=dict)
+    submit_started_at: float | None = None
+    video: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    cancel_requested: bool = False
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def new_owner_id() -> str:
+    """Who holds a lease: host and pid (to spot a dead holder on this machine) plus a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only when the holder is certainly gone: a process of this host that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    # A killed child not yet reaped by its parent still answers kill(pid, 0).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+class JobStore:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: each statement is its own transaction unless we open one.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"the job index {self.path} was written by a newer videogen-mcp (schema {version}); upgrade"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
+
+    # -- rows ----------------------------------------------------------------------------------
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> JobRow:
+        values = dict(row)
+        for column in JSON_COLUMNS:
+            if values[column] is not None:
+                values[column] = json.loads(values[column])
+        values["provider_state"] = values["provider_state"] or {}
+        values["cancel_requested"] = bool(values["cancel_requested"])
+        return JobRow(**values)
+
+    @staticmethod
+    def _encode(values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for column in JSON_COLUMNS:
+            if column in out and out[column] is not None:
+                out[column] = json.dumps(out[column], separators=(",", ":"))
+        return out
+
+    def insert(self, row: JobRow, *, lease_owner: str | None = None, lease_seconds: float = 0.0) -> JobRow:
+        """Insert a new job. With an idempotency key already used, return that job instead."""
+        values = self._encode({c: getattr(row, c) for c in COLUMNS})
+        if lease_owner:
+            values["lease_owner"], values["lease_expires"] = lease_owner, time.time() + lease_seconds
+        with self._transaction() as db:
+            if row.idempotency_key:
+                existing = db.execute("SELECT * FROM jobs WHERE idempotency_key=?", (row.idempotency_key,)).fetchone()
+                if existing:
+                    return self._decode(existing)
+            names = ",".join(values)
+            db.execute(f"INSERT INTO jobs ({names}) VALUES ({','.join('?' * len(values))})", tuple(values.values()))
+        return row
+
+    def get(self, job_id: str) -> JobRow | None:
+        row = self.db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        return self._decode(row) if row else None
+
+    def by_idempotency_key(self, key: str) -> JobRow | None:
+        row = self.db.execute("SELECT * FROM jobs WHERE idempotency_key=?", (key,)).fetchone()
+        return self._decode(row) if row else None
+
+    def list(self, status: str | None = None, limit: int = 20) -> list[JobRow]:
+        if status:
+            rows = self.db.execute(
+                "SELECT * FROM jobs WHERE status=? ORDER BY created_at DESC LIMIT ?", (status, limit)
+            ).fetchall()
+        else:
+            rows = self.db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [self._decode(r) for r in rows]
+
+    def update(self, job_id: str, owner: str | None, **changes: Any) -> bool:
+        """Write changes; with an owner, only while that owner holds the lease. False: nothing written."""
+        values = self._encode(changes)
+        values["updated_at"] = time.time()
+        assignments = ",".join(f"{k}=?" for k in values)
+        sql = f"UPDATE jobs SET {assignments} WHERE job_id=?"
+        params: list[Any] = [*values.values(), job_id]
+        if owner is not None:
+            sql += " AND lease_owner=?"
+            params.append(owner)
+        return self.db.execute(sql, params).rowcount == 1
+
+    def request_cancel(self, job_id: str) -> None:
+        self.db.execute(
+            f"UPDATE jobs SET cancel_requested=1, updated_at=? WHERE job_id=? AND {_NON_TERMINAL}",
+            (time.time(), job_id),
+        )
+
+    # -- leases --------------------------------------------------------------------------------
+    def claim(self, job_id: str, owner: str, seconds: float) -> bool:
+        """Take the job if nobody holds it, its lease ran out, or its holder is dead."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute(
+                f"SELECT lease_owner, lease_expires FROM jobs WHERE job_id=? AND {_NON_TERMINAL}", (job_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            holder, expires = row["lease_owner"], row["lease_expires"] or 0.0
+            if holder and holder != owner and expires > now and not owner_is_dead(holder):
+                return False
+            db.execute("UPDATE jobs SET lease_owner=?, lease_expires=? WHERE job_id=?", (owner, now + seconds, job_id))
+        return True
+
+    def renew(self, owner: str, seconds: float) -> int:
+        cursor = self.db.execute(
+            f"UPDATE jobs SET lease_expires=? WHERE lease_owner=? AND {_NON_TERMINAL}", (time.time() + seconds, owner)
+        )
+        return cursor.rowcount
+
+    def release(self, owner: str, job_id: str | None = None) -> None:
+        sql, params = "UPDATE jobs SET lease_owner=NULL, lease_expires=NULL WHERE lease_owner=?", [owner]
+        if job_id is not None:
+            sql += " AND job_id=?"
+            params.append(job_id)
+        self.db.execute(sql, params)
+
+    def orphans(self, owner: str) -> list[str]:
+        """Unfinished jobs that no live process is watching."""
+        now = time.time()
+        rows = self.db.execute(
+            f"SELECT job_id, lease_owner, lease_expires FROM jobs WHERE {_NON_TERMINAL} "
+            "AND (lease_owner IS NULL OR lease_owner != ?) ORDER BY created_at",
+            (owner,),
+        ).fetchall()
+        return [
+            r["job_id"]
+            for r in rows
+            if r["lease_owner"] is None or (r["lease_expires"] or 0) <= now or owner_is_dead(r["lease_owner"])
+        ]
