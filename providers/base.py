@@ -8,6 +8,7 @@ shared (validation, pricing, polling cadence, downloads) lives here or in the en
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -218,8 +219,21 @@ class Provider:
     # True only when sending the same submit twice cannot cost twice (the local demo).
     resubmit_is_safe: ClassVar[bool] = False
 
-    def __init__(self, env: dict[str, str] | None = None):
+    base_url_default: ClassVar[str] = ""
+
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
         self.env = dict(os.environ if env is None else env)
+        # Where local image paths may be read from (already checked at request time; read again here).
+        self.allowed_dirs = list(allowed_dirs)
+
+    @property
+    def base_url(self) -> str:
+        """The API root: VIDEOGEN_<NAME>_BASE_URL (a proxy or a simulator) or the provider's own."""
+        return (self.env.get(f"VIDEOGEN_{self.name.upper()}_BASE_URL") or self.base_url_default).rstrip("/")
+
+    def secrets(self) -> list[str]:
+        """The credential values, for redaction."""
+        return [self.env[var] for var in self.env_vars if self.env.get(var)]
 
     # -- declaration helpers -------------------------------------------------------------------
     def spec(self, model: str) -> ModelSpec | None:

@@ -14,6 +14,7 @@ import math
 import random
 import time
 import zlib
+from collections.abc import Mapping, Sequence
 from functools import partial
 from io import BytesIO
 from pathlib import Path
@@ -77,10 +78,10 @@ class DemoProvider(Provider):
     default_model = "demo-v1"
     models = (DEMO_MODEL,)
 
-    def __init__(self, env: dict[str, str] | None = None):
-        super().__init__(env)
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
+        super().__init__(env, allowed_dirs)
         self.latency = _latency(self.env.get("VIDEOGEN_DEMO_LATENCY"))
-        # Instance copy so typical_seconds matches this latency (see the note on Provider.spec).
+        # Instance copy so typical_seconds matches this latency.
         self.models = (DEMO_MODEL.model_copy(update={"typical_seconds": self.latency}),)
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:

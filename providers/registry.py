@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from providers.base import Provider
 
@@ -23,8 +24,9 @@ def provider_class(name: str) -> type[Provider]:
 class Providers:
     """The provider instances of one engine, created on first use from one environment."""
 
-    def __init__(self, env: Mapping[str, str]):
+    def __init__(self, env: Mapping[str, str], allowed_dirs: Sequence[Path] = ()):
         self.env = dict(env)
+        self.allowed_dirs = list(allowed_dirs)
         self._instances: dict[str, Provider] = {}
 
     @staticmethod
@@ -33,7 +35,7 @@ class Providers:
 
     def get(self, name: str) -> Provider:
         if name not in self._instances:
-            self._instances[name] = provider_class(name)(self.env)
+            self._instances[name] = provider_class(name)(self.env, self.allowed_dirs)
         return self._instances[name]
 
     def default_name(self) -> str:

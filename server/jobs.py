@@ -59,7 +59,7 @@ class JobManager:
         self.settings = settings
         self.resume = resume
         self.owner = new_owner_id()
-        self.providers = Providers(settings.env)
+        self.providers = Providers(settings.env, settings.allowed_dirs)
         self.catalog = Catalog(self.providers, settings.allowed_dirs)
         self.store: JobStore | None = None
         self.listeners: list[Listener] = []
@@ -312,7 +312,7 @@ class JobManager:
                 if not error.retryable or time.monotonic() - last_ok > MAX_UNREACHABLE_SECONDS:
                     raise
                 log.warning("job %s: status check failed, will retry: %s", job_id, error.message)
-                await self._sleep(job_id, max(error.retry_after or 0, provider.poll_interval(spec, 0)))
+                await self._sleep(job_id, max(error.retry_after or 0, self._interval(provider, spec, 0)))
                 continue
             if snapshot.status == "succeeded":
                 return snapshot
@@ -338,7 +338,10 @@ class JobManager:
                 changes["cost_charged"] = snapshot.charged_usd
             if any(getattr(row, k) != v for k, v in changes.items()):
                 await self._write(job_id, **changes)
-            await self._sleep(job_id, provider.poll_interval(spec, time.time() - created))
+            await self._sleep(job_id, self._interval(provider, spec, time.time() - created))
+
+    def _interval(self, provider: Provider, spec: ModelSpec, elapsed: float) -> float:
+        return provider.poll_interval(spec, elapsed) * self.settings.poll_scale
 
     async def _sleep(self, job_id: str, seconds: float) -> None:
         # A cancel request wakes us early through the job's change event.

@@ -1,0 +1,31 @@
+"""Local copies of the providers' HTTP APIs, served together under /<provider> by `videogen-mcp simulate`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.
+SIMULATORS: dict[str, str] = {}
+
+
+def create_app(name: str, speed: float = 1.0) -> Any:
+    module_name, _, attr = SIMULATORS[name].partition(":")
+    return getattr(importlib.import_module(module_name), attr)(speed=speed)
+
+
+def build_app(speed: float = 1.0, names: list[str] | None = None) -> Any:
+    """One ASGI app with every simulator mounted under its provider's name."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    chosen = names or list(SIMULATORS)
+    apps = {name: create_app(name, speed) for name in chosen}
+
+    async def index(_: Any) -> JSONResponse:
+        return JSONResponse({"simulators": {name: f"/{name}" for name in apps}, "speed": speed})
+
+    app = Starlette(routes=[Route("/", index), *(Mount(f"/{name}", app=sub) for name, sub in apps.items())])
+    app.state.simulators = {name: sub.state.sim for name, sub in apps.items()}
+    return app

@@ -1,0 +1,180 @@
+"""What every provider simulator shares: simulated time, a job table, counters, a real MP4 to serve,
+and a way to run an app on loopback for tests and benchmarks.
+
+Each simulator is an ASGI app that speaks its provider's documented wire format. Tests steer outcomes
+through the prompt, the way a person would trigger them at a real provider:
+  "sim:fail=content"   the job fails a content check     "sim:fail=internal"  the job fails inside
+  "sim:seconds=N"      the job takes N simulated seconds  "sim:queue=N"        it waits N seconds in a queue
+and read what happened at `GET /_sim/stats` (submissions accepted, status requests per job).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+_DIRECTIVE = re.compile(r"sim:(\w+)=([\w.]+)")
+
+
+def directives(prompt: str | None) -> dict[str, str]:
+    return dict(_DIRECTIVE.findall(prompt or ""))
+
+
+@dataclass
+class SimJob:
+    id: str
+    payload: dict[str, Any]
+    created: float  # wall clock, seconds
+    queue_seconds: float  # real seconds, speed applied
+    run_seconds: float
+    fail: str | None = None  # "content" | "internal" | None
+    cancelled: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def phase(self, now: float | None = None) -> tuple[str, float]:
+        """("queued" | "running" | "succeeded" | "failed" | "cancelled", progress 0..1)."""
+        if self.cancelled:
+            return "cancelled", 0.0
+        elapsed = (time.time() if now is None else now) - self.created
+        if elapsed < self.queue_seconds:
+            return "queued", 0.0
+        running = elapsed - self.queue_seconds
+        if running < self.run_seconds:
+            return "running", running / self.run_seconds
+        return ("failed", 1.0) if self.fail else ("succeeded", 1.0)
+
+
+class Simulator:
+    """A provider's job table and clock. `speed` > 1 makes simulated minutes pass in real seconds."""
+
+    def __init__(self, name: str, *, speed: float = 1.0, typical_seconds: float = 60.0, queue_seconds: float = 5.0):
+        self.name = name
+        self.speed = speed
+        self.typical_seconds = typical_seconds
+        self.queue_seconds = queue_seconds
+        self.jobs: dict[str, SimJob] = {}
+        self.submissions = 0
+        self.polls: Counter[str] = Counter()
+        self.config: dict[str, Any] = {}  # test switches, e.g. {"credits": 0}
+        self.lock = threading.Lock()
+
+    def create(self, payload: dict[str, Any], *, prompt: str | None, job_id: str | None = None,
+               seconds: float | None = None) -> SimJob:
+        """Accept a job: counts as one submission (what tests check for double submits)."""
+        steer = directives(prompt)
+        simulated = float(steer.get("seconds", seconds if seconds is not None else self.typical_seconds))
+        queued = float(steer.get("queue", self.queue_seconds))
+        job = SimJob(
+            id=job_id or secrets.token_hex(12),
+            payload=payload,
+            created=time.time(),
+            queue_seconds=queued / self.speed,
+            run_seconds=max(simulated / self.speed, 0.001),
+            fail=steer.get("fail"),
+        )
+        with self.lock:
+            self.jobs[job.id] = job
+            self.submissions += 1
+        return job
+
+    def get(self, job_id: str) -> SimJob | None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            self.polls[job_id] += 1
+        return job
+
+    def stats(self) -> dict[str, Any]:
+        return {"submissions": self.submissions, "jobs": len(self.jobs), "polls": dict(self.polls)}
+
+    def routes(self) -> list[Route]:
+        """Test-only routes under /_sim: stats, config switches, and the finished videos."""
+
+        async def stats(_: Request) -> Response:
+            return JSONResponse(self.stats())
+
+        async def configure(request: Request) -> Response:
+            self.config.update(await request.json())
+            return JSONResponse(self.config)
+
+        async def video(request: Request) -> Response:
+            job = self.jobs.get(request.path_params["job_id"])
+            if job is None or job.phase()[0] != "succeeded":
+                return JSONResponse({"error": "not found"}, status_code=404)
+            duration = float(job.extra.get("duration", 5))
+            ratio = str(job.extra.get("aspect_ratio", "16:9"))
+            return Response(sample_video(duration, ratio), media_type="video/mp4")
+
+        return [
+            Route("/_sim/stats", stats, methods=["GET"]),
+            Route("/_sim/config", configure, methods=["POST"]),
+            Route("/_sim/videos/{job_id}.mp4", video, methods=["GET"]),
+        ]
+
+
+def video_url(request: Request, job: SimJob) -> str:
+    """The absolute URL of a finished job's MP4 on this simulator (as a CDN link would be)."""
+    root = str(request.base_url).rstrip("/")
+    mount = request.scope.get("root_path", "")
+    if mount and not root.endswith(mount):
+        root += mount
+    return f"{root}/_sim/videos/{job.id}.mp4?token={secrets.token_hex(8)}"
+
+
+@lru_cache(maxsize=32)
+def sample_video(duration: float, aspect_ratio: str) -> bytes:
+    """A real, small H.264 MP4 of the given length and shape (rendered once, then cached)."""
+    import tempfile
+    from pathlib import Path
+
+    from providers.demo import render_video
+
+    w_ratio, h_ratio = (float(x) for x in aspect_ratio.split(":"))
+    short = 144
+    width, height = (round(short * w_ratio / h_ratio), short) if w_ratio >= h_ratio else (
+        short, round(short * h_ratio / w_ratio))
+    width, height = width + width % 2, height + height % 2
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sample.mp4"
+        render_video(path, prompt="simulated provider output", duration=duration, width=width, height=height,
+                     seed=1, fps=12)
+        return path.read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread; yield its base URL."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("simulator did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
