@@ -71,8 +71,9 @@ class Simulator:
         self.config: dict[str, Any] = {}  # test switches, e.g. {"credits": 0}
         self.lock = threading.Lock()
 
-    def create(self, payload: dict[str, Any], *, prompt: str | None, job_id: str | None = None,
-               seconds: float | None = None) -> SimJob:
+    def create(
+        self, payload: dict[str, Any], *, prompt: str | None, job_id: str | None = None, seconds: float | None = None
+    ) -> SimJob:
         """Accept a job: counts as one submission (what tests check for double submits)."""
         steer = directives(prompt)
         simulated = float(steer.get("seconds", seconds if seconds is not None else self.typical_seconds))
@@ -143,13 +144,15 @@ def sample_video(duration: float, aspect_ratio: str) -> bytes:
 
     w_ratio, h_ratio = (float(x) for x in aspect_ratio.split(":"))
     short = 144
-    width, height = (round(short * w_ratio / h_ratio), short) if w_ratio >= h_ratio else (
-        short, round(short * h_ratio / w_ratio))
+    width, height = (
+        (round(short * w_ratio / h_ratio), short) if w_ratio >= h_ratio else (short, round(short * h_ratio / w_ratio))
+    )
     width, height = width + width % 2, height + height % 2
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sample.mp4"
-        render_video(path, prompt="simulated provider output", duration=duration, width=width, height=height,
-                     seed=1, fps=12)
+        render_video(
+            path, prompt="simulated provider output", duration=duration, width=width, height=height, seed=1, fps=12
+        )
         return path.read_bytes()
 
 
