@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     cost = sub.add_parser("cost", help="estimate the price of a request")
     request_args(cost)
 
+    simulate = sub.add_parser("simulate", help="serve local simulators of the providers' APIs (for trying and testing)")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8765)
+    simulate.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
     cancel.add_argument("--json", action="store_true")
@@ -69,22 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.debug)
     command = args.command or "serve"
-    if command == "serve":
-        return _serve(
-            getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000)
-        )
     from providers.base import ProviderError
     from server.jobs import UnknownJob
     from server.settings import SettingsError
 
     try:
+        if command == "serve":
+            return _serve(
+                getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000)
+            )
+        if command == "simulate":
+            return _simulate(args.host, args.port, args.speed)
         return anyio.run(_COMMANDS[command], args)
     except (ProviderError, UnknownJob, SettingsError) as error:
         message = f"{error.code.value}: {error.message}" if isinstance(error, ProviderError) else str(error)
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("\ninterrupted; the job goes on and resumes the next time the server runs", file=sys.stderr)
+        print("\ninterrupted; unfinished jobs resume the next time the server runs", file=sys.stderr)
         return 130
 
 
@@ -121,6 +128,21 @@ def _serve(transport: str, host: str, port: int) -> int:
             await uvicorn.Server(config).serve()
 
     anyio.run(run_http)
+    return 0
+
+
+def _simulate(host: str, port: int, speed: float) -> int:
+    import uvicorn
+
+    from providers.simulators import SIMULATORS, build_app
+
+    if speed <= 0:
+        print("error: --speed must be above 0", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"simulators on http://{host}:{port}: " + ", ".join(f"/{name}" for name in SIMULATORS), file=sys.stderr)
+    for name in SIMULATORS:
+        print(f"  VIDEOGEN_{name.upper()}_BASE_URL=http://{host}:{port}/{name}", file=sys.stderr)
+    uvicorn.run(build_app(speed), host=host, port=port, log_level="warning")
     return 0
 
 

@@ -1,0 +1,109 @@
+"""The job index: schema versions, leases between processes, idempotency keys."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from server.store import MIGRATIONS, JobRow, JobStore, new_owner_id, owner_is_dead
+
+
+def row(job_id: str, key: str | None = None, status: str = "pending") -> JobRow:
+    now = time.time()
+    return JobRow(
+        job_id=job_id,
+        status=status,
+        provider="demo",
+        model="demo-v1",
+        request={"prompt": "p"},
+        created_at=now,
+        updated_at=now,
+        idempotency_key=key,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JobStore:
+    return JobStore(tmp_path / "index.sqlite3")
+
+
+def test_schema_is_versioned_and_in_wal_mode(store: JobStore, tmp_path: Path):
+    with sqlite3.connect(tmp_path / "index.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    JobStore(tmp_path / "index.sqlite3")  # opening again migrates nothing and loses nothing
+
+
+def test_an_index_from_a_newer_version_is_refused(tmp_path: Path):
+    path = tmp_path / "index.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer videogen-mcp"):
+        JobStore(path)
+
+
+def test_rows_round_trip_with_json_columns(store: JobStore):
+    store.insert(row("job_a"))
+    assert store.update("job_a", None, status="succeeded", video={"path": "/v.mp4"}, progress=1.0)
+    got = store.get("job_a")
+    assert got and got.status == "succeeded" and got.video == {"path": "/v.mp4"} and got.terminal
+    assert store.get("job_missing") is None
+
+
+def test_idempotency_key_returns_the_first_job(store: JobStore):
+    first = store.insert(row("job_a", key="k1"))
+    again = store.insert(row("job_b", key="k1"))
+    assert again.job_id == first.job_id == "job_a" and store.get("job_b") is None
+    assert store.by_idempotency_key("k1").job_id == "job_a"
+
+
+def test_a_lease_keeps_other_owners_out_until_it_expires(store: JobStore):
+    store.insert(row("job_a"))
+    alice, bob = "elsewhere:1:a", "elsewhere:2:b"  # another host: liveness cannot be checked, only expiry
+    assert store.claim("job_a", alice, 0.3)
+    assert not store.claim("job_a", bob, 10)
+    assert store.update("job_a", alice, message="alice was here")
+    assert not store.update("job_a", bob, message="bob was here")  # writes need the lease
+    assert store.orphans(bob) == []
+    time.sleep(0.35)
+    assert store.orphans(bob) == ["job_a"]
+    assert store.claim("job_a", bob, 10)
+    assert not store.update("job_a", alice, message="too late")
+    assert store.get("job_a").message == "alice was here"
+
+
+def test_renew_and_release(store: JobStore):
+    store.insert(row("job_a"))
+    store.insert(row("job_b"))
+    owner = "elsewhere:1:a"
+    assert store.claim("job_a", owner, 0.2) and store.claim("job_b", owner, 0.2)
+    assert store.renew(owner, 30) == 2
+    time.sleep(0.25)
+    assert store.orphans("someone") == []  # renewed: still held
+    store.release(owner, "job_a")
+    assert store.orphans("someone") == ["job_a"]
+    store.release(owner)
+    assert store.orphans("someone") == ["job_a", "job_b"]
+
+
+def test_finished_jobs_are_never_claimed(store: JobStore):
+    store.insert(row("job_a", status="succeeded"))
+    assert not store.claim("job_a", new_owner_id(), 10)
+    assert store.orphans("x") == []
+
+
+def test_a_dead_local_holder_is_recognised_at_once(store: JobStore):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = f"{new_owner_id().split(':')[0]}:{child.pid}:deadbeef"
+    assert owner_is_dead(dead)
+    assert not owner_is_dead(new_owner_id())  # this very process
+    assert not owner_is_dead("another-host:1:x")  # cannot tell: wait for expiry
+    store.insert(row("job_a"))
+    assert store.claim("job_a", dead, 3600)
+    assert store.orphans("me") == ["job_a"] and store.claim("job_a", "me:0:x", 10)

@@ -1,0 +1,93 @@
+"""`videogen-mcp serve` over SSE and streamable HTTP, reached by the SDK's own HTTP clients."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from conftest import PYTHON, ROOT, subprocess_env
+from mcp import Client
+from mcp.client.sse import sse_client
+
+from providers.simulators.common import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+@contextmanager
+def serving(env: dict[str, str], transport: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "server", "serve", "--transport", transport, "--port", str(port)],
+        env=subprocess_env(env),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not start: {process.stderr.read()}") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def _exercise(client: Client) -> None:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    names = {t.name for t in (await client.list_tools()).tools}
+    assert {"generate_video", "get_status", "list_models", "estimate_cost"} <= names
+    result = await client.call_tool(
+        "generate_video",
+        {"prompt": "over the wire", "duration": 1, "resolution": "360p"},
+        progress_callback=on_progress,
+    )
+    assert result.structured_content["status"] == "succeeded", result.content
+    status = await client.call_tool("get_status", {"job_id": result.structured_content["job_id"]})
+    assert status.structured_content["video"]["path"] == result.structured_content["video"]["path"]
+    assert progress and progress[-1] == 100
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_streamable_http(env: dict[str, str], mode: str):
+    with serving(env, "streamable-http") as url:
+        async with Client(f"{url}/mcp", mode=mode) as client:
+            await _exercise(client)
+
+
+async def test_sse_with_two_clients_sharing_one_engine(env: dict[str, str]):
+    with serving(env, "sse") as url:
+        async with Client(sse_client(f"{url}/sse"), mode="legacy") as first:
+            await _exercise(first)
+            made = (await first.call_tool("list_jobs", {})).structured_content["jobs"]
+            async with Client(sse_client(f"{url}/sse"), mode="legacy") as second:
+                seen = (await second.call_tool("list_jobs", {})).structured_content["jobs"]
+        assert [j["job_id"] for j in seen] == [j["job_id"] for j in made]
+
+
+def test_http_binds_loopback_and_refuses_foreign_hosts(env: dict[str, str]):
+    with serving(env, "streamable-http") as url:
+        # DNS-rebinding protection is on for a loopback bind: a foreign Host header is refused.
+        response = httpx.post(
+            f"{url}/mcp",
+            headers={"Host": "evil.example", "Content-Type": "application/json"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        )
+        assert response.status_code == 421
