@@ -226,8 +226,10 @@ class JobStore:
         return self.db.execute(sql, params).rowcount == 1
 
     def request_cancel(self, job_id: str) -> None:
+        # Any process may ask; the one holding the lease acts on it at its next poll.
         self.db.execute(
-            f"UPDATE jobs SET cancel_requested=1, updated_at=? WHERE job_id=? AND {_NON_TERMINAL}",
+            f"UPDATE jobs SET cancel_requested=1, message='cancellation requested', updated_at=? "
+            f"WHERE job_id=? AND {_NON_TERMINAL}",
             (time.time(), job_id),
         )
 
