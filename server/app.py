@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp_types import (
+    CallToolResult,
+    ImageContent,
+    ResourceLink,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
 from pydantic import Field
 
 from providers.base import ProviderError
 from server.catalog import RequestArgs
 from server.jobs import JobManager, UnknownJob, iso
 from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelList
+from server.notify import JOBS_URI, JobNotifier, job_uri
 from server.settings import Settings
 from server.store import JobRow
 
@@ -110,7 +120,16 @@ def summary(job: Job) -> str:
 
 
 def job_result(job: Job) -> CallToolResult:
-    content: list = [TextContent(type="text", text=summary(job))]
+    content: list = [
+        TextContent(type="text", text=summary(job)),
+        ResourceLink(
+            type="resource_link",
+            uri=job_uri(job.job_id),
+            name=f"job {job.job_id}",
+            mime_type="application/json",
+            description="this job; subscribe for updates",
+        ),
+    ]
     if job.video:
         path = Path(job.video.path)
         content.append(
@@ -166,13 +185,20 @@ def _tool_error(error: Exception) -> ToolError:
 def build_server(settings: Settings | None = None, manager: JobManager | None = None) -> MCPServer:
     """The MCP server. With `manager`, the caller owns the engine (HTTP transports: one per process)."""
 
+    bus = InMemorySubscriptionBus()
+    notifier = JobNotifier(bus)
+    running: list[JobManager] = []  # engines serving now: static resources get no Context to find theirs
+
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[JobManager]:
-        if manager is not None:
-            yield manager
-            return
-        async with JobManager(settings or Settings.from_env()) as own:
-            yield own
+        async with nullcontext(manager) if manager else JobManager(settings or Settings.from_env()) as m:
+            m.listeners.append(notifier.job_changed)
+            running.append(m)
+            try:
+                yield m
+            finally:
+                running.remove(m)
+                m.listeners.remove(notifier.job_changed)
 
     mcp = MCPServer(
         "videogen",
@@ -180,7 +206,11 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         instructions=INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
+        subscriptions=bus,
     )
+    # MCPServer serves subscriptions/listen (2026-07-28) but not the older resources/subscribe.
+    mcp._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, notifier.subscribe)
+    mcp._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, notifier.unsubscribe)
 
     def engine(ctx: Context) -> JobManager:
         return ctx.request_context.lifespan_context
@@ -350,6 +380,46 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         except (UnknownJob, ProviderError) as error:
             raise _tool_error(error) from None
         return job_result(to_job(row, m.settings.wait_seconds))
+
+    @mcp.resource(
+        JOBS_URI,
+        name="recent_jobs",
+        title="Recent video jobs",
+        mime_type="application/json",
+        description="The 50 most recent jobs, newest first. Updated whenever any job changes.",
+    )
+    def recent_jobs() -> str:
+        m = running[-1]
+        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in m.db.list(None, 50)]).model_dump_json()
+
+    @mcp.resource(
+        JOBS_URI + "/{job_id}",
+        name="job",
+        title="A video job",
+        mime_type="application/json",
+        description="One job as JSON (the Job shape). Subscribe to hear of every state change.",
+    )
+    def job_resource(job_id: str, ctx: Context) -> str:
+        m = engine(ctx)
+        try:
+            return to_job(m.get(job_id), m.settings.wait_seconds).model_dump_json()
+        except UnknownJob as error:
+            raise ResourceError(str(error)) from None
+
+    @mcp.resource(
+        JOBS_URI + "/{job_id}/thumbnail",
+        name="job_thumbnail",
+        title="A finished video's thumbnail",
+        mime_type="image/png",
+    )
+    def job_thumbnail(job_id: str, ctx: Context) -> bytes:
+        try:
+            row = engine(ctx).get(job_id)
+        except UnknownJob as error:
+            raise ResourceError(str(error)) from None
+        if not row.video or not row.video.get("thumbnail_path"):
+            raise ResourceError(f"job {job_id} has no thumbnail yet (status: {row.status})")
+        return Path(row.video["thumbnail_path"]).read_bytes()
 
     return mcp
 

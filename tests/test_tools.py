@@ -81,9 +81,10 @@ async def test_generate_video_returns_a_real_video_with_progress(settings: Setti
     assert video["size_bytes"] == path.stat().st_size > 0
     assert not list(settings.output_dir.glob("*.part"))
     kinds = [c.type for c in result.content]
-    assert kinds == ["text", "resource_link", "image"]
-    assert result.content[1].uri == path.as_uri()
-    assert base64.b64decode(result.content[2].data).startswith(b"\x89PNG")
+    assert kinds == ["text", "resource_link", "resource_link", "image"]
+    assert result.content[1].uri == f"videogen://jobs/{job['job_id']}"
+    assert result.content[2].uri == path.as_uri() and result.content[2].mime_type == "video/mp4"
+    assert base64.b64decode(result.content[3].data).startswith(b"\x89PNG")
     assert "succeeded" in result.content[0].text and str(path) in result.content[0].text
     # Progress: several notifications, strictly rising, on a 0..100 scale, ending at 100.
     values = [p for p, _, _ in seen]
