@@ -32,6 +32,8 @@ class ErrorCode(str, Enum):
     PROVIDER_FAILED = "PROVIDER_FAILED"  # the provider ran the job and it failed
     SUBMIT_UNCONFIRMED = "SUBMIT_UNCONFIRMED"  # we cannot tell whether the provider took (and charged) the job
     TIMED_OUT = "TIMED_OUT"
+    OVER_BUDGET = "OVER_BUDGET"  # a spending limit set by the person refuses it
+    NEEDS_CONFIRMATION = "NEEDS_CONFIRMATION"  # the person must approve the cost and could not be asked
     DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
     INTERNAL = "INTERNAL"
 

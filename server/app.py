@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import (
@@ -21,9 +21,9 @@ from mcp_types import (
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from providers.base import ProviderError
+from providers.base import ErrorCode, ProviderError
 from server.catalog import RequestArgs
 from server.jobs import JobManager, UnknownJob, iso
 from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelList
@@ -176,6 +176,78 @@ class ProgressReporter:
         await self.ctx.report_progress(value, 100.0, f"{row.status}{pct}{queue}: {row.message}")
 
 
+class SpendApproval(BaseModel):
+    approve: bool = Field(description="Start this paid video generation?")
+
+
+NOT_NEEDED = "no confirmation needed"
+CANNOT_ASK = "confirmation needed, but the client cannot ask"
+
+
+async def spend_approval(
+    prompt: str,
+    provider: str | None,
+    model: str | None,
+    duration: float | None,
+    aspect_ratio: str | None,
+    resolution: str | None,
+    audio: bool | None,
+    images: list[str] | None,
+    end_image: str | None,
+    idempotency_key: str | None,
+    ctx: Context,
+) -> str | Elicit[SpendApproval]:
+    """Ask the person before a job costs more than VIDEOGEN_CONFIRM_ABOVE. Runs before the tool body."""
+    m: JobManager = ctx.request_context.lifespan_context
+    if idempotency_key and m.db.by_idempotency_key(idempotency_key.strip()):
+        return NOT_NEEDED  # that job exists already; nothing new is spent
+    try:
+        args = RequestArgs(
+            prompt=prompt,
+            provider=provider,
+            model=model,
+            duration=duration,
+            resolution=resolution,
+            aspect_ratio=aspect_ratio,
+            audio=audio,
+            images=images,
+            end_image=end_image,
+        )
+        report = m.catalog.estimate(args)
+    except (ProviderError, ValueError):
+        return NOT_NEEDED  # the tool body reports what is wrong with the request
+    check = m.budget.check(report.usd)
+    if not check.needs_confirmation:
+        return NOT_NEEDED
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        return CANNOT_ASK
+    budget = f" of a ${check.daily_budget_usd:.2f} daily budget" if check.daily_budget_usd is not None else ""
+    return Elicit(
+        f"Generate a {report.model} video with {report.provider} for about ${report.usd:.2f}? "
+        f"Spent today: ${check.today_spent_usd:.2f}{budget}. Prompt: {prompt[:200]}",
+        SpendApproval,
+    )
+
+
+def _approved(confirmation: ElicitationResult[SpendApproval], m: JobManager) -> None:
+    """Raise unless the person approved (or no approval was needed)."""
+    if not isinstance(confirmation, AcceptedElicitation):
+        raise ToolError(
+            f"{ErrorCode.NEEDS_CONFIRMATION.value}: the person did not approve the cost; nothing was started"
+        )
+    data = confirmation.data
+    if data == CANNOT_ASK:
+        raise ToolError(
+            f"{ErrorCode.NEEDS_CONFIRMATION.value}: this video costs more than ${m.settings.limits.confirm_above:.2f}, "
+            "the amount above which the person must confirm (VIDEOGEN_CONFIRM_ABOVE), and this client cannot ask "
+            "them (it does not support elicitation). Choose a cheaper request (see estimate_cost), or the person "
+            "running this server can raise VIDEOGEN_CONFIRM_ABOVE."
+        )
+    if isinstance(data, SpendApproval) and not data.approve:
+        raise ToolError(f"{ErrorCode.NEEDS_CONFIRMATION.value}: the person declined the cost; nothing was started")
+
+
 def _tool_error(error: Exception) -> ToolError:
     if isinstance(error, ProviderError):
         return ToolError(f"{error.code.value}: {error.message}")
@@ -241,12 +313,14 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         idempotency_key: Annotated[
             str | None, Field(description="Repeat a key to get the same job back instead of paying twice.")
         ] = None,
+        confirmation: Annotated[ElicitationResult[SpendApproval], Resolve(spend_approval)] = None,  # type: ignore[assignment]
     ) -> Annotated[CallToolResult, Job]:
         """Start a video generation job (text-to-video, or image-to-video with `images`) and wait up to
         `wait_seconds` for it, sending progress. Returns the Job: when it is not finished yet, call get_status
         with its job_id; the job keeps running in the background either way. Check the price with
         estimate_cost first."""
         m = engine(ctx)
+        _approved(confirmation, m)
         args = RequestArgs(
             prompt=prompt,
             provider=provider,
@@ -342,7 +416,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             audio=audio,
         )
         try:
-            return engine(ctx).catalog.estimate(args)
+            m = engine(ctx)
+            report = m.catalog.estimate(args)
+            return report.model_copy(update={"budget": m.budget.check(report.usd)})
         except ProviderError as error:
             raise _tool_error(error) from None
 

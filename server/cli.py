@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     request_args(gen)
     gen.add_argument("--idempotency-key")
     gen.add_argument("--no-wait", action="store_true", help="print the job and return at once")
+    gen.add_argument("--yes", action="store_true", help="approve a cost above VIDEOGEN_CONFIRM_ABOVE")
 
     status = sub.add_parser("status", help="show a job")
     status.add_argument("job_id")
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
     cost = sub.add_parser("cost", help="estimate the price of a request")
     request_args(cost)
+
+    spend = sub.add_parser("spend", help="today's and this month's spend per provider, and the limits")
+    spend.add_argument("--json", action="store_true")
 
     simulate = sub.add_parser("simulate", help="serve local simulators of the providers' APIs (for trying and testing)")
     simulate.add_argument("--host", default="127.0.0.1")
@@ -203,8 +207,27 @@ class _Bar:
         sys.stderr.flush()
 
 
+def _confirm(m: Any, args: argparse.Namespace) -> bool:
+    """A person at the terminal approves a cost above VIDEOGEN_CONFIRM_ABOVE (or passes --yes)."""
+    report = m.catalog.estimate(_request(args))
+    check = m.budget.check(report.usd)
+    if not check.needs_confirmation or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            f"error: this video costs about ${report.usd:.2f}, above VIDEOGEN_CONFIRM_ABOVE "
+            f"(${check.confirm_above_usd:.2f}); pass --yes to approve",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(f"Generate for about ${report.usd:.2f} (spent today: ${check.today_spent_usd:.2f})? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
 async def _generate(args: argparse.Namespace) -> int:
     async with _engine() as m:
+        if not _confirm(m, args):
+            return EXIT_USAGE
         row = await m.submit(_request(args), args.idempotency_key)
         if not args.no_wait:
             row = await m.wait(row.job_id, float("inf"), None if args.json else _Bar())
@@ -272,6 +295,36 @@ async def _cost(args: argparse.Namespace) -> int:
             print(f"  {line.item}: ${line.usd:.2f}")
         if report.note:
             print(f"  note: {report.note}")
+        check = m.budget.check(report.usd)
+        if check.remaining_today_usd is not None:
+            print(f"  today: ${check.today_spent_usd:.2f} spent, ${check.remaining_today_usd:.2f} left of the budget")
+        if check.refused:
+            print(f"  refused: {check.refused}")
+        elif check.needs_confirmation:
+            print("  needs your confirmation (VIDEOGEN_CONFIRM_ABOVE)")
+        return 0
+
+
+async def _spend(args: argparse.Namespace) -> int:
+    async with _engine(resume=False) as m:
+        report = m.budget.report()
+        if args.json:
+            print(report.model_dump_json(indent=2))
+            return 0
+        for title, total, lines in (
+            ("today", report.today_usd, report.today),
+            ("this month", report.month_usd, report.month),
+        ):
+            print(f"{title}: ${total:.2f}")
+            for line in lines:
+                print(f"  {line.provider}: ${line.usd:.2f} ({line.jobs} jobs)")
+        limits = report.limits
+        for name, value in (
+            ("per job", limits.max_cost_per_job),
+            ("daily budget", limits.daily_budget),
+            ("confirm above", limits.confirm_above),
+        ):
+            print(f"{name}: {'none' if value is None else f'${value:.2f}'}")
         return 0
 
 
@@ -289,6 +342,7 @@ _COMMANDS = {
     "models": _models,
     "cost": _cost,
     "cancel": _cancel,
+    "spend": _spend,
 }
 
 if __name__ == "__main__":

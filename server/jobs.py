@@ -28,6 +28,7 @@ from providers.base import (
     VideoRequest,
 )
 from providers.registry import Providers
+from server.budget import Budget
 from server.catalog import Catalog, RequestArgs
 from server.settings import Settings
 from server.store import JobRow, JobStore, new_owner_id
@@ -72,6 +73,7 @@ class JobManager:
     async def __aenter__(self) -> JobManager:
         self.settings.ensure_dirs()
         self.store = JobStore(self.settings.index_path)
+        self.budget = Budget(self.store.db, self.settings.limits)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if self.resume:
@@ -149,6 +151,7 @@ class JobManager:
                 "environment, or choose another provider (list_models shows which are ready)",
             )
         cost = self.catalog.price(provider, spec, request).usd
+        self.budget.enforce(cost)
         job_id = "job_" + secrets.token_hex(8)
         request = self._keep_inline_images(job_id, request)
         now = time.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from providers.base import CostEstimate, ErrorCode, JobStatus, Mode, VideoRequest
+from server.budget import BudgetCheck
 
 
 class JobVideo(BaseModel):
@@ -83,6 +84,7 @@ class ModelList(BaseModel):
 
 class CostReport(CostEstimate):
     configured: bool = Field(description="whether the provider's credentials are set")
+    budget: BudgetCheck | None = Field(None, description="today's spend and the limits this request meets")
 
 
 __all__ = ["CostReport", "Job", "JobError", "JobList", "JobVideo", "ModelInfo", "ModelList"]

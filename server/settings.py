@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from server.budget import Limits
+
 APP = "videogen"
 
 
@@ -40,6 +42,10 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
     return value
 
 
+def _optional(env: Mapping[str, str], name: str) -> float | None:
+    return _number(env, name, 0.0) if env.get(name, "").strip() else None
+
+
 class Settings(BaseModel):
     data_dir: Path = Field(description="where the job index lives (VIDEOGEN_DATA_DIR)")
     output_dir: Path = Field(description="where videos and thumbnails land (VIDEOGEN_OUTPUT_DIR)")
@@ -51,6 +57,7 @@ class Settings(BaseModel):
     lease_seconds: float = Field(30.0, description="how long a job stays claimed by a process without renewal")
     poll_scale: float = Field(1.0, description="multiplier on every provider's polling interval (tests: 0.01)")
     max_download_bytes: int = 2 * 1024**3
+    limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
     env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
     @property
@@ -81,6 +88,11 @@ class Settings(BaseModel):
             lease_seconds=_number(env, "VIDEOGEN_LEASE_SECONDS", 30.0, minimum=0.5),
             poll_scale=_number(env, "VIDEOGEN_POLL_SCALE", 1.0, minimum=0.0001),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
+            limits=Limits(
+                max_cost_per_job=_optional(env, "VIDEOGEN_MAX_COST_PER_JOB"),
+                daily_budget=_optional(env, "VIDEOGEN_DAILY_BUDGET"),
+                confirm_above=_optional(env, "VIDEOGEN_CONFIRM_ABOVE"),
+            ),
             env=env,
         )
 
