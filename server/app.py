@@ -30,6 +30,7 @@ from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelLis
 from server.notify import JOBS_URI, JobNotifier, job_uri
 from server.settings import Settings
 from server.store import JobRow
+from server.tasks import JobTasks, answering_as_task
 
 INSTRUCTIONS = """\
 Make videos from text or images with commercial video models (and an offline demo renderer).
@@ -279,6 +280,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         version=_version(),
         lifespan=lifespan,
         subscriptions=bus,
+        extensions=[JobTasks()],
     )
     # MCPServer serves subscriptions/listen (2026-07-28) but not the older resources/subscribe.
     mcp._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, notifier.subscribe)
@@ -338,7 +340,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             row = await m.submit(args, idempotency_key)
         except (ProviderError, ValueError) as error:
             raise _tool_error(error) from None
-        row = await m.wait(row.job_id, wait_for(m, wait_seconds), ProgressReporter(ctx))
+        # Answered as a task, the client polls tasks/get instead of waiting here.
+        wait = 0.0 if answering_as_task() else wait_for(m, wait_seconds)
+        row = await m.wait(row.job_id, wait, ProgressReporter(ctx))
         return job_result(to_job(row, m.settings.wait_seconds))
 
     @mcp.tool(
