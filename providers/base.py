@@ -252,6 +252,10 @@ class Provider:
         base = max(1.0, spec.typical_seconds / 20)
         return min(base, 1.0 + elapsed / 10)
 
+    def check(self, request: VideoRequest) -> None:
+        """Rules a ModelSpec cannot express (e.g. ratios allowed only with a start image). Raise
+        InvalidRequest; runs when the request is validated, before any job exists or money is spent."""
+
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest) -> Submission:
         """Send the job. `request` was validated against the spec, and its images were checked to be

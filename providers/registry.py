@@ -12,6 +12,9 @@ from providers.base import Provider
 # and the offline demo is the fallback when no key is set at all.
 PROVIDERS: dict[str, str] = {
     "demo": "providers.demo:DemoProvider",
+    "runway": "providers.runway:RunwayProvider",
+    "kling": "providers.kling:KlingProvider",
+    "runblob": "providers.runblob:RunblobProvider",
 }
 FALLBACK = "demo"
 

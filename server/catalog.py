@@ -131,6 +131,7 @@ class Catalog:
             seed=args.seed,
             audio=audio,
         )
+        provider.check(request)
         return provider, spec, request
 
     def estimate(self, args: RequestArgs) -> CostReport:

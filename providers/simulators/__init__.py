@@ -6,7 +6,11 @@ import importlib
 from typing import Any
 
 # name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.
-SIMULATORS: dict[str, str] = {}
+SIMULATORS: dict[str, str] = {
+    "runway": "providers.simulators.runway:create_app",
+    "kling": "providers.simulators.kling:create_app",
+    "runblob": "providers.simulators.runblob:create_app",
+}
 
 
 def create_app(name: str, speed: float = 1.0) -> Any:

@@ -1,0 +1,408 @@
+"""Runway's developer API (api.dev.runwayml.com): Gen-4.5, Gen-4 Turbo, Veo 3.1 and Veo 3.1 Fast.
+
+Wire contract from the official SDK (runwayml 5.24: types/text_to_video_create_params.py,
+image_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py) and the docs
+(docs.dev.runwayml.com: api-details/errors, errors/troubleshooting, assets/inputs):
+  POST /v1/text_to_video | /v1/image_to_video (camelCase JSON) -> {"id", "estimatedCost"}
+  GET /v1/tasks/{id} -> PENDING | THROTTLED | RUNNING (+progress) | SUCCEEDED (+output) | FAILED | CANCELLED
+  DELETE /v1/tasks/{id} -> 204 (cancels a task that has not finished, deletes one that has)
+Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
+
+`veo3` is not offered: the SDK (the API's OpenAPI spec) no longer lists it.
+Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled
+(the base class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+import anyio.to_thread
+
+from providers import images
+from providers.base import (
+    ErrorCode,
+    InvalidRequest,
+    ModelSpec,
+    PriceRule,
+    Provider,
+    ProviderError,
+    ProviderErrorInfo,
+    Snapshot,
+    Submission,
+    VideoRequest,
+)
+from providers.http import DEFAULT_POLICY, ProviderHTTP, RetryPolicy
+
+RUNWAY_VERSION = "2024-11-06"
+USD_PER_CREDIT = 0.01
+MAX_PROMPT_UNITS = 1000  # promptText limit, counted in UTF-16 code units
+MAX_DATA_URI_CHARS = 5 * 1024 * 1024  # "the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
+RUNWAY_IMAGE_MIMES = ("image/jpeg", "image/png", "image/webp")
+
+# Agents speak in aspect ratios; Runway takes output sizes. (our ratio, resolution) -> Runway `ratio`.
+RATIOS: dict[tuple[str, str], str] = {
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("4:3", "720p"): "1104:832",
+    ("1:1", "720p"): "960:960",
+    ("3:4", "720p"): "832:1104",
+    ("21:9", "720p"): "1584:672",
+    ("16:9", "1080p"): "1920:1080",
+    ("9:16", "1080p"): "1080:1920",
+}
+# A ModelSpec has one ratio list for both modes; gen4.5 makes fewer shapes from text than from an image.
+TEXT_TO_VIDEO_RATIOS: dict[str, tuple[str, ...]] = {"gen4.5": ("16:9", "9:16")}
+
+GEN4_RATIOS = ("16:9", "9:16", "4:3", "1:1", "3:4", "21:9")
+VEO_RATIOS = ("16:9", "9:16")
+
+
+def _veo(model: str, name: str, usd: float, usd_audio: float, typical: float) -> ModelSpec:
+    return ModelSpec(
+        id=model,
+        name=name,
+        description=(
+            f"Google's {name} through Runway: text or a first frame (optionally a last frame), 4, 6 or 8 s, "
+            "720p or 1080p, with optional generated audio (which raises the price)."
+        ),
+        modes=("text_to_video", "image_to_video"),
+        durations=(4.0, 6.0, 8.0),
+        default_duration=8.0,
+        aspect_ratios=VEO_RATIOS,
+        default_aspect_ratio="16:9",
+        resolutions=("720p", "1080p"),
+        default_resolution="720p",
+        audio=True,
+        default_audio=False,  # audio doubles the price: an agent asks for it
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=MAX_PROMPT_UNITS,
+        price=PriceRule(
+            per_second=usd, per_second_audio=usd_audio, note=f"{usd * 100:g} credits/s, {usd_audio * 100:g} with audio"
+        ),
+        typical_seconds=typical,
+    )
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="gen4.5",
+        name="Runway Gen-4.5",
+        description=(
+            "Runway's flagship model: text or a start image, 2-10 s at 720p. From text only 16:9 and 9:16; "
+            "4:3, 1:1, 3:4 and 21:9 need a start image."
+        ),
+        modes=("text_to_video", "image_to_video"),
+        durations=tuple(float(s) for s in range(2, 11)),
+        default_duration=5.0,
+        aspect_ratios=GEN4_RATIOS,
+        default_aspect_ratio="16:9",
+        resolutions=("720p",),
+        default_resolution="720p",
+        max_images=1,
+        seed=True,
+        max_prompt_chars=MAX_PROMPT_UNITS,
+        price=PriceRule(per_second=0.12, note="12 credits/s"),
+        typical_seconds=75.0,
+    ),
+    ModelSpec(
+        id="gen4_turbo",
+        name="Runway Gen-4 Turbo",
+        description="Fast, cheap image-to-video: animates a start image for 5 or 10 s at 720p.",
+        modes=("image_to_video",),
+        durations=(5.0, 10.0),  # the SDK types an int; 5 and 10 are the documented lengths
+        default_duration=5.0,
+        aspect_ratios=GEN4_RATIOS,
+        default_aspect_ratio="16:9",
+        resolutions=("720p",),
+        default_resolution="720p",
+        max_images=1,
+        seed=True,
+        max_prompt_chars=MAX_PROMPT_UNITS,
+        price=PriceRule(per_second=0.05, note="5 credits/s"),
+        typical_seconds=30.0,
+    ),
+    _veo("veo3.1", "Veo 3.1", 0.20, 0.40, typical=90.0),
+    _veo("veo3.1_fast", "Veo 3.1 Fast", 0.10, 0.15, typical=50.0),
+)
+
+
+class RunwayProvider(Provider):
+    name = "runway"
+    title = "Runway"
+    env_vars = ("RUNWAYML_API_SECRET",)
+    base_url_default = "https://api.dev.runwayml.com"
+    default_model = "gen4.5"
+    models = MODELS
+    supports_cancel = True
+    # The shared default (3 retries, 0.5 s doubling to 8 s; the SDK does 2). Tests swap in a faster one.
+    retry_policy: ClassVar[RetryPolicy] = DEFAULT_POLICY
+
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
+        super().__init__(env, allowed_dirs)
+        self._http: ProviderHTTP | None = None
+
+    def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
+        """About a dozen checks per typical run, 5-10 s apart (the SDK waits 6 s +/- 1.5 s); every 15 s
+        once a task is far past its typical time (throttled behind the organisation's other tasks).
+        Jittered, so jobs submitted together do not poll together."""
+        base = 15.0 if elapsed > 3 * spec.typical_seconds else min(10.0, max(5.0, spec.typical_seconds / 12))
+        return base * random.uniform(0.85, 1.15)
+
+    def check(self, request: VideoRequest) -> None:
+        if len(request.prompt.encode("utf-16-le")) // 2 > MAX_PROMPT_UNITS:
+            raise InvalidRequest(
+                f"prompt is longer than Runway's {MAX_PROMPT_UNITS} UTF-16 units (emoji and some symbols count "
+                "twice); shorten it"
+            )
+        text_ratios = TEXT_TO_VIDEO_RATIOS.get(request.model)
+        if request.mode == "text_to_video" and text_ratios and request.aspect_ratio not in text_ratios:
+            raise InvalidRequest(
+                f"runway/{request.model} makes {' or '.join(text_ratios)} from text alone; for "
+                f"{request.aspect_ratio} pass a start image in images"
+            )
+        for image in [*request.images, *([request.end_image] if request.end_image else [])]:
+            if images.classify(image) == "url" and urlsplit(image).scheme.lower() != "https":
+                raise InvalidRequest(
+                    f"Runway fetches images only over https://, not {image[:80]!r}; "
+                    "pass an https URL or a local file instead"
+                )
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+        body = await anyio.to_thread.run_sync(self.body, request)  # may read and re-encode images
+        path = "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
+        task = _json(await self._client().request("POST", path, json=body))
+        if not isinstance(task, dict) or not task.get("id"):
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                "Runway answered the submit without a task id; the task may exist and be charged. "
+                "Check the Runway developer portal's task history before submitting again.",
+                retryable=False,
+            )
+        credits = (task.get("estimatedCost") or {}).get("credits")
+        return Submission(ref=str(task["id"]), state={"estimated_credits": credits} if credits is not None else {})
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        # Each read also hands out fresh output URLs (they expire in 24-48 h).
+        response = await self._client().request("GET", f"/v1/tasks/{quote(submission.ref, safe='')}")
+        return snapshot(_json(response))
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        try:
+            await self._client().request("DELETE", f"/v1/tasks/{quote(submission.ref, safe='')}")
+        except ProviderError as error:
+            if error.code != ErrorCode.NOT_FOUND:  # already gone: nothing left to cancel
+                raise
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- request mapping -----------------------------------------------------------------------
+    def body(self, request: VideoRequest) -> dict[str, Any]:
+        """The JSON body for a validated request (field names as in the SDK's *_create_params)."""
+        spec = self.spec(request.model)
+        assert spec is not None, request.model
+        body: dict[str, Any] = {
+            "model": spec.id,
+            "promptText": request.prompt,
+            "ratio": RATIOS[(request.aspect_ratio, request.resolution)],
+            "duration": int(request.duration),
+        }
+        if request.images:
+            first = self.image_uri(request.images[0])
+            if request.end_image:
+                last = self.image_uri(request.end_image)
+                body["promptImage"] = [{"uri": first, "position": "first"}, {"uri": last, "position": "last"}]
+            else:
+                body["promptImage"] = first
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if spec.audio:
+            body["audio"] = request.audio  # always said: Runway's default is not documented
+        if request.negative_prompt:
+            body["negativePrompt"] = request.negative_prompt
+        return body
+
+    def image_uri(self, value: str) -> str:
+        """An HTTPS URL as is; a local file (or data URI) as a data URI under Runway's 5 MB limit,
+        re-encoded as JPEG (smaller if need be) when too large, GIF as PNG."""
+        if images.classify(value) == "url":
+            url = images.check_url(value)
+            if urlsplit(url).scheme.lower() != "https":
+                raise InvalidRequest(
+                    f"Runway fetches images only over https://, not {url[:80]!r}; "
+                    "pass an https URL or a local file instead"
+                )
+            return url
+        data, mime = images.to_bytes(value, self.allowed_dirs)
+        if mime not in RUNWAY_IMAGE_MIMES:
+            data, mime = images.reencode(data, "png"), "image/png"
+        uri = _data_uri(data, mime)
+        for max_side in (None, 2048, 1280):
+            if len(uri) < MAX_DATA_URI_CHARS:
+                return uri
+            uri = _data_uri(images.reencode(data, "jpeg", max_side), "image/jpeg")
+        if len(uri) < MAX_DATA_URI_CHARS:
+            return uri
+        raise InvalidRequest("image is too large for Runway even as a 1280 px JPEG; pass a smaller image")
+
+    # -- HTTP and errors -----------------------------------------------------------------------
+    def _client(self) -> ProviderHTTP:
+        if self._http is None:
+            key = self.env.get("RUNWAYML_API_SECRET", "").strip()  # a trailing newline is a common 401
+            self._http = ProviderHTTP(
+                self.title,
+                self.base_url,
+                headers={"X-Runway-Version": RUNWAY_VERSION},
+                auth=lambda: {"Authorization": f"Bearer {key}"},
+                secrets=self.secrets(),
+                policy=self.retry_policy,
+                error_mapper=error_for,
+            )
+        return self._http
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # a proxy's HTML page, a cut-off body
+        return None
+
+
+def _data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# -- statuses --------------------------------------------------------------------------------------
+
+
+def snapshot(task: Any) -> Snapshot:
+    """A task from GET /v1/tasks/{id} in our terms."""
+    if not isinstance(task, dict):
+        raise ProviderError(ErrorCode.TRANSIENT, "Runway answered a status check with something that is not a task")
+    status = task.get("status")
+    if status == "PENDING":
+        return Snapshot(status="queued", message="waiting in Runway's queue")
+    if status == "THROTTLED":
+        return Snapshot(
+            status="queued",
+            message="throttled: the Runway organisation is at its concurrency limit; starts when a task finishes",
+        )
+    if status == "SUCCEEDED":
+        output = task.get("output") or []
+        if not output:
+            error = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Runway finished with no output video")
+            return Snapshot(status="failed", error=error, message=error.message)
+        return Snapshot(status="succeeded", progress=1.0, video_url=output[0], charged_usd=_charged(task))
+    if status == "FAILED":
+        error = failure_error(str(task.get("failureCode") or ""), str(task.get("failure") or ""))
+        return Snapshot(status="failed", error=error, message=error.message, charged_usd=_charged(task))
+    if status == "CANCELLED":
+        return Snapshot(status="cancelled", message="cancelled at Runway", charged_usd=_charged(task))
+    if status == "RUNNING":
+        progress = _fraction(task.get("progress"))
+        return Snapshot(status="running", progress=progress, message=f"generating ({progress or 0:.0%})")
+    # Like the SDK's own wait loop: a status Runway adds later is not an end, keep watching.
+    return Snapshot(status="running", message=f"Runway reports {status}; still watching")
+
+
+def _fraction(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = value / 100 if value > 1 else value  # documented as a float, range unstated: accept percent too
+    return min(1.0, max(0.0, float(value)))
+
+
+def _charged(task: dict[str, Any]) -> float | None:
+    credits = (task.get("cost") or {}).get("credits")
+    return None if credits is None else round(credits * USD_PER_CREDIT, 4)
+
+
+# failureCode (docs.dev.runwayml.com/errors/task-failures) -> our code, whether resubmitting may help, advice.
+# The first prefix found at the start of any dotted part wins, so SAFETY.INPUT.TEXT and
+# INPUT_PREPROCESSING.SAFETY.TEXT are both moderation, and INPUT_PREPROCESSING.INTERNAL is Runway's fault.
+FAILURES: tuple[tuple[str, ErrorCode, bool, str], ...] = (
+    ("SAFETY", ErrorCode.CONTENT_POLICY, False, "Runway's moderation blocked it; change the prompt or image"),
+    ("ASSET", ErrorCode.INVALID_INPUT, False, "Runway could not use the input image; pass a valid JPEG/PNG/WebP"),
+    ("INTERNAL", ErrorCode.PROVIDER_FAILED, True, "a fault inside Runway; submitting again usually works"),
+    ("INPUT", ErrorCode.INVALID_INPUT, False, "Runway could not use the input; check the prompt and image"),
+)
+
+
+def failure_error(code: str, failure: str) -> ProviderErrorInfo:
+    parts = code.upper().split(".")
+    found = next((row for row in FAILURES if any(part.startswith(row[0]) for part in parts)), None)
+    _, ours, retryable, advice = found or ("", ErrorCode.PROVIDER_FAILED, False, "see the Runway task's history")
+    reason = f": {failure.rstrip('.')}" if failure else ""
+    return ProviderErrorInfo(
+        code=ours, message=f"Runway task failed ({code or 'no code'}){reason}. {advice}.", retryable=retryable
+    )
+
+
+# -- HTTP errors -----------------------------------------------------------------------------------
+
+
+def _detail(response: Any) -> str:
+    """Runway's error body {"error": "...", "issues": [{"path": [...], "message": "..."}]} as one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body.get("error") or "").strip().rstrip(".")]
+    for issue in body.get("issues") or []:
+        if isinstance(issue, dict) and issue.get("message"):
+            where = ".".join(str(p) for p in issue.get("path") or [])
+            parts.append(f"{where}: {issue['message']}" if where else str(issue["message"]))
+    text = "; ".join(p for p in parts if p)
+    return text if len(text) <= 500 else text[:499] + "…"
+
+
+def error_for(response: Any) -> ProviderError | None:
+    """Runway's HTTP errors (docs: api-details/errors) in our terms; None leaves others to the default."""
+    status = response.status_code
+    detail = _detail(response)
+    said = f": {detail}" if detail else ""
+    if status == 400 and "credit" in detail.lower():
+        return ProviderError(
+            ErrorCode.OUT_OF_CREDIT,
+            f"Runway: not enough credits for this task{said}. Buy credits in the Runway developer portal "
+            "(dev.runwayml.com, Billing) or choose a cheaper model or shorter duration.",
+            retryable=False,
+        )
+    if status in (400, 422):
+        return ProviderError(ErrorCode.INVALID_INPUT, f"Runway rejected the request (HTTP {status}){said}.")
+    if status in (401, 403):
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"Runway rejected the API key (HTTP {status}){said}. Check RUNWAYML_API_SECRET: a key from "
+            "dev.runwayml.com, 'key_' and 128 hex digits with no spaces, not disabled.",
+        )
+    if status == 404:
+        return ProviderError(
+            ErrorCode.NOT_FOUND,
+            f"Runway has no such task (HTTP 404){said}: it was deleted, or made with another organisation's key.",
+        )
+    if status == 429:
+        return ProviderError(
+            ErrorCode.RATE_LIMITED,
+            f"Runway rate limit reached (HTTP 429){said}: too many requests, or the tier's daily generation "
+            "limit. Wait and try again, or raise the tier at dev.runwayml.com.",
+        )
+    if status >= 500:
+        return ProviderError(
+            ErrorCode.TRANSIENT, f"Runway is overloaded or shedding load (HTTP {status}){said}; try again shortly."
+        )
+    return None

@@ -1,0 +1,547 @@
+"""The Runway adapter against its simulator over loopback: tools, wire bodies, prices, errors, cancel,
+restart, and the official `runwayml` SDK talking to the simulator unchanged."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp import Client
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from providers.base import ErrorCode
+from providers.http import RetryPolicy
+from providers.registry import Providers
+from providers.runway import MODELS, RATIOS, TEXT_TO_VIDEO_RATIOS, RunwayProvider, failure_error, snapshot
+from providers.simulators.common import Simulator, running
+from providers.simulators.runway import create_app
+from server.app import build_server
+from server.catalog import Catalog, RequestArgs
+from server.jobs import JobManager
+from server.media import probe
+from server.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+KEY = "key_" + "feedface" * 16  # well-formed: key_ and 128 hex digits
+SPEED = 300.0  # a simulated minute passes in 0.2 s
+FAST_RETRIES = RetryPolicy(base_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RunwayProvider, "retry_policy", FAST_RETRIES)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, Simulator]]:
+    app = create_app(speed=SPEED)
+    with running(Starlette(routes=[Mount("/runway", app=app)])) as url:
+        yield url, app.state.sim
+
+
+@pytest.fixture
+def sim(server: tuple[str, Simulator]) -> Simulator:
+    """The shared simulator, emptied for each test."""
+    simulator = server[1]
+    with simulator.lock:
+        simulator.jobs.clear()
+        simulator.config.clear()
+        simulator.polls.clear()
+        simulator.submissions = 0
+    return simulator
+
+
+@pytest.fixture
+def rw_env(env: dict[str, str], server: tuple[str, Simulator], sim: Simulator) -> dict[str, str]:
+    return {
+        **env,
+        "VIDEOGEN_RUNWAY_BASE_URL": f"{server[0]}/runway",
+        "RUNWAYML_API_SECRET": KEY,
+        "VIDEOGEN_POLL_SCALE": "0.01",
+        "VIDEOGEN_DEFAULT_PROVIDER": "runway",
+    }
+
+
+@pytest.fixture
+def rw_settings(rw_env: dict[str, str]) -> Settings:
+    return Settings.from_env(rw_env)
+
+
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "inputs" / "start.png"
+    Image.new("RGB", (128, 72), (30, 120, 200)).save(path)
+    return path
+
+
+def no_key_in(result: Any, key: str = KEY) -> None:
+    texts = [getattr(c, "text", "") or "" for c in result.content]
+    dumped = json.dumps(result.structured_content or {})
+    assert all(key not in text for text in texts) and key not in dumped
+
+
+def last_payload(sim: Simulator) -> dict[str, Any]:
+    return list(sim.jobs.values())[-1].payload
+
+
+async def generate(settings: Settings, **args: Any) -> Any:
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("generate_video", {"wait_seconds": 20, **args})
+    no_key_in(result)
+    return result
+
+
+# -- 1. through the MCP tools ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "size"),
+    [
+        ({"model": "gen4.5", "duration": 3, "aspect_ratio": "9:16"}, (144, 256)),
+        ({"model": "veo3.1_fast", "duration": 4, "resolution": "1080p", "audio": True}, (256, 144)),
+    ],
+    ids=["gen4.5", "veo3.1_fast"],
+)
+async def test_text_to_video_through_the_tools(rw_settings: Settings, sim: Simulator, args, size):
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with Client(build_server(rw_settings)) as client:
+        result = await client.call_tool(
+            "generate_video",
+            {"prompt": "a lighthouse in a storm sim:seconds=150", "wait_seconds": 20, **args},
+            progress_callback=on_progress,
+        )
+    no_key_in(result)
+    job = result.structured_content
+    assert not result.is_error and job["status"] == "succeeded", result.content
+    assert job["provider"] == "runway" and job["provider_job_id"] in sim.jobs
+    info = probe(job["video"]["path"])
+    assert abs(info.duration_seconds - args["duration"]) < 0.2 and (info.width, info.height) == size
+    assert job["video"]["url"].startswith(f"{rw_settings.env['VIDEOGEN_RUNWAY_BASE_URL']}/_sim/videos/")
+    assert job["cost_is_estimate"] is False  # the task's final `cost`, in credits at $0.01
+    assert job["cost"] == pytest.approx({"gen4.5": 0.36, "veo3.1_fast": 0.60}[args["model"]])
+    assert sim.submissions == 1 and any("generating (" in m for m in messages), messages
+
+
+async def test_image_to_video_from_a_local_file_and_an_https_url(rw_settings: Settings, sim: Simulator, picture):
+    from_file = await generate(
+        rw_settings, prompt="the water ripples", model="gen4_turbo", images=[str(picture)], aspect_ratio="1:1"
+    )
+    from_url = await generate(
+        rw_settings,
+        prompt="the camera pulls back",
+        model="veo3.1",
+        duration=6,
+        images=["https://example.com/start.png"],
+        end_image=str(picture),
+    )
+    for result, seconds in ((from_file, 5), (from_url, 6)):
+        job = result.structured_content
+        assert job["status"] == "succeeded" and job["request"]["mode"] == "image_to_video", result.content
+        assert abs(probe(job["video"]["path"]).duration_seconds - seconds) < 0.2
+    turbo, veo = (job.payload for job in sim.jobs.values())
+    assert turbo["promptImage"] == "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode()
+    assert [frame["position"] for frame in veo["promptImage"]] == ["first", "last"]
+
+
+async def test_statuses_and_poll_cadence():
+    throttled = snapshot({"id": "t", "status": "THROTTLED"})
+    assert throttled.status == "queued" and "concurrency" in throttled.message
+    assert snapshot({"id": "t", "status": "RUNNING", "progress": 40}).progress == 0.4  # percent, just in case
+    assert snapshot({"id": "t", "status": "SOMETHING_NEW"}).status == "running"  # as the SDK: keep waiting
+    empty = snapshot({"id": "t", "status": "SUCCEEDED", "output": []})
+    assert empty.status == "failed" and empty.error and empty.error.code == ErrorCode.PROVIDER_FAILED
+    provider = RunwayProvider({})
+    for spec in MODELS:  # 5-10 s (+/-15% jitter) like the SDK's 6 s, 15 s once far past the typical time
+        assert 4.25 <= provider.poll_interval(spec, 0) <= 11.5
+        assert 12.75 <= provider.poll_interval(spec, 4 * spec.typical_seconds) <= 17.25
+
+
+# -- 2. the exact wire bodies ----------------------------------------------------------------------
+
+DATA = "<data uri of start.png>"
+BODIES = [
+    (
+        {"model": "gen4.5", "duration": 7, "aspect_ratio": "9:16", "seed": 42},
+        "text_to_video",
+        {"model": "gen4.5", "promptText": "P", "ratio": "720:1280", "duration": 7, "seed": 42},
+    ),
+    (
+        {"model": "gen4.5", "aspect_ratio": "21:9", "images": ["<file>"]},
+        "image_to_video",
+        {"model": "gen4.5", "promptText": "P", "ratio": "1584:672", "duration": 5, "promptImage": DATA},
+    ),
+    (
+        {"model": "gen4_turbo", "duration": 10, "aspect_ratio": "4:3", "images": ["https://example.com/a.webp"]},
+        "image_to_video",
+        {
+            "model": "gen4_turbo",
+            "promptText": "P",
+            "ratio": "1104:832",
+            "duration": 10,
+            "promptImage": "https://example.com/a.webp",
+        },
+    ),
+    (
+        {"model": "veo3.1", "duration": 6, "resolution": "1080p", "audio": True, "negative_prompt": "blur", "seed": 1},
+        "text_to_video",
+        {
+            "model": "veo3.1",
+            "promptText": "P",
+            "ratio": "1920:1080",
+            "duration": 6,
+            "seed": 1,
+            "audio": True,
+            "negativePrompt": "blur",
+        },
+    ),
+    (
+        {"model": "veo3.1", "aspect_ratio": "9:16", "images": ["<file>"], "end_image": "https://example.com/z.jpg"},
+        "image_to_video",
+        {
+            "model": "veo3.1",
+            "promptText": "P",
+            "ratio": "720:1280",
+            "duration": 8,
+            "promptImage": [
+                {"uri": DATA, "position": "first"},
+                {"uri": "https://example.com/z.jpg", "position": "last"},
+            ],
+            "audio": False,
+        },
+    ),
+    (
+        {"model": "veo3.1_fast", "duration": 4},
+        "text_to_video",
+        {"model": "veo3.1_fast", "promptText": "P", "ratio": "1280:720", "duration": 4, "audio": False},
+    ),
+    (
+        {
+            "model": "veo3.1_fast",
+            "aspect_ratio": "9:16",
+            "resolution": "1080p",
+            "audio": True,
+            "images": ["https://example.com/a.png"],
+        },
+        "image_to_video",
+        {
+            "model": "veo3.1_fast",
+            "promptText": "P",
+            "ratio": "1080:1920",
+            "duration": 8,
+            "promptImage": "https://example.com/a.png",
+            "audio": True,
+        },
+    ),
+]
+
+
+def _resolve(env: dict[str, str], **args: Any):
+    settings = Settings.from_env(env)
+    providers = Providers(settings.env, settings.allowed_dirs)
+    return Catalog(providers, settings.allowed_dirs).resolve(RequestArgs(provider="runway", **args))
+
+
+@pytest.mark.parametrize(("args", "mode", "expected"), BODIES, ids=[f"{b[0]['model']}-{b[1]}" for b in BODIES])
+async def test_request_body_per_model_and_mode(rw_env, sim: Simulator, picture: Path, args, mode, expected):
+    data = "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode()
+    args = {k: ([str(picture) if i == "<file>" else i for i in v] if k == "images" else v) for k, v in args.items()}
+    provider, _, request = _resolve(rw_env, prompt="P", **args)
+    assert request.mode == mode
+    submission = await provider.submit("job_body", request)
+    await provider.aclose()
+    body = sim.jobs[submission.ref].payload
+    expected = json.loads(json.dumps(expected).replace(json.dumps(DATA), json.dumps(data)))
+    # Compared as JSON text, so 7 and 7.0 differ: Runway wants integer durations.
+    assert json.dumps(body, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert submission.state == {"estimated_credits": sim.jobs[submission.ref].extra["credits"]}
+
+
+async def test_every_declared_shape_has_a_runway_ratio():
+    for spec in MODELS:
+        for ratio in spec.aspect_ratios:
+            for resolution in spec.resolutions:
+                assert (ratio, resolution) in RATIOS, (spec.id, ratio, resolution)
+    assert [m.id for m in MODELS] == ["gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"model": "gen4.5", "aspect_ratio": "1:1"}, "16:9 or 9:16"),
+        ({"model": "gen4_turbo", "images": ["http://example.com/a.png"]}, "https://"),
+        ({"model": "gen4.5", "prompt": "🎬" * 600}, "UTF-16"),  # 600 code points, 1200 UTF-16 units
+    ],
+)
+async def test_refused_before_a_job_exists_what_runway_would_refuse(rw_settings, sim: Simulator, args, words):
+    async with Client(build_server(rw_settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", **args})
+        assert result.is_error and "INVALID_INPUT" in result.content[0].text and words in result.content[0].text
+        assert (await client.call_tool("list_jobs", {})).structured_content["jobs"] == []
+    assert sim.submissions == 0
+    assert TEXT_TO_VIDEO_RATIOS["gen4.5"] == ("16:9", "9:16")
+
+
+async def test_large_and_gif_images_are_reencoded(rw_env, sim: Simulator, tmp_path: Path):
+    from PIL import Image
+
+    noise = tmp_path / "inputs" / "noise.png"  # incompressible: ~5.2 MB as PNG, over Runway's 5 MB data URI cap
+    Image.frombytes("RGB", (1300, 1340), os.urandom(1300 * 1340 * 3)).save(noise)
+    gif = tmp_path / "inputs" / "one.gif"
+    Image.new("RGB", (64, 64), (200, 0, 0)).save(gif)
+    provider = RunwayProvider(rw_env, [tmp_path / "inputs"])
+    big = provider.image_uri(str(noise))
+    assert big.startswith("data:image/jpeg;base64,") and len(big) < 5 * 1024 * 1024
+    assert provider.image_uri(str(gif)).startswith("data:image/png;base64,")
+
+
+# -- 3. prices -------------------------------------------------------------------------------------
+
+URL = "https://example.com/a.png"
+PRICES = [
+    ({"model": "gen4.5", "duration": 5}, 0.60),
+    ({"model": "gen4.5", "duration": 10}, 1.20),
+    ({"model": "gen4.5", "duration": 2}, 0.24),
+    ({"model": "gen4_turbo", "duration": 5, "images": [URL]}, 0.25),
+    ({"model": "gen4_turbo", "duration": 10, "images": [URL]}, 0.50),
+    ({"model": "veo3.1", "duration": 8}, 1.60),
+    ({"model": "veo3.1", "duration": 8, "audio": True}, 3.20),
+    ({"model": "veo3.1", "duration": 4, "audio": True, "resolution": "1080p"}, 1.60),
+    ({"model": "veo3.1_fast", "duration": 8}, 0.80),
+    ({"model": "veo3.1_fast", "duration": 6, "audio": True}, 0.90),
+]
+
+
+@pytest.mark.parametrize(("args", "usd"), PRICES, ids=[f"{a['model']}-{a['duration']}-{usd}" for a, usd in PRICES])
+async def test_estimate_cost(rw_settings: Settings, sim: Simulator, args, usd):
+    async with Client(build_server(rw_settings)) as client:
+        result = await client.call_tool("estimate_cost", {"prompt": "a cat", **args})
+    cost = result.structured_content
+    assert not result.is_error and cost["provider"] == "runway" and cost["configured"] is True
+    assert cost["usd"] == pytest.approx(usd)
+    assert sim.submissions == 0
+
+
+# -- 4. errors -------------------------------------------------------------------------------------
+
+
+async def failed_with(settings: Settings, code: ErrorCode, *words: str, **args: Any) -> dict[str, Any]:
+    result = await generate(settings, **{"prompt": "a quiet harbour", "model": "gen4.5", "duration": 2, **args})
+    job = result.structured_content
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == code.value, job["error"]
+    assert all(word in job["error"]["message"] for word in words), job["error"]["message"]
+    return job
+
+
+async def test_bad_key_is_auth_and_names_the_env_var(rw_env, sim: Simulator):
+    secret = "rw-live-S3CRET-value-0000"  # not key_ + 128 hex: Runway answers 401
+    settings = Settings.from_env({**rw_env, "RUNWAYML_API_SECRET": secret})
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "x", "duration": 2, "wait_seconds": 20})
+    no_key_in(result, secret)
+    error = result.structured_content["error"]
+    assert error["code"] == "AUTH" and "RUNWAYML_API_SECRET" in error["message"] and "rejected" in error["message"]
+    assert error["retryable"] is False and sim.submissions == 0
+
+
+async def test_out_of_credit(rw_settings: Settings, sim: Simulator):
+    sim.config["credits"] = 10  # a 2 s gen4.5 video costs 24 credits
+    job = await failed_with(rw_settings, ErrorCode.OUT_OF_CREDIT, "enough credits", "dev.runwayml.com")
+    assert job["error"]["retryable"] is False and sim.submissions == 0
+
+
+async def test_rate_limit_is_retried_then_fails(rw_settings: Settings, sim: Simulator):
+    sim.config["errors"] = [429] * 4  # every attempt of the submit
+    job = await failed_with(rw_settings, ErrorCode.RATE_LIMITED, "HTTP 429", "try again")
+    assert job["error"]["retryable"] is True and sim.config["errors"] == [] and sim.submissions == 0
+
+
+async def test_rate_limit_that_clears_succeeds(rw_settings: Settings, sim: Simulator):
+    sim.config["errors"] = [429, 429, 503]  # refusals: a submit may be sent again
+    result = await generate(rw_settings, prompt="a quiet harbour", duration=2)
+    assert result.structured_content["status"] == "succeeded" and sim.submissions == 1
+
+
+async def test_content_policy(rw_settings: Settings, sim: Simulator):
+    job = await failed_with(
+        rw_settings, ErrorCode.CONTENT_POLICY, "SAFETY.INPUT.TEXT", "moderation", prompt="a storm sim:fail=content"
+    )
+    assert job["error"]["retryable"] is False
+
+
+async def test_provider_side_invalid_input(rw_settings: Settings, sim: Simulator):
+    # Passes our checks (an https URL) but Runway refuses images addressed by IP.
+    job = await failed_with(
+        rw_settings, ErrorCode.INVALID_INPUT, "HTTP 400", "promptImage", "domain", images=["https://203.0.113.7/a.png"]
+    )
+    assert job["error"]["retryable"] is False and sim.submissions == 0
+
+
+async def test_internal_failure_is_retryable_provider_failed(rw_settings: Settings, sim: Simulator):
+    job = await failed_with(
+        rw_settings, ErrorCode.PROVIDER_FAILED, "INTERNAL.BAD_OUTPUT", "again", prompt="x sim:fail=internal"
+    )
+    assert job["error"]["retryable"] is True
+
+
+async def test_server_errors_while_polling_are_transient_and_retried(rw_settings: Settings, sim: Simulator):
+    async with Client(build_server(rw_settings)) as client:
+        started = await client.call_tool("generate_video", {"prompt": "x sim:queue=30", "wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        await wait_until(lambda: sim.submissions == 1)
+        sim.config["errors"] = [502] * 5  # one whole poll (4 attempts) fails, the engine polls again
+        done = await client.call_tool("get_status", {"job_id": job_id, "wait_seconds": 20})
+    no_key_in(done)
+    assert done.structured_content["status"] == "succeeded" and sim.config["errors"] == []
+
+
+async def test_server_error_on_submit_is_not_resent(rw_settings: Settings, sim: Simulator):
+    sim.config["errors"] = [500]
+    await failed_with(rw_settings, ErrorCode.SUBMIT_UNCONFIRMED, "HTTP 500", "not re-sent")
+    assert sim.config["errors"] == [] and sim.submissions == 0
+
+
+async def test_task_gone_is_not_found(rw_settings: Settings, sim: Simulator):
+    async with Client(build_server(rw_settings)) as client:
+        started = await client.call_tool("generate_video", {"prompt": "x sim:queue=600", "wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        await wait_until(lambda: sim.submissions == 1)
+        sim.jobs.clear()  # deleted at Runway (or another organisation's task)
+        done = await client.call_tool("get_status", {"job_id": job_id, "wait_seconds": 20})
+    no_key_in(done)
+    error = done.structured_content["error"]
+    assert done.structured_content["status"] == "failed" and error["code"] == "NOT_FOUND"
+    assert "HTTP 404" in error["message"] and "deleted" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("code", "ours", "retryable"),
+    [
+        ("SAFETY.INPUT.IMAGE", ErrorCode.CONTENT_POLICY, False),
+        ("SAFETY.OUTPUT.VIDEO", ErrorCode.CONTENT_POLICY, False),
+        ("INPUT_PREPROCESSING.SAFETY.TEXT", ErrorCode.CONTENT_POLICY, False),
+        ("ASSET.INVALID", ErrorCode.INVALID_INPUT, False),
+        ("INPUT_PREPROCESSING.INTERNAL", ErrorCode.PROVIDER_FAILED, True),
+        ("INTERNAL", ErrorCode.PROVIDER_FAILED, True),
+        ("", ErrorCode.PROVIDER_FAILED, False),
+    ],
+)
+async def test_failure_codes(code: str, ours: ErrorCode, retryable: bool):
+    error = failure_error(code, "Something happened.")
+    assert (error.code, error.retryable) == (ours, retryable)
+    assert "Something happened" in error.message and (code or "no code") in error.message
+
+
+# -- 5. cancel -------------------------------------------------------------------------------------
+
+
+async def test_cancel_cancels_the_runway_task(rw_settings: Settings, sim: Simulator):
+    async with Client(build_server(rw_settings)) as client:
+        started = await client.call_tool("generate_video", {"prompt": "never mind sim:queue=600", "wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        await wait_until(lambda: sim.submissions == 1)
+        await wait_until(lambda: bool(sim.polls))
+        cancelled = await client.call_tool("cancel_job", {"job_id": job_id})
+    no_key_in(cancelled)
+    job = cancelled.structured_content
+    assert job["status"] == "cancelled" and "cancelled at Runway" in job["message"]
+    (task,) = sim.jobs.values()
+    assert task.cancelled and task.phase()[0] == "cancelled"
+
+
+# -- 6. restart mid-job ----------------------------------------------------------------------------
+
+
+async def test_restart_resumes_without_submitting_again(rw_settings: Settings, sim: Simulator):
+    args = RequestArgs(prompt="a slow pan sim:seconds=200", provider="runway", model="gen4.5", duration=2)
+    async with JobManager(rw_settings) as first:
+        row = await first.submit(args)
+        await wait_until(lambda: first.get(row.job_id).status == "running")
+    async with JobManager(rw_settings) as second:
+        done = await second.wait(row.job_id, 20)
+    assert done.status == "succeeded", done.error
+    assert sim.submissions == 1 and abs(probe(done.video["path"]).duration_seconds - 2) < 0.2
+
+
+# -- 7. the official SDK against the simulator -----------------------------------------------------
+
+
+async def test_official_sdk_talks_to_the_simulator(server: tuple[str, Simulator], sim: Simulator):
+    import runwayml
+
+    client = runwayml.AsyncRunwayML(api_key=KEY, base_url=f"{server[0]}/runway", max_retries=0)
+    async with client:
+        created = await client.text_to_video.create(
+            model="gen4.5", prompt_text="a red fox in snow", ratio="1280:720", duration=5, seed=3
+        )
+        first = await client.tasks.retrieve(created.id)
+        assert first.status in ("PENDING", "RUNNING") and first.id == created.id
+        with anyio.fail_after(10):
+            task = first
+            while task.status != "SUCCEEDED":
+                await anyio.sleep(0.05)
+                task = await client.tasks.retrieve(created.id)
+        assert task.cost.credits == 60
+        video = httpx.get(task.output[0])
+        assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+
+        frames = await client.image_to_video.create(
+            model="veo3.1",
+            prompt_image=[
+                {"uri": "https://example.com/a.png", "position": "first"},
+                {"uri": "https://example.com/b.png", "position": "last"},
+            ],
+            ratio="720:1280",
+            duration=4,
+            audio=False,
+        )
+        await client.tasks.delete(frames.id)
+        assert (await client.tasks.retrieve(frames.id)).status == "CANCELLED"
+
+        with pytest.raises(runwayml.BadRequestError) as bad:
+            await client.text_to_video.create(model="gen4.5", prompt_text="x", ratio="16:9", duration=5)
+        assert bad.value.body["issues"][0]["path"] == ["ratio"]
+        with pytest.raises(runwayml.NotFoundError):
+            await client.tasks.retrieve("00000000-0000-0000-0000-000000000000")
+    wrong = runwayml.AsyncRunwayML(api_key="key_nope", base_url=f"{server[0]}/runway", max_retries=0)
+    async with wrong:
+        with pytest.raises(runwayml.AuthenticationError):
+            await wrong.tasks.retrieve(created.id)
+    assert sim.submissions == 2
+
+
+async def test_simulator_requires_the_version_header(server: tuple[str, Simulator], sim: Simulator):
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway") as http:
+        body = {"model": "gen4.5", "promptText": "x", "ratio": "1280:720", "duration": 5}
+        missing = await http.post("/v1/text_to_video", json=body, headers={"Authorization": f"Bearer {KEY}"})
+        unknown = await http.post(
+            "/v1/text_to_video",
+            json={**body, "model": "veo3"},
+            headers={"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"},
+        )
+    assert missing.status_code == 400 and "X-Runway-Version" in missing.json()["error"]
+    assert unknown.status_code == 400 and unknown.json()["issues"][0]["path"] == ["model"]
+    assert sim.submissions == 0
+
+
+async def wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await anyio.sleep(0.01)
