@@ -246,11 +246,12 @@ class ProviderHTTP:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
         expected: Iterable[int] = (200, 201, 202, 204),
     ) -> httpx.Response:
         """Send a request, retrying what is safe to retry; return a response with an expected status
-        or raise ProviderError."""
+        or raise ProviderError. `files` sends multipart/form-data, as httpx takes it."""
         import httpx
 
         method = method.upper()
@@ -262,7 +263,7 @@ class ProviderHTTP:
         for attempt in range(1, attempts + 1):
             try:
                 response = await client.request(
-                    method, path_or_url, json=json, params=params, headers=self._request_headers(headers)
+                    method, path_or_url, json=json, params=params, files=files, headers=self._request_headers(headers)
                 )
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 log.debug("%s failed: %s (attempt %d/%d)", where, type(exc).__name__, attempt, attempts)

@@ -13,8 +13,10 @@ from providers.base import Provider
 PROVIDERS: dict[str, str] = {
     "demo": "providers.demo:DemoProvider",
     "runway": "providers.runway:RunwayProvider",
+    "fal": "providers.fal:FalProvider",
     "kling": "providers.kling:KlingProvider",
     "runblob": "providers.runblob:RunblobProvider",
+    "wireflow": "providers.wireflow:WireflowProvider",
 }
 FALLBACK = "demo"
 

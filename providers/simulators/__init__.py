@@ -8,8 +8,10 @@ from typing import Any
 # name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.
 SIMULATORS: dict[str, str] = {
     "runway": "providers.simulators.runway:create_app",
+    "fal": "providers.simulators.fal:create_app",
     "kling": "providers.simulators.kling:create_app",
     "runblob": "providers.simulators.runblob:create_app",
+    "wireflow": "providers.simulators.wireflow:create_app",
 }
 
 

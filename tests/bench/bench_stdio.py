@@ -30,14 +30,26 @@ def echo(text: str) -> str:
 
 mcp.run()
 """
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+}
 
 
 class Peer:
     def __init__(self, argv: list[str], env: dict[str, str]):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=env, cwd=ROOT, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+            text=True,
+            bufsize=1,
+        )
         self.next_id = 1
 
     def send(self, message: dict) -> None:
@@ -89,8 +101,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "VIDEOGEN_DATA_DIR": f"{tmp}/data", "VIDEOGEN_OUTPUT_DIR": f"{tmp}/out",
-               "VIDEOGEN_DEMO_LATENCY": "0.2", "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "VIDEOGEN_DATA_DIR": f"{tmp}/data",
+            "VIDEOGEN_OUTPUT_DIR": f"{tmp}/out",
+            "VIDEOGEN_DEMO_LATENCY": "0.2",
+            "PYTHONPATH": str(ROOT),
+        }
         bare = [sys.executable, "-c", BARE]
         ours = [sys.executable, "-m", "server"]
         # Alternate the two so background load hits both alike.
@@ -99,13 +116,17 @@ def main() -> None:
             bare_times.append(cold_start(bare, env))
             our_times.append(cold_start(ours, env))
         b, o = statistics.median(bare_times), statistics.median(our_times)
-        print(f"cold start (median of {opts.runs}): bare {b * 1000:.0f} ms, videogen {o * 1000:.0f} ms, "
-              f"{(o / b - 1) * 100:+.1f} %")
+        print(
+            f"cold start (median of {opts.runs}): bare {b * 1000:.0f} ms, videogen {o * 1000:.0f} ms, "
+            f"{(o / b - 1) * 100:+.1f} %"
+        )
 
         peer = Peer(ours, env)
         peer.handshake()
-        made = peer.request("tools/call", {"name": "generate_video", "arguments": {
-            "prompt": "bench", "duration": 1, "resolution": "360p"}})
+        made = peer.request(
+            "tools/call",
+            {"name": "generate_video", "arguments": {"prompt": "bench", "duration": 1, "resolution": "360p"}},
+        )
         job_id = made["result"]["structuredContent"]["job_id"]
         echo_peer = Peer(bare, env)
         echo_peer.handshake()
@@ -116,8 +137,10 @@ def main() -> None:
         peer.close()
         echo_peer.close()
         e, g = statistics.median(echo_rt), statistics.median(ours_rt)
-        print(f"tool round trip (median of {opts.calls}): echo {e * 1000:.2f} ms, get_status {g * 1000:.2f} ms, "
-              f"extra {(g - e) * 1000:.2f} ms")
+        print(
+            f"tool round trip (median of {opts.calls}): echo {e * 1000:.2f} ms, get_status {g * 1000:.2f} ms, "
+            f"extra {(g - e) * 1000:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,588 @@
+"""fal.ai: many commercial video models behind one queue API.
+
+Submit POSTs the model's input to queue.fal.run/{endpoint}; the answer carries the request's status,
+result and cancel URLs. Those use only {owner}/{alias} (the endpoint's subpath is dropped), so they are
+stored as given and never rebuilt. A request goes IN_QUEUE (with a queue position) -> IN_PROGRESS (with
+logs) -> COMPLETED, which may carry an error; the result then is the model's output, {"video": File},
+or the error status and body the model answered with.
+
+Each model below is a ModelSpec (what the catalog validates and prices) plus a Wire row (endpoints and
+field names, which differ per model: "5" vs "5s" vs 5, start_image_url vs image_url, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from providers.base import (
+    ErrorCode,
+    InvalidRequest,
+    Mode,
+    ModelSpec,
+    PriceRule,
+    Provider,
+    ProviderError,
+    ProviderErrorInfo,
+    Snapshot,
+    Submission,
+    VideoRequest,
+)
+from providers.http import ProviderHTTP
+
+TEXT: Mode = "text_to_video"
+IMAGE: Mode = "image_to_video"
+BOTH: tuple[Mode, ...] = (TEXT, IMAGE)
+BILLING = "https://fal.ai/dashboard/billing"
+KEYS = "https://fal.ai/dashboard/keys"
+
+
+def _plain(seconds: float) -> str:
+    return f"{seconds:g}"  # "5"
+
+
+def _suffixed(seconds: float) -> str:
+    return f"{seconds:g}s"  # "5s"
+
+
+def _integer(seconds: float) -> int:
+    return int(seconds)  # 5
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How a request for one model is sent: which endpoint, and under which field names and types."""
+
+    text: str  # text-to-video endpoint ("" for image-only models)
+    image: str  # image-to-video endpoint
+    duration: Callable[[float], str | int]
+    image_field: str = "image_url"
+    end_field: str = ""  # where the last frame goes ("" when the model takes none)
+    first_last: str = ""  # a separate endpoint for start + end frames (Veo), fields first/last_frame_url
+    ratio: tuple[Mode, ...] = ()  # modes that send aspect_ratio (image modes usually follow the image)
+    resolution: tuple[Mode, ...] = ()  # modes that send resolution
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # sent as is, so results do not drift with fal defaults
+
+
+FOLLOWS_IMAGE = " Image-to-video output takes the start image's shape."
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="kling-2.6-pro",
+        name="Kling 2.6 Pro",
+        description="Kling's 1080p model with native audio (on by default), start and end frames." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(5.0, 10.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("1080p",),
+        default_resolution="1080p",
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        price=PriceRule(per_second=0.07, per_second_audio=0.14),
+        typical_seconds=120.0,
+    ),
+    ModelSpec(
+        id="kling-2.5-turbo-pro",
+        name="Kling 2.5 Turbo Pro",
+        description="Fast 1080p image-to-video from a start image, with an optional end (tail) frame." + FOLLOWS_IMAGE,
+        modes=(IMAGE,),
+        durations=(5.0, 10.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("1080p",),
+        default_resolution="1080p",
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        price=PriceRule(flat=0.35, flat_seconds=5, per_second=0.07),
+        typical_seconds=90.0,
+    ),
+    ModelSpec(
+        id="veo-3.1",
+        name="Google Veo 3.1",
+        description="Google's Veo 3.1 with native audio (on by default): text, image, or first and last frame.",
+        modes=BOTH,
+        durations=(4.0, 6.0, 8.0),
+        default_duration=8.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        # fal also offers 4k, at a price the reference does not give: left out rather than mispriced.
+        resolutions=("720p", "1080p"),
+        default_resolution="720p",
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        seed=True,
+        price=PriceRule(per_second=0.20, per_second_audio=0.40),
+        typical_seconds=90.0,
+    ),
+    ModelSpec(
+        id="wan-2.5",
+        name="Wan 2.5 (preview)",
+        description="Alibaba's Wan 2.5, text or image to video up to 1080p." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(5.0, 10.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("480p", "720p", "1080p"),
+        default_resolution="1080p",
+        max_images=1,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=800,
+        price=PriceRule(per_second=0.05, note="the specification's figure, at every resolution"),
+        typical_seconds=120.0,
+    ),
+    ModelSpec(
+        id="hailuo-02",
+        name="MiniMax Hailuo-02 Standard",
+        description=(
+            "MiniMax Hailuo-02 (standard): 768P text-to-video; image-to-video at 512P or 768P with an optional "
+            "end frame." + FOLLOWS_IMAGE
+        ),
+        modes=BOTH,
+        durations=(6.0, 10.0),
+        default_duration=6.0,
+        aspect_ratios=("16:9",),
+        default_aspect_ratio="16:9",
+        resolutions=("768P", "512P"),
+        default_resolution="768P",
+        max_images=1,
+        end_image=True,
+        max_prompt_chars=2000,
+        price=PriceRule(per_second=0.045, note="the 768P rate; 512P may cost less"),
+        typical_seconds=180.0,
+    ),
+    ModelSpec(
+        id="luma-ray-2",
+        name="Luma Ray 2",
+        description="Luma Dream Machine Ray 2: text or image (with an optional end frame), 540p to 1080p.",
+        modes=BOTH,
+        durations=(5.0, 9.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "4:3", "3:4", "21:9", "9:21"),
+        default_aspect_ratio="16:9",
+        resolutions=("540p", "720p", "1080p"),
+        default_resolution="540p",
+        max_images=1,
+        end_image=True,
+        price=PriceRule(
+            by_duration={"5": 0.20, "9": 0.40},
+            resolution_factor={"720p": 2.0, "1080p": 4.0},
+            note="$0.20 per 5 s at 540p; 9 s bills as two 5 s units",
+        ),
+        typical_seconds=60.0,
+    ),
+    ModelSpec(
+        id="pika-2.2",
+        name="Pika 2.2",
+        description="Pika 2.2, text or image to video at 720p or 1080p." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(5.0, 10.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p", "1080p"),
+        default_resolution="720p",
+        max_images=1,
+        negative_prompt=True,
+        seed=True,
+        price=PriceRule(
+            by_duration={"5": 0.20, "10": 0.40},
+            resolution_factor={"1080p": 2.25},
+            note="$0.20 per 5 s at 720p, $0.45 per 5 s at 1080p",
+        ),
+        typical_seconds=60.0,
+    ),
+    ModelSpec(
+        id="pixverse-v5",
+        name="PixVerse v5",
+        description="PixVerse v5, text or image to video from 360p to 1080p (1080p: 5 s only)." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(5.0, 8.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "4:3", "1:1", "3:4", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=("360p", "540p", "720p", "1080p"),
+        default_resolution="720p",
+        max_images=1,
+        negative_prompt=True,
+        seed=True,
+        price=PriceRule(
+            by_duration={"5": 0.15, "8": 0.30},
+            resolution_factor={"720p": 4 / 3, "1080p": 8 / 3},
+            note=(
+                "per 5 s video: $0.15 at 360p/540p, $0.20 at 720p, $0.40 at 1080p (the documented $0.15-0.40 "
+                "range); 8 s bills double"
+            ),
+        ),
+        typical_seconds=60.0,
+    ),
+)
+
+WIRES: dict[str, Wire] = {
+    "kling-2.6-pro": Wire(
+        text="fal-ai/kling-video/v2.6/pro/text-to-video",
+        image="fal-ai/kling-video/v2.6/pro/image-to-video",
+        duration=_plain,
+        image_field="start_image_url",
+        end_field="end_image_url",
+        ratio=(TEXT,),
+        fixed={"cfg_scale": 0.5},
+    ),
+    "kling-2.5-turbo-pro": Wire(
+        text="",
+        image="fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
+        duration=_plain,
+        end_field="tail_image_url",
+        fixed={"cfg_scale": 0.5},
+    ),
+    "veo-3.1": Wire(
+        text="fal-ai/veo3.1",
+        image="fal-ai/veo3.1/image-to-video",
+        first_last="fal-ai/veo3.1/first-last-frame-to-video",
+        duration=_suffixed,
+        ratio=BOTH,
+        resolution=BOTH,
+    ),
+    "wan-2.5": Wire(
+        text="fal-ai/wan-25-preview/text-to-video",
+        image="fal-ai/wan-25-preview/image-to-video",
+        duration=_plain,
+        ratio=(TEXT,),
+        resolution=BOTH,
+    ),
+    "hailuo-02": Wire(
+        text="fal-ai/minimax/hailuo-02/standard/text-to-video",
+        image="fal-ai/minimax/hailuo-02/standard/image-to-video",
+        duration=_plain,
+        end_field="end_image_url",
+        resolution=(IMAGE,),
+    ),
+    "luma-ray-2": Wire(
+        text="fal-ai/luma-dream-machine/ray-2",
+        image="fal-ai/luma-dream-machine/ray-2/image-to-video",
+        duration=_suffixed,
+        end_field="end_image_url",
+        ratio=BOTH,
+        resolution=BOTH,
+    ),
+    "pika-2.2": Wire(
+        text="fal-ai/pika/v2.2/text-to-video",
+        image="fal-ai/pika/v2.2/image-to-video",
+        duration=_integer,
+        ratio=(TEXT,),
+        resolution=BOTH,
+    ),
+    "pixverse-v5": Wire(
+        text="fal-ai/pixverse/v5/text-to-video",
+        image="fal-ai/pixverse/v5/image-to-video",
+        duration=_plain,
+        ratio=(TEXT,),
+        resolution=BOTH,
+    ),
+}
+
+
+def _unsupported(request: VideoRequest) -> str | None:
+    """Limits that span two fields, which a ModelSpec cannot express (checked before any job exists)."""
+    if request.model == "hailuo-02" and request.mode == TEXT and request.resolution != "768P":
+        return "hailuo-02 text-to-video is 768P only (512P needs a start image); use resolution 768P"
+    if request.model == "pixverse-v5" and request.resolution == "1080p" and request.duration != 5:
+        return "pixverse-v5 makes 1080p videos of 5 s only; use duration 5 or a lower resolution"
+    return None
+
+
+# What a COMPLETED request's error_type means for us: (code, whether submitting again may work).
+JOB_ERRORS: dict[str, tuple[ErrorCode, bool]] = {
+    "content_policy_violation": (ErrorCode.CONTENT_POLICY, False),
+    **dict.fromkeys(
+        ("image_too_small", "image_too_large", "image_load_error", "file_download_error", "file_too_large"),
+        (ErrorCode.INVALID_INPUT, False),
+    ),
+    **dict.fromkeys(
+        (
+            "internal_server_error",
+            "internal_error",
+            "generation_timeout",
+            "request_timeout",
+            "downstream_service_error",
+            "downstream_service_unavailable",
+            "runner_scheduling_failure",
+            "runner_incomplete_response",
+        ),
+        (ErrorCode.PROVIDER_FAILED, True),
+    ),
+}
+CANCELLED_TYPES = {"request_cancelled", "cancelled"}
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
+
+
+class FalProvider(Provider):
+    name = "fal"
+    title = "fal.ai"
+    env_vars = ("FAL_KEY",)
+    default_model = "kling-2.6-pro"
+    models = MODELS
+    supports_cancel = True
+    base_url_default = "https://queue.fal.run"
+
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
+        super().__init__(env, allowed_dirs)
+        self._client: ProviderHTTP | None = None
+
+    def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
+        # fal jobs take 1-5 minutes and status reads are cheap: every 2 s at first, easing to 5 s.
+        return min(5.0, 2.0 + elapsed / 30)
+
+    # -- requests ------------------------------------------------------------------------------
+    def check(self, request: VideoRequest) -> None:
+        if reason := _unsupported(request):
+            raise InvalidRequest(reason)
+
+    def payload(self, request: VideoRequest) -> tuple[str, dict[str, Any]]:
+        """(endpoint, JSON body) for a validated request; local images become data URIs."""
+        from providers.images import to_data_uri
+
+        self.check(request)  # the catalog has run it already; callers that skip the catalog get it too
+        wire = WIRES[request.model]
+        spec = self.spec(request.model)
+        body: dict[str, Any] = {"prompt": request.prompt}
+        endpoint = wire.text
+        if request.mode == IMAGE:
+            start = to_data_uri(request.images[0], self.allowed_dirs)
+            end = to_data_uri(request.end_image, self.allowed_dirs) if request.end_image else None
+            if end and wire.first_last:
+                endpoint = wire.first_last
+                body |= {"first_frame_url": start, "last_frame_url": end}
+            else:
+                endpoint = wire.image
+                body[wire.image_field] = start
+                if end:
+                    body[wire.end_field] = end
+        body["duration"] = wire.duration(request.duration)
+        if request.mode in wire.ratio:
+            body["aspect_ratio"] = request.aspect_ratio
+        if request.mode in wire.resolution:
+            body["resolution"] = request.resolution
+        if spec is not None and spec.audio:
+            body["generate_audio"] = request.audio
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            body["seed"] = request.seed
+        return endpoint, body | dict(wire.fixed)
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+        endpoint, body = self.payload(request)
+        response = await self._http().request("POST", f"/{endpoint}", json=body)
+        data = _json(response)
+        urls = {key: data.get(key) for key in ("status_url", "response_url", "cancel_url")}
+        if not data.get("request_id") or not all(isinstance(url, str) for url in urls.values()):
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                f"fal.ai answered the submit to {endpoint} without a request id and status URLs; the job may "
+                "exist and be charged. Check fal.ai's request history before submitting again.",
+                retryable=False,
+            )
+        for url in urls.values():
+            self._check_host(url)
+        # Kept as given: these URLs drop the endpoint subpath, and rebuilding them is how clients go wrong.
+        return Submission(ref=str(data["request_id"]), state={"endpoint": endpoint, **urls})
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        state = submission.state
+        data = _json(await self._http().request("GET", state["status_url"], params={"logs": "1"}))
+        status = str(data.get("status", "")).upper()
+        if status == "IN_QUEUE":
+            position = data.get("queue_position")
+            ahead = f", {position} ahead" if isinstance(position, int) else ""
+            return Snapshot(status="queued", queue_position=position, message=f"waiting in fal.ai's queue{ahead}")
+        if status == "IN_PROGRESS":
+            return _running(data.get("logs"))
+        if status in ("CANCELLED", "CANCELED"):  # not in the official client; accepted should fal add it
+            return Snapshot(status="cancelled", message="cancelled at fal.ai")
+        if status == "FAILED" or (status == "COMPLETED" and (data.get("error") or data.get("error_type"))):
+            return _job_failed(data.get("error"), data.get("error_type"))
+        if status == "COMPLETED":
+            return await self._result(state)
+        raise ProviderError(ErrorCode.TRANSIENT, f"fal.ai reported an unknown request status {status!r}")
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        # 202 CANCELLATION_REQUESTED: a queued request is dropped, a running one is signalled to stop.
+        response = await self._http().request("PUT", submission.state["cancel_url"], expected=(200, 202, 400))
+        outcome = str(_json(response).get("status", ""))
+        if response.status_code == 400 and outcome != "ALREADY_COMPLETED":
+            raise self._error(response)
+        submission.state["cancel"] = outcome or "CANCELLATION_REQUESTED"
+
+    async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
+        return None  # fal keeps no reference of ours, so a lost submit cannot be found again
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- internals -----------------------------------------------------------------------------
+    def _http(self) -> ProviderHTTP:
+        if self._client is None:
+            self._client = ProviderHTTP(
+                self.title,
+                self.base_url,
+                headers={"Authorization": f"Key {self.env.get('FAL_KEY', '')}"},
+                secrets=self.secrets(),
+                error_mapper=self._error,
+            )
+        return self._client
+
+    def _check_host(self, url: str) -> None:
+        """The key goes with every status read: never to a host other than the queue's own."""
+        ours, theirs = urlsplit(self.base_url), urlsplit(url)
+        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+            raise ProviderError(
+                ErrorCode.PROVIDER_FAILED,
+                f"fal.ai answered with a status URL on another host ({theirs.netloc}); FAL_KEY was not sent "
+                "there. The job may still run and be charged: check fal.ai's request history.",
+                retryable=False,
+            )
+
+    async def _result(self, state: Mapping[str, Any]) -> Snapshot:
+        """The output of a COMPLETED request: the video, or the error the model answered with."""
+        response = await self._http().request("GET", state["response_url"], expected=range(200, 600))
+        if response.status_code == 200:
+            video = _json(response).get("video")
+            url = video.get("url") if isinstance(video, dict) else None
+            if not url:
+                return Snapshot(
+                    status="failed",
+                    error=ProviderErrorInfo(
+                        code=ErrorCode.PROVIDER_FAILED,
+                        message="fal.ai finished the request but its result holds no video URL.",
+                    ),
+                )
+            return Snapshot(status="succeeded", progress=1.0, video_url=url, message="finished at fal.ai")
+        body = _json(response)
+        kind = _error_type(response, body)
+        if kind in CANCELLED_TYPES:
+            return Snapshot(status="cancelled", message="cancelled at fal.ai")
+        if "detail" not in body or response.status_code in (408, 429):
+            raise self._error(response)  # our read failed (a gateway, a limit), not the job: poll again
+        if response.status_code >= 500:  # the model failed; fal already retried its runners
+            return _job_failed(_text(body.get("detail")), kind or "internal_server_error")
+        error = self._error(response)
+        return Snapshot(
+            status="failed", error=ProviderErrorInfo(code=error.code, message=error.message, retryable=False)
+        )
+
+    def _error(self, response: Any) -> ProviderError:
+        """fal's error shapes in our terms: 422 {"detail": [{loc, msg, type}]}, {"detail": "...",
+        "error_type": "..."}, X-Fal-Retryable, and the 403 of an account without balance."""
+        status = response.status_code
+        body = _json(response)
+        detail = (_text(body.get("detail")) or _text(body) or f"HTTP {status}").rstrip(".")
+        kind = _error_type(response, body)
+        retryable = response.headers.get("x-fal-retryable", "").strip().lower()
+        where = urlsplit(str(response.request.url)).path if response.request is not None else ""
+        if kind == "content_policy_violation":
+            code = ErrorCode.CONTENT_POLICY
+            message = f"fal.ai refused the content: {detail}. Change the prompt or images and submit again."
+        elif status == 401:
+            code = ErrorCode.AUTH
+            message = f"fal.ai rejected the API key ({detail}); check FAL_KEY (keys are made at {KEYS})."
+        elif status == 403 and re.search(r"locked|balance", detail, re.IGNORECASE):
+            code = ErrorCode.OUT_OF_CREDIT
+            message = f"fal.ai account is out of credit ({detail}); top up at {BILLING}, then submit again."
+        elif status == 403:
+            code = ErrorCode.AUTH
+            message = f"fal.ai refused access ({detail}); check that FAL_KEY is valid and may use this model."
+        elif status in (404, 410):
+            code = ErrorCode.NOT_FOUND
+            message = (
+                f"fal.ai no longer knows this request ({detail}); fal keeps requests for a limited time. "
+                "Submit the video again."
+                if "/requests/" in where
+                else f"fal.ai has no model endpoint at {where} ({detail}); the model may have been retired."
+            )
+        elif status == 429:
+            code = ErrorCode.RATE_LIMITED
+            message = f"fal.ai is rate limiting this key ({detail}); too many requests or jobs at once. Retry later."
+        elif status >= 500 and retryable == "false":
+            code = ErrorCode.PROVIDER_FAILED
+            message = f"fal.ai failed ({detail}{f', {kind}' if kind else ''}) and says retrying will not help."
+        elif status >= 500 or status == 408:
+            code = ErrorCode.TRANSIENT
+            message = f"fal.ai had a temporary problem (HTTP {status}{f' {kind}' if kind else ''}: {detail})."
+        else:
+            code = ErrorCode.INVALID_INPUT
+            message = f"fal.ai rejected the request (HTTP {status}): {detail}. Fix the input and submit again."
+        return ProviderError(code, self._http().redact(message))
+
+
+def _running(logs: Any) -> Snapshot:
+    """IN_PROGRESS: fal gives no progress figure, only the model's logs; a percentage there is used."""
+    lines = [str(entry.get("message", "")) for entry in logs or [] if isinstance(entry, dict)]
+    progress = None
+    for line in reversed(lines):
+        if match := _PERCENT.search(line):
+            progress = min(1.0, float(match.group(1)) / 100)
+            break
+    latest = lines[-1].strip()[:200] if lines else ""
+    return Snapshot(status="running", progress=progress, message=f"running at fal.ai{f': {latest}' if latest else ''}")
+
+
+def _job_failed(error: Any, kind: Any) -> Snapshot:
+    kind = str(kind or "")
+    if kind in CANCELLED_TYPES:
+        return Snapshot(status="cancelled", message="cancelled at fal.ai")
+    code, again = JOB_ERRORS.get(kind, (ErrorCode.PROVIDER_FAILED, False))
+    what = _text(error).rstrip(".") or "no reason given"
+    hint = {
+        ErrorCode.CONTENT_POLICY: "Change the prompt or images and submit again.",
+        ErrorCode.INVALID_INPUT: "Fix the input as described and submit again.",
+    }.get(code, "Submitting again may work." if again else "Check the request before submitting again.")
+    message = f"fal.ai could not make the video: {what}{f' ({kind})' if kind else ''}. {hint}"
+    return Snapshot(
+        status="failed", message=message, error=ProviderErrorInfo(code=code, message=message, retryable=again)
+    )
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {"detail": data}
+
+
+def _text(value: Any) -> str:
+    """The human part of fal's `detail`: a string, or a list of {loc, msg} as 'field: msg'."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return "; ".join(filter(None, map(_text, value)))
+    if isinstance(value, dict):
+        message = _text(value.get("msg") or value.get("message") or value.get("detail") or value.get("error"))
+        loc = [str(part) for part in value.get("loc") or [] if part != "body"]
+        return f"{'.'.join(loc)}: {message}" if loc and message else message
+    return ""
+
+
+def _error_type(response: Any, body: Mapping[str, Any]) -> str:
+    detail = body.get("detail")
+    first = detail[0] if isinstance(detail, list) and detail and isinstance(detail[0], dict) else {}
+    return str(body.get("error_type") or response.headers.get("x-fal-error-type") or first.get("type") or "")

@@ -1,0 +1,394 @@
+"""A local fal.ai queue: the routes, shapes and statuses of queue.fal.run for the video endpoints we use.
+
+  POST /{owner}/{alias}[/{subpath}]              submit -> {request_id, response_url, status_url, cancel_url}
+  GET  /{owner}/{alias}/requests/{id}/status     IN_QUEUE (queue_position) | IN_PROGRESS (logs) | COMPLETED
+  GET  /{owner}/{alias}/requests/{id}            the model's output {"video": File}, or its error
+  PUT  /{owner}/{alias}/requests/{id}/cancel     202 CANCELLATION_REQUESTED | 400 ALREADY_COMPLETED | 404
+
+Auth is `Authorization: Key <key>`. Inputs are validated per endpoint the way fal's apps do (pydantic:
+422 {"detail": [{loc, msg, type}]}). Test switches at POST /_sim/config:
+  {"key": "..."}          only this key is accepted (default: any)
+  {"balance": 0}          the account is locked: 403 "User is locked. Reason: Exhausted balance"
+  {"rate_limit": N, "retry_after": S, "on": "POST"}   the next N calls (of that method) get 429
+  {"server_errors": N, "error_status": 500, "retryable": true, "on": "GET"}   the next N calls fail
+  {"status_errors": false}  COMPLETED statuses omit error/error_type (the result still carries it)
+Not confirmed by any source (see the reference): how fal shows a cancelled request. Here its status is
+COMPLETED with error_type "request_cancelled", and its result is 499 {"detail", "error_type"}.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from providers.simulators.common import SimJob, Simulator, sample_video, video_url
+
+Problem = tuple[str, str]  # (msg, type) in pydantic's words
+Check = Callable[[Any], Problem | None]
+
+
+def one_of(*allowed: Any) -> Check:
+    def check(value: Any) -> Problem | None:
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return None
+        names = [repr(a) if isinstance(a, str) else str(a) for a in allowed]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        return f"Input should be {listed}", "literal_error"
+
+    return check
+
+
+def text(max_chars: int) -> Check:
+    def check(value: Any) -> Problem | None:
+        if not isinstance(value, str):
+            return "Input should be a valid string", "string_type"
+        if len(value) > max_chars:
+            return f"String should have at most {max_chars} characters", "string_too_long"
+        return None
+
+    return check
+
+
+def flag(value: Any) -> Problem | None:
+    return None if isinstance(value, bool) else ("Input should be a valid boolean", "bool_type")
+
+
+def number(low: float, high: float) -> Check:
+    def check(value: Any) -> Problem | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "Input should be a valid number", "float_type"
+        if value < low:
+            return f"Input should be greater than or equal to {low:g}", "greater_than_equal"
+        if value > high:
+            return f"Input should be less than or equal to {high:g}", "less_than_equal"
+        return None
+
+    return check
+
+
+def integer(value: Any) -> Problem | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**32 - 1
+    return None if ok else ("Input should be a valid integer between 0 and 4294967295", "int_type")
+
+
+def image(value: Any) -> Problem | None:
+    """fal downloads URLs itself; its client also sends data URIs for files."""
+    if isinstance(value, str) and value.startswith(("https://", "http://", "data:image/")):
+        return None
+    return "Input should be a valid URL, scheme should be 'http' or 'https'", "url_parsing"
+
+
+@dataclass(frozen=True)
+class F:
+    check: Check
+    required: bool = False
+    default: Any = None
+
+
+PROMPT = F(text(2500), required=True)
+NEGATIVE = F(text(2500))
+SEED = F(integer)
+START = F(image, required=True)
+END = F(image)
+KLING_DURATION = F(one_of("5", "10"), default="5")
+VEO = {
+    "prompt": F(text(20000), required=True),
+    "duration": F(one_of("4s", "6s", "8s"), default="8s"),
+    "resolution": F(one_of("720p", "1080p", "4k"), default="720p"),
+    "generate_audio": F(flag, default=True),
+    "negative_prompt": NEGATIVE,
+    "seed": SEED,
+}
+WAN = {
+    "prompt": F(text(800), required=True),
+    "duration": F(one_of("5", "10"), default="5"),
+    "resolution": F(one_of("480p", "720p", "1080p"), default="1080p"),
+    "negative_prompt": NEGATIVE,
+    "seed": SEED,
+    "enable_prompt_expansion": F(flag),
+}
+HAILUO = {
+    "prompt": F(text(2000), required=True),
+    "duration": F(one_of("6", "10"), default="6"),
+    "prompt_optimizer": F(flag),
+}
+LUMA = {
+    "prompt": PROMPT,
+    "aspect_ratio": F(one_of("16:9", "9:16", "4:3", "3:4", "21:9", "9:21"), default="16:9"),
+    "resolution": F(one_of("540p", "720p", "1080p"), default="540p"),
+    "duration": F(one_of("5s", "9s"), default="5s"),
+    "loop": F(flag),
+}
+PIKA = {
+    "prompt": PROMPT,
+    "resolution": F(one_of("720p", "1080p"), default="720p"),
+    "duration": F(one_of(5, 10), default=5),
+    "negative_prompt": NEGATIVE,
+    "seed": SEED,
+}
+PIXVERSE = {
+    "prompt": PROMPT,
+    "resolution": F(one_of("360p", "540p", "720p", "1080p"), default="720p"),
+    "duration": F(one_of("5", "8"), default="5"),
+    "negative_prompt": NEGATIVE,
+    "style": F(one_of("anime", "3d_animation", "clay", "comic", "cyberpunk")),
+    "seed": SEED,
+}
+
+# Endpoint -> its input fields, as fal's model pages list them (fields not listed are ignored, as fal does).
+ENDPOINTS: dict[str, dict[str, F]] = {
+    "fal-ai/kling-video/v2.6/pro/text-to-video": {
+        "prompt": PROMPT,
+        "duration": KLING_DURATION,
+        "aspect_ratio": F(one_of("16:9", "9:16", "1:1"), default="16:9"),
+        "negative_prompt": NEGATIVE,
+        "cfg_scale": F(number(0, 1)),
+        "generate_audio": F(flag, default=True),
+    },
+    "fal-ai/kling-video/v2.6/pro/image-to-video": {
+        "prompt": PROMPT,
+        "start_image_url": START,
+        "end_image_url": END,
+        "duration": KLING_DURATION,
+        "negative_prompt": NEGATIVE,
+        "cfg_scale": F(number(0, 1)),
+        "generate_audio": F(flag, default=True),
+    },
+    "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": {
+        "prompt": PROMPT,
+        "image_url": START,
+        "tail_image_url": END,
+        "duration": KLING_DURATION,
+        "negative_prompt": NEGATIVE,
+        "cfg_scale": F(number(0, 1)),
+    },
+    "fal-ai/veo3.1": {**VEO, "aspect_ratio": F(one_of("16:9", "9:16"), default="16:9")},
+    "fal-ai/veo3.1/image-to-video": {**VEO, "image_url": START, "aspect_ratio": F(one_of("auto", "16:9", "9:16"))},
+    "fal-ai/veo3.1/first-last-frame-to-video": {
+        **VEO,
+        "first_frame_url": START,
+        "last_frame_url": F(image, required=True),
+        "aspect_ratio": F(one_of("auto", "16:9", "9:16")),
+    },
+    "fal-ai/wan-25-preview/text-to-video": {**WAN, "aspect_ratio": F(one_of("16:9", "9:16", "1:1"), default="16:9")},
+    "fal-ai/wan-25-preview/image-to-video": {**WAN, "image_url": START},
+    "fal-ai/minimax/hailuo-02/standard/text-to-video": HAILUO,
+    "fal-ai/minimax/hailuo-02/standard/image-to-video": {
+        **HAILUO,
+        "image_url": START,
+        "end_image_url": END,
+        "resolution": F(one_of("512P", "768P"), default="768P"),
+    },
+    "fal-ai/luma-dream-machine/ray-2": LUMA,
+    "fal-ai/luma-dream-machine/ray-2/image-to-video": {**LUMA, "image_url": START, "end_image_url": END},
+    "fal-ai/pika/v2.2/text-to-video": {
+        **PIKA,
+        "aspect_ratio": F(one_of("16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3"), default="16:9"),
+    },
+    "fal-ai/pika/v2.2/image-to-video": {**PIKA, "image_url": START},
+    "fal-ai/pixverse/v5/text-to-video": {
+        **PIXVERSE,
+        "aspect_ratio": F(one_of("16:9", "4:3", "1:1", "3:4", "9:16"), default="16:9"),
+    },
+    "fal-ai/pixverse/v5/image-to-video": {**PIXVERSE, "image_url": START},
+}
+
+CONTENT_MESSAGE = "The content could not be processed because it contained material flagged by a content checker."
+CANCELLED_MESSAGE = "Request cancelled by the client."
+QUEUE_AHEAD = 3  # a new request starts with this many ahead of it, counting down to 0
+
+
+def problems(endpoint: str, payload: Any) -> list[dict[str, Any]]:
+    """fal's 422 detail items for a payload: missing fields, wrong types, values outside a Literal."""
+    if not isinstance(payload, dict):
+        return [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
+    found = []
+    for name, spec in ENDPOINTS[endpoint].items():
+        if name not in payload or payload[name] is None:
+            if spec.required:
+                found.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
+            continue
+        if problem := spec.check(payload[name]):
+            found.append({"loc": ["body", name], "msg": problem[0], "type": problem[1], "input": payload[name]})
+    if not found and "pixverse" in endpoint and payload.get("resolution") == "1080p" and payload.get("duration") == "8":
+        found.append(
+            {"loc": ["body", "duration"], "msg": "1080p videos are limited to 5 seconds", "type": "value_error"}
+        )
+    return found
+
+
+def seconds_of(value: Any) -> float:
+    return float(str(value).rstrip("s"))
+
+
+def create_app(speed: float = 1.0) -> Starlette:
+    sim = Simulator("fal", speed=speed, typical_seconds=90.0, queue_seconds=10.0)
+    sim.config.update(status_errors=True)
+
+    def error(status: int, detail: Any, **headers: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    def gate(request: Request) -> Response | None:
+        """Auth, account and injected faults: what fal's gateway answers before any model runs."""
+        config = sim.config
+        applies = config.get("on") in (None, request.method)
+        if config.get("server_errors", 0) > 0 and applies:
+            config["server_errors"] -= 1
+            status = int(config.get("error_status", 500))
+            kind = {503: "runner_scheduling_failure", 502: "runner_incomplete_response", 504: "request_timeout"}
+            retryable = "true" if config.get("retryable", True) else "false"
+            body = {"detail": "Internal server error", "error_type": kind.get(status, "internal_error")}
+            return JSONResponse(body, status_code=status, headers={"X-Fal-Retryable": retryable})
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme != "Key" or not key.strip():
+            return error(401, "Missing or malformed Authorization header; use 'Authorization: Key <FAL_KEY>'.")
+        if config.get("key") not in (None, key.strip()):
+            return error(401, "Invalid key: no key matches the one given.")
+        if config.get("rate_limit", 0) > 0 and applies:
+            config["rate_limit"] -= 1
+            retry_after = str(config.get("retry_after", 1))
+            return error(429, "Too many requests: concurrent request limit reached.", **{"Retry-After": retry_after})
+        if request.method == "POST" and config.get("balance", 1) <= 0:
+            return error(
+                403, "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+            )
+        return None
+
+    def urls(request: Request, app: str, request_id: str) -> dict[str, str]:
+        root = str(request.base_url).rstrip("/")
+        mount = request.scope.get("root_path", "")
+        if mount and not root.endswith(mount):
+            root += mount
+        base = f"{root}/{app}/requests/{request_id}"
+        return {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"}
+
+    async def submit(request: Request) -> Response:
+        if denied := gate(request):
+            return denied
+        endpoint = request.path_params["path"].strip("/")
+        if endpoint not in ENDPOINTS:
+            return error(404, f"Application '{endpoint}' not found.")
+        try:
+            payload = await request.json()
+        except ValueError:
+            return error(422, [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}])
+        if found := problems(endpoint, payload):
+            return error(422, found, **{"X-Fal-Retryable": "false"})
+        fields = {name: spec.default for name, spec in ENDPOINTS[endpoint].items() if spec.default is not None}
+        merged = {**fields, **payload}
+        job = sim.create(payload, prompt=payload.get("prompt"), job_id=str(uuid.uuid4()))
+        app = "/".join(endpoint.split("/")[:2])  # status URLs drop the endpoint's subpath
+        job.extra.update(
+            endpoint=endpoint,
+            app=app,
+            urls=urls(request, app, job.id),
+            duration=seconds_of(merged.get("duration", 5)),
+            aspect_ratio=merged.get("aspect_ratio") if merged.get("aspect_ratio") not in (None, "auto") else "16:9",
+            authorization=request.headers.get("authorization"),
+        )
+        body = {"status": "IN_QUEUE", "request_id": job.id, **job.extra["urls"], "queue_position": QUEUE_AHEAD - 1}
+        return JSONResponse(body)
+
+    def find(request: Request) -> SimJob | Response:
+        if denied := gate(request):
+            return denied
+        job = sim.get(request.path_params["request_id"])
+        app = f"{request.path_params['owner']}/{request.path_params['alias']}"
+        if job is None or job.extra["app"] != app:
+            return error(404, "Request not found.")
+        return job
+
+    def logs(job: SimJob, progress: float) -> list[dict[str, Any]]:
+        stamp = datetime.now(timezone.utc).isoformat()
+        entries = [{"message": "Starting video generation", "level": "INFO", "source": "user", "timestamp": stamp}]
+        if progress > 0:
+            entry = {"message": f"Generating video: {progress:.0%}", "level": "INFO", "source": "user"}
+            entries.append({**entry, "timestamp": stamp})
+        return entries
+
+    async def status(request: Request) -> Response:
+        job = find(request)
+        if isinstance(job, Response):
+            return job
+        with_logs = request.query_params.get("logs", "0").lower() in ("1", "true")
+        phase, progress = job.phase()
+        body: dict[str, Any] = {"request_id": job.id, **job.extra["urls"]}
+        if phase == "queued":
+            left = max(0.0, job.queue_seconds - (time.time() - job.created)) / max(job.queue_seconds, 1e-9)
+            position = max(0, math.ceil(QUEUE_AHEAD * left) - 1)
+            return JSONResponse({**body, "status": "IN_QUEUE", "queue_position": position}, status_code=202)
+        if phase == "running":
+            body |= {"status": "IN_PROGRESS", "logs": logs(job, progress) if with_logs else None}
+            return JSONResponse(body, status_code=202)
+        body |= {"status": "COMPLETED", "logs": logs(job, 1.0) if with_logs else None}
+        body["metrics"] = {"inference_time": job.run_seconds * sim.speed}
+        if sim.config.get("status_errors", True) and phase != "succeeded":
+            body |= {
+                "cancelled": {"error": CANCELLED_MESSAGE, "error_type": "request_cancelled"},
+                "failed": {"error": "Internal server error", "error_type": "internal_server_error"}
+                if job.fail != "content"
+                else {"error": CONTENT_MESSAGE, "error_type": "content_policy_violation"},
+            }[phase]
+        return JSONResponse(body)
+
+    async def result(request: Request) -> Response:
+        job = find(request)
+        if isinstance(job, Response):
+            return job
+        phase, _ = job.phase()
+        if phase in ("queued", "running"):
+            return error(400, "Request is still in progress")
+        if phase == "cancelled":
+            return JSONResponse({"detail": CANCELLED_MESSAGE, "error_type": "request_cancelled"}, status_code=499)
+        if phase == "failed" and job.fail == "content":
+            detail = [{"loc": ["body", "prompt"], "msg": CONTENT_MESSAGE, "type": "content_policy_violation"}]
+            return error(422, detail, **{"X-Fal-Retryable": "false"})
+        if phase == "failed":
+            body = {"detail": "Internal server error", "error_type": "internal_server_error"}
+            return JSONResponse(body, status_code=500, headers={"X-Fal-Retryable": "true", "X-Fal-Request-Id": job.id})
+        duration, ratio = float(job.extra["duration"]), str(job.extra["aspect_ratio"])
+        size = len(await anyio.to_thread.run_sync(sample_video, duration, ratio))
+        video = {
+            "url": video_url(request, job),
+            "content_type": "video/mp4",
+            "file_name": "output.mp4",
+            "file_size": size,
+        }
+        return JSONResponse({"video": video})
+
+    async def cancel(request: Request) -> Response:
+        job = find(request)
+        if isinstance(job, Response):
+            return JSONResponse({"status": "NOT_FOUND"}, status_code=404) if job.status_code == 404 else job
+        if job.phase()[0] in ("queued", "running"):
+            job.cancelled = True
+            return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+        return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+
+    async def unknown(request: Request) -> Response:
+        return error(404, "Not Found")
+
+    requests = "/{owner}/{alias}/requests/{request_id}"
+    app = Starlette(
+        routes=[
+            *sim.routes(),
+            Route(f"{requests}/status", status, methods=["GET"]),
+            Route(f"{requests}/cancel", cancel, methods=["PUT"]),
+            Route(requests, result, methods=["GET"]),
+            Route("/{path:path}", submit, methods=["POST"]),
+            Route("/{path:path}", unknown, methods=["GET", "PUT", "DELETE"]),
+        ]
+    )
+    app.state.sim = sim
+    return app
