@@ -138,14 +138,15 @@ def _serve(transport: str, host: str, port: int) -> int:
 def _simulate(host: str, port: int, speed: float) -> int:
     import uvicorn
 
-    from providers.simulators import SIMULATORS, build_app
+    from providers.simulators import SIMULATORS, build_app, sample_env
 
     if speed <= 0:
         print("error: --speed must be above 0", file=sys.stderr)
         return EXIT_USAGE
-    print(f"simulators on http://{host}:{port}: " + ", ".join(f"/{name}" for name in SIMULATORS), file=sys.stderr)
-    for name in SIMULATORS:
-        print(f"  VIDEOGEN_{name.upper()}_BASE_URL=http://{host}:{port}/{name}", file=sys.stderr)
+    print(f"simulators of {', '.join(SIMULATORS)} on http://{host}:{port} (speed x{speed:g})", file=sys.stderr)
+    print("point videogen-mcp at them with this environment:", file=sys.stderr)
+    for key, value in sample_env(f"http://{host}:{port}").items():
+        print(f"export {key}={value}", file=sys.stderr)
     uvicorn.run(build_app(speed), host=host, port=port, log_level="warning")
     return 0
 

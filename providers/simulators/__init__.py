@@ -15,6 +15,22 @@ SIMULATORS: dict[str, str] = {
 }
 
 
+def sample_env(base_url: str) -> dict[str, str]:
+    """Environment that points every adapter at the simulators under `base_url`, with keys they accept."""
+    from providers.simulators.kling import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+
+    env = {f"VIDEOGEN_{name.upper()}_BASE_URL": f"{base_url}/{name}" for name in SIMULATORS}
+    keys = {
+        "RUNWAYML_API_SECRET": "key_" + "5e" * 64,  # Runway's shape: key_ and 128 hex digits
+        "FAL_KEY": "sim-fal-key",
+        "KLING_ACCESS_KEY": DEFAULT_ACCESS_KEY,
+        "KLING_SECRET_KEY": DEFAULT_SECRET_KEY,
+        "RUNBLOB_API_KEY": "sim-runblob-key",
+        "WIREFLOW_API_KEY": "sk-sim-wireflow-key",
+    }
+    return {**env, **keys}
+
+
 def create_app(name: str, speed: float = 1.0) -> Any:
     module_name, _, attr = SIMULATORS[name].partition(":")
     return getattr(importlib.import_module(module_name), attr)(speed=speed)
