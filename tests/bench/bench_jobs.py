@@ -1,0 +1,143 @@
+"""One engine process watching many concurrent jobs across the five provider simulators (run on demand):
+
+    python tests/bench/bench_jobs.py [--jobs 200] [--speed 20]
+
+The simulators run in their own process (`videogen-mcp simulate`), so the CPU counted is the engine's.
+Simulated time runs `speed` times faster and the engine's polling is scaled by the same factor, so each
+provider's real cadence is exercised. For every provider it reports status requests per job against the
+minimum that provider's cadence needs for the job's simulated duration (polls until the finish is seen),
+how late completion was noticed, and the engine's CPU use. Results go in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import anyio
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from providers.registry import Providers  # noqa: E402
+from providers.simulators import SIMULATORS, sample_env  # noqa: E402
+from providers.simulators.common import free_port  # noqa: E402
+from server.catalog import RequestArgs  # noqa: E402
+from server.jobs import JobManager  # noqa: E402
+from server.settings import Settings  # noqa: E402
+
+
+def minimum_polls(provider, spec, queue: float, run: float) -> int:
+    """Status requests a provider's own cadence needs to see a job of this (simulated) length finish."""
+    elapsed, polls = 0.0, 0
+    random.seed(0)
+    while True:
+        polls += 1
+        if elapsed >= queue + run:
+            return polls
+        elapsed += provider.poll_interval(spec, elapsed)
+
+
+async def run(jobs: int, speed: float, simulate_url: str, tmp: str) -> None:
+    env = {
+        **os.environ,
+        **sample_env(simulate_url),
+        "VIDEOGEN_DATA_DIR": f"{tmp}/data",
+        "VIDEOGEN_OUTPUT_DIR": f"{tmp}/out",
+        "VIDEOGEN_POLL_SCALE": str(1 / speed),
+        "VIDEOGEN_LEASE_SECONDS": "60",
+    }
+    settings = Settings.from_env(env)
+    providers = Providers(env)
+    plan = []
+    rng = random.Random(1)
+    names = list(SIMULATORS)
+    for n in range(jobs):
+        name = names[n % len(names)]
+        spec = providers.get(name).spec(providers.get(name).default_model)
+        seconds = rng.choice([60, 90, 120, 180])  # simulated generation time
+        queue = rng.choice([0, 5, 15])
+        plan.append((name, spec, seconds, queue))
+
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    async with JobManager(settings) as manager:
+        rows = []
+        for n, (name, _spec, seconds, queue) in enumerate(plan):
+            prompt = f"bench job {n} sim:seconds={seconds} sim:queue={queue}"
+            rows.append(await manager.submit(RequestArgs(prompt=prompt, provider=name)))
+        submitted = time.monotonic()
+        with anyio.fail_after(600):
+            for row in rows:
+                await manager.wait(row.job_id, 600)
+        finished = [manager.get(r.job_id) for r in rows]
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+
+    ok = sum(r.status == "succeeded" for r in finished)
+    print(
+        f"{jobs} jobs, speed x{speed:g}: {ok} succeeded in {wall:.1f} s (submitting took {submitted - wall0:.1f} s); "
+        f"engine CPU {cpu:.1f} s = {100 * cpu / wall:.0f}% of one core, {1000 * cpu / jobs:.0f} ms per job "
+        "(submit, polls, download, probe, thumbnail)"
+    )
+    print(
+        f"{'provider':<10} {'jobs':>4} {'polls/job':>10} {'minimum/job':>12} {'ratio':>6}  "
+        "finished after the provider (real s: the last poll interval + download, probe, thumbnail)"
+    )
+    by_provider = defaultdict(list)
+    for row, (name, spec, seconds, queue) in zip(finished, plan, strict=True):
+        by_provider[name].append((row, spec, seconds, queue))
+    async with httpx.AsyncClient() as client:
+        for name, items in by_provider.items():
+            stats = (await client.get(f"{simulate_url}/{name}/_sim/stats")).json()
+            polls = [stats["polls"].get(row.provider_ref, 0) for row, *_ in items]
+            provider = providers.get(name)
+            minimum = [minimum_polls(provider, spec, queue, seconds) for _, spec, seconds, queue in items]
+            late = []
+            for row, _spec, seconds, queue in items:
+                done_at = row.created_at + (queue + seconds) / speed
+                seen_at = row.finished_at or done_at
+                late.append(max(0.0, seen_at - done_at))
+            print(
+                f"{name:<10} {len(items):>4} {statistics.mean(polls):>10.1f} {statistics.mean(minimum):>12.1f} "
+                f"{statistics.mean(polls) / statistics.mean(minimum):>6.2f}  median {statistics.median(late):.2f}, "
+                f"max {max(late):.2f}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--speed", type=float, default=20.0)
+    opts = parser.parse_args()
+    port = free_port()
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "server", "simulate", "--port", str(port), "--speed", str(opts.speed)],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        with tempfile.TemporaryDirectory() as tmp:
+            anyio.run(run, opts.jobs, opts.speed, f"http://127.0.0.1:{port}", tmp)
+    finally:
+        simulator.terminate()
+        simulator.wait()
+
+
+if __name__ == "__main__":
+    main()
