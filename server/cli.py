@@ -22,6 +22,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' (default: VIDEOGEN_AUTH_TOKEN)")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        help="a Host name clients may use besides loopback (repeatable; VIDEOGEN_ALLOWED_HOSTS)",
+    )
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback bind without a token (another layer must authenticate)",
+    )
 
     def request_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("prompt")
@@ -84,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if command == "serve":
-            return _serve(
-                getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000)
-            )
+            return _serve(args if args.command else _parser().parse_args(["serve"]))
         if command == "simulate":
             return _simulate(args.host, args.port, args.speed)
         return anyio.run(_COMMANDS[command], args)
@@ -110,14 +121,21 @@ def _configure_logging(debug: bool) -> None:
     )
 
 
-def _serve(transport: str, host: str, port: int) -> int:
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
     from server.app import build_server
     from server.settings import Settings
 
     settings = Settings.from_env()
-    if transport == "stdio":
+    if args.transport == "stdio":
         build_server(settings).run()
         return 0
+    from server.transport import check_bind, http_app
+
+    token = args.auth_token or os.environ.get("VIDEOGEN_AUTH_TOKEN") or None
+    allowed = [*args.allowed_hosts, *filter(None, os.environ.get("VIDEOGEN_ALLOWED_HOSTS", "").split(","))]
+    check_bind(args.host, token, args.insecure)
 
     async def run_http() -> None:
         import uvicorn
@@ -126,10 +144,8 @@ def _serve(transport: str, host: str, port: int) -> int:
 
         # One engine for the whole process: SSE would otherwise start one per connection.
         async with JobManager(settings) as manager:
-            mcp = build_server(settings, manager)
-            app = mcp.sse_app(host=host) if transport == "sse" else mcp.streamable_http_app(host=host)
-            config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-            await uvicorn.Server(config).serve()
+            app = http_app(build_server(settings, manager), args.transport, args.host, args.port, token, allowed)
+            await uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).serve()
 
     anyio.run(run_http)
     return 0

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.anyio
 
 
 @contextmanager
-def serving(env: dict[str, str], transport: str) -> Iterator[str]:
+def serving(env: dict[str, str], transport: str, *extra: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [PYTHON, "-m", "server", "serve", "--transport", transport, "--port", str(port)],
+        [PYTHON, "-m", "server", "serve", "--transport", transport, "--port", str(port), *extra],
         env=subprocess_env(env),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -91,3 +91,77 @@ def test_http_binds_loopback_and_refuses_foreign_hosts(env: dict[str, str]):
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
         assert response.status_code == 421
+
+
+TOKEN = "t0ken-" + "9" * 32
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+async def test_an_auth_token_is_required_on_every_request(env: dict[str, str], transport: str):
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    path = "/mcp" if transport == "streamable-http" else "/sse"
+    with serving({**env, "VIDEOGEN_AUTH_TOKEN": TOKEN}, transport) as url:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+            response = httpx.get(f"{url}{path}", headers=headers)
+            assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+            assert TOKEN not in response.text
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        if transport == "sse":
+            client = Client(sse_client(f"{url}/sse", headers=auth), mode="legacy")
+        else:
+            client = Client(streamable_http_client(f"{url}/mcp", http_client=create_mcp_http_client(headers=auth)))
+        async with client:
+            assert (await client.call_tool("list_jobs", {})).structured_content == {"jobs": []}
+
+
+def test_a_public_bind_needs_a_token_or_an_explicit_insecure(env: dict[str, str]):
+    refused = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "server",
+            "serve",
+            "--transport",
+            "streamable-http",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
+        env=subprocess_env(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert refused.returncode == 2 and "VIDEOGEN_AUTH_TOKEN" in refused.stderr and "Traceback" not in refused.stderr
+    short = subprocess.run(
+        [PYTHON, "-m", "server", "serve", "--transport", "sse", "--auth-token", "short"],
+        env=subprocess_env(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert short.returncode == 2 and "at least 16 characters" in short.stderr
+
+
+def test_allowed_hosts_extend_the_rebinding_protection(env: dict[str, str]):
+    with serving(env, "streamable-http", "--allowed-host", "videogen.internal") as url:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        evil = httpx.post(f"{url}/mcp", headers={"Host": "evil.example"}, json=body)
+        assert evil.status_code == 421
+        origin = httpx.post(f"{url}/mcp", headers={"Origin": "http://evil.example"}, json=body)
+        assert origin.status_code == 403
+        allowed = httpx.post(
+            f"{url}/mcp",
+            headers={
+                "Host": "videogen.internal",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2025-11-25",
+            },
+            json=body,
+        )
+        assert allowed.status_code not in (403, 421)
