@@ -7,13 +7,18 @@ shared (validation, pricing, polling cadence, downloads) lives here or in the en
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # providers.http is imported on first use: importing this module must stay cheap
+    from providers.http import ProviderHTTP, RetryPolicy
 
 Mode = Literal["text_to_video", "image_to_video"]
 
@@ -79,7 +84,7 @@ class PriceRule(BaseModel):
     resolution_factor: dict[str, float] = Field(default_factory=dict)
     note: str = ""
 
-    def describe(self) -> str:
+    def describe(self, with_note: bool = True) -> str:
         if self.by_duration:
             text = ", ".join(f"${v:.2f} for {k} s" for k, v in self.by_duration.items())
         elif self.flat:
@@ -91,8 +96,8 @@ class PriceRule(BaseModel):
         else:
             text = "free"
         if self.resolution_factor:
-            text += "; " + ", ".join(f"{r} x{f:g}" for r, f in self.resolution_factor.items())
-        return text + (f"; {self.note}" if self.note else "")
+            text += "; " + ", ".join(f"{r} x{round(f, 2):g}" for r, f in self.resolution_factor.items())
+        return text + (f"; {self.note}" if self.note and with_note else "")
 
 
 class CostLine(BaseModel):
@@ -220,6 +225,8 @@ class Provider:
     supports_cancel: ClassVar[bool] = False
     # True only when sending the same submit twice cannot cost twice (the local demo).
     resubmit_is_safe: ClassVar[bool] = False
+    # True when `reconcile` really looks the job up by our id (so "not found" means "not created").
+    can_reconcile: ClassVar[bool] = False
 
     base_url_default: ClassVar[str] = ""
 
@@ -227,6 +234,7 @@ class Provider:
         self.env = dict(os.environ if env is None else env)
         # Where local image paths may be read from (already checked at request time; read again here).
         self.allowed_dirs = list(allowed_dirs)
+        self._http: ProviderHTTP | None = None
 
     @property
     def base_url(self) -> str:
@@ -236,6 +244,48 @@ class Provider:
     def secrets(self) -> list[str]:
         """The credential values, for redaction."""
         return [self.env[var] for var in self.env_vars if self.env.get(var)]
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    @property
+    def http(self) -> ProviderHTTP:
+        """This provider's one HTTP client (retries, error mapping, redaction), made on first use."""
+        if self._http is None:
+            from providers.http import ProviderHTTP
+
+            self._http = ProviderHTTP(
+                self.title, self.base_url, secrets=self.secrets(), policy=self.retry_policy(), **self.http_options()
+            )
+        return self._http
+
+    def http_options(self) -> dict[str, Any]:
+        """What this provider's client adds: ProviderHTTP's `headers`, `auth` (a callable run per
+        request, for rotating tokens) and `error_mapper` keywords. May raise NOT_CONFIGURED."""
+        return {}
+
+    def retry_policy(self) -> RetryPolicy:
+        """The shared retry policy, its waits scaled by VIDEOGEN_RETRY_SCALE (tests make them short) and its
+        read timeout set by VIDEOGEN_HTTP_TIMEOUT. An adapter that needs another overrides this and changes
+        what it returns, so the settings hold."""
+        from providers.http import DEFAULT_POLICY
+
+        scale = self._env_number("VIDEOGEN_RETRY_SCALE", 1.0)
+        policy = DEFAULT_POLICY
+        return replace(
+            policy,
+            base_delay=policy.base_delay * scale,
+            max_delay=policy.max_delay * scale,
+            read_timeout=self._env_number("VIDEOGEN_HTTP_TIMEOUT", policy.read_timeout),
+        )
+
+    def _env_number(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ProviderError(ErrorCode.INTERNAL, f"{name} must be a positive number, not {raw!r}.")
+        return value
 
     # -- declaration helpers -------------------------------------------------------------------
     def spec(self, model: str) -> ModelSpec | None:
@@ -280,3 +330,14 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release connections."""
+        if self._http is not None:
+            client, self._http = self._http, None
+            await client.aclose()
+
+
+def json_body(response: Any, default: Any = None) -> Any:
+    """A response's JSON, or `default` when its body is not JSON (a proxy's HTML page, a cut-off body)."""
+    try:
+        return response.json()
+    except ValueError:
+        return default

@@ -13,9 +13,8 @@ field names, which differ per model: "5" vs "5s" vs 5, start_image_url vs image_
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +30,8 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    json_body,
 )
-from providers.http import ProviderHTTP
 
 TEXT: Mode = "text_to_video"
 IMAGE: Mode = "image_to_video"
@@ -340,10 +339,6 @@ class FalProvider(Provider):
     supports_cancel = True
     base_url_default = "https://queue.fal.run"
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
-        super().__init__(env, allowed_dirs)
-        self._client: ProviderHTTP | None = None
-
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # fal jobs take 1-5 minutes and status reads are cheap: every 2 s at first, easing to 5 s.
         return min(5.0, 2.0 + elapsed / 30)
@@ -389,7 +384,7 @@ class FalProvider(Provider):
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest) -> Submission:
         endpoint, body = self.payload(request)
-        response = await self._http().request("POST", f"/{endpoint}", json=body)
+        response = await self.http.request("POST", f"/{endpoint}", json=body)
         data = _json(response)
         urls = {key: data.get(key) for key in ("status_url", "response_url", "cancel_url")}
         if not data.get("request_id") or not all(isinstance(url, str) for url in urls.values()):
@@ -406,7 +401,7 @@ class FalProvider(Provider):
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         state = submission.state
-        data = _json(await self._http().request("GET", state["status_url"], params={"logs": "1"}))
+        data = _json(await self.http.request("GET", state["status_url"], params={"logs": "1"}))
         status = str(data.get("status", "")).upper()
         if status == "IN_QUEUE":
             position = data.get("queue_position")
@@ -424,7 +419,7 @@ class FalProvider(Provider):
 
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
         # 202 CANCELLATION_REQUESTED: a queued request is dropped, a running one is signalled to stop.
-        response = await self._http().request("PUT", submission.state["cancel_url"], expected=(200, 202, 400))
+        response = await self.http.request("PUT", submission.state["cancel_url"], expected=(200, 202, 400))
         outcome = str(_json(response).get("status", ""))
         if response.status_code == 400 and outcome != "ALREADY_COMPLETED":
             raise self._error(response)
@@ -433,22 +428,9 @@ class FalProvider(Provider):
     async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
         return None  # fal keeps no reference of ours, so a lost submit cannot be found again
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
     # -- internals -----------------------------------------------------------------------------
-    def _http(self) -> ProviderHTTP:
-        if self._client is None:
-            self._client = ProviderHTTP(
-                self.title,
-                self.base_url,
-                headers={"Authorization": f"Key {self.env.get('FAL_KEY', '')}"},
-                secrets=self.secrets(),
-                error_mapper=self._error,
-            )
-        return self._client
+    def http_options(self) -> dict[str, Any]:
+        return {"headers": {"Authorization": f"Key {self.env.get('FAL_KEY', '')}"}, "error_mapper": self._error}
 
     def _check_host(self, url: str) -> None:
         """The key goes with every status read: never to a host other than the queue's own."""
@@ -463,18 +445,12 @@ class FalProvider(Provider):
 
     async def _result(self, state: Mapping[str, Any]) -> Snapshot:
         """The output of a COMPLETED request: the video, or the error the model answered with."""
-        response = await self._http().request("GET", state["response_url"], expected=range(200, 600))
+        response = await self.http.request("GET", state["response_url"], expected=range(200, 600))
         if response.status_code == 200:
             video = _json(response).get("video")
             url = video.get("url") if isinstance(video, dict) else None
-            if not url:
-                return Snapshot(
-                    status="failed",
-                    error=ProviderErrorInfo(
-                        code=ErrorCode.PROVIDER_FAILED,
-                        message="fal.ai finished the request but its result holds no video URL.",
-                    ),
-                )
+            if not url:  # a cut-off or garbled answer: our read failed, not the job; read it again
+                raise ProviderError(ErrorCode.TRANSIENT, "fal.ai's result could not be read (no video URL); retrying")
             return Snapshot(status="succeeded", progress=1.0, video_url=url, message="finished at fal.ai")
         body = _json(response)
         kind = _error_type(response, body)
@@ -530,7 +506,7 @@ class FalProvider(Provider):
         else:
             code = ErrorCode.INVALID_INPUT
             message = f"fal.ai rejected the request (HTTP {status}): {detail}. Fix the input and submit again."
-        return ProviderError(code, self._http().redact(message))
+        return ProviderError(code, self.http.redact(message))
 
 
 def _running(logs: Any) -> Snapshot:
@@ -562,10 +538,7 @@ def _job_failed(error: Any, kind: Any) -> Snapshot:
 
 
 def _json(response: Any) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
+    data = json_body(response, {})
     return data if isinstance(data, dict) else {"detail": data}
 
 

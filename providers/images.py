@@ -379,7 +379,11 @@ def to_data_uri(value: str, allowed_dirs: Sequence[Path | str], max_bytes: int =
     """A normalised data URI for a path or data URI. A URL is returned unchanged (checked), not fetched."""
     if classify(value) == "url":
         return check_url(value)
-    data, mime = to_bytes(value, allowed_dirs, max_bytes)
+    return data_uri(*to_bytes(value, allowed_dirs, max_bytes))
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """`data:<mime>;base64,<data>` for bytes already checked (or re-encoded) by the caller."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from providers import images
 from providers.base import (
@@ -26,8 +26,8 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    json_body,
 )
-from providers.http import DEFAULT_POLICY, ProviderHTTP, RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -183,10 +183,7 @@ def kling_error(code: int, message: str, request_id: str = "", status: int | Non
 
 def map_error(response: httpx.Response) -> ProviderError | None:
     """ProviderHTTP's error_mapper: Kling's body by code; None (status-based default) if it has none."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     if not isinstance(body, dict) or not isinstance(body.get("code"), int) or body["code"] == 0:
         return None
     return kling_error(
@@ -200,14 +197,13 @@ class KlingProvider(Provider):
     env_vars = ("KLING_ACCESS_KEY", "KLING_SECRET_KEY")
     base_url_default = "https://api-singapore.klingai.com"
     default_model = "kling-v2-6"
+    can_reconcile = True  # our job id is the task's external_task_id
     models = MODELS
     supports_cancel = False  # Kling has no cancel endpoint
     resubmit_is_safe = False  # every submit is billed; lost replies are reconciled by external_task_id
-    policy: ClassVar[RetryPolicy] = DEFAULT_POLICY
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
         super().__init__(env, allowed_dirs)
-        self._http: ProviderHTTP | None = None
         self._token: str | None = None
         self._token_expires = 0.0
 
@@ -229,31 +225,20 @@ class KlingProvider(Provider):
     def secrets(self) -> list[str]:
         return [*super().secrets(), *([self._token] if self._token else [])]
 
-    def _client(self) -> ProviderHTTP:
-        if self._http is None:
-            self._http = ProviderHTTP(
-                self.title,
-                self.base_url,
-                auth=lambda: {"Authorization": f"Bearer {self.token()}"},
-                secrets=self.secrets(),
-                policy=self.policy,
-                error_mapper=map_error,
-            )
-        return self._http
+    def http_options(self) -> dict[str, Any]:
+        # auth runs per request: every request carries the current token, renewed when due.
+        return {"auth": lambda: {"Authorization": f"Bearer {self.token()}"}, "error_mapper": map_error}
 
     async def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
         """One API call; `data` of a code-0 answer. An expired token is renewed and the call sent once
         more (a 401 means Kling did nothing, so even a submit is safe to repeat)."""
-        client = self._client()
+        client = self.http
         try:
             response = await client.request(method, path, json=json)
         except TokenExpired:
             self._token = None
             response = await client.request(method, path, json=json)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = json_body(response)
         if isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"] != 0:  # an error in a 200
             error = kling_error(body["code"], str(body.get("message") or ""), str(body.get("request_id") or ""))
             error.message = client.redact(error.message)
@@ -321,20 +306,7 @@ class KlingProvider(Provider):
     async def submit(self, job_id: str, request: VideoRequest) -> Submission:
         body = self.body(job_id, request)
         endpoint = ENDPOINT[request.mode]
-        try:
-            data = await self._call("POST", f"/v1/videos/{endpoint}", json=body)
-        except ProviderError as error:
-            if error.code != ErrorCode.SUBMIT_UNCONFIRMED:
-                raise
-            found = await self.reconcile(job_id, request)  # the reply was lost: look the task up by our id
-            if found is None:
-                raise ProviderError(
-                    ErrorCode.SUBMIT_UNCONFIRMED,
-                    f"{error.message} Kling has no task with external_task_id {job_id} now, so it was probably "
-                    "not created; check the Kling console before submitting again.",
-                    retryable=False,
-                ) from None
-            return found
+        data = await self._call("POST", f"/v1/videos/{endpoint}", json=body)
         return Submission(ref=str(data["task_id"]), state={"endpoint": endpoint})
 
     async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
@@ -379,11 +351,6 @@ class KlingProvider(Provider):
                 retryable=True,
             )
         return Snapshot(status="running", message=f"Kling status {status!r}: {detail}".rstrip(": "))
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
 
 def _failed(code: ErrorCode, message: str, retryable: bool = False) -> Snapshot:

@@ -19,8 +19,6 @@ Choices:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -36,8 +34,8 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    json_body,
 )
-from providers.http import ProviderHTTP
 from providers.images import check_url, classify, to_data_uri
 
 if TYPE_CHECKING:
@@ -129,10 +127,6 @@ class RunblobProvider(Provider):
     models = MODELS
     supports_cancel = False
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
-        super().__init__(env, allowed_dirs)
-        self._http: ProviderHTTP | None = None
-
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         return next((step for until, step in CADENCE if elapsed < until), STEADY_INTERVAL)
 
@@ -147,9 +141,9 @@ class RunblobProvider(Provider):
 
     async def submit(self, job_id: str, request: VideoRequest) -> Submission:
         body = self.body(request)
-        response = await self._client().request("POST", f"{API}/generate", json=body)
-        data = _object(response)
-        if data is None or not data.get("generation_id"):
+        response = await self.http.request("POST", f"{API}/generate", json=body)
+        data = json_body(response)
+        if not isinstance(data, dict) or not data.get("generation_id"):
             raise ProviderError(
                 ErrorCode.SUBMIT_UNCONFIRMED,
                 f"{TITLE} accepted the request (HTTP {response.status_code}) but sent no generation_id; the video "
@@ -174,9 +168,9 @@ class RunblobProvider(Provider):
         return body
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        response = await self._client().request("GET", f"{API}/generations/{quote(submission.ref, safe='')}")
-        data = _object(response)
-        if data is None:
+        response = await self.http.request("GET", f"{API}/generations/{quote(submission.ref, safe='')}")
+        data = json_body(response)
+        if not isinstance(data, dict):
             raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} sent an unreadable status answer; asking again later.")
         status = data.get("status")
         if status == "pending":
@@ -197,35 +191,14 @@ class RunblobProvider(Provider):
         )
         return Snapshot(status="running", message=f"{word} at runblob (usually {usual})")
 
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
-    def _client(self) -> ProviderHTTP:
-        if self._http is None:
-            key = self.env.get("RUNBLOB_API_KEY", "").strip()
-            if not key:
-                raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set RUNBLOB_API_KEY.")
-            self._http = ProviderHTTP(
-                TITLE,
-                self.base_url,
-                headers={"Authorization": f"Bearer {key}"},
-                secrets=self.secrets(),
-                error_mapper=error_for,
-            )
-        return self._http
+    def http_options(self) -> dict[str, Any]:
+        key = self.env.get("RUNBLOB_API_KEY", "").strip()
+        if not key:
+            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set RUNBLOB_API_KEY.")
+        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
 
 
 # -- wire helpers ----------------------------------------------------------------------------------
-
-
-def _object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _usd(price: object) -> float | None:
@@ -261,7 +234,8 @@ def _texts(value: object) -> list[str]:
 
 def _wire_error(response: httpx.Response) -> tuple[str | None, str]:
     """(code, human text) of an error body: {"detail": ...}, {"success": false, "message": ...} or both."""
-    body = _object(response) or {}
+    body = json_body(response)
+    body = body if isinstance(body, dict) else {}
     parts = [text for key in ("detail", "message", "error") for text in _texts(body.get(key))]
     codes = [p for p in parts if _CODE.fullmatch(p)]
     words = list(dict.fromkeys(p for p in parts if not _CODE.fullmatch(p)))

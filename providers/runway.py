@@ -15,11 +15,8 @@ Runway cannot look a task up by our job id, so a submit cut off mid-way cannot b
 
 from __future__ import annotations
 
-import base64
 import random
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
@@ -36,8 +33,8 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    json_body,
 )
-from providers.http import DEFAULT_POLICY, ProviderHTTP, RetryPolicy
 
 RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01
@@ -143,12 +140,7 @@ class RunwayProvider(Provider):
     default_model = "gen4.5"
     models = MODELS
     supports_cancel = True
-    # The shared default (3 retries, 0.5 s doubling to 8 s; the SDK does 2). Tests swap in a faster one.
-    retry_policy: ClassVar[RetryPolicy] = DEFAULT_POLICY
-
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
-        super().__init__(env, allowed_dirs)
-        self._http: ProviderHTTP | None = None
+    # Retries: the shared default (3 retries, 0.5 s doubling to 8 s; the SDK does 2).
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         """About a dozen checks per typical run, 5-10 s apart (the SDK waits 6 s +/- 1.5 s); every 15 s
@@ -180,7 +172,7 @@ class RunwayProvider(Provider):
     async def submit(self, job_id: str, request: VideoRequest) -> Submission:
         body = await anyio.to_thread.run_sync(self.body, request)  # may read and re-encode images
         path = "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
-        task = _json(await self._client().request("POST", path, json=body))
+        task = json_body(await self.http.request("POST", path, json=body))
         if not isinstance(task, dict) or not task.get("id"):
             raise ProviderError(
                 ErrorCode.SUBMIT_UNCONFIRMED,
@@ -193,20 +185,15 @@ class RunwayProvider(Provider):
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         # Each read also hands out fresh output URLs (they expire in 24-48 h).
-        response = await self._client().request("GET", f"/v1/tasks/{quote(submission.ref, safe='')}")
-        return snapshot(_json(response))
+        response = await self.http.request("GET", f"/v1/tasks/{quote(submission.ref, safe='')}")
+        return snapshot(json_body(response))
 
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
         try:
-            await self._client().request("DELETE", f"/v1/tasks/{quote(submission.ref, safe='')}")
+            await self.http.request("DELETE", f"/v1/tasks/{quote(submission.ref, safe='')}")
         except ProviderError as error:
             if error.code != ErrorCode.NOT_FOUND:  # already gone: nothing left to cancel
                 raise
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
     # -- request mapping -----------------------------------------------------------------------
     def body(self, request: VideoRequest) -> dict[str, Any]:
@@ -248,40 +235,23 @@ class RunwayProvider(Provider):
         data, mime = images.to_bytes(value, self.allowed_dirs)
         if mime not in RUNWAY_IMAGE_MIMES:
             data, mime = images.reencode(data, "png"), "image/png"
-        uri = _data_uri(data, mime)
+        uri = images.data_uri(data, mime)
         for max_side in (None, 2048, 1280):
             if len(uri) < MAX_DATA_URI_CHARS:
                 return uri
-            uri = _data_uri(images.reencode(data, "jpeg", max_side), "image/jpeg")
+            uri = images.data_uri(images.reencode(data, "jpeg", max_side), "image/jpeg")
         if len(uri) < MAX_DATA_URI_CHARS:
             return uri
         raise InvalidRequest("image is too large for Runway even as a 1280 px JPEG; pass a smaller image")
 
-    # -- HTTP and errors -----------------------------------------------------------------------
-    def _client(self) -> ProviderHTTP:
-        if self._http is None:
-            key = self.env.get("RUNWAYML_API_SECRET", "").strip()  # a trailing newline is a common 401
-            self._http = ProviderHTTP(
-                self.title,
-                self.base_url,
-                headers={"X-Runway-Version": RUNWAY_VERSION},
-                auth=lambda: {"Authorization": f"Bearer {key}"},
-                secrets=self.secrets(),
-                policy=self.retry_policy,
-                error_mapper=error_for,
-            )
-        return self._http
-
-
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:  # a proxy's HTML page, a cut-off body
-        return None
-
-
-def _data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    # -- HTTP ----------------------------------------------------------------------------------
+    def http_options(self) -> dict[str, Any]:
+        key = self.env.get("RUNWAYML_API_SECRET", "").strip()  # a trailing newline is a common 401
+        return {
+            "headers": {"X-Runway-Version": RUNWAY_VERSION},
+            "auth": lambda: {"Authorization": f"Bearer {key}"},
+            "error_mapper": error_for,
+        }
 
 
 # -- statuses --------------------------------------------------------------------------------------
@@ -355,10 +325,7 @@ def failure_error(code: str, failure: str) -> ProviderErrorInfo:
 
 def _detail(response: Any) -> str:
     """Runway's error body {"error": "...", "issues": [{"path": [...], "message": "..."}]} as one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
+    body = json_body(response)
     if not isinstance(body, dict):
         return ""
     parts = [str(body.get("error") or "").strip().rstrip(".")]

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +38,9 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    json_body,
 )
-from providers.http import ProviderHTTP, RetryPolicy, parse_retry_after
+from providers.http import RetryPolicy, parse_retry_after
 from providers.images import classify, to_bytes
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ KLING_16 = "generate:kling_1_6_pro"
 PROMPT_NODE, IMAGE_NODE, VIDEO_NODE = "prompt", "image", "kling"
 # No query strings: messages are redacted, and redaction drops them (signed URLs carry tokens there).
 SETTINGS_PAGE = "https://www.wireflow.ai/settings"
-# Wireflow's docs: retry a 500 once. A 429 also gets one more try, after its Retry-After.
-POLICY = RetryPolicy(attempts=2)
 
 CREDIT = "Wireflow bills credits (1 credit = $0.01)"
 ESTIMATE = "POST /workflows/{id}/estimate gives the exact figure"
@@ -320,13 +319,6 @@ def execution_id(body: Any) -> str | None:
     return str(value) if value else None
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _error_text(body: Any) -> str:
     """{"error": "..."} or the Stripe-style {"error": {type, code, message}}, plus graph-lint violations."""
     if not isinstance(body, dict):
@@ -343,7 +335,7 @@ def _error_text(body: Any) -> str:
 def map_error(response: httpx.Response) -> ProviderError:
     """Wireflow's error answers, each with what to do about it and the request id for its support."""
     status = response.status_code
-    body = _json(response)
+    body = json_body(response)
     detail = _error_text(body) or f"HTTP {status}"
     request_id = response.headers.get("x-request-id")
     ref = f" (request id {request_id})" if request_id else ""
@@ -382,9 +374,6 @@ def map_error(response: httpx.Response) -> ProviderError:
     return ProviderError(ErrorCode.INVALID_INPUT, f"Wireflow refused the request (HTTP {status}): {detail}{ref}.")
 
 
-# -- the client -----------------------------------------------------------------------------------
-
-
 # -- the provider ---------------------------------------------------------------------------------
 
 
@@ -402,20 +391,16 @@ class WireflowProvider(Provider):
         self._workflows: dict[str, str] = {}  # saved body hash -> workflow id
         self._uploads: dict[str, str] = {}  # image sha256 -> hosted URL
         self._saving = anyio.Lock()  # two jobs of a new shape save one workflow, not two
-        self._client: ProviderHTTP | None = None
 
-    @property
-    def http(self) -> ProviderHTTP:
-        if self._client is None:
-            self._client = ProviderHTTP(
-                self.title,
-                self.base_url,
-                headers={"Authorization": f"Bearer {self.env.get('WIREFLOW_API_KEY', '')}"},
-                secrets=self.secrets(),
-                policy=POLICY,
-                error_mapper=map_error,
-            )
-        return self._client
+    def http_options(self) -> dict[str, Any]:
+        return {
+            "headers": {"Authorization": f"Bearer {self.env.get('WIREFLOW_API_KEY', '')}"},
+            "error_mapper": map_error,
+        }
+
+    def retry_policy(self) -> RetryPolicy:
+        # Wireflow's docs: retry a 500 once. A 429 also gets one more try, after its Retry-After.
+        return replace(super().retry_policy(), attempts=2)
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # Wireflow's advice: 1 s, growing x1.5 per poll, at most 10 s. After n polls 2 * (1.5**n - 1)
@@ -438,7 +423,7 @@ class WireflowProvider(Provider):
             # The saved workflow was deleted in Wireflow: save it again, once.
             workflow_id = await self._workflow(saved, fresh=True)
             response = await self._execute(workflow_id, run, job_id)
-        execution = execution_id(_json(response))
+        execution = execution_id(json_body(response))
         request_id = response.headers.get("x-request-id", "")
         if not execution:
             raise ProviderError(
@@ -454,14 +439,10 @@ class WireflowProvider(Provider):
         response = await self.http.request("GET", f"/workflows/executions/{submission.ref}/poll")
         request_id = response.headers.get("x-request-id")
         where = f" (execution {submission.ref}" + (f", request id {request_id})" if request_id else ")")
-        snapshot = read_poll(_json(response), submission.state.get("video_node", VIDEO_NODE), where)
+        snapshot = read_poll(json_body(response), submission.state.get("video_node", VIDEO_NODE), where)
         if snapshot.error is not None:  # the node's error text is Wireflow's: redact it like any other
             snapshot.error.message = snapshot.message = self.http.redact(snapshot.error.message)
         return snapshot
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
 
     # -- internals -----------------------------------------------------------------------------
     async def _workflow(self, saved: dict[str, Any], fresh: bool = False) -> str:
@@ -473,7 +454,7 @@ class WireflowProvider(Provider):
             if key not in self._workflows:
                 # A second save of the same graph costs nothing, so retrying this POST is safe.
                 response = await self.http.request("POST", "/workflows", json=saved, idempotent=True)
-                workflow_id = _unwrap(_json(response)).get("id")
+                workflow_id = _unwrap(json_body(response)).get("id")
                 if not workflow_id:
                     raise ProviderError(ErrorCode.PROVIDER_FAILED, "Wireflow saved the workflow but sent no id back.")
                 self._workflows[key] = str(workflow_id)
@@ -496,7 +477,7 @@ class WireflowProvider(Provider):
             response = await self.http.request(
                 "POST", "/media/upload", files={"file": (name, data, mime)}, idempotent=True, expected=(200, 201)
             )
-            url = _url(_unwrap(_json(response)).get("url"))
+            url = _url(_unwrap(json_body(response)).get("url"))
             if not url:
                 raise ProviderError(ErrorCode.PROVIDER_FAILED, "Wireflow took the image upload but sent no URL back.")
             self._uploads[digest] = url

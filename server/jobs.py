@@ -39,7 +39,13 @@ Listener = Callable[[JobRow], Awaitable[None]]
 
 # A job that keeps failing to answer is given up after this long without one good poll.
 MAX_UNREACHABLE_SECONDS = 30 * 60
-DOWNLOAD_ATTEMPTS = 3
+DOWNLOAD_ATTEMPTS = 5  # each after a fresh status read: signed URLs expire, CDNs hiccup
+# A submit the provider refused (429, 503) or never received is resent this often (each time after the
+# shared client's own retries, and the provider's cadence or Retry-After): a couple of minutes in all.
+SUBMIT_RESENDS = 8
+# A job running this many times longer than its model usually takes (and at least 20 min) is stuck.
+STUCK_FACTOR = 10
+STUCK_FLOOR_SECONDS = 20 * 60
 
 
 class LeaseLost(Exception):
@@ -238,12 +244,12 @@ class JobManager:
                 raise ProviderError(
                     ErrorCode.INVALID_INPUT, f"model {row.model!r} is no longer offered by {row.provider}"
                 )
-            submission = await self._ensure_submitted(row, provider, request)
+            submission = await self._ensure_submitted(row, provider, spec, request)
             if submission is None:
                 return
             snapshot = await self._follow(job_id, provider, spec, submission, request)
             if snapshot is not None:
-                await self._deliver(job_id, provider, submission, request, snapshot)
+                await self._deliver(job_id, provider, spec, submission, request, snapshot)
         except LeaseLost:
             log.info("job %s is watched by another process now", job_id)
         except ProviderError as error:
@@ -263,7 +269,9 @@ class JobManager:
         except LeaseLost:
             pass
 
-    async def _ensure_submitted(self, row: JobRow, provider: Provider, request: VideoRequest) -> Submission | None:
+    async def _ensure_submitted(
+        self, row: JobRow, provider: Provider, spec: ModelSpec, request: VideoRequest
+    ) -> Submission | None:
         if row.status != "pending":
             return Submission(ref=row.provider_ref or "", state=row.provider_state, charged_usd=row.cost_charged)
         if row.cancel_requested:
@@ -276,17 +284,18 @@ class JobManager:
             return None
         if row.submit_started_at is not None and not provider.resubmit_is_safe:
             # We crashed while submitting: the provider may or may not have the job.
-            submission = await provider.reconcile(row.job_id, request)
-            if submission is None:
-                raise ProviderError(
-                    ErrorCode.SUBMIT_UNCONFIRMED,
-                    f"the server stopped while submitting to {provider.title}; the job may have been created and "
-                    "charged there. Check the provider's dashboard before submitting again.",
-                    retryable=False,
-                )
+            unknown = ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                f"the server stopped while submitting to {provider.title}; the job may have been created and "
+                "charged there. Check the provider's dashboard before submitting again.",
+                retryable=False,
+            )
+            submission = await self._reconcile(row.job_id, provider, request, unknown)
         else:
             await self._write(row.job_id, submit_started_at=time.time())
-            submission = await provider.submit(row.job_id, request)
+            submission = await self._submit(row.job_id, provider, spec, request)
+            if submission is None:
+                return None
         await self._write(
             row.job_id,
             status="queued",
@@ -297,26 +306,68 @@ class JobManager:
         )
         return submission
 
+    async def _submit(
+        self, job_id: str, provider: Provider, spec: ModelSpec, request: VideoRequest
+    ) -> Submission | None:
+        """Submit, resending only what provably did not arrive. The shared HTTP client reports a retryable
+        error for a submit only when the provider refused it (429, 503) or no connection was made; anything
+        that may have reached the provider is SUBMIT_UNCONFIRMED, answered by reconciling, never resending.
+        None: the job was cancelled while waiting to resend."""
+        for resend in range(SUBMIT_RESENDS + 1):
+            try:
+                return await provider.submit(job_id, request)
+            except ProviderError as error:
+                if error.code == ErrorCode.SUBMIT_UNCONFIRMED:
+                    return await self._reconcile(job_id, provider, request, error)
+                if not error.retryable or resend == SUBMIT_RESENDS:
+                    raise
+                log.warning("job %s: %s refused the submit, will resend: %s", job_id, provider.title, error.message)
+                await self._write(job_id, message=f"waiting to resend: {error.message}")
+                await self._sleep(job_id, max(error.retry_after or 0, self._interval(provider, spec, 0)))
+                if self.get(job_id).cancel_requested:
+                    await self._write(
+                        job_id,
+                        status="cancelled",
+                        finished_at=time.time(),
+                        message="cancelled before submission; nothing was charged",
+                    )
+                    return None
+
+    async def _reconcile(
+        self, job_id: str, provider: Provider, request: VideoRequest, unknown: ProviderError
+    ) -> Submission:
+        """Look the job up at the provider by our id (where it can) rather than submit twice; without
+        an answer, the job fails with `unknown` (SUBMIT_UNCONFIRMED), never with a retryable code."""
+        try:
+            submission = await provider.reconcile(job_id, request)
+        except ProviderError as error:
+            log.warning("job %s: reconciling with %s failed: %s", job_id, provider.title, error.message)
+            submission = None
+        if submission is None:
+            if provider.can_reconcile:
+                raise ProviderError(
+                    ErrorCode.SUBMIT_UNCONFIRMED,
+                    f"{unknown.message} {provider.title} has no job under this job's id now, so it was probably "
+                    "not created; check its console before submitting again.",
+                    retryable=False,
+                )
+            raise unknown
+        log.info("job %s: found at %s after an unconfirmed submit", job_id, provider.title)
+        return submission
+
     async def _follow(
         self, job_id: str, provider: Provider, spec: ModelSpec, submission: Submission, request: VideoRequest
     ) -> Snapshot | None:
         """Poll with the provider's cadence until the job is done. None: it was cancelled."""
-        last_ok = time.monotonic()
         created = self.get(job_id).created_at
         while True:
             row = self.get(job_id)
             if row.cancel_requested:
                 await self._cancel_remote(job_id, provider, submission, request)
                 return None
-            try:
-                snapshot = await provider.poll(submission, request)
-                last_ok = time.monotonic()
-            except ProviderError as error:
-                if not error.retryable or time.monotonic() - last_ok > MAX_UNREACHABLE_SECONDS:
-                    raise
-                log.warning("job %s: status check failed, will retry: %s", job_id, error.message)
-                await self._sleep(job_id, max(error.retry_after or 0, self._interval(provider, spec, 0)))
-                continue
+            snapshot = await self._poll(job_id, provider, spec, submission, request)
+            if snapshot is None:
+                continue  # woken by a cancel request while the provider was unreachable
             if snapshot.status == "succeeded":
                 return snapshot
             if snapshot.status == "failed":
@@ -341,10 +392,58 @@ class JobManager:
                 changes["cost_charged"] = snapshot.charged_usd
             if any(getattr(row, k) != v for k, v in changes.items()):
                 await self._write(job_id, **changes)
+            waited = (time.time() - created) / self.settings.poll_scale  # in the provider's own seconds
+            if waited > self._stuck_after(spec):
+                await self._give_up(provider, submission, request, spec, waited)
             await self._sleep(job_id, self._interval(provider, spec, time.time() - created))
 
+    def _stuck_after(self, spec: ModelSpec) -> float:
+        """How long a job may run before it counts as stuck: far past what the model usually takes."""
+        if self.settings.stuck_seconds is not None:
+            return self.settings.stuck_seconds
+        return max(STUCK_FACTOR * spec.typical_seconds, STUCK_FLOOR_SECONDS)
+
+    async def _give_up(
+        self, provider: Provider, submission: Submission, request: VideoRequest, spec: ModelSpec, waited: float
+    ) -> None:
+        """End a stuck job with a clear timeout, cancelling it at the provider where that is possible."""
+        outcome = "it may still finish there and be charged"
+        if provider.supports_cancel:
+            try:
+                await provider.cancel(submission, request)
+                outcome = f"it was cancelled at {provider.title}"
+            except ProviderError as error:
+                outcome = f"cancelling it there failed ({error.message}); it may still be charged"
+        raise ProviderError(
+            ErrorCode.TIMED_OUT,
+            f"{provider.title} has not finished this job after {waited / 60:.0f} min (this model usually takes "
+            f"{spec.typical_seconds / 60:.1f} min), so this server stopped waiting; {outcome}. Submitting again "
+            "may work.",
+            retryable=True,
+        )
+
+    async def _poll(
+        self, job_id: str, provider: Provider, spec: ModelSpec, submission: Submission, request: VideoRequest
+    ) -> Snapshot | None:
+        """One status answer, asking again through transient faults (they never fail a job) for as long as
+        MAX_UNREACHABLE_SECONDS. None: a cancel request arrived while waiting."""
+        started = time.monotonic()
+        while True:
+            try:
+                return await provider.poll(submission, request)
+            except ProviderError as error:
+                if not error.retryable or time.monotonic() - started > MAX_UNREACHABLE_SECONDS:
+                    raise
+                log.warning("job %s: status check failed, will retry: %s", job_id, error.message)
+                wait = max(error.retry_after or 0, self._interval(provider, spec, 0))
+            await self._sleep(job_id, wait)
+            if self.get(job_id).cancel_requested:
+                return None
+
     def _interval(self, provider: Provider, spec: ModelSpec, elapsed: float) -> float:
-        return provider.poll_interval(spec, elapsed) * self.settings.poll_scale
+        # A scaled clock: the provider's cadence sees elapsed time in its own (unscaled) seconds.
+        scale = self.settings.poll_scale
+        return provider.poll_interval(spec, elapsed / scale) * scale
 
     async def _sleep(self, job_id: str, seconds: float) -> None:
         # A cancel request wakes us early through the job's change event.
@@ -365,7 +464,13 @@ class JobManager:
         )
 
     async def _deliver(
-        self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest, snapshot: Snapshot
+        self,
+        job_id: str,
+        provider: Provider,
+        spec: ModelSpec,
+        submission: Submission,
+        request: VideoRequest,
+        snapshot: Snapshot,
     ) -> None:
         """Download (or render) the video next to a temp name, verify it, then rename it into place."""
         from server import media
@@ -390,7 +495,10 @@ class JobManager:
                 if attempt == DOWNLOAD_ATTEMPTS:
                     raise ProviderError(ErrorCode.DOWNLOAD_FAILED, f"could not download the video: {message}") from None
                 log.warning("job %s: download attempt %d failed: %s", job_id, attempt, message)
-                snapshot = await provider.poll(submission, request)  # a fresh (unexpired) URL
+                await self._sleep(job_id, self._interval(provider, spec, 0) * attempt)
+                fresh = await self._poll(job_id, provider, spec, submission, request)  # a fresh (unexpired) URL
+                if fresh is not None and fresh.status == "succeeded":
+                    snapshot = fresh
         info = await anyio.to_thread.run_sync(media.probe, dest)
         thumb = await anyio.to_thread.run_sync(media.thumbnail, dest, dest.with_suffix(".png"))
         video = {

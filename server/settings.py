@@ -55,6 +55,7 @@ class Settings(BaseModel):
     max_wait_seconds: float = 300.0
     heartbeat_seconds: float = Field(3.0, description="progress notification interval while a call waits")
     lease_seconds: float = Field(30.0, description="how long a job stays claimed by a process without renewal")
+    stuck_seconds: float | None = Field(None, description="a job running longer is stuck (default: 10x typical)")
     poll_scale: float = Field(1.0, description="multiplier on every provider's polling interval (tests: 0.01)")
     max_download_bytes: int = 2 * 1024**3
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
@@ -87,6 +88,7 @@ class Settings(BaseModel):
             heartbeat_seconds=_number(env, "VIDEOGEN_HEARTBEAT_SECONDS", 3.0, minimum=0.05),
             lease_seconds=_number(env, "VIDEOGEN_LEASE_SECONDS", 30.0, minimum=0.5),
             poll_scale=_number(env, "VIDEOGEN_POLL_SCALE", 1.0, minimum=0.0001),
+            stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
             limits=Limits(
                 max_cost_per_job=_optional(env, "VIDEOGEN_MAX_COST_PER_JOB"),

@@ -29,6 +29,10 @@ def env(tmp_path: Path) -> dict[str, str]:
         "VIDEOGEN_HEARTBEAT_SECONDS": "0.2",
         "VIDEOGEN_LEASE_SECONDS": "3",
         "VIDEOGEN_WAIT_SECONDS": "20",
+        "VIDEOGEN_RETRY_SCALE": "0.02",
+        # Tests compress the providers' clocks (VIDEOGEN_POLL_SCALE), which would make the stuck-job limit
+        # a few real seconds on a busy machine; tests of that limit set their own.
+        "VIDEOGEN_STUCK_SECONDS": "1000000",
     }
     (tmp_path / "inputs").mkdir()
     return values

@@ -19,13 +19,12 @@ from starlette.routing import Mount
 
 from providers.base import ErrorCode, ProviderError, Submission, VideoRequest
 from providers.fal import MODELS, FalProvider
-from providers.http import ProviderHTTP
 from providers.registry import Providers
 from providers.simulators.common import Simulator, running
 from providers.simulators.fal import create_app
 from server.app import build_server
 from server.catalog import Catalog, RequestArgs
-from server.jobs import JobManager
+from server.jobs import SUBMIT_RESENDS, JobManager
 from server.media import probe
 from server.settings import Settings
 
@@ -356,10 +355,11 @@ async def test_out_of_credit(fal_settings: Settings, sim: Simulator):
 
 
 async def test_rate_limited_submit_is_retried_then_gives_up(fal_settings: Settings, sim: Simulator):
-    sim.config.update(rate_limit=10, retry_after=0.01, on="POST")
+    tries = (SUBMIT_RESENDS + 1) * 4  # the engine's resends x the shared client's attempts
+    sim.config.update(rate_limit=tries + 6, retry_after=0.01, on="POST")
     error = await failed(fal_settings, ErrorCode.RATE_LIMITED)
     assert "rate limiting" in error["message"] and error["retryable"]
-    assert sim.config["rate_limit"] == 6 and sim.submissions == 0  # four tries, none accepted
+    assert sim.config["rate_limit"] == 6 and sim.submissions == 0  # every try refused, none accepted
 
 
 async def test_rate_limit_that_clears_is_ridden_out(fal_settings: Settings, sim: Simulator):
@@ -402,7 +402,7 @@ async def test_provider_side_validation_and_unknown_endpoint(fal_env: dict[str, 
         assert "duration: Input should be '5' or '10'" in caught.value.message
         assert "aspect_ratio: Input should be '16:9', '9:16' or '1:1'" in caught.value.message
         with pytest.raises(ProviderError) as caught:
-            await provider._http().request("POST", "/fal-ai/retired-model", json={"prompt": "x"})
+            await provider.http.request("POST", "/fal-ai/retired-model", json={"prompt": "x"})
         assert caught.value.code == ErrorCode.NOT_FOUND and "no model endpoint at" in caught.value.message
         assert KEY not in caught.value.message and SECRET not in caught.value.message
     finally:
@@ -449,9 +449,9 @@ async def test_status_urls_on_another_host_get_no_key(fal_env: dict[str, str]):
         **{f"{k}_url": f"https://attacker.example/fal-ai/x/requests/r1/{k}" for k in ("status", "response", "cancel")},
     }
     provider = FalProvider({**fal_env, "VIDEOGEN_FAL_BASE_URL": "https://queue.fal.run"})
-    provider._client = ProviderHTTP(
-        "fal.ai", provider.base_url, transport=httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
-    )
+    options = provider.http_options()
+    options["transport"] = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
+    provider.http_options = lambda: options  # the adapter's own client, answered by a mock
     request = VideoRequest(
         prompt="x",
         provider="fal",

@@ -23,27 +23,21 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from providers.base import ErrorCode, InvalidRequest, ProviderError
-from providers.http import RetryPolicy
 from providers.kling import KlingProvider
 from providers.registry import Providers
 from providers.simulators.common import running
 from providers.simulators.kling import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, KlingSimulator, create_app
 from server.app import build_server
 from server.catalog import Catalog, RequestArgs
-from server.jobs import JobManager
+from server.jobs import SUBMIT_RESENDS, JobManager
 from server.media import probe
 from server.settings import Settings
 
 pytestmark = pytest.mark.anyio
+SUBMIT_TRIES = (SUBMIT_RESENDS + 1) * 4  # the engine's resends x the shared client's attempts
 
 ACCESS, SECRET = DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY  # the simulator's default pair: distinctive fakes
 SPEED = 400.0  # a 90 s simulated job (plus 10 s queued) takes a quarter of a second
-
-
-@pytest.fixture(autouse=True)
-def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Same retry logic, shorter waits: "retried, then gave up" takes a fraction of a second.
-    monkeypatch.setattr(KlingProvider, "policy", RetryPolicy(base_delay=0.01, max_delay=0.05))
 
 
 @dataclass
@@ -261,9 +255,10 @@ ERRORS = [
     ({"fail_create": [1201]}, "INVALID_INPUT", ["fix the request", "code 1201"], {"1201": 1}),
     ({"fail_create": [1203]}, "NOT_FOUND", ["no such task or model"], {"1203": 1}),
     ({"fail_create": [1301]}, "CONTENT_POLICY", ["content safety", "change"], {"1301": 1}),
-    ({"fail_create": [1302] * 10}, "RATE_LIMITED", ["rate limit", "retry"], {"1302": 4}),
-    ({"fail_create": [1303] * 10}, "RATE_LIMITED", ["concurrency", "wait"], {"1303": 4}),
-    ({"fail_create": [5001] * 10}, "TRANSIENT", ["maintenance", "retry later"], {"5001": 4}),
+    # Refused submits are resent by the engine, each time with the client's own retries, then fail.
+    ({"fail_create": [1302] * SUBMIT_TRIES}, "RATE_LIMITED", ["rate limit", "retry"], {"1302": SUBMIT_TRIES}),
+    ({"fail_create": [1303] * SUBMIT_TRIES}, "RATE_LIMITED", ["concurrency", "wait"], {"1303": SUBMIT_TRIES}),
+    ({"fail_create": [5001] * SUBMIT_TRIES}, "TRANSIENT", ["maintenance", "retry later"], {"5001": SUBMIT_TRIES}),
     # A 500 to a submit may come after the task was made: looked up by our id, not sent again.
     ({"fail_create": [5000]}, "SUBMIT_UNCONFIRMED", ["not re-sent", "probably not created"], {"5000": 1, "1203": 1}),
     ({"fail_query": [1203] * 10}, "NOT_FOUND", ["no such task"], {"1203": 1}),

@@ -22,7 +22,7 @@ from providers.simulators.common import Simulator, running
 from providers.simulators.runblob import create_app
 from server.app import build_server
 from server.catalog import RequestArgs
-from server.jobs import JobManager
+from server.jobs import SUBMIT_RESENDS, JobManager
 from server.media import probe
 from server.settings import Settings
 from server.store import JobRow
@@ -346,10 +346,11 @@ async def test_out_of_credit_in_both_documented_bodies(rb_settings: Settings, si
 
 
 async def test_rate_limited_submits_are_retried_then_fail(rb_settings: Settings, sim: Simulator):
-    sim.config.update(submit_faults=[429] * 5, retry_after=0)
+    tries = (SUBMIT_RESENDS + 1) * 4  # the engine's resends x the shared client's attempts
+    sim.config.update(submit_faults=[429] * (tries + 1), retry_after=0)
     error = await failed(rb_settings)
     assert error["code"] == "RATE_LIMITED" and error["retryable"] and "try again" in error["message"]
-    assert sim.config["submit_faults"] == [429]  # four attempts, then it gave up
+    assert sim.config["submit_faults"] == [429]  # every try refused, then it gave up
     assert sim.submissions == 0
 
 

@@ -19,14 +19,13 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from providers.base import ErrorCode
-from providers.http import RetryPolicy
 from providers.registry import Providers
 from providers.runway import MODELS, RATIOS, TEXT_TO_VIDEO_RATIOS, RunwayProvider, failure_error, snapshot
 from providers.simulators.common import Simulator, running
 from providers.simulators.runway import create_app
 from server.app import build_server
 from server.catalog import Catalog, RequestArgs
-from server.jobs import JobManager
+from server.jobs import SUBMIT_RESENDS, JobManager
 from server.media import probe
 from server.settings import Settings
 
@@ -34,12 +33,6 @@ pytestmark = pytest.mark.anyio
 
 KEY = "key_" + "feedface" * 16  # well-formed: key_ and 128 hex digits
 SPEED = 300.0  # a simulated minute passes in 0.2 s
-FAST_RETRIES = RetryPolicy(base_delay=0.01, max_delay=0.05)
-
-
-@pytest.fixture(autouse=True)
-def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(RunwayProvider, "retry_policy", FAST_RETRIES)
 
 
 @pytest.fixture(scope="module")
@@ -367,7 +360,7 @@ async def test_out_of_credit(rw_settings: Settings, sim: Simulator):
 
 
 async def test_rate_limit_is_retried_then_fails(rw_settings: Settings, sim: Simulator):
-    sim.config["errors"] = [429] * 4  # every attempt of the submit
+    sim.config["errors"] = [429] * (SUBMIT_RESENDS + 1) * 4  # every attempt of every resend of the submit
     job = await failed_with(rw_settings, ErrorCode.RATE_LIMITED, "HTTP 429", "try again")
     assert job["error"]["retryable"] is True and sim.config["errors"] == [] and sim.submissions == 0
 

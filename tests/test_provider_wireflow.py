@@ -25,7 +25,7 @@ from providers.simulators.wireflow import WireflowSim, create_app
 from providers.wireflow import MODELS, WireflowProvider, execution_id, read_poll, video_url
 from server.app import build_server
 from server.catalog import RequestArgs
-from server.jobs import JobManager
+from server.jobs import SUBMIT_RESENDS, JobManager
 from server.media import probe
 from server.settings import Settings
 
@@ -92,7 +92,7 @@ def picture(tmp_path: Path, size: tuple[int, int] = (480, 320)) -> Path:
 
 
 def provider(served: Served, tmp_path: Path) -> WireflowProvider:
-    env = {"WIREFLOW_API_KEY": KEY, "VIDEOGEN_WIREFLOW_BASE_URL": served.url}
+    env = {"WIREFLOW_API_KEY": KEY, "VIDEOGEN_WIREFLOW_BASE_URL": served.url, "VIDEOGEN_RETRY_SCALE": "0.02"}
     return WireflowProvider(env=env, allowed_dirs=[tmp_path / "inputs"])
 
 
@@ -440,7 +440,8 @@ async def test_errors_are_mapped(wf_env, served, tmp_path, key, config, args, co
     assert job["error"]["retryable"] is retryable
     assert all(word in job["error"]["message"] for word in words), job["error"]["message"]
     if code == "RATE_LIMITED":
-        assert served.sim.throttled == 2  # the refusal was retried once after its Retry-After
+        # Each submit is tried twice (Wireflow's policy), and a refused submit is resent by the engine.
+        assert served.sim.throttled == (SUBMIT_RESENDS + 1) * 2
     if code == "SUBMIT_UNCONFIRMED":
         assert served.sim.submissions == 1  # the run exists: never sent twice
 
@@ -655,3 +656,14 @@ def test_poll_cadence_grows_by_half_up_to_ten_seconds():
         elapsed += waits[-1]
     assert waits[:6] == pytest.approx([1, 1.5, 2.25, 3.375, 5.0625, 7.59375])
     assert waits[6:] == [10.0] * 4  # capped: 6 requests a minute, inside the Free plan's 10
+
+
+# -- the retry policy --------------------------------------------------------------------------------
+def test_retry_policy_retries_once_and_follows_the_retry_scale():
+    normal = WireflowProvider(env={}).retry_policy()
+    assert (normal.attempts, normal.base_delay, normal.max_delay) == (2, 0.5, 8.0)  # Wireflow: retry a 500 once
+    fast = WireflowProvider(env={"VIDEOGEN_RETRY_SCALE": "0.02"}).retry_policy()
+    assert fast.attempts == 2 and (fast.base_delay, fast.max_delay) == pytest.approx((0.01, 0.16))
+    with pytest.raises(ProviderError) as bad:
+        WireflowProvider(env={"VIDEOGEN_RETRY_SCALE": "fast"}).retry_policy()
+    assert bad.value.code is ErrorCode.INTERNAL and "VIDEOGEN_RETRY_SCALE" in bad.value.message

@@ -1,0 +1,36 @@
+"""The README stays true to the code: every provider, model, credential and setting it should name."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+from providers.registry import PROVIDERS, Providers
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_provider_model_and_credential_is_documented():
+    providers = Providers({})
+    for name in PROVIDERS:
+        provider = providers.get(name)
+        assert f"### `{name}`" in README, name
+        for var in provider.env_vars:
+            assert f"`{var}`" in README, var
+        for spec in provider.models:
+            row = next((line for line in README.splitlines() if line.startswith(f"| `{spec.id}`")), None)
+            assert row is not None, spec.id
+            assert spec.price.describe(with_note=False) in row, (spec.id, row)
+
+
+def test_every_setting_the_code_reads_is_documented():
+    code = "\n".join(p.read_text() for p in (ROOT / "server").glob("*.py"))
+    read = set(re.findall(r'"(VIDEOGEN_[A-Z_]+)"', code)) - {"VIDEOGEN_"}
+    missing = sorted(var for var in read if f"`{var}`" not in README)
+    assert not missing, missing
+
+
+def test_the_two_set_up_commands():
+    assert 'pip install . && videogen-mcp generate "' in README
+    assert 'pip install -e ".[test]" && pytest' in README
