@@ -80,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=8765)
     simulate.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    simulate.add_argument(
+        "--faults",
+        default="",
+        help='inject faults, e.g. "429=0.2,503=0.1,timeout=0.05,'
+        'reset=0.05,malformed=0.05,stuck=0.02,expired_url=0.05" (rates per request)',
+    )
+    simulate.add_argument("--seed", type=int, default=0, help="seed for the fault draws")
 
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "serve":
             return _serve(args if args.command else _parser().parse_args(["serve"]))
         if command == "simulate":
-            return _simulate(args.host, args.port, args.speed)
+            return _simulate(args.host, args.port, args.speed, args.faults, args.seed)
         return anyio.run(_COMMANDS[command], args)
     except (ProviderError, UnknownJob, SettingsError) as error:
         message = f"{error.code.value}: {error.message}" if isinstance(error, ProviderError) else str(error)
@@ -151,7 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _simulate(host: str, port: int, speed: float) -> int:
+def _simulate(host: str, port: int, speed: float, faults: str = "", seed: int = 0) -> int:
     import uvicorn
 
     from providers.simulators import SIMULATORS, build_app, sample_env
@@ -163,7 +170,12 @@ def _simulate(host: str, port: int, speed: float) -> int:
     print("point videogen-mcp at them with this environment:", file=sys.stderr)
     for key, value in sample_env(f"http://{host}:{port}").items():
         print(f"export {key}={value}", file=sys.stderr)
-    uvicorn.run(build_app(speed), host=host, port=port, log_level="warning")
+    try:
+        app = build_app(speed, faults=faults, seed=seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
 

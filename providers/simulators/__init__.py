@@ -36,18 +36,28 @@ def create_app(name: str, speed: float = 1.0) -> Any:
     return getattr(importlib.import_module(module_name), attr)(speed=speed)
 
 
-def build_app(speed: float = 1.0, names: list[str] | None = None) -> Any:
-    """One ASGI app with every simulator mounted under its provider's name."""
+def build_app(speed: float = 1.0, names: list[str] | None = None, faults: str = "", seed: int = 0) -> Any:
+    """One ASGI app with every simulator mounted under its provider's name, faults injected as `faults` says
+    (see providers.simulators.faults)."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
+    from providers.simulators.faults import FaultInjector, FaultPlan
+
     chosen = names or list(SIMULATORS)
     apps = {name: create_app(name, speed) for name in chosen}
+    plans = {name: FaultPlan(faults, seed=seed + n, speed=speed) for n, name in enumerate(chosen)}
 
     async def index(_: Any) -> JSONResponse:
-        return JSONResponse({"simulators": {name: f"/{name}" for name in apps}, "speed": speed})
+        injected = {name: dict(plan.injected) for name, plan in plans.items()}
+        return JSONResponse({"simulators": {name: f"/{name}" for name in apps}, "speed": speed, "faults": injected})
 
-    app = Starlette(routes=[Route("/", index), *(Mount(f"/{name}", app=sub) for name, sub in apps.items())])
+    routes = [
+        Route("/", index),
+        *(Mount(f"/{name}", app=FaultInjector(sub, plans[name])) for name, sub in apps.items()),
+    ]
+    app = Starlette(routes=routes)
     app.state.simulators = {name: sub.state.sim for name, sub in apps.items()}
+    app.state.faults = plans
     return app

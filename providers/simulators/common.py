@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 _DIRECTIVE = re.compile(r"sim:(\w+)=([\w.]+)")
+# The ids of jobs created while handling the current request, for the fault injector (see faults.py).
+created_here: ContextVar[list[str] | None] = ContextVar("sim_created_here", default=None)
 
 
 def directives(prompt: str | None) -> dict[str, str]:
@@ -89,6 +92,8 @@ class Simulator:
         with self.lock:
             self.jobs[job.id] = job
             self.submissions += 1
+        if (bucket := created_here.get()) is not None:
+            bucket.append(job.id)
         return job
 
     def get(self, job_id: str) -> SimJob | None:
@@ -112,7 +117,7 @@ class Simulator:
 
         async def video(request: Request) -> Response:
             job = self.jobs.get(request.path_params["job_id"])
-            if job is None or job.phase()[0] != "succeeded":
+            if job is None or job.extra.get("deleted") or job.phase()[0] != "succeeded":
                 return JSONResponse({"error": "not found"}, status_code=404)
             duration = float(job.extra.get("duration", 5))
             ratio = str(job.extra.get("aspect_ratio", "16:9"))
