@@ -329,15 +329,26 @@ def _wrap(text: str, font: FreeTypeFont, max_width: float, max_lines: int) -> li
         if line:
             lines.append(line)
         line = word
-        while len(line) > 1 and font.getlength(line) > max_width:
-            cut = len(line) - 1
-            while cut > 1 and font.getlength(line[:cut]) > max_width:
-                cut -= 1
+        while len(lines) <= max_lines and len(line) > 1 and font.getlength(line) > max_width:
+            cut = _fitting_prefix(line, font, max_width)
             lines.append(line[:cut])
             line = line[cut:]
         if len(lines) > max_lines:
             break
     return [*lines, line] if line or not lines else lines
+
+
+def _fitting_prefix(text: str, font: FreeTypeFont, max_width: float) -> int:
+    """Length of the longest prefix that fits (at least one character), by bisection: a long word
+    (a 2,500-character prompt without spaces, a sentence in Chinese) costs log(n) measurements."""
+    low, high = 1, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if font.getlength(text[:middle]) <= max_width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _load_image(source: str, width: int, height: int) -> tuple[Picture | None, str | None]:

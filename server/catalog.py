@@ -32,6 +32,15 @@ class RequestArgs(BaseModel):
     audio: bool | None = None
 
 
+def _text(value: str, field: str) -> str:
+    """Text must be valid Unicode all the way to the index and JSON (a lone surrogate is not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{field} contains characters that are not valid Unicode (lone surrogates)") from None
+    return value
+
+
 def _choices(values: Sequence[object]) -> str:
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -61,14 +70,14 @@ class Catalog:
         spec = self.spec(provider, args.model)
         where = f"{provider.name}/{spec.id}"
 
-        prompt = args.prompt.strip()
+        prompt = _text(args.prompt, "prompt").strip()
         if not prompt:
             raise InvalidRequest("prompt is empty; describe the video you want")
         if len(prompt) > spec.max_prompt_chars:
             raise InvalidRequest(f"prompt is {len(prompt)} characters; {where} accepts at most {spec.max_prompt_chars}")
 
-        images = [i.strip() for i in (args.images or []) if i.strip()]
-        end_image = (args.end_image or "").strip() or None
+        images = [_text(i, "images").strip() for i in (args.images or []) if i.strip()]
+        end_image = _text(args.end_image or "", "end_image").strip() or None
         mode = "image_to_video" if images or end_image else "text_to_video"
         if mode not in spec.modes:
             raise InvalidRequest(f"{where} does not take images (text-to-video only); remove images/end_image")
@@ -101,7 +110,7 @@ class Catalog:
         audio = spec.default_audio if args.audio is None else args.audio
         if audio and not spec.audio:
             raise InvalidRequest(f"{where} cannot generate audio; set audio to false")
-        negative_prompt = (args.negative_prompt or "").strip() or None
+        negative_prompt = _text(args.negative_prompt or "", "negative_prompt").strip() or None
         if negative_prompt and not spec.negative_prompt:
             raise InvalidRequest(f"{where} does not support negative_prompt")
         if negative_prompt and len(negative_prompt) > spec.max_prompt_chars:

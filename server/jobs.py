@@ -145,8 +145,10 @@ class JobManager:
     async def submit(self, args: RequestArgs, idempotency_key: str | None = None) -> JobRow:
         """Validate, price, record and start a job. Bad input raises before anything is written."""
         key = (idempotency_key or "").strip() or None
-        if key and len(key) > 200:
-            raise ProviderError(ErrorCode.INVALID_INPUT, "idempotency_key is longer than 200 characters")
+        if key and (len(key) > 200 or not key.isprintable() or key != key.encode("utf-8", "replace").decode()):
+            raise ProviderError(
+                ErrorCode.INVALID_INPUT, "idempotency_key must be at most 200 printable characters (valid Unicode)"
+            )
         if key and (existing := self.db.by_idempotency_key(key)):
             return existing
         provider, spec, request = self.catalog.resolve(args)
@@ -446,9 +448,13 @@ class JobManager:
         return provider.poll_interval(spec, elapsed / scale) * scale
 
     async def _sleep(self, job_id: str, seconds: float) -> None:
-        # A cancel request wakes us early through the job's change event.
+        """Wait, waking early for a cancel request. The event is taken before the flag is read: a cancel
+        stores its flag, then publishes, so it is seen either here or through the event, never lost."""
+        event = self._event(job_id)
+        if self.get(job_id).cancel_requested:
+            return
         with anyio.move_on_after(seconds):
-            await self._event(job_id).wait()
+            await event.wait()
 
     async def _cancel_remote(self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest):
         if provider.supports_cancel:
