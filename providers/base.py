@@ -138,6 +138,9 @@ class ModelSpec(BaseModel):
     negative_prompt: bool = False
     seed: bool = False
     max_prompt_chars: int = 2500
+    options: dict[str, str] = Field(
+        default_factory=dict, description="provider-specific settings this model takes: name -> what it takes"
+    )
     price: PriceRule
     typical_seconds: float = Field(120.0, description="how long a job usually takes; sets the polling cadence")
 
@@ -179,6 +182,7 @@ class VideoRequest(BaseModel):
     negative_prompt: str | None = None
     seed: int | None = None
     audio: bool = False
+    options: dict[str, Any] = Field(default_factory=dict, description="provider-specific settings (ModelSpec.options)")
 
 
 JobStatus = Literal["pending", "queued", "running", "downloading", "succeeded", "failed", "cancelled"]

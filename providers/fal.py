@@ -68,6 +68,7 @@ class Wire:
 
 
 FOLLOWS_IMAGE = " Image-to-video output takes the start image's shape."
+CFG_SCALE = "how closely to follow the prompt, 0..1 (0.5 unless given)"
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -86,6 +87,7 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         end_image=True,
         negative_prompt=True,
+        options={"cfg_scale": CFG_SCALE},
         price=PriceRule(per_second=0.07, per_second_audio=0.14),
         typical_seconds=120.0,
     ),
@@ -103,6 +105,7 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         end_image=True,
         negative_prompt=True,
+        options={"cfg_scale": CFG_SCALE},
         price=PriceRule(flat=0.35, flat_seconds=5, per_second=0.07),
         typical_seconds=90.0,
     ),
@@ -347,6 +350,9 @@ class FalProvider(Provider):
     def check(self, request: VideoRequest) -> None:
         if reason := _unsupported(request):
             raise InvalidRequest(reason)
+        cfg = request.options.get("cfg_scale")
+        if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1):
+            raise InvalidRequest(f"cfg_scale must be a number from 0 to 1, not {cfg!r}")
 
     def payload(self, request: VideoRequest) -> tuple[str, dict[str, Any]]:
         """(endpoint, JSON body) for a validated request; local images become data URIs."""
@@ -379,7 +385,7 @@ class FalProvider(Provider):
             body["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             body["seed"] = request.seed
-        return endpoint, body | dict(wire.fixed)
+        return endpoint, body | dict(wire.fixed) | request.options  # declared options override the fixed values
 
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest) -> Submission:

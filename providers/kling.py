@@ -49,6 +49,18 @@ DURATIONS = (5.0, 10.0)
 IMAGE_RULE = "JPG or PNG, at most 10 MB, at least 300 px on each side, aspect ratio between 1:2.5 and 2.5:1"
 
 
+CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+CAMERA_HELP = (
+    "camera movement: {type: "
+    + " | ".join(CAMERA_TYPES)
+    + "}; with type simple also config: {one of "
+    + ", ".join(CAMERA_AXES)
+    + ": -10..10}; not with end_image"
+)
+CFG_HELP = "how closely to follow the prompt, 0..1 (Kling's default 0.5)"
+
+
 def _spec(model_id: str, name: str, description: str, price: PriceRule, **fields: Any) -> ModelSpec:
     defaults: dict[str, Any] = dict(
         modes=("text_to_video", "image_to_video"),
@@ -61,6 +73,7 @@ def _spec(model_id: str, name: str, description: str, price: PriceRule, **fields
         max_images=1,
         negative_prompt=True,
         max_prompt_chars=2500,
+        options={"camera_control": CAMERA_HELP},
     )
     shape = " Image-to-video takes its aspect ratio from the image."
     return ModelSpec(id=model_id, name=name, description=description + shape, price=price, **{**defaults, **fields})
@@ -104,17 +117,34 @@ MODELS = (
     _spec(
         "kling-v1-6",
         "Kling 1.6",
-        "Kling 1.6; 720p (std) or 1080p (pro); an end frame (end_image) at 1080p only. cfg_scale is left at "
-        "Kling's default (0.5).",
+        "Kling 1.6; 720p (std) or 1080p (pro); an end frame (end_image) at 1080p only; cfg_scale as an option.",
         PriceRule(
             by_duration={"5": 2 * UNIT_USD, "10": 4 * UNIT_USD},
             resolution_factor={"1080p": 1.75},
             note=_note("5 s: std 2, pro 3.5"),
         ),
         end_image=True,
+        options={"camera_control": CAMERA_HELP, "cfg_scale": CFG_HELP},
         typical_seconds=180,
     ),
 )
+
+
+def _check_camera(camera: Any) -> None:
+    """Kling's camera_control: a documented type; for `simple`, a config of axes within -10..10."""
+    if not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES:
+        raise InvalidRequest(f"camera_control must be an object with type one of {', '.join(CAMERA_TYPES)}")
+    config = camera.get("config")
+    if camera["type"] != "simple":
+        if config is not None:
+            raise InvalidRequest(f"camera_control type {camera['type']} takes no config (only simple does)")
+        return
+    if not isinstance(config, dict) or not config or set(config) - set(CAMERA_AXES):
+        raise InvalidRequest(f"camera_control type simple needs config with some of {', '.join(CAMERA_AXES)}")
+    for axis, value in config.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -10 <= value <= 10:
+            raise InvalidRequest(f"camera_control config {axis} must be a number from -10 to 10, not {value!r}")
+
 
 # The request mapping: our resolution -> Kling's mode; our mode -> Kling's endpoint.
 KLING_MODE = {"720p": "std", "1080p": "pro"}
@@ -255,6 +285,14 @@ class KlingProvider(Provider):
 
     # -- the request mapping ---------------------------------------------------------------------
     def check(self, request: VideoRequest) -> None:
+        camera = request.options.get("camera_control")
+        if camera is not None:
+            _check_camera(camera)
+            if request.end_image:
+                raise InvalidRequest("Kling takes camera_control or an end frame (end_image), not both")
+        cfg = request.options.get("cfg_scale")
+        if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1):
+            raise InvalidRequest(f"cfg_scale must be a number from 0 to 1, not {cfg!r}")
         if request.resolution != "1080p":
             for field, what in PRO_ONLY.get(request.model, {}).items():
                 if getattr(request, field):
@@ -279,6 +317,8 @@ class KlingProvider(Provider):
             "image": self._image(request.images[0], "the start image") if request.images else None,
             "image_tail": self._image(request.end_image, "end_image") if request.end_image else None,
             "external_task_id": job_id,
+            "camera_control": request.options.get("camera_control"),
+            "cfg_scale": request.options.get("cfg_scale"),
         }
         return {key: value for key, value in body.items() if value is not None}
 

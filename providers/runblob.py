@@ -10,8 +10,8 @@ There is no cancel endpoint and no lookup by an id of ours, so an unconfirmed su
 Choices:
 - Images: URLs are sent as `images_url`, local files (data URIs arrive as files, the engine stores them) as
   `images_base64` data URIs. runblob refuses a mix and we never fetch URLs, so a mix is refused before any call.
-- `keep_original_sound` keeps the sound of input *video*; we send only images, so it is left at runblob's default
-  and our `audio` flag is not offered: nothing in this API asks for generated sound.
+- `keep_original_sound` keeps the sound of input *video*; we send only images, so our `audio` flag is not offered
+  (nothing in this API asks for generated sound) and the flag itself is passed through as an option.
 - Prices: runblob publishes only the `price` each submit returns. The estimates scale its documented example
   ($0.15 for a default 5 s standard video) with duration, pro at 2x; the job records the price runblob returns.
 """
@@ -67,6 +67,7 @@ def _spec(model_id: str, name: str, resolution: str, typical_seconds: float, des
         default_resolution=resolution,
         max_images=5,
         max_prompt_chars=2500,
+        options={"keep_original_sound": "runblob's keep_original_sound flag, true | false (its default true)"},
         price=PriceRule(by_duration={f"{d:g}": round(PER_SECOND[model_id] * d, 4) for d in DURATIONS}, note=PRICE_NOTE),
         typical_seconds=typical_seconds,
     )
@@ -131,6 +132,9 @@ class RunblobProvider(Provider):
         return next((step for until, step in CADENCE if elapsed < until), STEADY_INTERVAL)
 
     def check(self, request: VideoRequest) -> None:
+        sound = request.options.get("keep_original_sound")
+        if sound is not None and not isinstance(sound, bool):
+            raise InvalidRequest(f"keep_original_sound must be true or false, not {sound!r}")
         urls = [image for image in request.images if classify(image) == "url"]
         if urls and len(urls) < len(request.images):
             raise InvalidRequest(
@@ -160,6 +164,8 @@ class RunblobProvider(Provider):
             "duration": f"{request.duration:g}",  # runblob takes strings: "5" | "10" | "15"
             "aspect_ratio": request.aspect_ratio,
         }
+        if "keep_original_sound" in request.options:
+            body["keep_original_sound"] = request.options["keep_original_sound"]
         urls = [image for image in request.images if classify(image) == "url"]
         if urls:
             body["images_url"] = [check_url(url) for url in urls]

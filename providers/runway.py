@@ -8,7 +8,7 @@ image_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py) 
   DELETE /v1/tasks/{id} -> 204 (cancels a task that has not finished, deletes one that has)
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
-`veo3` is not offered: the SDK (the API's OpenAPI spec) no longer lists it.
+`veo3` is offered as the API reference of 2024-11-06 describes it (8 s, first frame); newer SDKs omit it.
 Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled
 (the base class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
 """
@@ -129,6 +129,26 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     _veo("veo3.1", "Veo 3.1", 0.20, 0.40, typical=90.0),
     _veo("veo3.1_fast", "Veo 3.1 Fast", 0.10, 0.15, typical=50.0),
+    ModelSpec(
+        id="veo3",
+        name="Veo 3",
+        description=(
+            "Google's Veo 3 through Runway: text or a first frame, 8 s at 720p (16:9 or 9:16). Newer Runway SDKs "
+            "no longer list it; prefer veo3.1, which is cheaper and can add audio."
+        ),
+        modes=("text_to_video", "image_to_video"),
+        durations=(8.0,),
+        default_duration=8.0,
+        aspect_ratios=VEO_RATIOS,
+        default_aspect_ratio="16:9",
+        resolutions=("720p",),
+        default_resolution="720p",
+        max_images=1,
+        seed=True,
+        max_prompt_chars=MAX_PROMPT_UNITS,
+        price=PriceRule(per_second=0.40, note="40 credits/s"),
+        typical_seconds=120.0,
+    ),
 )
 
 

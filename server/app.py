@@ -6,7 +6,7 @@ import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
@@ -59,6 +59,11 @@ EndImage = Annotated[str | None, Field(description="Last frame (URL, data URI or
 Negative = Annotated[str | None, Field(description="What to avoid, for models that support it.")]
 Seed = Annotated[int | None, Field(description="Seed for repeatable results, for models that support it.")]
 Audio = Annotated[bool | None, Field(description="Generate sound (models with audio; may cost more).")]
+Options = Annotated[
+    dict[str, Any] | None,
+    Field(description="Provider-specific settings the model lists under `options` in list_models, e.g. Kling's "
+                      "camera_control or cfg_scale."),
+]
 Wait = Annotated[
     float | None,
     Field(
@@ -195,6 +200,7 @@ async def spend_approval(
     audio: bool | None,
     images: list[str] | None,
     end_image: str | None,
+    options: dict[str, Any] | None,
     idempotency_key: str | None,
     ctx: Context,
 ) -> str | Elicit[SpendApproval]:
@@ -211,6 +217,7 @@ async def spend_approval(
             resolution=resolution,
             aspect_ratio=aspect_ratio,
             audio=audio,
+            options=options,
             images=images,
             end_image=end_image,
         )
@@ -311,6 +318,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         negative_prompt: Negative = None,
         seed: Seed = None,
         audio: Audio = None,
+        options: Options = None,
         wait_seconds: Wait = None,
         idempotency_key: Annotated[
             str | None, Field(description="Repeat a key to get the same job back instead of paying twice.")
@@ -335,6 +343,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             negative_prompt=negative_prompt,
             seed=seed,
             audio=audio,
+            options=options,
         )
         try:
             row = await m.submit(args, idempotency_key)
@@ -403,6 +412,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         negative_prompt: Negative = None,
         seed: Seed = None,
         audio: Audio = None,
+        options: Options = None,
     ) -> CostReport:
         """The price in USD of the same request generate_video would make, with its breakdown. Validates the
         request the same way; creates no job and calls no provider."""
@@ -418,6 +428,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             negative_prompt=negative_prompt,
             seed=seed,
             audio=audio,
+            options=options,
         )
         try:
             m = engine(ctx)

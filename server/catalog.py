@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -30,6 +31,7 @@ class RequestArgs(BaseModel):
     negative_prompt: str | None = None
     seed: int | None = None
     audio: bool | None = None
+    options: dict[str, Any] | None = None
 
 
 def _text(value: str, field: str) -> str:
@@ -120,6 +122,12 @@ class Catalog:
         if args.seed is not None and not 0 <= args.seed <= 2**32 - 1:
             raise InvalidRequest(f"seed {args.seed} is out of range; allowed: 0 to {2**32 - 1}")
 
+        options = dict(args.options or {})
+        unknown = sorted(set(options) - set(spec.options))
+        if unknown:
+            allowed = ", ".join(f"{k} ({v})" for k, v in spec.options.items()) or "none"
+            raise InvalidRequest(f"{where} does not take option(s) {', '.join(unknown)}; its options: {allowed}")
+
         if check_files:
             from providers.images import validate_image
 
@@ -139,6 +147,7 @@ class Catalog:
             negative_prompt=negative_prompt,
             seed=args.seed,
             audio=audio,
+            options=options,
         )
         provider.check(request)
         return provider, spec, request
@@ -188,6 +197,7 @@ class Catalog:
                         negative_prompt=spec.negative_prompt,
                         seed=spec.seed,
                         max_prompt_chars=spec.max_prompt_chars,
+                        options=dict(spec.options),
                         price=spec.price.describe(),
                         example_cost_usd=usd,
                         configured=provider.configured(),

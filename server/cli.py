@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--negative-prompt")
         p.add_argument("--seed", type=int)
         p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None)
+        p.add_argument("--option", action="append", dest="options", metavar="NAME=VALUE",
+                       help="a provider-specific setting (repeatable; VALUE may be JSON), see `models`")
         p.add_argument("--json", action="store_true", help="print JSON")
 
     gen = sub.add_parser("generate", help="make a video and print its path")
@@ -179,6 +181,24 @@ def _simulate(host: str, port: int, speed: float, faults: str = "", seed: int = 
     return 0
 
 
+def _options(pairs: list[str] | None) -> dict[str, Any] | None:
+    """--option NAME=VALUE pairs; a VALUE that parses as JSON is taken as such (numbers, objects)."""
+    from server.settings import SettingsError
+
+    if not pairs:
+        return None
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SettingsError(f"--option takes NAME=VALUE, not {pair!r}")
+        try:
+            options[name.strip()] = json.loads(value)
+        except ValueError:
+            options[name.strip()] = value
+    return options
+
+
 def _request(args: argparse.Namespace) -> Any:
     from server.catalog import RequestArgs
 
@@ -194,6 +214,7 @@ def _request(args: argparse.Namespace) -> Any:
         negative_prompt=args.negative_prompt,
         seed=args.seed,
         audio=args.audio,
+        options=_options(args.options),
     )
 
 

@@ -66,6 +66,7 @@ REQUEST_PARAMS = (
     "negative_prompt",
     "seed",
     "audio",
+    "options",
 )
 PARAMS = {
     "generate_video": (*REQUEST_PARAMS, "wait_seconds", "idempotency_key"),
@@ -364,6 +365,7 @@ def valid_request(images: list[str | None], with_generate_fields: bool) -> st.Se
         "seed": st.one_of(st.none(), st.integers(0, 2**32 - 1)),
         "audio": st.sampled_from([None, False]),
         "images": st.sampled_from([None, [], ["   "], *[[i] for i in images if i]]),
+        "options": st.sampled_from([None, {}]),  # the demo model declares no options
     }
     if with_generate_fields:
         fields["wait_seconds"] = st.one_of(st.none(), st.floats(0, 3600), st.integers(0, 3600))
@@ -430,6 +432,12 @@ def any_model_request(draw: st.DrawFn) -> dict[str, Any]:
         "negative_prompt": lambda: draw(st.sampled_from(["blur", "", " "])),
         "images": lambda: draw(st.sampled_from([[], ["https://example.com/a.png"], ["https://example.com/a.png"] * 2])),
         "end_image": lambda: "https://example.com/z.png",
+        "options": lambda: draw(
+            st.one_of(
+                st.builds(dict, st.lists(st.tuples(st.sampled_from([*spec.options, "bogus"]), JSONISH), max_size=2)),
+                st.just({}),
+            )
+        ),
     }
     for key in draw(st.lists(st.sampled_from(sorted(optional)), unique=True, max_size=len(optional))):
         args[key] = optional[key]()

@@ -241,6 +241,22 @@ BODIES = [
             "audio": True,
         },
     ),
+    (
+        {"model": "veo3", "aspect_ratio": "9:16", "seed": 7},
+        "text_to_video",
+        {"model": "veo3", "promptText": "P", "ratio": "720:1280", "duration": 8, "seed": 7},
+    ),
+    (
+        {"model": "veo3", "images": ["https://example.com/a.png"]},
+        "image_to_video",
+        {
+            "model": "veo3",
+            "promptText": "P",
+            "ratio": "1280:720",
+            "duration": 8,
+            "promptImage": "https://example.com/a.png",
+        },
+    ),
 ]
 
 
@@ -270,7 +286,7 @@ async def test_every_declared_shape_has_a_runway_ratio():
         for ratio in spec.aspect_ratios:
             for resolution in spec.resolutions:
                 assert (ratio, resolution) in RATIOS, (spec.id, ratio, resolution)
-    assert [m.id for m in MODELS] == ["gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast"]
+    assert [m.id for m in MODELS] == ["gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "veo3"]
 
 
 @pytest.mark.parametrize(
@@ -317,6 +333,7 @@ PRICES = [
     ({"model": "veo3.1", "duration": 4, "audio": True, "resolution": "1080p"}, 1.60),
     ({"model": "veo3.1_fast", "duration": 8}, 0.80),
     ({"model": "veo3.1_fast", "duration": 6, "audio": True}, 0.90),
+    ({"model": "veo3", "duration": 8}, 3.20),
 ]
 
 
@@ -525,7 +542,7 @@ async def test_simulator_requires_the_version_header(server: tuple[str, Simulato
         missing = await http.post("/v1/text_to_video", json=body, headers={"Authorization": f"Bearer {KEY}"})
         unknown = await http.post(
             "/v1/text_to_video",
-            json={**body, "model": "veo3"},
+            json={**body, "model": "gen3a_turbo"},  # removed from the API in 2026-06
             headers={"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"},
         )
     assert missing.status_code == 400 and "X-Runway-Version" in missing.json()["error"]

@@ -265,6 +265,24 @@ def validate(endpoint: str, body: dict[str, Any]) -> tuple[float, str]:
     cfg = body.get("cfg_scale")
     if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1):
         raise KlingError(1201, "cfg_scale must be a number from 0 to 1")
+    camera = body.get("camera_control")
+    if camera is not None:
+        axes = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+        kinds = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+        config = camera.get("config") if isinstance(camera, dict) else None
+        if not isinstance(camera, dict) or camera.get("type") not in kinds:
+            raise KlingError(1201, f"camera_control.type must be one of {', '.join(kinds)}")
+        if (camera["type"] == "simple") != (config is not None) or (
+            config is not None
+            and (
+                not isinstance(config, dict)
+                or set(config) - set(axes)
+                or any(
+                    isinstance(v, bool) or not isinstance(v, int | float) or not -10 <= v <= 10 for v in config.values()
+                )
+            )
+        ):
+            raise KlingError(1201, "camera_control.config is required for type simple only, values in [-10, 10]")
     sound = body.get("sound")
     if sound is not None:
         if sound not in ("on", "off"):

@@ -108,6 +108,18 @@ MODELS: dict[str, Model] = {
         credits_audio=15,
         seconds=50.0,
     ),
+    # In the API reference this project was specified from (2024-11-06): 8 s, first frame only.
+    "veo3": Model(
+        text_ratios=("1280:720", "720:1280"),
+        image_ratios=("1280:720", "720:1280"),
+        durations=(8,),
+        duration_required=False,
+        default_duration=8,
+        positions=("first",),
+        optional=frozenset({"seed"}),
+        credits=40,
+        seconds=120.0,
+    ),
 }
 
 FAILURES = {

@@ -1,0 +1,112 @@
+"""Provider-specific options (ModelSpec.options): declared in list_models, validated before a job exists,
+and sent on the wire as the provider names them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from mcp import Client
+
+from providers.simulators import build_app, sample_env
+from providers.simulators.common import running
+from server.app import build_server
+from server.settings import Settings
+
+pytestmark = pytest.mark.anyio
+CAMERA = {"type": "simple", "config": {"horizontal": 0, "vertical": 0, "pan": 5, "tilt": 0, "roll": 0, "zoom": 0}}
+
+
+@pytest.fixture(scope="module")
+def simulators() -> Iterator[tuple[str, dict]]:
+    app = build_app(speed=300)
+    with running(app) as url:
+        yield url, app.state.simulators
+
+
+@pytest.fixture
+def settings(env, simulators) -> Settings:
+    return Settings.from_env({**env, **sample_env(simulators[0]), "VIDEOGEN_POLL_SCALE": "0.01"})
+
+
+async def generate(settings: Settings, **args) -> dict:
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a glass harbour", **args})
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+@pytest.mark.parametrize(
+    ("args", "sent"),
+    [
+        ({"provider": "kling", "options": {"camera_control": CAMERA}}, {"camera_control": CAMERA}),
+        ({"provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 0.8}}, {"cfg_scale": 0.8}),
+        (
+            {"provider": "kling", "options": {"camera_control": {"type": "down_back"}}},
+            {"camera_control": {"type": "down_back"}},
+        ),
+        ({"provider": "runblob", "options": {"keep_original_sound": False}}, {"keep_original_sound": False}),
+        ({"provider": "fal", "options": {"cfg_scale": 0.2}}, {"cfg_scale": 0.2}),
+    ],
+)
+async def test_options_reach_the_provider(settings, simulators, args, sent):
+    job = await generate(settings, **args)
+    assert job["status"] == "succeeded" and job["request"]["options"] == args["options"]
+    payload = simulators[1][args["provider"]].jobs[job["provider_job_id"]].payload
+    assert {key: payload.get(key) for key in sent} == sent
+
+
+async def test_without_options_the_providers_defaults_apply(settings, simulators):
+    job = await generate(settings, provider="fal")
+    assert simulators[1]["fal"].jobs[job["provider_job_id"]].payload["cfg_scale"] == 0.5
+    job = await generate(settings, provider="kling")
+    assert "camera_control" not in simulators[1]["kling"].jobs[job["provider_job_id"]].payload
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"provider": "kling", "options": {"cfg_scale": 0.5}}, ["does not take option(s) cfg_scale", "camera_control"]),
+        ({"provider": "kling", "options": {"camera_control": {"type": "orbit"}}}, ["type one of simple"]),
+        (
+            {"provider": "kling", "options": {"camera_control": {"type": "simple", "config": {"pan": 11}}}},
+            ["pan must be a number from -10 to 10"],
+        ),
+        (
+            {"provider": "kling", "options": {"camera_control": {"type": "forward_up", "config": {"pan": 1}}}},
+            ["takes no config"],
+        ),
+        (
+            {
+                "provider": "kling",
+                "model": "kling-v1-6",
+                "resolution": "1080p",
+                "images": ["https://x.example/a.png"],
+                "end_image": "https://x.example/b.png",
+                "options": {"camera_control": CAMERA},
+            },
+            ["camera_control or an end frame"],
+        ),
+        ({"provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 2}}, ["cfg_scale must be a number"]),
+        ({"provider": "runblob", "options": {"keep_original_sound": "yes"}}, ["keep_original_sound must be true"]),
+        ({"provider": "runway", "options": {"cfg_scale": 0.5}}, ["does not take option(s)", "its options: none"]),
+    ],
+)
+async def test_bad_options_are_refused_before_a_job_exists(settings, simulators, args, words):
+    before = sum(sim.submissions for sim in simulators[1].values())
+    async with Client(build_server(settings)) as client:
+        for tool in ("generate_video", "estimate_cost"):
+            result = await client.call_tool(tool, {"prompt": "x", **args})
+            assert result.is_error and all(w in result.content[0].text for w in words), result.content[0].text
+        assert (await client.call_tool("list_jobs", {})).structured_content["jobs"] == []
+    assert sum(sim.submissions for sim in simulators[1].values()) == before
+
+
+async def test_list_models_declares_each_models_options(settings):
+    async with Client(build_server(settings)) as client:
+        models = (await client.call_tool("list_models", {})).structured_content["models"]
+    options = {(m["provider"], m["model"]): m["options"] for m in models}
+    assert set(options[("kling", "kling-v1-6")]) == {"camera_control", "cfg_scale"}
+    assert set(options[("kling", "kling-v2-6")]) == {"camera_control"}
+    assert set(options[("runblob", "kling_o3")]) == {"keep_original_sound"}
+    assert options[("runway", "gen4.5")] == {} and options[("demo", "demo-v1")] == {}
