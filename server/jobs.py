@@ -30,6 +30,7 @@ from providers.base import (
 from providers.registry import Providers
 from server.budget import Budget
 from server.catalog import Catalog, RequestArgs
+from server.crash import crash_point
 from server.settings import Settings
 from server.store import JobRow, JobStore, new_owner_id
 
@@ -294,10 +295,12 @@ class JobManager:
             )
             submission = await self._reconcile(row.job_id, provider, request, unknown)
         else:
+            crash_point("before_submit")
             await self._write(row.job_id, submit_started_at=time.time())
             submission = await self._submit(row.job_id, provider, spec, request)
             if submission is None:
                 return None
+        crash_point("after_submit")  # the provider has the job; its id is not stored yet
         await self._write(
             row.job_id,
             status="queued",

@@ -18,6 +18,8 @@ import anyio.to_thread
 import httpx
 from pydantic import BaseModel
 
+from server.crash import crash_point
+
 # Container families we accept, as FFmpeg names them. Anything else (an image read as a one-frame
 # "video", a text file read as ANSI art) is not a video a provider made.
 VIDEO_FORMATS = frozenset({"mov", "mp4", "matroska", "webm"})
@@ -225,6 +227,8 @@ async def _write_body(response: httpx.Response, part: Path, safe_url: str, max_b
                 if len(head) >= 12 and not looks_like_video(head):
                     raise MediaError(f"{safe_url} is not a video (content starts {head[:12]!r})")
             await out.write(chunk)
+            await out.flush()
+            crash_point("mid_download")  # a half-written .part on disk
     if not looks_like_video(head):
         raise MediaError(f"{safe_url} is not a video ({written} bytes)")
     return written
