@@ -1,6 +1,7 @@
 """One engine process watching many concurrent jobs across the five provider simulators (run on demand):
 
     python tests/bench/bench_jobs.py [--jobs 200] [--speed 20]
+    python tests/bench/bench_jobs.py --jobs 1000 --watch 60     # steady-state cost of watching long jobs
 
 The simulators run in their own process (`videogen-mcp simulate`), so the CPU counted is the engine's.
 Simulated time runs `speed` times faster and the engine's polling is scaled by the same factor, so each
@@ -113,14 +114,55 @@ async def run(jobs: int, speed: float, simulate_url: str, tmp: str) -> None:
             )
 
 
+async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
+    """Submit long jobs at real speed, then measure the engine while it only watches them."""
+    env = {
+        **os.environ,
+        **sample_env(simulate_url),
+        "VIDEOGEN_DATA_DIR": f"{tmp}/data",
+        "VIDEOGEN_OUTPUT_DIR": f"{tmp}/out",
+        "VIDEOGEN_LEASE_SECONDS": "60",
+    }
+    names = list(SIMULATORS)
+    async with JobManager(Settings.from_env(env)) as manager:
+        for n in range(jobs):
+            await manager.submit(
+                RequestArgs(prompt=f"watch {n} sim:seconds=36000 sim:queue=0", provider=names[n % len(names)])
+            )
+        await anyio.sleep(min(30.0, seconds / 2))  # let the first, faster polls pass
+        async with httpx.AsyncClient() as client:
+
+            async def polls() -> int:
+                stats = [(await client.get(f"{simulate_url}/{n}/_sim/stats")).json() for n in names]
+                return sum(sum(s["polls"].values()) for s in stats)
+
+            before, cpu0, wall0 = await polls(), time.process_time(), time.monotonic()
+            await anyio.sleep(seconds)
+            after, cpu, wall = await polls(), time.process_time() - cpu0, time.monotonic() - wall0
+    print(
+        f"watching {jobs} jobs for {wall:.0f} s: engine CPU {100 * cpu / wall:.1f}% of one core, "
+        f"{(after - before) / wall:.1f} status requests/s ({(after - before) / jobs / wall * 60:.1f} per job per min)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--speed", type=float, default=20.0)
+    parser.add_argument("--watch", type=float, default=0, help="seconds to measure watching long jobs instead")
     opts = parser.parse_args()
     port = free_port()
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "server", "simulate", "--port", str(port), "--speed", str(opts.speed)],
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "simulate",
+            "--port",
+            str(port),
+            "--speed",
+            str(1.0 if opts.watch else opts.speed),
+        ],
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -133,7 +175,10 @@ def main() -> None:
             except OSError:
                 time.sleep(0.05)
         with tempfile.TemporaryDirectory() as tmp:
-            anyio.run(run, opts.jobs, opts.speed, f"http://127.0.0.1:{port}", tmp)
+            if opts.watch:
+                anyio.run(watch, opts.jobs, opts.watch, f"http://127.0.0.1:{port}", tmp)
+            else:
+                anyio.run(run, opts.jobs, opts.speed, f"http://127.0.0.1:{port}", tmp)
     finally:
         simulator.terminate()
         simulator.wait()
