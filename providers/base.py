@@ -231,6 +231,8 @@ class Provider:
     resubmit_is_safe: ClassVar[bool] = False
     # True when `reconcile` really looks the job up by our id (so "not found" means "not created").
     can_reconcile: ClassVar[bool] = False
+    # True when `submit` passes a callback URL the provider POSTs to, and `parse_callback` reads those posts.
+    supports_callbacks: ClassVar[bool] = False
 
     base_url_default: ClassVar[str] = ""
 
@@ -311,13 +313,21 @@ class Provider:
         InvalidRequest; runs when the request is validated, before any job exists or money is spent."""
 
     # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         """Send the job. `request` was validated against the spec, and its images were checked to be
-        readable images inside the allowed folders (or URLs) before this is called."""
+        readable images inside the allowed folders (or URLs) before this is called. `callback_url` (only
+        given to providers with `supports_callbacks`) is where the provider should POST status changes."""
         raise NotImplementedError
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         raise NotImplementedError
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """What a callback the provider POSTed says, in the same terms as `poll` (sharing its mapping). None:
+        nothing we can act on (an unknown status, another job's id, a result the callback does not carry);
+        the engine then asks with a poll. The per-job token proved who sent it, not that it is well formed:
+        the engine treats an exception like None."""
+        return None
 
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
         """Cancel at the provider. May update `submission.state`; the engine stores it afterwards."""
@@ -337,6 +347,12 @@ class Provider:
         if self._http is not None:
             client, self._http = self._http, None
             await client.aclose()
+
+
+def about_another_job(given: Any, ref: str) -> bool:
+    """Whether a callback names a job other than `ref` (a callback may beat the submit's reply, when the
+    provider's id is not known yet: then it cannot be told, and the per-job token vouches for it)."""
+    return bool(ref and given and str(given) != ref)
 
 
 def json_body(response: Any, default: Any = None) -> Any:

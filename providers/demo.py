@@ -87,7 +87,7 @@ class DemoProvider(Provider):
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         return min(1.0, max(0.05, self.latency / 10))
 
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         return Submission(ref=f"demo-{job_id}", state={"submitted_at": time.time(), "latency": self.latency})
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:

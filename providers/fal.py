@@ -30,6 +30,7 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    about_another_job,
     json_body,
 )
 
@@ -340,6 +341,7 @@ class FalProvider(Provider):
     default_model = "kling-2.6-pro"
     models = MODELS
     supports_cancel = True
+    supports_callbacks = True  # ?fal_webhook=<url>: one POST when the request completes
     base_url_default = "https://queue.fal.run"
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
@@ -388,9 +390,10 @@ class FalProvider(Provider):
         return endpoint, body | dict(wire.fixed) | request.options  # declared options override the fixed values
 
     # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         endpoint, body = self.payload(request)
-        response = await self.http.request("POST", f"/{endpoint}", json=body)
+        params = {"fal_webhook": callback_url} if callback_url else None
+        response = await self.http.request("POST", f"/{endpoint}", json=body, params=params)
         data = _json(response)
         urls = {key: data.get(key) for key in ("status_url", "response_url", "cancel_url")}
         if not data.get("request_id") or not all(isinstance(url, str) for url in urls.values()):
@@ -434,6 +437,24 @@ class FalProvider(Provider):
     async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
         return None  # fal keeps no reference of ours, so a lost submit cannot be found again
 
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """fal's webhook: {request_id, gateway_request_id, status: OK | ERROR, payload, error}. `payload` is what
+        the result URL would answer (the model's output, or its error body); null with `payload_error` when fal
+        could not serialise it, and then only a poll can read the result."""
+        if about_another_job(payload.get("request_id"), submission.ref):
+            return None
+        body, status = payload.get("payload"), str(payload.get("status", "")).upper()
+        if not isinstance(body, dict) or status not in ("OK", "ERROR"):
+            return None
+        code = 200
+        if status == "ERROR":  # error: "Invalid status code: 422" names what the result URL would answer
+            found = re.search(r"\b([45]\d\d)\b", str(payload.get("error") or ""))
+            code = int(found.group(1)) if found else 500
+        try:
+            return self._outcome(code, body, {}, "")
+        except ProviderError:
+            return None  # an answer that says nothing about the job: poll for it
+
     # -- internals -----------------------------------------------------------------------------
     def http_options(self) -> dict[str, Any]:
         return {"headers": {"Authorization": f"Key {self.env.get('FAL_KEY', '')}"}, "error_mapper": self._error}
@@ -452,34 +473,38 @@ class FalProvider(Provider):
     async def _result(self, state: Mapping[str, Any]) -> Snapshot:
         """The output of a COMPLETED request: the video, or the error the model answered with."""
         response = await self.http.request("GET", state["response_url"], expected=range(200, 600))
-        if response.status_code == 200:
-            video = _json(response).get("video")
+        return self._outcome(response.status_code, _json(response), response.headers, _path(response))
+
+    def _outcome(self, status: int, body: dict[str, Any], headers: Mapping[str, str], where: str) -> Snapshot:
+        """A finished request's result (from the result URL or a webhook) in our terms. Raises when the
+        answer says nothing about the job (a gateway's page, a limit): our read failed, so read it again."""
+        if status == 200:
+            video = body.get("video")
             url = video.get("url") if isinstance(video, dict) else None
             if not url:  # a cut-off or garbled answer: our read failed, not the job; read it again
                 raise ProviderError(ErrorCode.TRANSIENT, "fal.ai's result could not be read (no video URL); retrying")
             return Snapshot(status="succeeded", progress=1.0, video_url=url, message="finished at fal.ai")
-        body = _json(response)
-        kind = _error_type(response, body)
+        kind = _error_type(headers, body)
         if kind in CANCELLED_TYPES:
             return Snapshot(status="cancelled", message="cancelled at fal.ai")
-        if "detail" not in body or response.status_code in (408, 429):
-            raise self._error(response)  # our read failed (a gateway, a limit), not the job: poll again
-        if response.status_code >= 500:  # the model failed; fal already retried its runners
+        if "detail" not in body or status in (408, 429):
+            raise self._error_for(status, body, headers, where)  # not the job's answer: poll again
+        if status >= 500:  # the model failed; fal already retried its runners
             return _job_failed(_text(body.get("detail")), kind or "internal_server_error")
-        error = self._error(response)
-        return Snapshot(
-            status="failed", error=ProviderErrorInfo(code=error.code, message=error.message, retryable=False)
-        )
+        error = self._error_for(status, body, headers, where)
+        info = ProviderErrorInfo(code=error.code, message=error.message, retryable=False)
+        return Snapshot(status="failed", message=error.message, error=info)
 
     def _error(self, response: Any) -> ProviderError:
+        """ProviderHTTP's error_mapper."""
+        return self._error_for(response.status_code, _json(response), response.headers, _path(response))
+
+    def _error_for(self, status: int, body: dict[str, Any], headers: Mapping[str, str], where: str) -> ProviderError:
         """fal's error shapes in our terms: 422 {"detail": [{loc, msg, type}]}, {"detail": "...",
         "error_type": "..."}, X-Fal-Retryable, and the 403 of an account without balance."""
-        status = response.status_code
-        body = _json(response)
         detail = (_text(body.get("detail")) or _text(body) or f"HTTP {status}").rstrip(".")
-        kind = _error_type(response, body)
-        retryable = response.headers.get("x-fal-retryable", "").strip().lower()
-        where = urlsplit(str(response.request.url)).path if response.request is not None else ""
+        kind = _error_type(headers, body)
+        retryable = headers.get("x-fal-retryable", "").strip().lower()
         if kind == "content_policy_violation":
             code = ErrorCode.CONTENT_POLICY
             message = f"fal.ai refused the content: {detail}. Change the prompt or images and submit again."
@@ -561,7 +586,12 @@ def _text(value: Any) -> str:
     return ""
 
 
-def _error_type(response: Any, body: Mapping[str, Any]) -> str:
+def _error_type(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
     detail = body.get("detail")
     first = detail[0] if isinstance(detail, list) and detail and isinstance(detail[0], dict) else {}
-    return str(body.get("error_type") or response.headers.get("x-fal-error-type") or first.get("type") or "")
+    return str(body.get("error_type") or headers.get("x-fal-error-type") or first.get("type") or "")
+
+
+def _path(response: Any) -> str:
+    """The path a response answered (for messages that say which endpoint)."""
+    return urlsplit(str(response.request.url)).path if response.request is not None else ""

@@ -26,6 +26,7 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    about_another_job,
     json_body,
 )
 
@@ -230,6 +231,7 @@ class KlingProvider(Provider):
     can_reconcile = True  # our job id is the task's external_task_id
     models = MODELS
     supports_cancel = False  # Kling has no cancel endpoint
+    supports_callbacks = True  # callback_url: the task's data, POSTed at every status change
     resubmit_is_safe = False  # every submit is billed; lost replies are reconciled by external_task_id
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
@@ -343,8 +345,10 @@ class KlingProvider(Provider):
             return 3.0
         return min(10.0, max(5.0, spec.typical_seconds / 20))
 
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         body = self.body(job_id, request)
+        if callback_url:
+            body["callback_url"] = callback_url  # Kling POSTs the task's `data` at every status change
         endpoint = ENDPOINT[request.mode]
         data = await self._call("POST", f"/v1/videos/{endpoint}", json=body)
         return Submission(ref=str(data["task_id"]), state={"endpoint": endpoint})
@@ -364,33 +368,43 @@ class KlingProvider(Provider):
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         endpoint = submission.state.get("endpoint") or ENDPOINT[request.mode]
-        data = await self._call("GET", f"/v1/videos/{endpoint}/{submission.ref}")
-        status = data.get("task_status")
-        detail = str(data.get("task_status_msg") or "")
-        if status == "submitted":
-            return Snapshot(status="queued", message="waiting in Kling's queue")
-        if status == "processing":  # Kling reports no progress figure
-            return Snapshot(status="running", message="Kling is generating the video")
-        if status == "succeed":
-            videos = (data.get("task_result") or {}).get("videos") or []
-            url = videos[0].get("url") if videos and isinstance(videos[0], dict) else None
-            if url:
-                return Snapshot(status="succeeded", message="generated", video_url=url)
-            return _failed(ErrorCode.PROVIDER_FAILED, "Kling reported success but sent no video URL", retryable=True)
-        if status == "failed":
-            if CONTENT_FAILURE.search(detail):
-                return _failed(
-                    ErrorCode.CONTENT_POLICY,
-                    f"Kling's content check stopped the task: {detail}. Change the prompt or image; "
-                    "failed tasks are not charged.",
-                )
+        return task_snapshot(await self._call("GET", f"/v1/videos/{endpoint}/{submission.ref}"))
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """Kling's callback carries the same fields as a task query's `data`."""
+        if not payload.get("task_status") or about_another_job(payload.get("task_id"), submission.ref):
+            return None
+        return task_snapshot(payload)
+
+
+def task_snapshot(data: dict[str, Any]) -> Snapshot:
+    """A task's `data` (from a query or a callback) in our terms."""
+    status = data.get("task_status")
+    detail = str(data.get("task_status_msg") or "")
+    if status == "submitted":
+        return Snapshot(status="queued", message="waiting in Kling's queue")
+    if status == "processing":  # Kling reports no progress figure
+        return Snapshot(status="running", message="Kling is generating the video")
+    if status == "succeed":
+        videos = (data.get("task_result") or {}).get("videos") or []
+        url = videos[0].get("url") if videos and isinstance(videos[0], dict) else None
+        if url:
+            return Snapshot(status="succeeded", message="generated", video_url=url)
+        return _failed(ErrorCode.PROVIDER_FAILED, "Kling reported success but sent no video URL", retryable=True)
+    if status == "failed":
+        if CONTENT_FAILURE.search(detail):
             return _failed(
-                ErrorCode.PROVIDER_FAILED,
-                f"Kling failed the task: {detail or 'no reason given'}. Failed tasks are not charged; "
-                "submitting again may work.",
-                retryable=True,
+                ErrorCode.CONTENT_POLICY,
+                f"Kling's content check stopped the task: {detail}. Change the prompt or image; "
+                "failed tasks are not charged.",
             )
-        return Snapshot(status="running", message=f"Kling status {status!r}: {detail}".rstrip(": "))
+        return _failed(
+            ErrorCode.PROVIDER_FAILED,
+            f"Kling failed the task: {detail or 'no reason given'}. Failed tasks are not charged; "
+            "submitting again may work.",
+            retryable=True,
+        )
+    return Snapshot(status="running", message=f"Kling status {status!r}: {detail}".rstrip(": "))
 
 
 def _failed(code: ErrorCode, message: str, retryable: bool = False) -> Snapshot:

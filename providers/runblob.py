@@ -34,6 +34,7 @@ from providers.base import (
     Snapshot,
     Submission,
     VideoRequest,
+    about_another_job,
     json_body,
 )
 from providers.images import check_url, classify, to_data_uri
@@ -127,6 +128,7 @@ class RunblobProvider(Provider):
     default_model = "kling_o3"
     models = MODELS
     supports_cancel = False
+    supports_callbacks = True  # callback_url: one POST when the generation completes or fails
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         return next((step for until, step in CADENCE if elapsed < until), STEADY_INTERVAL)
@@ -143,8 +145,10 @@ class RunblobProvider(Provider):
                 "e.g. download the URL images into an allowed folder and pass their paths."
             )
 
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         body = self.body(request)
+        if callback_url:
+            body["callback_url"] = callback_url
         response = await self.http.request("POST", f"{API}/generate", json=body)
         data = json_body(response)
         if not isinstance(data, dict) or not data.get("generation_id"):
@@ -178,24 +182,16 @@ class RunblobProvider(Provider):
         data = json_body(response)
         if not isinstance(data, dict):
             raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} sent an unreadable status answer; asking again later.")
-        status = data.get("status")
-        if status == "pending":
-            return Snapshot(status="queued", message="waiting in runblob's queue")
-        if status == "completed":
-            if not data.get("video_url"):
-                raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the video done but gave no video_url yet.")
-            return Snapshot(
-                status="succeeded", progress=1.0, video_url=data["video_url"], charged_usd=submission.charged_usd
-            )
-        if status == "failed":
-            error = _failure(data.get("message"))
-            return Snapshot(status="failed", message=error.message, error=error)
-        # "processing", or a status newer than these docs: either way runblob is working on it.
-        word = "generating" if status == "processing" else f"status {status!r}"
-        usual = USUAL_TIME.get(request.duration, "minutes") + (
-            " plus 30-50%" if request.model == "kling_o3_pro" else ""
-        )
-        return Snapshot(status="running", message=f"{word} at runblob (usually {usual})")
+        return _snapshot(data, submission, request)
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """runblob's webhook: {generation_id, status: completed | failed, video_url, model, message}."""
+        if about_another_job(payload.get("generation_id"), submission.ref):
+            return None
+        try:
+            return _snapshot(payload, submission)
+        except ProviderError:
+            return None  # completed without a video_url yet: a poll will read it
 
     def http_options(self) -> dict[str, Any]:
         key = self.env.get("RUNBLOB_API_KEY", "").strip()
@@ -205,6 +201,28 @@ class RunblobProvider(Provider):
 
 
 # -- wire helpers ----------------------------------------------------------------------------------
+
+
+def _snapshot(data: dict[str, Any], submission: Submission, request: VideoRequest | None = None) -> Snapshot:
+    """A generation's status (from a status read or a webhook) in our terms."""
+    status = data.get("status")
+    if status == "pending":
+        return Snapshot(status="queued", message="waiting in runblob's queue")
+    if status == "completed":
+        if not data.get("video_url"):
+            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the video done but gave no video_url yet.")
+        return Snapshot(
+            status="succeeded", progress=1.0, video_url=data["video_url"], charged_usd=submission.charged_usd
+        )
+    if status == "failed":
+        error = _failure(data.get("message"))
+        return Snapshot(status="failed", message=error.message, error=error)
+    # "processing", or a status newer than these docs: either way runblob is working on it.
+    word = "generating" if status == "processing" else f"status {status!r}"
+    if request is None:
+        return Snapshot(status="running", message=f"{word} at runblob")
+    usual = USUAL_TIME.get(request.duration, "minutes") + (" plus 30-50%" if request.model == "kling_o3_pro" else "")
+    return Snapshot(status="running", message=f"{word} at runblob (usually {usual})")
 
 
 def _usd(price: object) -> float | None:

@@ -189,7 +189,7 @@ class RunwayProvider(Provider):
                 )
 
     # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         body = await anyio.to_thread.run_sync(self.body, request)  # may read and re-encode images
         path = "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
         task = json_body(await self.http.request("POST", path, json=body))

@@ -408,7 +408,7 @@ class WireflowProvider(Provider):
         # Free plan's 10 requests a minute.
         return min(10.0, 1.0 + elapsed / 2)
 
-    async def submit(self, job_id: str, request: VideoRequest) -> Submission:
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         spec = self.spec(request.model)
         assert spec is not None, "the catalog resolved the model"
         image = await self._hosted(request.images[0]) if request.images else ""

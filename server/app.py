@@ -61,8 +61,10 @@ Seed = Annotated[int | None, Field(description="Seed for repeatable results, for
 Audio = Annotated[bool | None, Field(description="Generate sound (models with audio; may cost more).")]
 Options = Annotated[
     dict[str, Any] | None,
-    Field(description="Provider-specific settings the model lists under `options` in list_models, e.g. Kling's "
-                      "camera_control or cfg_scale."),
+    Field(
+        description="Provider-specific settings the model lists under `options` in list_models, e.g. Kling's "
+        "camera_control or cfg_scale."
+    ),
 ]
 Wait = Annotated[
     float | None,

@@ -48,8 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--negative-prompt")
         p.add_argument("--seed", type=int)
         p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None)
-        p.add_argument("--option", action="append", dest="options", metavar="NAME=VALUE",
-                       help="a provider-specific setting (repeatable; VALUE may be JSON), see `models`")
+        p.add_argument(
+            "--option",
+            action="append",
+            dest="options",
+            metavar="NAME=VALUE",
+            help="a provider-specific setting (repeatable; VALUE may be JSON), see `models`",
+        )
         p.add_argument("--json", action="store_true", help="print JSON")
 
     gen = sub.add_parser("generate", help="make a video and print its path")
@@ -150,10 +155,14 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from server.jobs import JobManager
+        from server.webhooks import webhook_app
 
-        # One engine for the whole process: SSE would otherwise start one per connection.
-        async with JobManager(settings) as manager:
-            app = http_app(build_server(settings, manager), args.transport, args.host, args.port, token, allowed)
+        # One engine for the whole process: SSE would otherwise start one per connection. Only a served
+        # HTTP app can receive provider callbacks, so only here may jobs advertise a callback URL.
+        async with JobManager(settings, callbacks=True) as manager:
+            hooks = webhook_app(manager) if manager.callbacks else None
+            mcp = build_server(settings, manager)
+            app = http_app(mcp, args.transport, args.host, args.port, token, allowed, webhooks=hooks)
             await uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).serve()
 
     anyio.run(run_http)

@@ -1,5 +1,8 @@
 """The JobManager: submits jobs, watches them in the background, downloads results, resumes after a restart.
 
+A job learns of the provider's progress by polling it, or, over HTTP with VIDEOGEN_PUBLIC_URL, from the
+provider's callbacks (server/webhooks.py receives them); polling then stays only as a slow safety net.
+
 Every state change is written to the store first, then published to whoever listens (a waiting tool
 call, resource subscribers). Jobs run in the manager's own task group, so a tool call that gives up
 waiting, or a client that disconnects, loses nothing.
@@ -33,6 +36,7 @@ from server.catalog import Catalog, RequestArgs
 from server.crash import crash_point
 from server.settings import Settings
 from server.store import JobRow, JobStore, new_owner_id
+from server.webhooks import callback_url, new_token, token_matches, token_sha256
 
 log = logging.getLogger("videogen.jobs")
 
@@ -47,6 +51,12 @@ SUBMIT_RESENDS = 8
 # A job running this many times longer than its model usually takes (and at least 20 min) is stuck.
 STUCK_FACTOR = 10
 STUCK_FLOOR_SECONDS = 20 * 60
+# A job whose provider calls back is polled only as a safety net: not before the model's usual time, then
+# at this many times the provider's cadence.
+CALLBACK_POLL_FACTOR = 10
+# How far along a state is: a callback counts only when it moves the job on (repeats and late arrivals of an
+# older state change nothing).
+STAGE = {"pending": -1, "queued": 0, "running": 1, "downloading": 2, "succeeded": 2, "failed": 2, "cancelled": 2}
 
 
 class LeaseLost(Exception):
@@ -62,10 +72,24 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
+def _is_news(row: JobRow, snapshot: Snapshot | None) -> bool:
+    """Whether a callback tells the job's watcher something: a later state than the job has and than the
+    callback already waiting. An unreadable one (None) asks for a poll, unless news is waiting already."""
+    if STAGE.get(row.status, 2) >= STAGE["downloading"]:
+        return False
+    if snapshot is None:
+        return row.callback is None
+    waiting = (row.callback or {}).get("snapshot") or {}
+    return STAGE[snapshot.status] > max(STAGE.get(row.status, 2), STAGE.get(waiting.get("status", ""), -1))
+
+
 class JobManager:
-    def __init__(self, settings: Settings, *, resume: bool = True):
+    def __init__(self, settings: Settings, *, resume: bool = True, callbacks: bool = False):
+        """`callbacks`: this process serves the webhook route (HTTP with VIDEOGEN_PUBLIC_URL), so jobs on
+        providers that call back may be given a callback URL. stdio and the CLI never advertise one."""
         self.settings = settings
         self.resume = resume
+        self.callbacks = callbacks and settings.public_url is not None
         self.owner = new_owner_id()
         self.providers = Providers(settings.env, settings.allowed_dirs)
         self.catalog = Catalog(self.providers, settings.allowed_dirs)
@@ -119,10 +143,14 @@ class JobManager:
             self._changed[job_id] = anyio.Event()
         return self._changed[job_id]
 
-    async def _publish(self, job_id: str) -> None:
+    def _wake(self, job_id: str) -> None:
+        """Wake whoever sleeps on this job here (its watcher, waiting calls)."""
         event = self._changed.pop(job_id, None)
         if event is not None:
             event.set()
+
+    async def _publish(self, job_id: str) -> None:
+        self._wake(job_id)
         row = self.db.get(job_id)
         for listener in list(self.listeners):
             try:
@@ -228,6 +256,37 @@ class JobManager:
             return await self.wait(row.job_id, 15.0)
         return self.get(row.job_id)
 
+    # -- provider callbacks --------------------------------------------------------------------
+    def callback_job(self, job_id: str, token: str) -> JobRow | None:
+        """The job a callback URL names, if its token is the one issued for it. None: unknown job or wrong
+        token (callers must not tell which)."""
+        row = self.db.get(job_id)
+        return row if row is not None and token_matches(row.callback_token_sha256, token) else None
+
+    async def receive_callback(self, row: JobRow, payload: dict[str, Any]) -> bool:
+        """Keep what a verified callback says for the job's watcher (whichever process holds it) and wake it
+        if it is ours. False: nothing new (a repeat, an older state, a finished job) and nothing changed."""
+        provider = self.providers.get(row.provider)
+        submission = Submission(ref=row.provider_ref or "", state=row.provider_state, charged_usd=row.cost_charged)
+        try:
+            snapshot = provider.parse_callback(payload, submission)
+        except Exception:  # the token proved who sent it, not that its body is well formed
+            log.warning("job %s: could not read a callback from %s", row.job_id, provider.title, exc_info=True)
+            snapshot = None
+        news = {"snapshot": None if snapshot is None else snapshot.model_dump(mode="json")}
+        if not self.db.offer_callback(row.job_id, news, lambda current: _is_news(current, snapshot)):
+            return False
+        log.info("job %s: callback from %s: %s", row.job_id, provider.title, snapshot.status if snapshot else "poll")
+        self._wake(row.job_id)
+        return True
+
+    def _callback_for(self, job_id: str, provider: Provider) -> tuple[str, str] | None:
+        """(callback URL, its token's hash) for a job on a provider that calls back, when we serve them."""
+        if not (self.callbacks and provider.supports_callbacks and self.settings.public_url):
+            return None
+        token = new_token()
+        return callback_url(self.settings.public_url, job_id, token), token_sha256(token)
+
     # -- watching one job ----------------------------------------------------------------------
     def _start_watching(self, job_id: str, claimed: bool = False) -> None:
         if job_id in self._watching or self._tg is None:
@@ -296,8 +355,11 @@ class JobManager:
             submission = await self._reconcile(row.job_id, provider, request, unknown)
         else:
             crash_point("before_submit")
-            await self._write(row.job_id, submit_started_at=time.time())
-            submission = await self._submit(row.job_id, provider, spec, request)
+            # The token's hash is stored before the provider hears of the URL: a callback may beat the reply.
+            callback = self._callback_for(row.job_id, provider)
+            hashed = {"callback_token_sha256": callback[1]} if callback else {}
+            await self._write(row.job_id, submit_started_at=time.time(), **hashed)
+            submission = await self._submit(row.job_id, provider, spec, request, callback[0] if callback else None)
             if submission is None:
                 return None
         crash_point("after_submit")  # the provider has the job; its id is not stored yet
@@ -312,7 +374,7 @@ class JobManager:
         return submission
 
     async def _submit(
-        self, job_id: str, provider: Provider, spec: ModelSpec, request: VideoRequest
+        self, job_id: str, provider: Provider, spec: ModelSpec, request: VideoRequest, callback: str | None = None
     ) -> Submission | None:
         """Submit, resending only what provably did not arrive. The shared HTTP client reports a retryable
         error for a submit only when the provider refused it (429, 503) or no connection was made; anything
@@ -320,7 +382,7 @@ class JobManager:
         None: the job was cancelled while waiting to resend."""
         for resend in range(SUBMIT_RESENDS + 1):
             try:
-                return await provider.submit(job_id, request)
+                return await provider.submit(job_id, request, callback)
             except ProviderError as error:
                 if error.code == ErrorCode.SUBMIT_UNCONFIRMED:
                     return await self._reconcile(job_id, provider, request, error)
@@ -363,14 +425,26 @@ class JobManager:
     async def _follow(
         self, job_id: str, provider: Provider, spec: ModelSpec, submission: Submission, request: VideoRequest
     ) -> Snapshot | None:
-        """Poll with the provider's cadence until the job is done. None: it was cancelled."""
-        created = self.get(job_id).created_at
+        """Follow the job until it is done. None: it was cancelled. News comes from the provider's callbacks
+        (kept in the index by whichever process received them) or from polling with the provider's cadence;
+        for a job given a callback URL, polling is only a slow safety net."""
+        row = self.get(job_id)
+        created = row.created_at
+        safety_net = self.callbacks and row.callback_token_sha256 is not None
+        due = time.monotonic() + (self._poll_delay(provider, spec, created, safety_net) if safety_net else 0.0)
         while True:
             row = self.get(job_id)
             if row.cancel_requested:
                 await self._cancel_remote(job_id, provider, submission, request)
                 return None
-            snapshot = await self._poll(job_id, provider, spec, submission, request)
+            news = self.db.take_callback(job_id, self.owner) if row.callback is not None else None
+            if news is not None and news.get("snapshot") is not None:
+                snapshot: Snapshot | None = Snapshot.model_validate(news["snapshot"])
+            elif news is not None or time.monotonic() >= due:  # an unreadable callback asks for a poll
+                snapshot = await self._poll(job_id, provider, spec, submission, request)
+            else:
+                await self._nap(job_id, provider, spec, created, due)
+                continue
             if snapshot is None:
                 continue  # woken by a cancel request while the provider was unreachable
             if snapshot.status == "succeeded":
@@ -400,7 +474,23 @@ class JobManager:
             waited = (time.time() - created) / self.settings.poll_scale  # in the provider's own seconds
             if waited > self._stuck_after(spec):
                 await self._give_up(provider, submission, request, spec, waited)
-            await self._sleep(job_id, self._interval(provider, spec, time.time() - created))
+            due = time.monotonic() + self._poll_delay(provider, spec, created, safety_net)
+            await self._nap(job_id, provider, spec, created, due)
+
+    def _poll_delay(self, provider: Provider, spec: ModelSpec, created: float, safety_net: bool) -> float:
+        """Seconds until the next status poll: the provider's cadence, or, for a job that will be called back,
+        not before the model's usual time is up and then CALLBACK_POLL_FACTOR times less often."""
+        elapsed = time.time() - created
+        interval = self._interval(provider, spec, elapsed)
+        if not safety_net:
+            return interval
+        return max(interval * CALLBACK_POLL_FACTOR, spec.typical_seconds * self.settings.poll_scale - elapsed)
+
+    async def _nap(self, job_id: str, provider: Provider, spec: ModelSpec, created: float, due: float) -> None:
+        """Sleep until the next poll is due, at most one interval at a time: a callback stored by another
+        process wakes nothing here, so the index is looked at (cheaply) at the provider's cadence."""
+        interval = self._interval(provider, spec, time.time() - created)
+        await self._sleep(job_id, min(due - time.monotonic(), interval))
 
     def _stuck_after(self, spec: ModelSpec) -> float:
         """How long a job may run before it counts as stuck: far past what the model usually takes."""

@@ -70,8 +70,9 @@ class ModelInfo(BaseModel):
     negative_prompt: bool
     seed: bool
     max_prompt_chars: int
-    options: dict[str, str] = Field(default_factory=dict, description="provider-specific settings (generate_video "
-                                    "`options`): name -> what it takes")
+    options: dict[str, str] = Field(
+        default_factory=dict, description="provider-specific settings (generate_video `options`): name -> what it takes"
+    )
     price: str = Field(description="the price rule in words")
     example_cost_usd: float = Field(description="price of one video at the default settings")
     configured: bool = Field(description="whether the provider's credentials are set")

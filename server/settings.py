@@ -46,6 +46,21 @@ def _optional(env: Mapping[str, str], name: str) -> float | None:
     return _number(env, name, 0.0) if env.get(name, "").strip() else None
 
 
+def _public_url(env: Mapping[str, str], name: str) -> str | None:
+    """Where providers reach this server from outside: an http(s) root, kept without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"{name}={raw!r} must be an http(s) URL without a query, such as https://videogen.example.com"
+        )
+    return raw.rstrip("/")
+
+
 class Settings(BaseModel):
     data_dir: Path = Field(description="where the job index lives (VIDEOGEN_DATA_DIR)")
     output_dir: Path = Field(description="where videos and thumbnails land (VIDEOGEN_OUTPUT_DIR)")
@@ -58,6 +73,9 @@ class Settings(BaseModel):
     stuck_seconds: float | None = Field(None, description="a job running longer is stuck (default: 10x typical)")
     poll_scale: float = Field(1.0, description="multiplier on every provider's polling interval (tests: 0.01)")
     max_download_bytes: int = 2 * 1024**3
+    public_url: str | None = Field(
+        None, description="where providers can reach this HTTP server, for job callbacks (VIDEOGEN_PUBLIC_URL)"
+    )
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
     env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
@@ -90,6 +108,7 @@ class Settings(BaseModel):
             poll_scale=_number(env, "VIDEOGEN_POLL_SCALE", 1.0, minimum=0.0001),
             stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
+            public_url=_public_url(env, "VIDEOGEN_PUBLIC_URL"),
             limits=Limits(
                 max_cost_per_job=_optional(env, "VIDEOGEN_MAX_COST_PER_JOB"),
                 daily_budget=_optional(env, "VIDEOGEN_DAILY_BUDGET"),

@@ -13,7 +13,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,13 +51,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_by_status ON jobs (status, created_at);
     CREATE INDEX jobs_by_created ON jobs (created_at);
     """,
+    # Provider callbacks: the hash of the job's callback token (never the token), and the latest callback
+    # the watcher has not acted on yet ({"snapshot": Snapshot | null}).
+    """
+    ALTER TABLE jobs ADD COLUMN callback_token_sha256 TEXT;
+    ALTER TABLE jobs ADD COLUMN callback TEXT;
+    """,
 ]
 
-JSON_COLUMNS = ("request", "provider_state", "video", "error")
+JSON_COLUMNS = ("request", "provider_state", "video", "error", "callback")
 COLUMNS = (
     "job_id idempotency_key status provider model request progress queue_position message cost_estimate "
     "cost_charged provider_ref provider_state submit_started_at video error cancel_requested lease_owner "
-    "lease_expires created_at updated_at finished_at"
+    "lease_expires created_at updated_at finished_at callback_token_sha256 callback"
 ).split()
 _NON_TERMINAL = "status NOT IN ({})".format(",".join(f"'{s}'" for s in sorted(TERMINAL)))
 
@@ -88,6 +94,8 @@ class JobRow:
     lease_owner: str | None = None
     lease_expires: float | None = None
     finished_at: float | None = None
+    callback_token_sha256: str | None = None
+    callback: dict[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -232,6 +240,26 @@ class JobStore:
             f"WHERE job_id=? AND {_NON_TERMINAL}",
             (time.time(), job_id),
         )
+
+    # -- provider callbacks ----------------------------------------------------------------------
+    def offer_callback(self, job_id: str, callback: dict[str, Any], accept: Callable[[JobRow], bool]) -> bool:
+        """Store a callback for the job's watcher if `accept(row)` says it is news; one transaction, so two
+        deliveries at once cannot both pass. Any process may offer (like a cancel request)."""
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if row is None or not accept(self._decode(row)):
+                return False
+            db.execute("UPDATE jobs SET callback=? WHERE job_id=?", (json.dumps(callback), job_id))
+        return True
+
+    def take_callback(self, job_id: str, owner: str) -> dict[str, Any] | None:
+        """Hand the stored callback to the watcher holding the lease, and clear it."""
+        with self._transaction() as db:
+            row = db.execute("SELECT callback FROM jobs WHERE job_id=? AND lease_owner=?", (job_id, owner)).fetchone()
+            if row is None or row["callback"] is None:
+                return None
+            db.execute("UPDATE jobs SET callback=NULL WHERE job_id=?", (job_id,))
+        return json.loads(row["callback"])
 
     # -- leases --------------------------------------------------------------------------------
     def claim(self, job_id: str, owner: str, seconds: float) -> bool:

@@ -79,10 +79,39 @@ class BearerTokenGuard:
         await self.app(scope, receive, send)
 
 
-def http_app(mcp: Any, transport: str, host: str, port: int, token: str | None, allowed_hosts: Sequence[str]) -> Any:
+class WebhookDispatch:
+    """Provider callbacks (/webhooks/...) to their own app, everything else (lifespan included) to the
+    guarded MCP app. Providers cannot send our bearer token and call us by our public name, so the per-job
+    token in the path authenticates them instead; no other path gets past the guard."""
+
+    def __init__(self, mcp_app: Any, webhooks: Any):
+        from server.webhooks import PREFIX
+
+        self.prefix = PREFIX
+        self.mcp_app = mcp_app
+        self.webhooks = webhooks
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith(self.prefix):
+            await self.webhooks(scope, receive, send)
+        else:
+            await self.mcp_app(scope, receive, send)
+
+
+def http_app(
+    mcp: Any,
+    transport: str,
+    host: str,
+    port: int,
+    token: str | None,
+    allowed_hosts: Sequence[str],
+    webhooks: Any | None = None,
+) -> Any:
+    """The ASGI app to serve: MCP behind the bearer-token guard, plus the webhook route when given."""
     security = security_settings(host, port, allowed_hosts)
     if transport == "sse":
         app = mcp.sse_app(host=host, transport_security=security)
     else:
         app = mcp.streamable_http_app(host=host, transport_security=security)
-    return BearerTokenGuard(app, token) if token else app
+    guarded = BearerTokenGuard(app, token) if token else app
+    return WebhookDispatch(guarded, webhooks) if webhooks is not None else guarded

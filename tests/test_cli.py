@@ -85,7 +85,7 @@ def test_bad_input_and_unknown_jobs_exit_2_with_a_clear_message(env: dict[str, s
 
 
 def test_provider_options_from_the_command_line(env: dict[str, str]):
-    refused = cli(env, "cost", "x", "--option", "camera_control={\"type\": \"simple\"}")
+    refused = cli(env, "cost", "x", "--option", 'camera_control={"type": "simple"}')
     assert refused.returncode == 2 and "does not take option(s) camera_control" in refused.stderr
     malformed = cli(env, "cost", "x", "--option", "no-equals-sign")
     assert malformed.returncode == 2 and "--option takes NAME=VALUE" in malformed.stderr

@@ -246,9 +246,9 @@ def running_harness(
     submitted: list[str] = []
     original_submit = DemoProvider.submit
 
-    async def counting_submit(self: DemoProvider, job_id: str, request: Any) -> Any:
+    async def counting_submit(self: DemoProvider, job_id: str, request: Any, callback_url: str | None = None) -> Any:
         submitted.append(job_id)
-        return await original_submit(self, job_id, request)
+        return await original_submit(self, job_id, request, callback_url)
 
     monkeypatch.setattr(DemoProvider, "submit", counting_submit)
     settings = Settings.from_env({**env, **SLOW})

@@ -12,6 +12,10 @@ Auth is `Authorization: Key <key>`. Inputs are validated per endpoint the way fa
   {"rate_limit": N, "retry_after": S, "on": "POST"}   the next N calls (of that method) get 429
   {"server_errors": N, "error_status": 500, "retryable": true, "on": "GET"}   the next N calls fail
   {"status_errors": false}  COMPLETED statuses omit error/error_type (the result still carries it)
+  {"webhook_payload_error": true}  webhooks carry payload null + payload_error (an unserialisable result)
+A submit with `?fal_webhook=<url>` gets one webhook when the request ends: {request_id, gateway_request_id,
+status: "OK", payload: <the result>} or {..., status: "ERROR", error: "Invalid status code: N", payload: <the
+error body>}, tried again up to 10 times over 2 hours (simulated time) until answered with a 2xx.
 Not confirmed by any source (see the reference): how fal shows a cancelled request. Here its status is
 COMPLETED with error_type "request_cancelled", and its result is 499 {"detail", "error_type"}.
 """
@@ -32,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.simulators.common import SimJob, Simulator, sample_video, video_url
+from providers.simulators.common import SimJob, Simulator, public_root, sample_video, video_url
 
 Problem = tuple[str, str]  # (msg, type) in pydantic's words
 Check = Callable[[Any], Problem | None]
@@ -207,6 +211,11 @@ ENDPOINTS: dict[str, dict[str, F]] = {
 CONTENT_MESSAGE = "The content could not be processed because it contained material flagged by a content checker."
 CANCELLED_MESSAGE = "Request cancelled by the client."
 QUEUE_AHEAD = 3  # a new request starts with this many ahead of it, counting down to 0
+WEBHOOK_ATTEMPTS, WEBHOOK_SPACING = 11, 720.0  # the first try, then 10 retries spread over 2 hours
+PAYLOAD_ERROR = (
+    "Response payload is not JSON serializable. Either return a JSON serializable object or use the queue "
+    "endpoint to retrieve the response."
+)
 
 
 def problems(endpoint: str, payload: Any) -> list[dict[str, Any]]:
@@ -266,11 +275,7 @@ def create_app(speed: float = 1.0) -> Starlette:
         return None
 
     def urls(request: Request, app: str, request_id: str) -> dict[str, str]:
-        root = str(request.base_url).rstrip("/")
-        mount = request.scope.get("root_path", "")
-        if mount and not root.endswith(mount):
-            root += mount
-        base = f"{root}/{app}/requests/{request_id}"
+        base = f"{public_root(request)}/{app}/requests/{request_id}"
         return {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"}
 
     async def submit(request: Request) -> Response:
@@ -296,7 +301,17 @@ def create_app(speed: float = 1.0) -> Starlette:
             duration=seconds_of(merged.get("duration", 5)),
             aspect_ratio=merged.get("aspect_ratio") if merged.get("aspect_ratio") not in (None, "auto") else "16:9",
             authorization=request.headers.get("authorization"),
+            root=public_root(request),
         )
+        if hook := request.query_params.get("fal_webhook"):
+            sim.call_back(
+                job,
+                hook,
+                webhook,
+                on=("succeeded", "failed", "cancelled"),
+                attempts=WEBHOOK_ATTEMPTS,
+                spacing=WEBHOOK_SPACING,
+            )
         body = {"status": "IN_QUEUE", "request_id": job.id, **job.extra["urls"], "queue_position": QUEUE_AHEAD - 1}
         return JSONResponse(body)
 
@@ -346,26 +361,41 @@ def create_app(speed: float = 1.0) -> Starlette:
         job = find(request)
         if isinstance(job, Response):
             return job
-        phase, _ = job.phase()
-        if phase in ("queued", "running"):
+        if job.phase()[0] in ("queued", "running"):
             return error(400, "Request is still in progress")
+        status, body, headers = await outcome(job, public_root(request))
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def outcome(job: SimJob, root: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A finished request's result, as its result URL answers it and its webhook carries it."""
+        phase, _ = job.phase()
         if phase == "cancelled":
-            return JSONResponse({"detail": CANCELLED_MESSAGE, "error_type": "request_cancelled"}, status_code=499)
+            return 499, {"detail": CANCELLED_MESSAGE, "error_type": "request_cancelled"}, {}
         if phase == "failed" and job.fail == "content":
             detail = [{"loc": ["body", "prompt"], "msg": CONTENT_MESSAGE, "type": "content_policy_violation"}]
-            return error(422, detail, **{"X-Fal-Retryable": "false"})
+            return 422, {"detail": detail}, {"X-Fal-Retryable": "false"}
         if phase == "failed":
             body = {"detail": "Internal server error", "error_type": "internal_server_error"}
-            return JSONResponse(body, status_code=500, headers={"X-Fal-Retryable": "true", "X-Fal-Request-Id": job.id})
+            return 500, body, {"X-Fal-Retryable": "true", "X-Fal-Request-Id": job.id}
         duration, ratio = float(job.extra["duration"]), str(job.extra["aspect_ratio"])
         size = len(await anyio.to_thread.run_sync(sample_video, duration, ratio))
         video = {
-            "url": video_url(request, job),
+            "url": video_url(root, job),
             "content_type": "video/mp4",
             "file_name": "output.mp4",
             "file_size": size,
         }
-        return JSONResponse({"video": video})
+        return 200, {"video": video}, {}
+
+    async def webhook(job: SimJob, phase: str) -> dict[str, Any]:
+        status, body, _ = await outcome(job, job.extra["root"])
+        hook: dict[str, Any] = {"request_id": job.id, "gateway_request_id": job.id}
+        hook["status"] = "OK" if status == 200 else "ERROR"
+        if status != 200:
+            hook["error"] = f"Invalid status code: {status}"
+        if sim.config.get("webhook_payload_error"):
+            return {**hook, "payload": None, "payload_error": PAYLOAD_ERROR}
+        return {**hook, "payload": body}
 
     async def cancel(request: Request) -> Response:
         job = find(request)

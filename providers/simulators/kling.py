@@ -4,7 +4,9 @@ It checks the HS256 JWT like Kling does (signature with the secret key of the to
 `exp`), validates text2video / image2video bodies with Kling's error codes and messages, runs tasks
 through submitted -> processing -> succeed | failed over simulated time, answers single-task queries
 by task_id or by external_task_id, lists tasks, and serves a real MP4 at the result URL. No cancel
-endpoint, like Kling.
+endpoint, like Kling. A `callback_url` gets the task's `data` POSTed at every status change (processing, then
+succeed or failed); Kling documents no retry policy, so a failed delivery is tried CALLBACK_ATTEMPTS times,
+CALLBACK_SPACING simulated seconds apart.
 
 Keys: `sim.config["keys"]` maps access key -> secret key; the default pair is
 DEFAULT_ACCESS_KEY / DEFAULT_SECRET_KEY below. Test switches (POST /_sim/config or `sim.config`):
@@ -30,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.simulators.common import SimJob, Simulator, video_url
+from providers.simulators.common import SimJob, Simulator, public_root, video_url
 
 DEFAULT_ACCESS_KEY = "kling-sim-access-key-4f1d9a2b7c"
 DEFAULT_SECRET_KEY = "kling-sim-secret-key-8e27c3b5d1f04a69e0"
@@ -77,6 +79,7 @@ MAX_TEXT = 2500
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
 STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed"}
+CALLBACK_ATTEMPTS, CALLBACK_SPACING = 3, 60.0  # not documented by Kling: an assumption
 FAILURES = {
     "content": "Failure to pass the risk control system: the content may violate the safety policy; "
     "modify the prompt or image",
@@ -140,8 +143,10 @@ class KlingSimulator(Simulator):
             raise KlingError(1002, type(error).__name__) from None
 
     # -- tasks -------------------------------------------------------------------------------------
-    def task(self, job: SimJob, request: Request) -> dict[str, Any]:
-        phase, _ = job.phase()
+    def task(self, job: SimJob, where: Request | str, phase: str | None = None) -> dict[str, Any]:
+        """A task's `data`, for a query (`where`: the request) or a callback (`where`: the simulator's root,
+        `phase`: the one it announces)."""
+        phase = phase or job.phase()[0]
         created = int(job.created * 1000)
         changed = job.created + (job.queue_seconds if phase == "running" else 0)
         if phase in ("succeeded", "failed"):
@@ -155,7 +160,7 @@ class KlingSimulator(Simulator):
             "updated_at": int(changed * 1000),
         }
         if phase == "succeeded":
-            video = {"id": f"{job.id}-0", "url": video_url(request, job), "duration": f"{job.extra['duration']:g}"}
+            video = {"id": f"{job.id}-0", "url": video_url(where, job), "duration": f"{job.extra['duration']:g}"}
             data["task_result"] = {"videos": [video]}
         return data
 
@@ -195,6 +200,20 @@ def create_app(speed: float = 1.0) -> Starlette:
         job.extra.update(endpoint=endpoint, external_task_id=external, duration=duration, aspect_ratio=ratio)
         if external:
             sim.by_external[external] = task_id
+        if body.get("callback_url"):
+            root = public_root(request)
+
+            async def callback(job: SimJob, phase: str) -> dict[str, Any]:
+                return sim.task(job, root, phase)
+
+            sim.call_back(
+                job,
+                body["callback_url"],
+                callback,
+                on=("running", "succeeded", "failed"),
+                attempts=CALLBACK_ATTEMPTS,
+                spacing=CALLBACK_SPACING,
+            )
         if sim.switch("drop_response"):
             return DroppedResponse()
         if hang := sim.switch("hang_seconds"):
@@ -297,6 +316,9 @@ def validate(endpoint: str, body: dict[str, Any]) -> tuple[float, str]:
     external = body.get("external_task_id")
     if external is not None and (not isinstance(external, str) or not external):
         raise KlingError(1201, "external_task_id must be a non-empty string")
+    callback = body.get("callback_url")
+    if callback is not None and not (isinstance(callback, str) and callback.startswith(("http://", "https://"))):
+        raise KlingError(1201, "callback_url must be an http(s) URL")
     if endpoint == "image2video":
         image, tail = body.get("image"), body.get("image_tail")
         if not image and not tail:

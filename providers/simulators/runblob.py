@@ -8,7 +8,9 @@ As documented: Bearer auth (401 {"detail": ...}); FastAPI 422 lists for malforme
 (its two documented bodies alternate); 404 GENERATION_NOT_FOUND (also for another key's generation); `mode` std|pro
 (sent by a guide example) stands for `model`; pending -> processing (10-30 s) -> completed | failed over the guide's
 times (5 s: ~2.5 min, 10 s: ~4 min, 15 s: ~6 min, pro 40% longer); failure codes in `message`; the 15-minute
-limit (TIMEOUT, credits refunded); a real MP4 at video_url. There is no cancel. Webhooks are accepted, not sent.
+limit (TIMEOUT, credits refunded); a real MP4 at video_url. There is no cancel. A `callback_url` gets the documented
+webhook {generation_id, status: completed | failed, video_url, model, message} when the generation ends, tried 5
+times 30 s apart (simulated time) until it is answered with a 2xx.
 
 Price of a call, returned as a string with 4 decimals: $0.03 per second for kling_o3, $0.06 for kling_o3_pro, so
 the docs' example (a default 5 s standard video) costs "0.1500".
@@ -33,7 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from providers.images import sniff
-from providers.simulators.common import SimJob, Simulator, video_url
+from providers.simulators.common import SimJob, Simulator, public_root, video_url
 
 API = "/v1/kling/o3-video"
 PER_SECOND = {"kling_o3": 0.03, "kling_o3_pro": 0.06}
@@ -56,6 +58,7 @@ FAILURES = {
 FAULT_TEXT = {429: "Rate limit exceeded", 500: "Internal server error", 503: "Service temporarily unavailable"}
 NO_CREDIT_BODIES = ({"detail": "INSUFFICIENT_CREDITS"}, {"success": False, "message": "INSUFFICIENT_CREDITS"})
 WIRE_STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
+WEBHOOK_ATTEMPTS, WEBHOOK_SPACING = 5, 30.0  # the webhook guide: 5 attempts, 30 s apart
 
 
 def price_of(model: str, duration: str) -> float:
@@ -195,6 +198,16 @@ def create_app(speed: float = 1.0) -> Starlette:
         job.extra.update(
             owner=who, label=model_label(model, duration), price=price, duration=int(duration), aspect_ratio=ratio
         )
+        if body.get("callback_url"):
+            job.extra["root"] = public_root(request)
+            sim.call_back(
+                job,
+                body["callback_url"],
+                webhook,
+                on=("succeeded", "failed"),
+                attempts=WEBHOOK_ATTEMPTS,
+                spacing=WEBHOOK_SPACING,
+            )
         return JSONResponse({"generation_id": job.id, "status": "pending", "price": f"{price:.4f}"}, status_code=201)
 
     async def status(request: Request) -> JSONResponse:
@@ -206,21 +219,25 @@ def create_app(speed: float = 1.0) -> Starlette:
         job = sim.get(request.path_params["generation_id"])
         if job is None or job.extra.get("owner") != who:
             return _refusal(404, "Generation not found", "GENERATION_NOT_FOUND")
+        return JSONResponse({**generation(job, public_root(request)), "prompt": job.payload.get("prompt")})
+
+    def generation(job: SimJob, root: str) -> dict[str, Any]:
+        """What runblob says about a generation: the status answer (less the prompt), and the webhook body."""
         phase, _ = job.phase()
         wire = WIRE_STATUS[phase]
         code = FAILURES.get(job.fail or "", "INTERNAL_ERROR") if wire == "failed" else None
         if code == "TIMEOUT":
             refund(job)
-        return JSONResponse(
-            {
-                "generation_id": job.id,
-                "status": wire,
-                "prompt": job.payload.get("prompt"),
-                "video_url": video_url(request, job) if wire == "completed" else None,
-                "model": job.extra["label"],
-                "message": code,
-            }
-        )
+        return {
+            "generation_id": job.id,
+            "status": wire,
+            "video_url": video_url(root, job) if wire == "completed" else None,
+            "model": job.extra["label"],
+            "message": code,
+        }
+
+    async def webhook(job: SimJob, phase: str) -> dict[str, Any]:
+        return generation(job, job.extra["root"])
 
     def refund(job: SimJob) -> None:
         with sim.lock:
