@@ -65,7 +65,8 @@ class LeaseLost(Exception):
 
 class UnknownJob(LookupError):
     def __init__(self, job_id: str):
-        super().__init__(f"no job with id {job_id!r}; list_jobs shows the jobs this server knows")
+        shown = job_id if len(job_id) <= 80 else job_id[:77] + "..."
+        super().__init__(f"no job with id {shown!r}; list_jobs shows the jobs this server knows")
 
 
 def iso(ts: float | None) -> str | None:
