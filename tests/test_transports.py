@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,14 +21,20 @@ pytestmark = pytest.mark.anyio
 
 
 @contextmanager
-def serving(env: dict[str, str], transport: str, *extra: str) -> Iterator[str]:
-    port = free_port()
+def serving(
+    env: dict[str, str], transport: str, *extra: str, port: int | None = None, log: Path | None = None
+) -> Iterator[str]:
+    """`python -m server [--debug] serve --transport ...` as a process; yields its URL. With `log`, the server
+    runs with --debug and its stderr is appended there (a fixed `port` lets a test restart it in place)."""
+    port = port or free_port()
+    debug = ["--debug"] if log else []
+    errors = open(log, "a") if log else subprocess.PIPE
     process = subprocess.Popen(
-        [PYTHON, "-m", "server", "serve", "--transport", transport, "--port", str(port), *extra],
+        [PYTHON, "-m", "server", *debug, "serve", "--transport", transport, "--port", str(port), *extra],
         env=subprocess_env(env),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
     )
     try:
@@ -38,12 +45,15 @@ def serving(env: dict[str, str], transport: str, *extra: str) -> Iterator[str]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not start: {process.stderr.read()}") from None
+                    output = log.read_text() if log else process.stderr.read()
+                    raise AssertionError(f"server did not start: {output}") from None
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if log:
+            errors.close()
 
 
 async def _exercise(client: Client) -> None:
