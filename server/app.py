@@ -325,7 +325,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         idempotency_key: Annotated[
             str | None, Field(description="Repeat a key to get the same job back instead of paying twice.")
         ] = None,
-        confirmation: Annotated[ElicitationResult[SpendApproval], Resolve(spend_approval)] = None,  # type: ignore[assignment]
+        *,
+        # Keyword-only without a default: before 3.11, `= None` would make get_type_hints wrap it in Optional.
+        confirmation: Annotated[ElicitationResult[SpendApproval], Resolve(spend_approval)],
     ) -> Annotated[CallToolResult, Job]:
         """Start a video generation job (text-to-video, or image-to-video with `images`) and wait up to
         `wait_seconds` for it, sending progress. Returns the Job: when it is not finished yet, call get_status

