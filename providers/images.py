@@ -387,14 +387,6 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def to_raw_base64(value: str, allowed_dirs: Sequence[Path | str], max_bytes: int = MAX_IMAGE_BYTES) -> str:
-    """Plain base64 with no data: prefix (Kling's form). A URL is returned unchanged (checked), not fetched."""
-    if classify(value) == "url":
-        return check_url(value)
-    data, _ = to_bytes(value, allowed_dirs, max_bytes)
-    return base64.b64encode(data).decode("ascii")
-
-
 # -- Pillow ----------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,6 @@ from providers.images import (
     to_bytes,
     to_bytes_async,
     to_data_uri,
-    to_raw_base64,
     validate_image,
 )
 
@@ -390,17 +389,6 @@ def test_url_bad_forms_refused() -> None:
 # -- conversions -----------------------------------------------------------------------------------
 
 
-def test_to_raw_base64_no_prefix_and_round_trips(allowed: Path) -> None:
-    png = make_image()
-    (allowed / "a.png").write_bytes(png)
-    raw = to_raw_base64(str(allowed / "a.png"), [allowed])
-    assert not raw.startswith("data:") and "," not in raw
-    assert base64.b64decode(raw, validate=True) == png
-    assert base64.b64decode(to_raw_base64(data_uri(png), [])) == png
-    url = "https://example.com/a.png"
-    assert to_raw_base64(url, []) == url
-
-
 def test_to_data_uri_round_trips(allowed: Path) -> None:
     webp = make_image("WEBP")
     (allowed / "a.bin").write_bytes(webp)
@@ -414,7 +402,7 @@ def test_to_data_uri_round_trips(allowed: Path) -> None:
 
 
 def test_conversions_enforce_the_same_rules(allowed: Path, outside: Path) -> None:
-    for fn in (to_bytes, to_data_uri, to_raw_base64):
+    for fn in (to_bytes, to_data_uri):
         refused(fn, str(outside), [allowed])
         refused(fn, "/etc/passwd", [allowed])
         refused(fn, "ftp://example.com/a.png", [allowed])
