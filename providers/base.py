@@ -1,4 +1,4 @@
-"""The provider contract and the models every part of videogen-mcp shares.
+"""The provider contract and the models every part of mcp-videogen shares.
 
 A provider adapter is mostly a declaration: its ModelSpecs (capabilities and price rules), how a
 VideoRequest maps to its wire format, and how its statuses and errors map to ours. Everything

@@ -195,10 +195,10 @@ def saved_workflow(spec: ModelSpec, request: VideoRequest) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps(graph, sort_keys=True).encode()).hexdigest()
     mode = request.mode.replace("_", " ")
     return {
-        "name": f"videogen-mcp: {_label(spec)}, {mode} ({digest[:8]})",
-        "description": "Made by videogen-mcp; each run sets the prompt and image in the input nodes.",
+        "name": f"mcp-videogen: {_label(spec)}, {mode} ({digest[:8]})",
+        "description": "Made by mcp-videogen; each run sets the prompt and image in the input nodes.",
         **graph,
-        "tags": ["videogen-mcp"],
+        "tags": ["mcp-videogen"],
         "isActive": True,  # /execute runs only active workflows
     }
 

@@ -1,4 +1,4 @@
-"""`python -m server` is the same as the `videogen-mcp` command."""
+"""`python -m server` is the same as the `mcp-videogen` command."""
 
 import sys
 

@@ -523,6 +523,6 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("videogen-mcp")
+        return version("mcp-videogen")
     except PackageNotFoundError:
         return "0.0.0"

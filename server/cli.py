@@ -1,4 +1,4 @@
-"""Command line: `videogen-mcp` serves MCP over stdio; the other commands use the same engine for people."""
+"""Command line: `mcp-videogen` serves MCP over stdio; the other commands use the same engine for people."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videogen-mcp", description="Video generation for AI agents (MCP server).")
+    parser = argparse.ArgumentParser(prog="mcp-videogen", description="Video generation for AI agents (MCP server).")
     parser.add_argument("--debug", action="store_true", help="verbose logs on stderr")
     sub = parser.add_subparsers(dest="command")
 
@@ -178,7 +178,7 @@ def _simulate(host: str, port: int, speed: float, faults: str = "", seed: int = 
         print("error: --speed must be above 0", file=sys.stderr)
         return EXIT_USAGE
     print(f"simulators of {', '.join(SIMULATORS)} on http://{host}:{port} (speed x{speed:g})", file=sys.stderr)
-    print("point videogen-mcp at them with this environment:", file=sys.stderr)
+    print("point mcp-videogen at them with this environment:", file=sys.stderr)
     for key, value in sample_env(f"http://{host}:{port}").items():
         print(f"export {key}={value}", file=sys.stderr)
     try:

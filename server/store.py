@@ -164,7 +164,7 @@ class JobStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
                 raise RuntimeError(
-                    f"the job index {self.path} was written by a newer videogen-mcp (schema {version}); upgrade"
+                    f"the job index {self.path} was written by a newer mcp-videogen (schema {version}); upgrade"
                 )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):

@@ -65,7 +65,7 @@ class BearerTokenGuard:
                         "status": 401,
                         "headers": [
                             (b"content-type", b"application/json"),
-                            (b"www-authenticate", b'Bearer realm="videogen-mcp"'),
+                            (b"www-authenticate", b'Bearer realm="mcp-videogen"'),
                         ],
                     }
                 )

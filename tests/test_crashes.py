@@ -1,7 +1,7 @@
 """kill -9 at every phase of a job, then a restart: every job ends right, nothing is paid for twice, and a
 half-written file is never the result.
 
-A worker process (`videogen-mcp generate`) is killed at an exact phase (VIDEOGEN_CRASH_AT, see
+A worker process (`mcp-videogen generate`) is killed at an exact phase (VIDEOGEN_CRASH_AT, see
 server/crash.py, or while its submit is held open by the simulator), then a new engine on the same index
 takes the job over (the dead holder's lease is recognised at once) and the outcome is checked against the
 simulator's own job table.

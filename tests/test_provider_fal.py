@@ -41,7 +41,7 @@ QUICK = "sim:seconds=15 sim:queue=3"  # where the outcome, not the run, is teste
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, Simulator]]:
-    """One simulator for the module, mounted under /fal as `videogen-mcp simulate` mounts it."""
+    """One simulator for the module, mounted under /fal as `mcp-videogen simulate` mounts it."""
     sub = create_app(speed=SPEED)
     with running(Starlette(routes=[Mount("/fal", app=sub)])) as url:
         yield url, sub.state.sim

@@ -304,8 +304,8 @@ async def test_request_bodies(
     assert execution.extra["credits"] == credits  # the simulator's bill matches estimate_cost (1 credit = $0.01)
     # The saved workflow: the same graph with the job's values blanked; its id is all polling needs.
     saved = served.sim.last_workflow
-    assert saved and saved["tags"] == ["videogen-mcp"] and saved["isActive"] is True and saved["edges"] == edges
-    assert saved["name"].startswith(f"videogen-mcp: {label}, {mode.replace('_', ' ')} (")
+    assert saved and saved["tags"] == ["mcp-videogen"] and saved["isActive"] is True and saved["edges"] == edges
+    assert saved["name"].startswith(f"mcp-videogen: {label}, {mode.replace('_', ' ')} (")
     assert saved["nodes"][0]["data"]["config"] == {"prompt": ""}
     (workflow_id,) = served.sim.workflows
     assert submission.state["workflow_id"] == workflow_id and submission.state["video_node"] == "kling"

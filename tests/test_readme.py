@@ -32,5 +32,18 @@ def test_every_setting_the_code_reads_is_documented():
 
 
 def test_the_two_set_up_commands():
-    assert 'pip install . && videogen-mcp generate "' in README
+    assert 'pip install . && mcp-videogen generate "' in README
     assert 'pip install -e ".[test]" && pytest' in README
+
+
+def test_our_own_name_everywhere():
+    """`videogen-mcp` is another project's on PyPI: installing it by that name would run someone else's code."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "mcp-videogen"
+    assert project["scripts"] == {"mcp-videogen": "server.cli:main"}
+    smithery = (ROOT / "smithery.yaml").read_text()
+    assert "['--from', 'mcp-videogen', 'mcp-videogen', 'serve']" in smithery
+    tracked = [*ROOT.glob("*.md"), *ROOT.glob("*.yaml"), *ROOT.glob("server/*.py"), *ROOT.glob("providers/*.py")]
+    assert not [p.name for p in tracked if "videogen-mcp" in p.read_text()]

@@ -1,4 +1,4 @@
-"""`videogen-mcp simulate` serves every provider's simulator; the real adapters make videos against it."""
+"""`mcp-videogen simulate` serves every provider's simulator; the real adapters make videos against it."""
 
 from __future__ import annotations
 

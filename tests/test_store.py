@@ -43,7 +43,7 @@ def test_an_index_from_a_newer_version_is_refused(tmp_path: Path):
     path = tmp_path / "index.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer videogen-mcp"):
+    with pytest.raises(RuntimeError, match="newer mcp-videogen"):
         JobStore(path)
 
 

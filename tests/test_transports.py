@@ -1,4 +1,4 @@
-"""`videogen-mcp serve` over SSE and streamable HTTP, reached by the SDK's own HTTP clients."""
+"""`mcp-videogen serve` over SSE and streamable HTTP, reached by the SDK's own HTTP clients."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Provider callbacks instead of polling: `videogen-mcp serve` over HTTP with VIDEOGEN_PUBLIC_URL gives fal, Kling
+"""Provider callbacks instead of polling: `mcp-videogen serve` over HTTP with VIDEOGEN_PUBLIC_URL gives fal, Kling
 and runblob jobs a per-job callback URL; the simulators call it back and jobs finish with zero status polls.
 
 The simulators run in this process (so their counters can be read); the server is a real subprocess reached

@@ -1,4 +1,4 @@
-"""Local copies of the providers' HTTP APIs, served together under /<provider> by `videogen-mcp simulate`."""
+"""Local copies of the providers' HTTP APIs, served together under /<provider> by `mcp-videogen simulate`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A local copy of Wireflow's workflow API (the part videogen-mcp uses), for tests and `videogen-mcp simulate`.
+"""A local copy of Wireflow's workflow API (the part mcp-videogen uses), for tests and `mcp-videogen simulate`.
 
 Routes, as under https://www.wireflow.ai/api/v1:
   POST /workflows                        save {name, nodes, edges, ...} -> 201 {data: {id, ...}, meta}

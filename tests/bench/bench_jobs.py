@@ -3,7 +3,7 @@
     python tests/bench/bench_jobs.py [--jobs 200] [--speed 20]
     python tests/bench/bench_jobs.py --jobs 1000 --watch 60     # steady-state cost of watching long jobs
 
-The simulators run in their own process (`videogen-mcp simulate`), so the CPU counted is the engine's.
+The simulators run in their own process (`mcp-videogen simulate`), so the CPU counted is the engine's.
 Simulated time runs `speed` times faster and the engine's polling is scaled by the same factor, so each
 provider's real cadence is exercised. For every provider it reports status requests per job against the
 minimum that provider's cadence needs for the job's simulated duration (polls until the finish is seen),
