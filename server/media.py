@@ -6,8 +6,13 @@ tools) must not pay for loading FFmpeg.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import ipaddress
+import logging
 import os
 import re
+import socket
 import unicodedata
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +29,30 @@ from server.crash import crash_point
 # "video", a text file read as ANSI art) is not a video a provider made.
 VIDEO_FORMATS = frozenset({"mov", "mp4", "matroska", "webm"})
 CHUNK_BYTES = 256 * 1024
+MAX_REDIRECTS = 5
 
 
 class MediaError(ValueError):
     """A file or download that is not a usable video. The message is safe to show (no secrets)."""
+
+
+class LocalStorageError(MediaError):
+    """The output folder cannot take the file (disk full, read-only, no permission): not the provider's fault."""
+
+
+class _RedactHttpxUrls(logging.Filter):
+    """httpx logs every request's full URL at INFO (shown under --debug): drop signed-URL tokens from it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactHttpxUrls())
+# httpcore's DEBUG traces print raw response headers, and a redirect's Location carries the signed query.
+if logging.getLogger("httpcore").level == logging.NOTSET:
+    logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 class VideoInfo(BaseModel):
@@ -86,7 +111,9 @@ def thumbnail(video_path: str | Path, png_path: str | Path, max_width: int = 320
     tmp = png_path.with_name(png_path.name + ".tmp")
     try:
         image.save(tmp, format="PNG")
-        finalize(tmp, png_path)
+        finalize(tmp, png_path, check_video=False)
+    except OSError as exc:
+        raise _storage_error(exc, png_path.parent) from None
     finally:
         tmp.unlink(missing_ok=True)
     return png_path
@@ -180,31 +207,103 @@ async def download(
     max_bytes: int,
     headers: dict[str, str] | None = None,
     timeout: float = 600,  # noqa: ASYNC109 - one deadline for the whole transfer, applied with fail_after
+    allow_private: bool = False,
 ) -> int:
     """Stream `url` into `dest` atomically; return the number of bytes written.
 
-    The body goes to `dest.part` in chunks (constant memory) and is renamed onto `dest` only once
-    complete, so `dest` is either absent or whole. Every failure is a MediaError and leaves no
-    partial file.
+    The body goes to `dest.part` in chunks (constant memory), is verified (every frame decodes) and
+    only then renamed onto `dest`, so `dest` is either absent or a whole, good video. Every failure
+    is a MediaError (LocalStorageError when our own disk is at fault) and leaves no partial file.
+    Redirects are followed here, at most MAX_REDIRECTS, and every hop must be http(s) to a public
+    host unless `allow_private` (for a provider that itself runs on this machine or network).
     """
+    dest = Path(dest)
     safe = redact_url(url)
     if urlsplit(url).scheme not in ("http", "https"):
         raise MediaError(f"refusing to download {safe}: only http and https URLs are fetched")
-    part = dest.with_suffix(dest.suffix + ".part")
+    part = dest.with_name(dest.name + ".part")
     try:
-        with anyio.fail_after(timeout):
-            async with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
-                _check_response(response, safe, max_bytes)
-                written = await _write_body(response, part, safe, max_bytes)
-            await anyio.to_thread.run_sync(finalize, part, dest)
+        _make_folder(dest.parent)  # the output folder may have been deleted since startup
+        try:
+            with anyio.fail_after(timeout):
+                written = await _fetch(client, url, part, headers, max_bytes, allow_private)
+        except TimeoutError:
+            raise MediaError(f"download of {safe} took longer than {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            # httpx messages can quote the full URL; name the failure, not the message.
+            raise MediaError(f"download of {safe} failed: {type(exc).__name__}") from None
+        try:
+            await anyio.to_thread.run_sync(finalize, part, dest)  # decoding every frame blocks: not on the loop
+        except LocalStorageError:
+            raise
+        except MediaError as exc:
+            raise MediaError(f"download of {safe} is not a usable video: {exc}") from None
         return written
-    except TimeoutError:
-        raise MediaError(f"download of {safe} took longer than {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        # httpx messages can quote the full URL; name the failure, not the message.
-        raise MediaError(f"download of {safe} failed: {type(exc).__name__}") from None
     finally:
-        part.unlink(missing_ok=True)  # already renamed away on success; a partial file on any failure
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)  # already renamed away on success; a partial or bad file on any failure
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    part: Path,
+    headers: dict[str, str] | None,
+    max_bytes: int,
+    allow_private: bool,
+) -> int:
+    """GET url into part, following redirects one hop at a time so that every hop is checked."""
+    request = client.build_request("GET", url, headers=headers)
+    for _ in range(MAX_REDIRECTS + 1):
+        safe = redact_url(str(request.url))
+        if request.url.scheme not in ("http", "https"):
+            raise MediaError(f"refusing to download {safe}: only http and https URLs are fetched")
+        if not allow_private:
+            reason = await _private_reason(request.url.host)
+            if reason:
+                raise MediaError(f"refusing to download {safe}: {reason}; video URLs must be on a public host")
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            if not response.has_redirect_location:
+                _check_response(response, safe, max_bytes)
+                return await _write_body(response, part, safe, max_bytes)
+            request = response.next_request
+        finally:
+            await response.aclose()
+    raise MediaError(f"download of {redact_url(url)} failed: more than {MAX_REDIRECTS} redirects")
+
+
+async def is_private_url(url: str) -> bool:
+    """True when url's host is, or resolves to, a loopback, private, link-local or reserved address."""
+    try:
+        host = urlsplit(url).hostname
+        return bool(host) and await _private_reason(host) is not None
+    except (ValueError, MediaError):
+        return False  # malformed or unresolvable: not known to be local
+
+
+async def _private_reason(host: str) -> str | None:
+    """Why host is not a public address (e.g. "127.0.0.1 is a loopback address"), or None if it is."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+        shown = host
+    except ValueError:
+        try:
+            infos = await anyio.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise MediaError(f"cannot resolve the host {host} ({exc.strerror or exc})") from None
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        shown = None
+    for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        kinds = ("loopback", "private", "link_local", "reserved", "multicast", "unspecified")
+        kind = next((k.replace("_", "-") for k in kinds if getattr(address, f"is_{k}")), None)
+        if kind is None and not address.is_global:
+            kind = "non-public"  # e.g. 100.64.0.0/10, shared by carriers
+        if kind:
+            return f"{shown or f'{host} resolves to {address}, which'} is a {kind} address"
+    return None
 
 
 def _check_response(response: httpx.Response, safe_url: str, max_bytes: int) -> None:
@@ -217,32 +316,65 @@ def _check_response(response: httpx.Response, safe_url: str, max_bytes: int) -> 
 
 async def _write_body(response: httpx.Response, part: Path, safe_url: str, max_bytes: int) -> int:
     written, head = 0, b""
-    async with await anyio.open_file(part, "wb") as out:
-        async for chunk in response.aiter_bytes(CHUNK_BYTES):
-            written += len(chunk)
-            if written > max_bytes:
-                raise MediaError(f"{safe_url} is over the {max_bytes:,} byte limit")
-            if len(head) < 12:
-                head += chunk[:12]
-                if len(head) >= 12 and not looks_like_video(head):
-                    raise MediaError(f"{safe_url} is not a video (content starts {head[:12]!r})")
-            await out.write(chunk)
-            await out.flush()
-            crash_point("mid_download")  # a half-written .part on disk
+    try:
+        async with await anyio.open_file(part, "wb") as out:
+            async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise MediaError(f"{safe_url} is over the {max_bytes:,} byte limit")
+                if len(head) < 12:
+                    head += chunk[:12]
+                    if len(head) >= 12 and not looks_like_video(head):
+                        raise MediaError(f"{safe_url} is not a video (content starts {head[:12]!r})")
+                await out.write(chunk)
+                await out.flush()
+                crash_point("mid_download")  # a half-written .part on disk
+    except OSError as exc:  # only the file: httpx reports network failures as httpx.HTTPError
+        raise _storage_error(exc, part.parent) from None
     if not looks_like_video(head):
         raise MediaError(f"{safe_url} is not a video ({written} bytes)")
     return written
 
 
-def finalize(tmp: Path, dest: Path) -> None:
-    """Move a finished temp file onto dest so that, even after a crash, dest is old or whole."""
-    fd = os.open(tmp, os.O_RDONLY)
+def finalize(tmp: Path, dest: Path, *, check_video: bool = True) -> VideoInfo | None:
+    """Verify tmp, then move it onto dest so that, even after a crash, dest is old or a whole, good video.
+
+    With check_video (the default) every frame must decode: a cut or corrupt file raises MediaError
+    and never lands under dest. tmp is gone afterwards either way. Returns the verified VideoInfo.
+    """
+    tmp, dest = Path(tmp), Path(dest)
     try:
-        os.fsync(fd)
+        info = verify(tmp) if check_video else None
+        _make_folder(dest.parent)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+        return info
+    except OSError as exc:
+        raise _storage_error(exc, dest.parent) from None
     finally:
-        os.close(fd)
-    os.replace(tmp, dest)
-    _fsync_dir(Path(dest).parent)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # renamed away on success; a bad or unstorable file must not linger
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(exc, folder) from None
+
+
+def _storage_error(exc: OSError, folder: Path) -> LocalStorageError:
+    code = errno.errorcode.get(exc.errno or 0, "")
+    cause = f"{exc.strerror or exc}{f' ({code})' if code else ''}"
+    return LocalStorageError(
+        f"cannot save the video in {folder}: {cause}. Free space in {folder} (or make it writable), "
+        "or set VIDEOGEN_OUTPUT_DIR to a folder that has room"
+    )
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -267,6 +399,9 @@ def slugify(text: str, max_chars: int = 40) -> str:
 
 
 def video_filename(job_id: str, prompt: str, created: datetime) -> str:
-    """E.g. 20250101-120000_a-red-fox-in-snow_1a2b3c4d.mp4: sorts by time, readable, unique per job."""
-    short_id = re.sub(r"[^A-Za-z0-9-]", "", job_id)[:8] or "job"
-    return f"{created:%Y%m%d-%H%M%S}_{slugify(prompt)}_{short_id}.mp4"
+    """E.g. 20250101-120000_a-red-fox-in-snow_job_1a2b3c4d5e6f7a8b.mp4: sorts by time, readable, unique per job.
+
+    The whole job id: a prefix of it can collide between jobs, and the full id finds the file.
+    """
+    safe_id = re.sub(r"[^A-Za-z0-9_-]", "", job_id)[:64] or "job"
+    return f"{created:%Y%m%d-%H%M%S}_{slugify(prompt)}_{safe_id}.mp4"

@@ -132,21 +132,27 @@ def test_thumbnail_of_a_non_video_fails(tmp_path: Path) -> None:
 # -- files and names -----------------------------------------------------------------------------
 
 
-def test_finalize_replaces_atomically(tmp_path: Path) -> None:
+def test_finalize_replaces_atomically(clip: Path, tmp_path: Path) -> None:
     tmp, dest = tmp_path / "a.part", tmp_path / "a.mp4"
     dest.write_bytes(b"old")
-    tmp.write_bytes(b"new")
-    finalize(tmp, dest)
-    assert dest.read_bytes() == b"new"
+    tmp.write_bytes(clip.read_bytes())
+    assert finalize(tmp, dest).frames == 24
+    assert same_bytes(dest, clip)
     assert not tmp.exists()
 
 
 def test_video_filename() -> None:
     created = datetime(2025, 3, 4, 5, 6, 7)
-    name = video_filename("1a2b3c4d5e6f", "A red fox, in SNOW!", created)
-    assert name == "20250304-050607_a-red-fox-in-snow_1a2b3c4d.mp4"
-    assert video_filename("abcdef012345", "日本語だけ", created) == "20250304-050607_video_abcdef01.mp4"
-    assert video_filename("abcdef012345", "Crème brûlée", created) == "20250304-050607_creme-brulee_abcdef01.mp4"
+    name = video_filename("job_1a2b3c4d5e6f7a8b", "A red fox, in SNOW!", created)
+    assert name == "20250304-050607_a-red-fox-in-snow_job_1a2b3c4d5e6f7a8b.mp4"
+    assert video_filename("abcdef012345", "日本語だけ", created) == "20250304-050607_video_abcdef012345.mp4"
+    assert video_filename("a/b\\c", "Crème brûlée", created) == "20250304-050607_creme-brulee_abc.mp4"
+
+
+def test_video_filename_keeps_the_whole_job_id() -> None:
+    # Ids that share their first hex digits (1 in a million for 20 bits) must not share a file.
+    created = datetime(2025, 3, 4, 5, 6, 7)
+    assert video_filename("job_aaaaa00000000001", "x", created) != video_filename("job_aaaaa00000000002", "x", created)
 
 
 def test_slug_is_short_safe_and_never_empty() -> None:
@@ -248,8 +254,8 @@ def same_bytes(a: Path, b: Path) -> bool:
 async def fetch(url: str, dest: Path, max_bytes: int = 5_000_000, timeout: float = 10) -> int:
     from server.media import download
 
-    async with httpx.AsyncClient() as client:
-        return await download(client, url, dest, max_bytes=max_bytes, timeout=timeout)
+    async with httpx.AsyncClient() as client:  # the test server is on loopback
+        return await download(client, url, dest, max_bytes=max_bytes, timeout=timeout, allow_private=True)
 
 
 @pytest.mark.anyio
