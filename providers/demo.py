@@ -8,7 +8,6 @@ every part of the pipeline (polling, fetching, probing, thumbnails) runs for rea
 
 from __future__ import annotations
 
-import base64
 import colorsys
 import math
 import random
@@ -16,11 +15,9 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from functools import partial
-from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_to_bytes, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 
@@ -125,6 +122,7 @@ class DemoProvider(Provider):
             seed=request.seed,
             image=request.images[0] if request.images else None,
             end_image=request.end_image,
+            allowed_dirs=self.allowed_dirs,
         )
         try:
             await anyio.to_thread.run_sync(render)
@@ -165,20 +163,21 @@ def render_video(
     seed: int | None,
     image: str | None = None,
     end_image: str | None = None,
+    allowed_dirs: Sequence[Path | str] = (),
     fps: int = 24,
 ) -> None:
     """Write an H.264 MP4 (no audio) of the prompt over moving colours; the same inputs give the same file.
 
-    `image` and `end_image` are local paths or data: URIs; they become the background of the first
-    half and the blend target of the second. URLs are not fetched (this is offline): their host
-    is written on the frame instead.
+    `image` and `end_image` are local paths (inside `allowed_dirs`) or data: URIs; they become the
+    background of the first half and the blend target of the second. URLs are not fetched (this is
+    offline): their host is written on the frame instead.
     """
     import av
 
     if seed is None:
         seed = zlib.crc32(prompt.encode())  # stable across runs, unlike hash()
-    start, start_label = _load_image(image, width, height) if image else (None, None)
-    end, end_label = _load_image(end_image, width, height) if end_image else (None, None)
+    start, start_label = _load_image(image, width, height, allowed_dirs) if image else (None, None)
+    end, end_label = _load_image(end_image, width, height, allowed_dirs) if end_image else (None, None)
     labels = [text for text in (start_label, end_label and f"end {end_label}") if text]
     scene = _Scene(prompt, labels, width, height, duration, random.Random(seed), start, end)
 
@@ -351,24 +350,27 @@ def _fitting_prefix(text: str, font: FreeTypeFont, max_width: float) -> int:
     return low
 
 
-def _load_image(source: str, width: int, height: int) -> tuple[Picture | None, str | None]:
-    """(image cropped to cover the frame, None) for a data: URI or a local file; (None, label) for a URL."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _load_image(
+    source: str, width: int, height: int, allowed_dirs: Sequence[Path | str]
+) -> tuple[Picture | None, str | None]:
+    """(image cropped to cover the frame, None) for a data: URI or a local file; (None, label) for a URL.
 
-    scheme = urlsplit(source).scheme.lower()
-    if scheme in ("http", "https"):
-        return None, f"image: {urlsplit(source).hostname}"
+    Files are read through providers.images like every other provider's: checked again now (the file
+    may have changed since the request was validated), then decoded from the bytes read through that
+    one checked descriptor, never reopened by name. Its refusals pass on as INVALID_INPUT.
+    """
+    from PIL import Image, ImageOps
+
+    from providers import images
+
+    kind = images.classify(source)
+    if kind == "url":
+        return None, f"image: {urlsplit(source.strip()).hostname}"
+    name = "data URI" if kind == "data" else source
+    data, _ = images.to_bytes(source, allowed_dirs)
     try:
-        if scheme == "data":
-            header, _, payload = source.partition(",")
-            raw = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
-            opened = Image.open(BytesIO(raw))
-        else:
-            local = Path(url2pathname(urlsplit(source).path)) if scheme == "file" else Path(source).expanduser()
-            opened = Image.open(local)
-        with opened:
+        with images.open_image(data, f"input image {name}") as opened:
             picture = ImageOps.exif_transpose(opened).convert("RGB")  # phone photos store rotation in EXIF
-    except (OSError, ValueError, UnidentifiedImageError) as exc:
-        name = "data URI" if scheme == "data" else source
+    except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read the input image {name}: {exc}") from None
     return ImageOps.fit(picture, (width, height), Image.Resampling.LANCZOS), None

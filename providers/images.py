@@ -31,6 +31,9 @@ ImageKind = Literal["url", "data", "path"]
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_URL_CHARS = 2048
+# Decoded pixels, not file bytes, cost memory: a 186 kB PNG can hold 169 megapixels (~1 GB as RGBA).
+# 40 megapixels (e.g. 7680x5200) is far above what any video model takes.
+MAX_PIXELS = 40_000_000
 
 MIME_BY_FORMAT: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 
@@ -80,6 +83,14 @@ def _not_an_image(what: str) -> InvalidRequest:
     return InvalidRequest(f"{what} is not a {ALLOWED_CONTENT} image by its content; only those formats are accepted.")
 
 
+def _too_many_pixels(what: str, size: tuple[int, int] | None, max_pixels: int) -> InvalidRequest:
+    shown = f"is {size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:.1f} megapixels)" if size else "is too large"
+    return InvalidRequest(
+        f"{what} {shown}; images may have at most {max_pixels / 1e6:g} megapixels. "
+        f"Downscale it (4096 pixels on the long side is plenty for video) and try again."
+    )
+
+
 def _real_dirs(allowed_dirs: Sequence[Path | str]) -> list[Path]:
     return [Path(os.path.realpath(os.path.expanduser(os.fspath(d)))) for d in allowed_dirs]
 
@@ -94,8 +105,9 @@ def _outside_error(value: str, real: Path, expanded: str, dirs: Sequence[Path]) 
     if dirs:
         where = ", ".join(str(d) for d in dirs)
         return InvalidRequest(
-            f"image path {_shown(value)}{via} is outside the folders this server may read ({where}); "
-            f"put the image in one of them or set {ENV_HINT}."
+            f"image path {_shown(value)}{via} is outside the folders this server may read: {where}. "
+            f"Copy the image into one of them, or have the person running the server add its folder to "
+            f"{ENV_HINT} (folders separated by '{os.pathsep}'; list these too to keep them) and restart it."
         )
     return InvalidRequest(
         f"image path {_shown(value)}{via} cannot be read: this server may read no local folders; "
@@ -137,6 +149,28 @@ def sniff(data: bytes) -> ImageFormat | None:
         return "webp"
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return "gif"
+    return None
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, GIF or WebP header, read without Pillow; None for JPEG or a short header.
+
+    Checked before Pillow sees the bytes: Pillow's WebP decoder allocates the whole canvas when opened.
+    """
+    fmt = sniff(data)
+    if fmt == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if fmt == "gif" and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if fmt == "webp" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+            return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+        if chunk == b"VP8X":
+            return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+        if chunk == b"VP8L" and data[20] == 0x2F:
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     return None
 
 
@@ -330,9 +364,11 @@ def validate_image(value: str, allowed_dirs: Sequence[Path | str], max_bytes: in
         return ImageRef(kind="url", value=check_url(text))
     if kind == "data":
         data, mime = decode_data_uri(text, max_bytes)
+        check_pixels(data, "data URI image")
         return ImageRef(kind="data", value=text, mime=mime, size_bytes=len(data))
     real = resolve_path(text, allowed_dirs)
     data, mime = load_local(str(real), allowed_dirs, max_bytes)
+    check_pixels(data, f"image file {_shown(text)}")
     return ImageRef(kind="path", value=str(real), mime=mime, size_bytes=len(data))
 
 
@@ -390,16 +426,44 @@ def data_uri(data: bytes, mime: str) -> str:
 # -- Pillow ----------------------------------------------------------------------------------------
 
 
-def _open_image(data: bytes):  # -> PIL.Image.Image; Pillow stays unimported until needed
+def _open_lazily(data: bytes, what: str, max_pixels: int):  # -> PIL.Image.Image, header read, nothing decoded
     from PIL import Image
 
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise _too_many_pixels(what, size, max_pixels)
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data))  # lazy: reads the header (JPEG: its markers), decodes nothing
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(what, None, max_pixels) from None
+    except Exception:
+        raise InvalidRequest(f"{what} cannot be decoded; pass a valid {ALLOWED_CONTENT} file.") from None
+    if img.size[0] * img.size[1] > max_pixels:  # Pillow's own reading of the header is the one that decodes
+        img.close()
+        raise _too_many_pixels(what, img.size, max_pixels)
+    return img
+
+
+def check_pixels(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image, refused with INVALID_INPUT when its decoded pixels would pass the cap.
+
+    Only headers are read, so a tiny file claiming a huge canvas costs nothing to refuse.
+    """
+    with _open_lazily(data, what, max_pixels) as img:
+        return img.size
+
+
+def open_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS):  # -> PIL.Image.Image
+    """The image decoded, after its size has been checked against the pixel cap."""
+    from PIL import Image
+
+    img = _open_lazily(data, what, max_pixels)
+    try:
         img.load()
     except Image.DecompressionBombError:
-        raise InvalidRequest("image has too many pixels to process safely; downscale it and try again.") from None
+        raise _too_many_pixels(what, None, max_pixels) from None
     except Exception:
-        raise InvalidRequest(f"image cannot be decoded; pass a valid {ALLOWED_CONTENT} file.") from None
+        raise InvalidRequest(f"{what} cannot be decoded; pass a valid {ALLOWED_CONTENT} file.") from None
     return img
 
 
@@ -426,7 +490,7 @@ def reencode(data: bytes, fmt: ImageFormat, max_side: int | None = None) -> byte
 
     if fmt not in MIME_BY_FORMAT:
         raise InvalidRequest(f"cannot re-encode as {fmt!r}; formats are jpeg, png, webp, gif.")
-    img = _open_image(data)
+    img = open_image(data)
     img.seek(0)
     img = ImageOps.exif_transpose(img) or img
     if max_side is not None and max(img.size) > max_side:

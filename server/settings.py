@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,17 @@ def _default_output_dir() -> Path:
     return user_videos_path() / APP
 
 
+def _default_image_dirs() -> list[Path]:
+    """The user's Pictures and Downloads folders, where people keep images. Never the working folder:
+    a server started from / would read any image on the machine. A folder that is the home folder or
+    above it (user-dirs.dirs maps a disabled folder to $HOME) would open ~/.ssh, so it is left out."""
+    from platformdirs import user_downloads_path, user_pictures_path
+
+    home = Path.home().resolve()
+    folders = [user_pictures_path().resolve(), user_downloads_path().resolve()]
+    return [folder for folder in folders if not home.is_relative_to(folder)]
+
+
 class SettingsError(ValueError):
     """A setting in the environment has a value we cannot use."""
 
@@ -36,7 +48,9 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
+        raise SettingsError(f"{name}={raw!r} is not a number; set a number such as {default:g}, or unset it") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} must be a finite number, such as {default:g}")
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
@@ -93,7 +107,7 @@ class Settings(BaseModel):
         if env.get("VIDEOGEN_ALLOWED_DIRS"):
             allowed = [Path(p).expanduser() for p in env["VIDEOGEN_ALLOWED_DIRS"].split(os.pathsep) if p.strip()]
         else:
-            allowed = [Path.cwd(), output_dir]
+            allowed = [output_dir, *_default_image_dirs()]
         # Inputs given as data URIs are kept in the data folder so a resumed job still has them.
         allowed.append(data_dir / "inputs")
         return cls(

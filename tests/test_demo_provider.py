@@ -34,8 +34,8 @@ def request(**changes: object) -> VideoRequest:
     return VideoRequest(**{**fields, **changes})
 
 
-def provider(latency: str = "0.3") -> DemoProvider:
-    return DemoProvider(env={"VIDEOGEN_DEMO_LATENCY": latency})
+def provider(latency: str = "0.3", allowed_dirs: tuple[Path, ...] = ()) -> DemoProvider:
+    return DemoProvider(env={"VIDEOGEN_DEMO_LATENCY": latency}, allowed_dirs=allowed_dirs)
 
 
 def png_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
@@ -228,7 +228,7 @@ async def test_an_input_image_opens_the_video_and_blends_to_the_end_image(tmp_pa
     else:
         image = "data:image/png;base64," + base64.b64encode(png_bytes(RED)).decode()
     end_image = "data:image/png;base64," + base64.b64encode(png_bytes(BLUE, (30, 40))).decode()
-    p = provider()
+    p = provider(allowed_dirs=(tmp_path,))
     req = request(mode="image_to_video", images=[image], end_image=end_image)
     submission = await p.submit("job5", req)
     dest = tmp_path / "out.mp4"
@@ -255,10 +255,24 @@ async def test_url_images_are_not_fetched(tmp_path: Path) -> None:
 async def test_an_unreadable_image_fails_the_job(tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_text("not a picture")
-    p = provider()
+    p = provider(allowed_dirs=(tmp_path,))
     req = request(mode="image_to_video", images=[str(bad)])
     submission = await p.submit("job7", req)
     with pytest.raises(ProviderError) as caught:
         await p.fetch(await p.poll(submission, req), submission, req, tmp_path / "out.mp4")
-    assert caught.value.code == ErrorCode.PROVIDER_FAILED
-    assert "bad.png" in caught.value.message
+    # Read through providers.images, as every provider's inputs are: the same code and message.
+    assert caught.value.code == ErrorCode.INVALID_INPUT and not caught.value.retryable
+    assert "bad.png" in caught.value.message and "not a JPEG, PNG, WebP or GIF image" in caught.value.message
+
+
+@pytest.mark.anyio
+async def test_a_broken_image_with_a_good_header_fails_the_job(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(png_bytes(RED)[:60])  # signature and header intact, pixels cut off
+    p = provider(allowed_dirs=(tmp_path,))
+    req = request(mode="image_to_video", images=[str(broken)])
+    submission = await p.submit("job8", req)
+    with pytest.raises(ProviderError) as caught:
+        await p.fetch(await p.poll(submission, req), submission, req, tmp_path / "out.mp4")
+    assert caught.value.code == ErrorCode.INVALID_INPUT and not caught.value.retryable
+    assert "broken.png" in caught.value.message and "cannot be decoded" in caught.value.message

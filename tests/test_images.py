@@ -484,3 +484,27 @@ def test_pillow_errors_are_invalid_request() -> None:
     assert "JPEG, PNG, WebP or GIF" in msg
     refused(reencode, garbage, "jpeg")
     refused(reencode, make_image(), "bmp")  # type: ignore[arg-type]
+
+
+def webp_variant(kind: str, size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    frames = [Image.new("RGB", size, c) for c in ((200, 30, 60), (30, 60, 200))]
+    if kind == "animated":
+        frames[0].save(out, format="WEBP", save_all=True, append_images=frames[1:])
+    else:
+        frames[0].save(out, format="WEBP", lossless=kind == "lossless")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (17, 33), (1000, 3)])
+def test_header_size_agrees_with_pillow(size: tuple[int, int]) -> None:
+    """The pixel cap reads PNG, GIF and WebP headers itself; a misread would refuse (or pass) the wrong images."""
+    samples = {
+        "png": make_image("PNG", size),
+        "gif": make_image("GIF", size),
+        **{f"webp-{k}": webp_variant(k, size) for k in ("lossy", "lossless", "animated")},
+    }
+    for name, data in samples.items():
+        assert images.header_size(data) == image_size(data) == size, name
+    assert images.header_size(make_image("JPEG", size)) is None  # JPEG: Pillow reads its markers
+    assert images.check_pixels(make_image("JPEG", size)) == size
