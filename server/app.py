@@ -273,7 +273,10 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[JobManager]:
-        async with nullcontext(manager) if manager else JobManager(settings or Settings.from_env()) as m:
+        async with (
+            nullcontext(manager) if manager else JobManager(settings or Settings.from_env()) as m,
+            notifier.running(),  # sends to resources/subscribe clients, never from the engine's own tasks
+        ):
             m.listeners.append(notifier.job_changed)
             running.append(m)
             try:
