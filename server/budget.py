@@ -1,9 +1,16 @@
 """The spend ledger and the limits the person sets (never the agent).
 
 The ledger is the job index itself: each job records its estimated cost at submit and the provider's
-charge when it reports one. A job counts toward spend once it may have been charged: it reached the
-provider and did not fail, or the provider reported a charge. Limits come from the environment:
-VIDEOGEN_MAX_COST_PER_JOB, VIDEOGEN_DAILY_BUDGET and VIDEOGEN_CONFIRM_ABOVE (USD).
+charge when it reports one. A job counts toward spend (at its charge, else its estimate) from the moment it
+is accepted: an unfinished job holds a reservation. The reservation is released only when the provider
+certainly did not charge: the job failed before the provider took it or was refused there, or was cancelled
+before it was sent. A failed job whose submit may have reached the provider (SUBMIT_UNCONFIRMED), one the
+server gave up on while it may still run there (TIMED_OUT), and any job with a reported charge keep counting.
+
+The daily check and the job's insert are one write transaction in the store (JobStore.insert with
+`admit`), so concurrent requests, in this process or in others sharing the index, cannot overspend.
+Limits come from the environment: VIDEOGEN_MAX_COST_PER_JOB, VIDEOGEN_DAILY_BUDGET and
+VIDEOGEN_CONFIRM_ABOVE (USD).
 """
 
 from __future__ import annotations
@@ -15,9 +22,14 @@ from pydantic import BaseModel, Field
 
 from providers.base import ErrorCode, ProviderError
 
-# SQL for "may have cost money": charged, or at the provider and not failed (failed jobs are refunded
-# by every provider we know; a reported charge counts regardless).
-_COUNTS = "(cost_charged IS NOT NULL OR (provider_ref IS NOT NULL AND status != 'failed'))"
+# SQL for "may cost money": a reported charge; any unfinished or delivered job; a job cancelled after the
+# provider had it; a failure after which a charge may still come. Other failures are refunded (or were never
+# sent) by every provider we know.
+_COUNTS = (
+    "(cost_charged IS NOT NULL OR status IN ('pending', 'queued', 'running', 'downloading', 'succeeded') "
+    "OR (status = 'cancelled' AND provider_ref IS NOT NULL) "
+    "OR (status = 'failed' AND json_extract(error, '$.code') IN ('SUBMIT_UNCONFIRMED', 'TIMED_OUT')))"
+)
 _AMOUNT = "COALESCE(cost_charged, cost_estimate, 0)"
 
 
@@ -65,15 +77,16 @@ def month_start(now: datetime | None = None) -> float:
 
 class Budget:
     def __init__(self, db: Any, limits: Limits):
-        self.db = db  # a sqlite3 connection to the job index
+        self.db = db  # the JobStore (or a sqlite3 connection to the job index)
         self.limits = limits
 
     def spent_since(self, since: float) -> list[SpendLine]:
-        rows = self.db.execute(
+        sql = (
             f"SELECT provider, COUNT(*), SUM({_AMOUNT}) FROM jobs WHERE created_at >= ? AND {_COUNTS} "
-            "GROUP BY provider ORDER BY provider",
-            (since,),
-        ).fetchall()
+            "GROUP BY provider ORDER BY provider"
+        )
+        query = getattr(self.db, "query", None)
+        rows = query(sql, (since,)) if query else self.db.execute(sql, (since,)).fetchall()
         return [SpendLine(provider=p, jobs=n, usd=round(usd or 0.0, 4)) for p, n, usd in rows]
 
     def today(self) -> float:
@@ -99,9 +112,10 @@ class Budget:
                 "(VIDEOGEN_MAX_COST_PER_JOB, set by the person running this server); choose a shorter or cheaper "
                 "request, or ask them to raise the limit"
             )
-        elif limits.daily_budget is not None and spent + usd > limits.daily_budget:
+        elif limits.daily_budget is not None and spent + usd > limits.daily_budget + 1e-9:
             refused = (
-                f"this video (${usd:.2f}) would take today's spend to ${spent + usd:.2f}, over the daily budget of "
+                f"this video (${usd:.2f}) would take today's spend (jobs still running included) to "
+                f"${spent + usd:.2f}, over the daily budget of "
                 f"${limits.daily_budget:.2f} (VIDEOGEN_DAILY_BUDGET, set by the person running this server); "
                 "wait until tomorrow or ask them to raise it"
             )
@@ -118,6 +132,8 @@ class Budget:
         )
 
     def enforce(self, usd: float) -> BudgetCheck:
+        """Raise OVER_BUDGET if the limits refuse `usd`. Run it inside the insert's transaction (`admit`) so
+        the spend it reads cannot change before the job is recorded."""
         check = self.check(usd)
         if check.refused:
             raise ProviderError(ErrorCode.OVER_BUDGET, check.refused, retryable=False)

@@ -6,15 +6,29 @@ provider's callbacks (server/webhooks.py receives them); polling then stays only
 Every state change is written to the store first, then published to whoever listens (a waiting tool
 call, resource subscribers). Jobs run in the manager's own task group, so a tool call that gives up
 waiting, or a client that disconnects, loses nothing.
+
+A store error (the index locked by another process, a full disk) never ends the server: a job's writes are
+retried with growing waits until the store works again (the job is neither lost nor resubmitted), the
+housekeeping tries again next period, and tool calls get the StoreError's one-line message.
+
+Cadences and stuck detection run on a monotonic clock anchored when this process starts following a job
+(plus the job's wall-clock age read once at that moment), so a wall-clock jump neither speeds polling up
+nor times healthy jobs out; persisted times stay wall-clock. Every sleep has a floor.
+
+Before every submit (and resend) this process checks in the store that it still holds the job's lease and
+the job is not finished; a submit the provider provably refused is marked (submit_refused_at), so a restart
+resends it instead of failing it as unconfirmed. Stored input images are deleted when a job ends.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +36,7 @@ from typing import Any
 import anyio
 
 from providers.base import (
+    TERMINAL,
     ErrorCode,
     ModelSpec,
     Provider,
@@ -34,8 +49,8 @@ from providers.registry import Providers
 from server.budget import Budget
 from server.catalog import Catalog, RequestArgs
 from server.crash import crash_point
-from server.settings import Settings
-from server.store import JobRow, JobStore, new_owner_id
+from server.settings import Settings, _number
+from server.store import JobRow, JobStore, StoreError, new_owner_id
 from server.webhooks import callback_url, new_token, token_matches, token_sha256
 
 log = logging.getLogger("videogen.jobs")
@@ -54,6 +69,17 @@ STUCK_FLOOR_SECONDS = 20 * 60
 # A job whose provider calls back is polled only as a safety net: not before the model's usual time, then
 # at this many times the provider's cadence.
 CALLBACK_POLL_FACTOR = 10
+# A store error is retried after these many seconds, doubling up to the cap, until the store works again.
+STORE_RETRY_FIRST = 0.05
+STORE_RETRY_MAX = 5.0
+# How long a statement waits for another process's write lock on the index (VIDEOGEN_STORE_BUSY_SECONDS).
+STORE_BUSY_SECONDS = 10.0
+# No sleep is shorter than this (times the poll scale): a bad interval must never become a busy loop.
+SLEEP_FLOOR = 0.05
+# A video the output folder cannot take (full, unwritable) is tried again with growing waits (at most
+# STORAGE_MAX_WAIT apart) for this long, in the provider's seconds, while the provider still serves it.
+STORAGE_RETRY_SECONDS = 15 * 60
+STORAGE_MAX_WAIT = 60.0
 # How far along a state is: a callback counts only when it moves the job on (repeats and late arrivals of an
 # older state change nothing).
 STAGE = {"pending": -1, "queued": 0, "running": 1, "downloading": 2, "succeeded": 2, "failed": 2, "cancelled": 2}
@@ -73,6 +99,13 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
+def _age_clock(created: float) -> Callable[[], float]:
+    """Seconds since `created` that a wall-clock jump cannot move: the job's wall-clock age read once, now
+    (never negative), then time on the monotonic clock."""
+    start, age = time.monotonic(), max(0.0, time.time() - created)
+    return lambda: age + (time.monotonic() - start)
+
+
 def _is_news(row: JobRow, snapshot: Snapshot | None) -> bool:
     """Whether a callback tells the job's watcher something: a later state than the job has and than the
     callback already waiting. An unreadable one (None) asks for a poll, unless news is waiting already."""
@@ -82,6 +115,18 @@ def _is_news(row: JobRow, snapshot: Snapshot | None) -> bool:
         return row.callback is None
     waiting = (row.callback or {}).get("snapshot") or {}
     return STAGE[snapshot.status] > max(STAGE.get(row.status, 2), STAGE.get(waiting.get("status", ""), -1))
+
+
+def _same_request(existing: JobRow, key: str, request_sha256: str) -> JobRow:
+    """The job an idempotency key already names, if the request is the same one; else INVALID_INPUT."""
+    if existing.request_sha256 is not None and existing.request_sha256 != request_sha256:
+        shown = key if len(key) <= 80 else key[:77] + "..."
+        raise ProviderError(
+            ErrorCode.INVALID_INPUT,
+            f"idempotency_key {shown!r} was already used for a different request (job {existing.job_id}); "
+            "use a new key for a new request, or send the same request to get that job",
+        )
+    return existing
 
 
 class JobManager:
@@ -104,8 +149,9 @@ class JobManager:
     # -- life cycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
         self.settings.ensure_dirs()
-        self.store = JobStore(self.settings.index_path)
-        self.budget = Budget(self.store.db, self.settings.limits)
+        busy = _number(self.settings.env, "VIDEOGEN_STORE_BUSY_SECONDS", STORE_BUSY_SECONDS, minimum=0.01)
+        self.store = JobStore(self.settings.index_path, busy_seconds=busy)
+        self.budget = Budget(self.store, self.settings.limits)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if self.resume:
@@ -117,7 +163,10 @@ class JobManager:
         self._tg.cancel_scope.cancel()
         await self._tg.__aexit__(None, None, None)
         # Leave unfinished jobs free for the next process at once, not after the lease expires.
-        self.store.release(self.owner)
+        try:
+            self.store.release(self.owner)
+        except StoreError as error:
+            log.warning("could not release this process's jobs (they are free once the lease runs out): %s", error)
         with anyio.CancelScope(shield=True):
             await self.providers.aclose()
             if self._http is not None:
@@ -133,9 +182,12 @@ class JobManager:
         """Renew our leases and adopt unfinished jobs nobody watches (after a crash or restart)."""
         period = self.settings.lease_seconds / 3
         while True:
-            self.db.renew(self.owner, self.settings.lease_seconds)
-            for job_id in self.db.orphans(self.owner):
-                self._start_watching(job_id)
+            try:
+                self.db.renew(self.owner, self.settings.lease_seconds)
+                for job_id in self.db.orphans(self.owner):
+                    self._start_watching(job_id)
+            except StoreError as error:  # e.g. the index locked by another process: try again next period
+                log.warning("housekeeping skipped: %s", error)
             await anyio.sleep(period)
 
     # -- publishing ----------------------------------------------------------------------------
@@ -152,7 +204,11 @@ class JobManager:
 
     async def _publish(self, job_id: str) -> None:
         self._wake(job_id)
-        row = self.db.get(job_id)
+        try:
+            row = self.db.get(job_id)
+        except StoreError as error:  # the change is stored; listeners see it at the next one
+            log.warning("job %s: not published: %s", job_id, error)
+            return
         for listener in list(self.listeners):
             try:
                 await listener(row)
@@ -160,10 +216,31 @@ class JobManager:
                 log.exception("job listener failed")
 
     async def _write(self, job_id: str, **changes: Any) -> None:
-        """Store first, then publish. Raises LeaseLost when another process owns the job now."""
-        if not self.db.update(job_id, self.owner, **changes):
+        """Store first, then publish. Raises LeaseLost when another process owns the job now. A store error
+        is retried with growing waits until the store works again: what the write records (a provider's id,
+        a delivered video) must not be lost, and the job must not be resubmitted."""
+        delay = STORE_RETRY_FIRST
+        while True:
+            try:
+                written = self.db.update(job_id, self.owner, **changes)
+                break
+            except StoreError as error:
+                log.warning("job %s: %s (retrying in %.2f s)", job_id, error, delay)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
+        if not written:
             raise LeaseLost(job_id)
+        if changes.get("status") in TERMINAL:
+            self._drop_inputs(job_id)
         await self._publish(job_id)
+
+    def _drop_inputs(self, job_id: str) -> None:
+        """Delete the input images kept for this job (see _keep_inline_images): a finished job needs none."""
+        for path in (self.settings.data_dir / "inputs").glob(f"{job_id}_*"):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                log.warning("job %s: could not delete the stored input %s: %s", job_id, path.name, error)
 
     # -- the public face -----------------------------------------------------------------------
     def get(self, job_id: str) -> JobRow:
@@ -179,9 +256,16 @@ class JobManager:
             raise ProviderError(
                 ErrorCode.INVALID_INPUT, "idempotency_key must be at most 200 printable characters (valid Unicode)"
             )
-        if key and (existing := self.db.by_idempotency_key(key)):
-            return existing
         provider, spec, request = self.catalog.resolve(args)
+        # The normalized request (before inline images are stored): an idempotency key names one request.
+        normalized = json.dumps(
+            {"provider": provider.name, "model": spec.id, "request": request.model_dump(mode="json")},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        request_sha256 = hashlib.sha256(normalized.encode()).hexdigest()
+        if key and (existing := self.db.by_idempotency_key(key)):
+            return _same_request(existing, key, request_sha256)
         if not provider.configured():
             raise ProviderError(
                 ErrorCode.NOT_CONFIGURED,
@@ -189,7 +273,7 @@ class JobManager:
                 "environment, or choose another provider (list_models shows which are ready)",
             )
         cost = self.catalog.price(provider, spec, request).usd
-        self.budget.enforce(cost)
+        self.budget.enforce(cost)  # refuses early, before images are stored; re-checked atomically below
         job_id = "job_" + secrets.token_hex(8)
         request = self._keep_inline_images(job_id, request)
         now = time.time()
@@ -204,10 +288,24 @@ class JobManager:
             idempotency_key=key,
             cost_estimate=cost,
             message=f"accepted; submitting to {provider.title}",
+            request_sha256=request_sha256,
         )
-        row = self.db.insert(row, lease_owner=self.owner, lease_seconds=self.settings.lease_seconds)
-        if row.job_id == job_id:
-            self._start_watching(job_id, claimed=True)
+        try:
+            # The daily budget is checked inside the insert's transaction: no concurrent request, here or in
+            # another process on this index, can slip in between the check and the reservation.
+            row = self.db.insert(
+                row,
+                lease_owner=self.owner,
+                lease_seconds=self.settings.lease_seconds,
+                admit=lambda: self.budget.enforce(cost),
+            )
+        except BaseException:
+            self._drop_inputs(job_id)
+            raise
+        if row.job_id != job_id:  # the same key was used at the same moment
+            self._drop_inputs(job_id)
+            return _same_request(row, key or "", request_sha256)
+        self._start_watching(job_id, claimed=True)
         return row
 
     def _keep_inline_images(self, job_id: str, request: VideoRequest) -> VideoRequest:
@@ -298,8 +396,33 @@ class JobManager:
         self._tg.start_soon(self._watch, job_id)
 
     async def _watch(self, job_id: str) -> None:
+        """Follow a job to its end. A store error stops nothing: after a wait, the job is taken up again from
+        what the store holds (every write that records a side effect is retried in place, see _write)."""
+        delay = STORE_RETRY_FIRST
+        try:
+            while True:
+                try:
+                    await self._run(job_id)
+                    return
+                except StoreError as error:
+                    log.warning("job %s: %s (taking it up again in %.2f s)", job_id, error, delay)
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, STORE_RETRY_MAX)
+        finally:
+            self._watching.discard(job_id)
+            if self.store is not None:
+                try:
+                    self.db.release(self.owner, job_id)
+                except StoreError as error:  # the lease runs out on its own
+                    log.warning("job %s: could not release its lease: %s", job_id, error)
+
+    async def _run(self, job_id: str) -> None:
         try:
             row = self.get(job_id)
+            if row.terminal:
+                return
+            if row.lease_owner != self.owner:
+                raise LeaseLost(job_id)
             provider = self.providers.get(row.provider)
             request = VideoRequest.model_validate(row.request)
             spec = provider.spec(row.model)
@@ -317,13 +440,11 @@ class JobManager:
             log.info("job %s is watched by another process now", job_id)
         except ProviderError as error:
             await self._finish_failed(job_id, error)
+        except StoreError:
+            raise
         except Exception as error:
             log.exception("job %s failed unexpectedly", job_id)
             await self._finish_failed(job_id, ProviderError(ErrorCode.INTERNAL, f"internal error: {error}"))
-        finally:
-            self._watching.discard(job_id)
-            if self.store is not None:
-                self.db.release(self.owner, job_id)
 
     async def _finish_failed(self, job_id: str, error: ProviderError) -> None:
         info = {"code": error.code.value, "message": error.message, "retryable": error.retryable}
@@ -345,8 +466,9 @@ class JobManager:
                 finished_at=time.time(),
             )
             return None
-        if row.submit_started_at is not None and not provider.resubmit_is_safe:
-            # We crashed while submitting: the provider may or may not have the job.
+        if row.submit_started_at is not None and row.submit_refused_at is None and not provider.resubmit_is_safe:
+            # We crashed while submitting: the provider may or may not have the job. (A last attempt the
+            # provider refused is simply resent.)
             unknown = ProviderError(
                 ErrorCode.SUBMIT_UNCONFIRMED,
                 f"the server stopped while submitting to {provider.title}; the job may have been created and "
@@ -358,8 +480,8 @@ class JobManager:
             crash_point("before_submit")
             # The token's hash is stored before the provider hears of the URL: a callback may beat the reply.
             callback = self._callback_for(row.job_id, provider)
-            hashed = {"callback_token_sha256": callback[1]} if callback else {}
-            await self._write(row.job_id, submit_started_at=time.time(), **hashed)
+            if callback:
+                await self._write(row.job_id, callback_token_sha256=callback[1])
             submission = await self._submit(row.job_id, provider, spec, request, callback[0] if callback else None)
             if submission is None:
                 return None
@@ -380,8 +502,15 @@ class JobManager:
         """Submit, resending only what provably did not arrive. The shared HTTP client reports a retryable
         error for a submit only when the provider refused it (429, 503) or no connection was made; anything
         that may have reached the provider is SUBMIT_UNCONFIRMED, answered by reconciling, never resending.
-        None: the job was cancelled while waiting to resend."""
+        None: the job was cancelled while waiting to resend.
+
+        Before every attempt, the store must confirm that this process still holds the job and that it is not
+        finished (a process frozen past its lease must not send what another one has taken over or failed);
+        submit_started_at is written first, and submit_refused_at once the provider provably refused."""
         for resend in range(SUBMIT_RESENDS + 1):
+            if not self.db.hold(job_id, self.owner, self.settings.lease_seconds):
+                raise LeaseLost(job_id)
+            await self._write(job_id, submit_started_at=time.time(), submit_refused_at=None)
             try:
                 return await provider.submit(job_id, request, callback)
             except ProviderError as error:
@@ -390,7 +519,7 @@ class JobManager:
                 if not error.retryable or resend == SUBMIT_RESENDS:
                     raise
                 log.warning("job %s: %s refused the submit, will resend: %s", job_id, provider.title, error.message)
-                await self._write(job_id, message=f"waiting to resend: {error.message}")
+                await self._write(job_id, submit_refused_at=time.time(), message=f"waiting to resend: {error.message}")
                 await self._sleep(job_id, max(error.retry_after or 0, self._interval(provider, spec, 0)))
                 if self.get(job_id).cancel_requested:
                     await self._write(
@@ -430,9 +559,9 @@ class JobManager:
         (kept in the index by whichever process received them) or from polling with the provider's cadence;
         for a job given a callback URL, polling is only a slow safety net."""
         row = self.get(job_id)
-        created = row.created_at
+        elapsed = _age_clock(row.created_at)
         safety_net = self.callbacks and row.callback_token_sha256 is not None
-        due = time.monotonic() + (self._poll_delay(provider, spec, created, safety_net) if safety_net else 0.0)
+        due = time.monotonic() + (self._poll_delay(provider, spec, elapsed(), safety_net) if safety_net else 0.0)
         while True:
             row = self.get(job_id)
             if row.cancel_requested:
@@ -444,7 +573,7 @@ class JobManager:
             elif news is not None or time.monotonic() >= due:  # an unreadable callback asks for a poll
                 snapshot = await self._poll(job_id, provider, spec, submission, request)
             else:
-                await self._nap(job_id, provider, spec, created, due)
+                await self._nap(job_id, provider, spec, elapsed(), due)
                 continue
             if snapshot is None:
                 continue  # woken by a cancel request while the provider was unreachable
@@ -472,25 +601,25 @@ class JobManager:
                 changes["cost_charged"] = snapshot.charged_usd
             if any(getattr(row, k) != v for k, v in changes.items()):
                 await self._write(job_id, **changes)
-            waited = (time.time() - created) / self.settings.poll_scale  # in the provider's own seconds
+            waited = elapsed() / self.settings.poll_scale  # in the provider's own seconds
             if waited > self._stuck_after(spec):
                 await self._give_up(provider, submission, request, spec, waited)
-            due = time.monotonic() + self._poll_delay(provider, spec, created, safety_net)
-            await self._nap(job_id, provider, spec, created, due)
+            due = time.monotonic() + self._poll_delay(provider, spec, elapsed(), safety_net)
+            await self._nap(job_id, provider, spec, elapsed(), due)
 
-    def _poll_delay(self, provider: Provider, spec: ModelSpec, created: float, safety_net: bool) -> float:
+    def _poll_delay(self, provider: Provider, spec: ModelSpec, elapsed: float, safety_net: bool) -> float:
         """Seconds until the next status poll: the provider's cadence, or, for a job that will be called back,
-        not before the model's usual time is up and then CALLBACK_POLL_FACTOR times less often."""
-        elapsed = time.time() - created
+        not before the model's usual time is up and then CALLBACK_POLL_FACTOR times less often. `elapsed`:
+        seconds since the job was created (see _age_clock)."""
         interval = self._interval(provider, spec, elapsed)
         if not safety_net:
             return interval
         return max(interval * CALLBACK_POLL_FACTOR, spec.typical_seconds * self.settings.poll_scale - elapsed)
 
-    async def _nap(self, job_id: str, provider: Provider, spec: ModelSpec, created: float, due: float) -> None:
+    async def _nap(self, job_id: str, provider: Provider, spec: ModelSpec, elapsed: float, due: float) -> None:
         """Sleep until the next poll is due, at most one interval at a time: a callback stored by another
         process wakes nothing here, so the index is looked at (cheaply) at the provider's cadence."""
-        interval = self._interval(provider, spec, time.time() - created)
+        interval = self._interval(provider, spec, elapsed)
         await self._sleep(job_id, min(due - time.monotonic(), interval))
 
     def _stuck_after(self, spec: ModelSpec) -> float:
@@ -547,7 +676,7 @@ class JobManager:
         event = self._event(job_id)
         if self.get(job_id).cancel_requested:
             return
-        with anyio.move_on_after(seconds):
+        with anyio.move_on_after(max(seconds, SLEEP_FLOOR * self.settings.poll_scale, 0.001)):
             await event.wait()
 
     async def _cancel_remote(self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest):
@@ -572,7 +701,13 @@ class JobManager:
         request: VideoRequest,
         snapshot: Snapshot,
     ) -> None:
-        """Download (or render) the video next to a temp name, verify it, then rename it into place."""
+        """Download (or render) the video next to a temp name, verify it, then rename it into place.
+
+        A failed download is tried again (after a fresh status read: signed URLs expire) DOWNLOAD_ATTEMPTS
+        times. When our own disk is at fault (output folder full, unwritable or deleted: it is recreated),
+        the job says so in its message and keeps trying with growing waits for STORAGE_RETRY_SECONDS while the
+        provider serves the video; then it fails DOWNLOAD_FAILED (retryable), never INTERNAL. A thumbnail that
+        cannot be written leaves a delivered video without one."""
         from server import media
 
         row = self.get(job_id)
@@ -586,25 +721,56 @@ class JobManager:
             message="downloading the video",
             cost_charged=snapshot.charged_usd or row.cost_charged,
         )
-        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        scale = self.settings.poll_scale
+        storage_error = getattr(media, "LocalStorageError", OSError)
+        started, failures, storage_failures = time.monotonic(), 0, 0
+        while True:
             try:
                 await self._fetch(provider, submission, request, snapshot, dest)
+                info = await anyio.to_thread.run_sync(media.probe, dest)
                 break
-            except (media.MediaError, ProviderError) as error:
-                message = error.message if isinstance(error, ProviderError) else str(error)
-                if attempt == DOWNLOAD_ATTEMPTS:
-                    raise ProviderError(ErrorCode.DOWNLOAD_FAILED, f"could not download the video: {message}") from None
-                log.warning("job %s: download attempt %d failed: %s", job_id, attempt, message)
-                await self._sleep(job_id, self._interval(provider, spec, 0) * attempt)
-                fresh = await self._poll(job_id, provider, spec, submission, request)  # a fresh (unexpired) URL
+            except (media.MediaError, ProviderError, OSError) as error:
+                if isinstance(error, OSError | storage_error):
+                    storage_failures += 1
+                    message = self._storage_message(error)
+                    if time.monotonic() - started >= STORAGE_RETRY_SECONDS * scale:
+                        raise ProviderError(
+                            ErrorCode.DOWNLOAD_FAILED,
+                            f"{message}. Gave up saving it after {STORAGE_RETRY_SECONDS / 60:.0f} min; once the "
+                            "folder can take it, submitting again makes a new video (and may be charged again).",
+                            retryable=True,
+                        ) from None
+                    wait = min(STORAGE_MAX_WAIT, 2.0 * storage_failures) * scale
+                    await self._write(job_id, message=f"{message}; trying again")
+                else:
+                    failures += 1
+                    message = error.message if isinstance(error, ProviderError) else str(error)
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        raise ProviderError(
+                            ErrorCode.DOWNLOAD_FAILED, f"could not download the video: {message}"
+                        ) from None
+                    wait = self._interval(provider, spec, 0) * failures
+                log.warning("job %s: delivery attempt failed: %s", job_id, message)
+                await self._sleep(job_id, wait)
+                try:
+                    fresh = await self._poll(job_id, provider, spec, submission, request)  # a fresh (unexpired) URL
+                except ProviderError as gone:
+                    raise ProviderError(
+                        ErrorCode.DOWNLOAD_FAILED,
+                        f"{message}; and {provider.title} no longer answers for the video: {gone.message}",
+                        retryable=True,
+                    ) from None
                 if fresh is not None and fresh.status == "succeeded":
                     snapshot = fresh
-        info = await anyio.to_thread.run_sync(media.probe, dest)
-        thumb = await anyio.to_thread.run_sync(media.thumbnail, dest, dest.with_suffix(".png"))
+        try:
+            thumb: str | None = str(await anyio.to_thread.run_sync(media.thumbnail, dest, dest.with_suffix(".png")))
+        except (media.MediaError, OSError) as error:  # the video itself is safe: deliver it without a picture
+            log.warning("job %s: no thumbnail: %s", job_id, error)
+            thumb = None
         video = {
             "path": str(dest),
             "url": snapshot.video_url,
-            "thumbnail_path": str(thumb),
+            "thumbnail_path": thumb,
             "duration_seconds": round(info.duration_seconds, 3),
             "width": info.width,
             "height": info.height,
@@ -620,17 +786,34 @@ class JobManager:
     ) -> None:
         from server import media
 
+        dest.parent.mkdir(parents=True, exist_ok=True)  # the output folder may have been deleted since
         if snapshot.video_url:
+            # A provider served from this machine or network (a proxy, a simulator) may serve its videos there.
+            private = await media.is_private_url(provider.base_url) if provider.base_url else False
             await media.download(
-                self._http_client(), snapshot.video_url, dest, max_bytes=self.settings.max_download_bytes
+                self._http_client(),
+                snapshot.video_url,
+                dest,
+                max_bytes=self.settings.max_download_bytes,
+                allow_private=private,
             )
             return
         part = dest.with_name(dest.name + ".part")
         try:
             await provider.fetch(snapshot, submission, request, part)
-            media.finalize(part, dest)
+            await anyio.to_thread.run_sync(media.finalize, part, dest)  # verifies every frame: not on the loop
         finally:
-            part.unlink(missing_ok=True)
+            with suppress(OSError):
+                part.unlink(missing_ok=True)
+
+    def _storage_message(self, error: Exception) -> str:
+        """What is wrong with the output folder, and what to do (media's LocalStorageError says both)."""
+        if isinstance(error, OSError):
+            return (
+                f"cannot save the video in {self.settings.output_dir}: {error.strerror or error}. Free space there "
+                "(or make it writable), or set VIDEOGEN_OUTPUT_DIR to a folder that has room"
+            )
+        return str(error)
 
     def _http_client(self) -> Any:
         if self._http is None:

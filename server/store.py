@@ -3,10 +3,15 @@
 Several server processes may share one index (desktop clients sometimes start more than one).
 A job is watched by one process at a time through a lease: a row-level claim with an expiry that
 its holder keeps renewing; when a holder dies, its leases run out and another process takes over.
+
+Every SQLite failure (the index locked by another process for longer than the busy timeout, a full disk,
+a read-only or corrupt file) surfaces as StoreError: one line naming the index, the cause and what to do.
+The job engine treats it as transient (retry later), never as the end of the server.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -14,7 +19,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,13 +62,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN callback_token_sha256 TEXT;
     ALTER TABLE jobs ADD COLUMN callback TEXT;
     """,
+    # submit_refused_at: the last submit attempt was provably refused (429, 503, no connection), so a resumed
+    # job may resend it. request_sha256: the normalized request, to tell an idempotency key's reuse apart.
+    """
+    ALTER TABLE jobs ADD COLUMN submit_refused_at REAL;
+    ALTER TABLE jobs ADD COLUMN request_sha256 TEXT;
+    """,
 ]
 
 JSON_COLUMNS = ("request", "provider_state", "video", "error", "callback")
 COLUMNS = (
     "job_id idempotency_key status provider model request progress queue_position message cost_estimate "
     "cost_charged provider_ref provider_state submit_started_at video error cancel_requested lease_owner "
-    "lease_expires created_at updated_at finished_at callback_token_sha256 callback"
+    "lease_expires created_at updated_at finished_at callback_token_sha256 callback submit_refused_at request_sha256"
 ).split()
 _NON_TERMINAL = "status NOT IN ({})".format(",".join(f"'{s}'" for s in sorted(TERMINAL)))
 
@@ -96,6 +107,8 @@ class JobRow:
     finished_at: float | None = None
     callback_token_sha256: str | None = None
     callback: dict[str, Any] | None = None
+    submit_refused_at: float | None = None
+    request_sha256: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -134,17 +147,71 @@ def _is_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] == "Z"
 
 
-class JobStore:
-    def __init__(self, path: Path):
+class StoreError(RuntimeError):
+    """The job index cannot be read or written (now). One line: which file, what failed, what to do."""
+
+    def __init__(self, path: Path, cause: object, action: str | None = None):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.cause = str(cause)
+        super().__init__(f"the job index {path} cannot be used: {self.cause}; {action or _advice(self.cause)}")
+
+
+def _advice(cause: str) -> str:
+    text = cause.lower()
+    if "locked" in text or "busy" in text:
+        return (
+            "another process holds it (another mcp-videogen, or a tool that opened the file); "
+            "this server retries on its own, or close that process"
+        )
+    if "full" in text:
+        return "free disk space on its drive, or set VIDEOGEN_DATA_DIR to a folder on another drive"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            "move the file aside (a new empty index is made at the next start; the jobs it held are forgotten), "
+            "or set VIDEOGEN_DATA_DIR to another folder"
+        )
+    return "make the file and its folder writable by this user, or set VIDEOGEN_DATA_DIR to another folder"
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn any SQLite failure inside a JobStore method into a StoreError naming the index."""
+
+    @functools.wraps(method)
+    def wrapper(self: JobStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise StoreError(self.path, error) from error
+
+    return wrapper
+
+
+class JobStore:
+    def __init__(self, path: Path, *, busy_seconds: float = 10.0):
+        """Open (and create or migrate) the index. `busy_seconds`: how long a statement waits for another
+        process's write lock before failing with StoreError. Raises StoreError (one line) when unusable."""
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(path, f"cannot create its folder ({error.strerror or error})") from None
         # Autocommit: each statement is its own transaction unless we open one.
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self._migrate()
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_seconds)
+        except sqlite3.Error as error:
+            raise StoreError(path, error) from None
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+            self._migrate()
+        except sqlite3.Error as error:
+            self.db.close()
+            raise StoreError(path, error) from None
+        except StoreError:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -154,22 +221,32 @@ class JobStore:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # A failed COMMIT (disk full) can leave the transaction open: end it, or every later BEGIN fails.
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"the job index {self.path} was written by a newer mcp-videogen (schema {version}); upgrade"
+                raise StoreError(
+                    self.path,
+                    f"it was written by a newer mcp-videogen (schema {version})",
+                    "upgrade mcp-videogen, or set VIDEOGEN_DATA_DIR to another folder",
                 )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={number}")
+
+    @_guarded
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only query (the budget's ledger reads through this)."""
+        return self.db.execute(sql, params).fetchall()
 
     # -- rows ----------------------------------------------------------------------------------
     @staticmethod
@@ -190,8 +267,18 @@ class JobStore:
                 out[column] = json.dumps(out[column], separators=(",", ":"))
         return out
 
-    def insert(self, row: JobRow, *, lease_owner: str | None = None, lease_seconds: float = 0.0) -> JobRow:
-        """Insert a new job. With an idempotency key already used, return that job instead."""
+    @_guarded
+    def insert(
+        self,
+        row: JobRow,
+        *,
+        lease_owner: str | None = None,
+        lease_seconds: float = 0.0,
+        admit: Callable[[], None] | None = None,
+    ) -> JobRow:
+        """Insert a new job. With an idempotency key already used, return that job instead (the caller checks
+        it is the same request). `admit` runs inside the same write transaction, before the insert, and may
+        raise to refuse the job: a budget check made there holds against every process sharing the index."""
         values = self._encode({c: getattr(row, c) for c in COLUMNS})
         if lease_owner:
             values["lease_owner"], values["lease_expires"] = lease_owner, time.time() + lease_seconds
@@ -200,18 +287,23 @@ class JobStore:
                 existing = db.execute("SELECT * FROM jobs WHERE idempotency_key=?", (row.idempotency_key,)).fetchone()
                 if existing:
                     return self._decode(existing)
+            if admit is not None:
+                admit()
             names = ",".join(values)
             db.execute(f"INSERT INTO jobs ({names}) VALUES ({','.join('?' * len(values))})", tuple(values.values()))
         return row
 
+    @_guarded
     def get(self, job_id: str) -> JobRow | None:
         row = self.db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return self._decode(row) if row else None
 
+    @_guarded
     def by_idempotency_key(self, key: str) -> JobRow | None:
         row = self.db.execute("SELECT * FROM jobs WHERE idempotency_key=?", (key,)).fetchone()
         return self._decode(row) if row else None
 
+    @_guarded
     def list(self, status: str | None = None, limit: int = 20) -> list[JobRow]:
         if status:
             rows = self.db.execute(
@@ -221,6 +313,7 @@ class JobStore:
             rows = self.db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
         return [self._decode(r) for r in rows]
 
+    @_guarded
     def update(self, job_id: str, owner: str | None, **changes: Any) -> bool:
         """Write changes; with an owner, only while that owner holds the lease. False: nothing written."""
         values = self._encode(changes)
@@ -233,6 +326,7 @@ class JobStore:
             params.append(owner)
         return self.db.execute(sql, params).rowcount == 1
 
+    @_guarded
     def request_cancel(self, job_id: str) -> None:
         # Any process may ask; the one holding the lease acts on it at its next poll.
         self.db.execute(
@@ -242,6 +336,7 @@ class JobStore:
         )
 
     # -- provider callbacks ----------------------------------------------------------------------
+    @_guarded
     def offer_callback(self, job_id: str, callback: dict[str, Any], accept: Callable[[JobRow], bool]) -> bool:
         """Store a callback for the job's watcher if `accept(row)` says it is news; one transaction, so two
         deliveries at once cannot both pass. Any process may offer (like a cancel request)."""
@@ -252,6 +347,7 @@ class JobStore:
             db.execute("UPDATE jobs SET callback=? WHERE job_id=?", (json.dumps(callback), job_id))
         return True
 
+    @_guarded
     def take_callback(self, job_id: str, owner: str) -> dict[str, Any] | None:
         """Hand the stored callback to the watcher holding the lease, and clear it."""
         with self._transaction() as db:
@@ -262,6 +358,7 @@ class JobStore:
         return json.loads(row["callback"])
 
     # -- leases --------------------------------------------------------------------------------
+    @_guarded
     def claim(self, job_id: str, owner: str, seconds: float) -> bool:
         """Take the job if nobody holds it, its lease ran out, or its holder is dead."""
         now = time.time()
@@ -277,12 +374,24 @@ class JobStore:
             db.execute("UPDATE jobs SET lease_owner=?, lease_expires=? WHERE job_id=?", (owner, now + seconds, job_id))
         return True
 
+    @_guarded
+    def hold(self, job_id: str, owner: str, seconds: float) -> bool:
+        """Renew this job's lease if `owner` still holds it and the job is not finished; False otherwise (another
+        process took it over, or ended it). Checked right before anything that could charge twice."""
+        cursor = self.db.execute(
+            f"UPDATE jobs SET lease_expires=? WHERE job_id=? AND lease_owner=? AND {_NON_TERMINAL}",
+            (time.time() + seconds, job_id, owner),
+        )
+        return cursor.rowcount == 1
+
+    @_guarded
     def renew(self, owner: str, seconds: float) -> int:
         cursor = self.db.execute(
             f"UPDATE jobs SET lease_expires=? WHERE lease_owner=? AND {_NON_TERMINAL}", (time.time() + seconds, owner)
         )
         return cursor.rowcount
 
+    @_guarded
     def release(self, owner: str, job_id: str | None = None) -> None:
         sql, params = "UPDATE jobs SET lease_owner=NULL, lease_expires=NULL WHERE lease_owner=?", [owner]
         if job_id is not None:
@@ -290,6 +399,7 @@ class JobStore:
             params.append(job_id)
         self.db.execute(sql, params)
 
+    @_guarded
     def orphans(self, owner: str) -> list[str]:
         """Unfinished jobs that no live process is watching."""
         now = time.time()

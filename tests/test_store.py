@@ -107,3 +107,54 @@ def test_a_dead_local_holder_is_recognised_at_once(store: JobStore):
     store.insert(row("job_a"))
     assert store.claim("job_a", dead, 3600)
     assert store.orphans("me") == ["job_a"] and store.claim("job_a", "me:0:x", 10)
+
+
+# -- through the engine ------------------------------------------------------------------------------
+
+FAST = {"resolution": "360p", "duration": 1}
+
+
+@pytest.mark.anyio
+async def test_an_idempotency_key_reused_for_another_request_is_refused(settings):
+    from providers.base import ErrorCode, ProviderError
+    from server.catalog import RequestArgs
+    from server.jobs import JobManager
+
+    async with JobManager(settings) as manager:
+        first = await manager.submit(RequestArgs(prompt="a red fox", **FAST), idempotency_key="order-7")
+        again = await manager.submit(RequestArgs(prompt="  a red fox ", **FAST), idempotency_key="order-7")
+        assert again.job_id == first.job_id  # the same request (once normalized): the same job
+        with pytest.raises(ProviderError) as refused:
+            await manager.submit(RequestArgs(prompt="a blue fox", **FAST), idempotency_key="order-7")
+        assert refused.value.code == ErrorCode.INVALID_INPUT
+        assert "order-7" in refused.value.message and "different request" in refused.value.message
+        assert "new key" in refused.value.message and first.job_id in refused.value.message
+        with pytest.raises(ProviderError, match="different request"):  # any other field counts too
+            await manager.submit(RequestArgs(prompt="a red fox", model="demo-v1", seed=3, **FAST), "order-7")
+        assert len(manager.db.list()) == 1
+        await manager.wait(first.job_id, 20)
+
+
+@pytest.mark.anyio
+async def test_stored_input_images_are_deleted_when_the_job_ends(settings, tmp_path: Path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from server.catalog import RequestArgs
+    from server.jobs import JobManager
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 120, 220)).save(buffer, format="PNG")
+    data_uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    inputs = settings.data_dir / "inputs"
+    async with JobManager(settings) as manager:
+        done = await manager.submit(RequestArgs(prompt="blue", images=[data_uri], **FAST))
+        kept = Path(done.request["images"][0])
+        assert kept.parent == inputs and kept.is_file()  # kept while the job may need it (even after a restart)
+        cancelled = await manager.submit(RequestArgs(prompt="blue again", images=[data_uri], **FAST))
+        cancelled = await manager.cancel(cancelled.job_id)
+        done = await manager.wait(done.job_id, 20)
+    assert done.status == "succeeded" and cancelled.status == "cancelled"
+    assert list(inputs.iterdir()) == []
