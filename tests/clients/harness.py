@@ -273,15 +273,23 @@ class FakeModel:
                 Route("/v1/chat/completions", chat, methods=["POST"]),
                 Route("/v1/responses", responses, methods=["POST"]),
                 Route("/v1beta/models/{model}:generateContent", gemini, methods=["POST"]),
+                Route("/v1/models/{model}:generateContent", gemini, methods=["POST"]),  # the stable API version
                 Route("/{path:path}", unknown, methods=["GET", "POST"]),
             ]
         )
 
     # What the model was sent, for the tests' assertions.
 
+    def unknown(self) -> list[str]:
+        """Paths requested that the fake model does not serve (a framework speaking another wire format)."""
+        return [r["path"] for r in self.requests if r["api"] == "unknown"]
+
+    def _last(self) -> dict[str, Any]:
+        return [r for r in self.requests if r["api"] != "unknown"][-1]
+
     def tools(self) -> dict[str, dict[str, Any]]:
         """The tools of the first request, by name: {"parameters": schema, "strict": ..., "description": ...}."""
-        first = self.requests[0]
+        first = next(r for r in self.requests if r["api"] != "unknown")
         body, api = first["body"], first["api"]
         found: dict[str, dict[str, Any]] = {}
         for tool in body.get("tools") or []:
@@ -298,11 +306,11 @@ class FakeModel:
 
     def tool_results(self) -> list[str]:
         """Every tool result the model was sent, as text, from the last request (which carries them all)."""
-        last = self.requests[-1]
+        last = self._last()
         return [e[2] for e in conversation(last["api"], last["body"]) if e[0] == "result"]
 
     def calls(self) -> list[tuple[str, Any]]:
-        last = self.requests[-1]
+        last = self._last()
         return [(e[1], e[2]) for e in conversation(last["api"], last["body"]) if e[0] == "call"]
 
 
@@ -348,6 +356,42 @@ def run_scenario(name: str, script: str, config: dict[str, Any], tmp_path: Path,
         ) from None
     summary["stderr"] = done.stderr[-5000:]
     return summary
+
+
+def server_tools(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The server's own tools/list (input schemas by name), read with the project's MCP SDK: the ground truth."""
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    async def read() -> dict[str, dict[str, Any]]:
+        params = StdioServerParameters(command=PYTHON, args=["-m", "server"], env=server_env(env), cwd=str(ROOT))
+        async with Client(params) as client:
+            return {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
+
+    return anyio.run(read)
+
+
+def _description(schema: dict[str, Any]) -> str:
+    """A property's description, also where a converter moved it into one branch of anyOf."""
+    found = [schema.get("description") or ""]
+    found += [_description(branch) for branch in schema.get("anyOf") or schema.get("any_of") or []]
+    return " ".join(d for d in found if d)
+
+
+def losses(sent: dict[str, dict[str, Any]], truth: dict[str, dict[str, Any]]) -> list[str]:
+    """What the model did not get of each tool's parameters: a missing tool or parameter, a lost description."""
+    lost = []
+    for name, schema in truth.items():
+        if name not in sent:
+            lost.append(f"{name}: tool not sent")
+            continue
+        got = (sent[name].get("parameters") or {}).get("properties") or {}
+        for param, spec in (schema.get("properties") or {}).items():
+            if param not in got:
+                lost.append(f"{name}.{param}: not sent")
+            elif spec.get("description") and spec["description"] not in _description(got[param]):
+                lost.append(f"{name}.{param}: description lost")
+    return lost
 
 
 def jobs(env: dict[str, str]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from harness import KnownBug, fake_model, jobs, known_bug, run_scenario, server_env
+from harness import KnownBug, fake_model, jobs, known_bug, losses, run_scenario, server_env, server_tools
 from test_transports import serving
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,23 @@ def test_fastmcp_client(env, tmp_path):
     assert job["job_id"] == summary["generated"]["job_id"] and job["status"] == "succeeded"
 
 
+def assert_agent_made_one_video(summary: dict, model, env: dict[str, str], api: str, retried: bool = False) -> None:
+    """The agent finished after generate_video -> get_status, one job exists and succeeded, and the model was
+    told about it in the tool results it was sent. With `retried`, a failed generate_video tried again by the
+    model is allowed, as long as it did not start a second job."""
+    assert summary["ok"], summary
+    assert model.unknown() == [] and {r["api"] for r in model.requests} == {api}
+    [job] = jobs(env)
+    assert job["status"] == "succeeded"
+    names = [name for name, _ in model.calls()]
+    generates = names.count("generate_video")
+    assert names[:generates] == ["generate_video"] * generates and (generates == 1 or retried), names
+    assert set(names[generates:]) == {"get_status"}, names
+    assert summary["final"] == f"Job {job['job_id']} succeeded. Done."
+    results = model.tool_results()
+    assert all(job["job_id"] in r for r in results[generates - 1 :]), results
+
+
 @pytest.mark.xfail(
     strict=True,
     raises=KnownBug,
@@ -50,12 +67,9 @@ def test_openai_agents_default_timeout_pays_once(env, tmp_path, transport):
     assert summary["ok"], summary
     made = jobs(env)
     retried = [r for r in model.tool_results() if "Please try again" in r]
-    known_bug(retried and len(made) > 1, f"{len(made)} jobs for one video; the model was told: {retried[0]!r}")
-    [job] = made
-    first, *later = [name for name, _ in model.calls()]
-    assert first == "generate_video" and set(later) == {"get_status"}
-    assert summary["final"] == f"Job {job['job_id']} succeeded. Done."
-    assert job["status"] == "succeeded"
+    known_bug(retried and len(made) > 1, f"{len(made)} jobs for one video; the model was told: {retried[:1]}")
+    # Fixed by a shorter wait without a progress token, or by returning the running twin to the retry.
+    assert_agent_made_one_video(summary, model, env, api="responses", retried=True)
 
 
 def test_openai_agents_with_a_long_timeout_pays_once(env, tmp_path):
@@ -64,10 +78,7 @@ def test_openai_agents_with_a_long_timeout_pays_once(env, tmp_path):
     with fake_model() as (model, url):
         config = {"env": server_env(env), "model_url": url, "timeout": 60}
         summary = run_scenario("openai-agents", "openai_agents_agent.py", config, tmp_path)
-    assert summary["ok"], summary
-    [job] = jobs(env)
-    assert [name for name, _ in model.calls()] == ["generate_video", "get_status"]
-    assert summary["final"] == f"Job {job['job_id']} succeeded. Done."
+    assert_agent_made_one_video(summary, model, env, api="responses")
 
 
 @pytest.mark.xfail(
@@ -90,4 +101,113 @@ def test_openai_agents_sends_every_tool_strict(env, tmp_path):
         f"sent non-strict: {loose}",
     )
     assert loose == []
+    assert jobs(env) == []
+
+
+LANGCHAIN_CRASH = {
+    "openai": "OpenAI Chat Completions does not support file URLs",
+    "google": "No connection adapters were found for 'videogen://jobs/",
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KnownBug,
+    reason="issue 8: langchain-mcp-adapters turns the Job's resource_link blocks into file blocks: ChatOpenAI "
+    "raises 'OpenAI Chat Completions does not support file URLs', ChatGoogleGenerativeAI tries to download "
+    "videogen://jobs/... with requests",
+)
+@pytest.mark.parametrize("chat_model", ["openai", "google"])
+def test_langchain_create_agent(env, tmp_path, chat_model):
+    with fake_model() as (model, url):
+        config = {"env": server_env(env), "model_url": url, "model": chat_model}
+        summary = run_scenario("langchain", "langchain_agent.py", config, tmp_path)
+    known_bug(not summary["ok"] and LANGCHAIN_CRASH[chat_model] in summary["error"], summary.get("error", ""))
+    assert_agent_made_one_video(summary, model, env, api={"openai": "chat", "google": "gemini"}[chat_model])
+
+
+@pytest.mark.parametrize("chat_model", ["openai", "google"])
+def test_pydantic_ai_agent(env, tmp_path, chat_model):
+    with fake_model() as (model, url):
+        config = {"env": server_env(env), "model_url": url, "model": chat_model}
+        summary = run_scenario("pydantic-ai", "pydantic_ai_agent.py", config, tmp_path)
+    assert_agent_made_one_video(summary, model, env, api={"openai": "chat", "google": "gemini"}[chat_model])
+
+
+GENAI_CRASH = "AttributeError: 'bool' object has no attribute 'items'"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KnownBug,
+    reason="issue 8: google-genai's mcp_to_gemini_tool cannot convert generate_video and estimate_cost "
+    "(`options` has additionalProperties: true -> AttributeError: 'bool' object has no attribute 'items')",
+)
+def test_google_genai_converts_every_tool(env, tmp_path):
+    summary = run_scenario("google-genai", "google_genai_mcp.py", {"env": server_env(env)}, tmp_path)
+    assert summary["ok"], summary
+    failed = summary["failed"]
+    known_bug(
+        sorted(failed) == ["estimate_cost", "generate_video"] and all(e == GENAI_CRASH for e in failed.values()),
+        str(failed),
+    )
+    assert failed == {}
+    assert set(summary["converted"]) == set(server_tools(env))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KnownBug,
+    reason="issue 8: google-genai's mcp_to_gemini_tool drops the description of every nullable parameter",
+)
+def test_google_genai_keeps_every_description(env, tmp_path):
+    """Of the tools google-genai converts, every parameter and its description reach the Gemini declaration."""
+    summary = run_scenario("google-genai", "google_genai_mcp.py", {"env": server_env(env)}, tmp_path)
+    assert summary["ok"], summary
+    truth = server_tools(env)
+    lost = losses(summary["converted"], {name: truth[name] for name in summary["converted"]})
+    nullable = [
+        f"{tool}.{param}: description lost"
+        for tool in summary["converted"]
+        for param, spec in truth[tool]["properties"].items()
+        if spec.get("description") and {"type": "null"} in spec.get("anyOf", [])
+    ]
+    known_bug(lost and lost == nullable, f"descriptions lost: {lost}")
+    assert lost == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KnownBug,
+    reason="issue 8: an MCP session passed to google-genai's generate_content as a tool fails converting "
+    "generate_video (`options` has additionalProperties: true -> AttributeError)",
+)
+def test_google_genai_session_as_tool(env, tmp_path):
+    with fake_model() as (model, url):
+        config = {"env": server_env(env), "model_url": url, "agent": True}
+        summary = run_scenario("google-genai", "google_genai_mcp.py", config, tmp_path)
+    known_bug(not summary["ok"] and GENAI_CRASH in summary["error"], summary.get("error", ""))
+    assert_agent_made_one_video(summary, model, env, api="gemini")
+
+
+SCHEMA_CASES = [
+    pytest.param("langchain", "langchain_agent.py", {"model": "openai"}, id="langchain-ChatOpenAI"),
+    pytest.param("langchain", "langchain_agent.py", {"model": "google"}, id="langchain-ChatGoogleGenerativeAI"),
+    pytest.param("openai-agents", "openai_agents_agent.py", {}, id="openai-agents-strict"),
+    pytest.param("pydantic-ai", "pydantic_ai_agent.py", {"model": "openai"}, id="pydantic-ai-OpenAIChatModel"),
+    pytest.param("pydantic-ai", "pydantic_ai_agent.py", {"model": "google"}, id="pydantic-ai-GoogleModel"),
+]
+
+
+@pytest.mark.parametrize(("venv", "script", "extra"), SCHEMA_CASES)
+def test_schemas_reach_the_model_without_loss(env, tmp_path, venv, script, extra):
+    """Every tool, every parameter and its description, as the model receives them through the framework's own
+    schema conversion (the fake model answers at once, so nothing runs)."""
+    truth = server_tools(env)
+    with fake_model(max_calls=0) as (model, url):
+        config = {"env": server_env(env), "model_url": url, **extra}
+        summary = run_scenario(venv, script, config, tmp_path)
+    assert summary["ok"], summary
+    assert summary["final"] == "I stop after 0 tool calls."
+    assert losses(model.tools(), truth) == []
     assert jobs(env) == []
