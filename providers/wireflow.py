@@ -1,10 +1,17 @@
 """Wireflow: Kling video models run as small workflows on wireflow.ai.
 
 Wireflow runs graphs, not single model calls. A job is a tiny graph: a text input, an image input
-for image-to-video, and one Kling node. Each graph shape is saved once (POST /workflows, cached by a
-hash of its body), then executed with the job's values in the nodes' `config` (POST
-/workflows/{id}/execute with targetNodeId = the Kling node) and polled (GET
+for image-to-video, and one Kling node. Each graph shape is saved once under a name made from its hash
+(found again with GET /workflows, else saved with POST /workflows), then executed with the job's values
+in the nodes' `config` (POST /workflows/{id}/execute with targetNodeId = the Kling node) and polled (GET
 /workflows/executions/{id}/poll) until the Kling node has a video URL.
+
+Lost answers. The execute carries `Idempotency-Key: <our job id>`; the spec document says identical keys
+replay the original response for 24 hours, so an execute whose answer was lost (a reset, a timeout, a 500
+from a gateway, a cut-off body) is sent again with the same key, during the submit and when the engine
+reconciles (after a restart too): one run either way. Wireflow's official docs do not mention the header:
+if the real API ignored it, a resend could start (and bill) a second run. Saving a workflow or uploading an
+image costs nothing, so a lost answer there is simply asked for again.
 
 Sources: wireflow.ai/docs/api and the official wireflowINC/wireflow-skill (references/api.md,
 references/workflow-schema.md, scripts/wf.sh). Confirmed there: node types input:text, input:image,
@@ -40,7 +47,7 @@ from providers.base import (
     VideoRequest,
     json_body,
 )
-from providers.http import RetryPolicy, parse_retry_after
+from providers.http import RetryPolicy, backoff_delay, parse_retry_after
 from providers.images import classify, to_bytes
 
 if TYPE_CHECKING:
@@ -55,6 +62,9 @@ PROMPT_NODE, IMAGE_NODE, VIDEO_NODE = "prompt", "image", "kling"
 # No query strings: messages are redacted, and redaction drops them (signed URLs carry tokens there).
 SETTINGS_PAGE = "https://www.wireflow.ai/settings"
 
+# How often an answer that came back unreadable (cut off, not JSON) is asked for again, and how often
+# `reconcile` resends a run that a passing fault kept from being confirmed.
+ASKS = 3
 CREDIT = "Wireflow bills credits (1 credit = $0.01)"
 ESTIMATE = "POST /workflows/{id}/estimate gives the exact figure"
 
@@ -416,24 +426,34 @@ class WireflowProvider(Provider):
         run = {**build_graph(spec, request, image), "targetNodeId": VIDEO_NODE}
         workflow_id = await self._workflow(saved)
         try:
-            response = await self._execute(workflow_id, run, job_id)
+            execution, response = await self._execute(workflow_id, run, job_id)
         except ProviderError as error:
             if error.code is not ErrorCode.NOT_FOUND:
                 raise
             # The saved workflow was deleted in Wireflow: save it again, once.
             workflow_id = await self._workflow(saved, fresh=True)
-            response = await self._execute(workflow_id, run, job_id)
-        execution = execution_id(json_body(response))
-        request_id = response.headers.get("x-request-id", "")
-        if not execution:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"Wireflow accepted the run of workflow {workflow_id} but named no execution (request id "
-                f"{request_id or 'none'}); check the workflow's runs in Wireflow before submitting again.",
-                retryable=False,
-            )
-        state = {"workflow_id": workflow_id, "video_node": VIDEO_NODE, "request_id": request_id}
+            execution, response = await self._execute(workflow_id, run, job_id)
+        state = {
+            "workflow_id": workflow_id,
+            "video_node": VIDEO_NODE,
+            "request_id": response.headers.get("x-request-id", ""),
+        }
         return Submission(ref=execution, state=state)
+
+    async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
+        """Send the run again under the same Idempotency-Key: Wireflow replays the first answer (the run it
+        started) or, if the first request never arrived, starts it now. Passing faults are waited out here,
+        as the engine does not resend after a reconcile. Safe only within the key's 24 h: the engine calls
+        this right after a lost answer, or when it restarts with a job caught mid-submit."""
+        for attempt in range(ASKS):
+            try:
+                return await self.submit(job_id, request)
+            except ProviderError as error:
+                if not error.retryable or attempt == ASKS - 1:
+                    raise
+                policy = self.http.policy
+                await anyio.sleep(min(error.retry_after or backoff_delay(attempt, policy), policy.max_retry_after))
+        raise AssertionError("unreachable")
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         response = await self.http.request("GET", f"/workflows/executions/{submission.ref}/poll")
@@ -446,24 +466,71 @@ class WireflowProvider(Provider):
 
     # -- internals -----------------------------------------------------------------------------
     async def _workflow(self, saved: dict[str, Any], fresh: bool = False) -> str:
-        """The id of the saved workflow with this body, saving it on first use."""
+        """The id of the saved workflow with this body: remembered, found again by its name, or saved now."""
         key = hashlib.sha256(json.dumps(saved, sort_keys=True).encode()).hexdigest()
         async with self._saving:
             if fresh:
                 self._workflows.pop(key, None)
             if key not in self._workflows:
-                # A second save of the same graph costs nothing, so retrying this POST is safe.
-                response = await self.http.request("POST", "/workflows", json=saved, idempotent=True)
-                workflow_id = _unwrap(json_body(response)).get("id")
-                if not workflow_id:
-                    raise ProviderError(ErrorCode.PROVIDER_FAILED, "Wireflow saved the workflow but sent no id back.")
-                self._workflows[key] = str(workflow_id)
+                # Found again after a restart, so a resent run goes to the same workflow as the first.
+                found = None if fresh else await self._find_workflow(saved["name"])
+                self._workflows[key] = found or await self._save(saved)
             return self._workflows[key]
 
-    async def _execute(self, workflow_id: str, run: dict[str, Any], job_id: str) -> httpx.Response:
-        # The guide's Idempotency-Key (replayed for 24 h); harmless where it is not honoured.
+    async def _find_workflow(self, name: str) -> str | None:
+        """The id of an active saved workflow called `name` (GET /workflows), or None."""
+        try:
+            response = await self.http.request("GET", "/workflows", params={"isActive": "true"})
+        except ProviderError as error:
+            if error.retryable:
+                raise
+            return None  # no listing for this key (or this API): saving another copy costs nothing
+        body = json_body(response)
+        listed = body.get("data") if isinstance(body, dict) else body
+        for workflow in listed if isinstance(listed, list) else []:
+            if isinstance(workflow, dict) and workflow.get("name") == name and workflow.get("isActive") is not False:
+                if workflow.get("id"):
+                    return str(workflow["id"])
+        return None
+
+    async def _save(self, saved: dict[str, Any]) -> str:
+        """POST /workflows. Saving costs nothing, but a lost answer (a reset, a 500, a cut-off body) is not
+        simply re-sent: the workflow is looked for by its name first, so the account gains no spare copies."""
+        for _ in range(ASKS):
+            try:
+                response = await self.http.request("POST", "/workflows", json=saved)
+                workflow_id = _unwrap(json_body(response)).get("id")
+            except ProviderError as error:
+                if error.code is not ErrorCode.SUBMIT_UNCONFIRMED:
+                    raise
+                workflow_id = None
+            workflow_id = workflow_id or await self._find_workflow(saved["name"])
+            if workflow_id:
+                return str(workflow_id)
+        raise ProviderError(
+            ErrorCode.TRANSIENT,
+            f"Wireflow: saving the workflow {saved['name']!r} lost its answer {ASKS} times and the workflow was "
+            "not found by its name; it may pass.",
+        )
+
+    async def _execute(self, workflow_id: str, run: dict[str, Any], job_id: str) -> tuple[str, httpx.Response]:
+        """Start the run: (its execution id, the answer). The Idempotency-Key makes a resend replay the first
+        answer, so a lost or unreadable answer is asked for again rather than given up on."""
         headers = {"Idempotency-Key": job_id}
-        return await self.http.request("POST", f"/workflows/{workflow_id}/execute", json=run, headers=headers)
+        path = f"/workflows/{workflow_id}/execute"
+        request_ids = []
+        for _ in range(ASKS):
+            response = await self.http.request("POST", path, json=run, headers=headers, idempotent=True)
+            execution = execution_id(json_body(response))
+            if execution:
+                return execution, response
+            request_ids.append(response.headers.get("x-request-id") or "none")
+        raise ProviderError(
+            ErrorCode.SUBMIT_UNCONFIRMED,
+            f"Wireflow accepted the run of workflow {workflow_id} but named no execution in {ASKS} answers "
+            f"(request ids {', '.join(request_ids)}); check the workflow's runs in Wireflow before submitting again.",
+            retryable=False,
+        )
 
     async def _hosted(self, image: str) -> str:
         """A URL Wireflow can fetch: URLs as they are, local files uploaded (POST /media/upload) once."""
@@ -471,14 +538,17 @@ class WireflowProvider(Provider):
             return image
         data, mime = await anyio.to_thread.run_sync(to_bytes, image, self.allowed_dirs)
         digest = hashlib.sha256(data).hexdigest()
-        if digest not in self._uploads:
-            name = f"start-frame-{digest[:12]}.{mime.split('/')[-1].replace('jpeg', 'jpg')}"
-            # Uploading twice costs nothing (a spare asset at worst), so it is retried like a read.
+        if digest in self._uploads:
+            return self._uploads[digest]
+        name = f"start-frame-{digest[:12]}.{mime.split('/')[-1].replace('jpeg', 'jpg')}"
+        for _ in range(ASKS):
+            # Uploading twice costs nothing (a spare asset at worst): a lost or unreadable answer is asked again.
             response = await self.http.request(
                 "POST", "/media/upload", files={"file": (name, data, mime)}, idempotent=True, expected=(200, 201)
             )
-            url = _url(_unwrap(json_body(response)).get("url"))
-            if not url:
-                raise ProviderError(ErrorCode.PROVIDER_FAILED, "Wireflow took the image upload but sent no URL back.")
-            self._uploads[digest] = url
-        return self._uploads[digest]
+            if url := _url(_unwrap(json_body(response)).get("url")):
+                self._uploads[digest] = url
+                return url
+        raise ProviderError(
+            ErrorCode.TRANSIENT, f"Wireflow took the image upload but sent no URL back {ASKS} times; it may pass."
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,14 +16,24 @@ from typing import Any, NamedTuple
 import anyio
 import httpx
 import pytest
+from conftest import PYTHON, ROOT, subprocess_env
 from mcp import Client
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from providers.base import ErrorCode, ProviderError, Submission, VideoRequest
 from providers.simulators.common import running
+from providers.simulators.faults import FaultInjector, FaultPlan
 from providers.simulators.wireflow import WireflowSim, create_app
-from providers.wireflow import MODELS, WireflowProvider, execution_id, read_poll, video_url
+from providers.wireflow import (
+    MODELS,
+    WireflowProvider,
+    build_graph,
+    execution_id,
+    read_poll,
+    saved_workflow,
+    video_url,
+)
 from server.app import build_server
 from server.catalog import RequestArgs
 from server.jobs import SUBMIT_RESENDS, JobManager
@@ -419,7 +430,6 @@ ERRORS = [
     ("content", KEY, {}, {"prompt": "sim:fail=content"}, "CONTENT_POLICY", False, ["Rephrase", "execution exec_"]),
     ("internal", KEY, {}, {"prompt": "sim:fail=internal"}, "PROVIDER_FAILED", True, ["internal server", "again"]),
     ("small-image", KEY, {}, {"images": "small"}, "INVALID_INPUT", False, ["64x48", "at least 300 px"]),
-    ("execute-500", KEY, {"fail_execute": 1}, {}, "SUBMIT_UNCONFIRMED", False, ["HTTP 500", "not re-sent"]),
 ]
 
 
@@ -442,8 +452,6 @@ async def test_errors_are_mapped(wf_env, served, tmp_path, key, config, args, co
     if code == "RATE_LIMITED":
         # Each submit is tried twice (Wireflow's policy), and a refused submit is resent by the engine.
         assert served.sim.throttled == (SUBMIT_RESENDS + 1) * 2
-    if code == "SUBMIT_UNCONFIRMED":
-        assert served.sim.submissions == 1  # the run exists: never sent twice
 
 
 async def test_rate_limit_that_clears_is_waited_out(wf_settings, served):
@@ -667,3 +675,176 @@ def test_retry_policy_retries_once_and_follows_the_retry_scale():
     with pytest.raises(ProviderError) as bad:
         WireflowProvider(env={"VIDEOGEN_RETRY_SCALE": "fast"}).retry_policy()
     assert bad.value.code is ErrorCode.INTERNAL and "VIDEOGEN_RETRY_SCALE" in bad.value.message
+
+
+# -- 8. lost answers: the Idempotency-Key and free saves (issue 13) ------------------------------------
+class Lossy:
+    """The simulator behind the fault injector (faults.py) for the next `times` requests `method ...path_end`:
+    the simulator runs them, then their answers are lost. Records every request's method, path and key."""
+
+    def __init__(self, app: Any, fault: str, method: str, path_end: str, times: int, hang: float):
+        self.app, self.method, self.path_end, self.left = app, method, path_end, times
+        plan = FaultPlan({f"{'submit' if method == 'POST' else 'status'}.{fault}": 1.0} if fault else {})
+        plan.hang_seconds = hang
+        self.faulty = FaultInjector(app, plan)
+        self.state = app.state
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        path = path[len(root) :] if root and path.startswith(root) else path
+        key = dict(scope.get("headers", [])).get(b"idempotency-key")
+        self.seen.append((scope.get("method", ""), path, key.decode() if key else None))
+        if self.left > 0 and scope.get("method") == self.method and path.endswith(self.path_end):
+            self.left -= 1
+            return await self.faulty(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def lose_answers(
+    server: tuple[str, _Current],
+    fault: str = "",
+    path_end: str = "",
+    times: int = 1,
+    method: str = "POST",
+    hang: float = 10.0,
+) -> Lossy:
+    """Serve the test's simulator with answers lost (no `fault`: only record the requests)."""
+    current = server[1]
+    current.app = lossy = Lossy(current.app, fault, method, path_end, times, hang)
+    return lossy
+
+
+def executes(lossy: Lossy) -> list[str | None]:
+    """The Idempotency-Key of every execute the simulator was sent."""
+    return [key for method, path, key in lossy.seen if method == "POST" and path.endswith("/execute")]
+
+
+def test_the_simulator_replays_an_idempotency_key_for_24_hours_per_api_key(served):
+    spec, ask = MODELS[0], request()
+    run = {**build_graph(spec, ask), "targetNodeId": "kling"}
+    served.sim.config["credits"] = 1000
+
+    def execute(http: httpx.Client, workflow_id: str, body: dict = run) -> str | None:
+        answer = http.post(f"/workflows/{workflow_id}/execute", json=body, headers={"Idempotency-Key": "key-1"})
+        assert answer.status_code == 201, answer.text
+        return execution_id(answer.json())
+
+    def client(key: str) -> httpx.Client:
+        return httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {key}"})
+
+    with client(KEY) as http, client("sk-another-account-0042") as other:
+        workflow_id = http.post("/workflows", json=saved_workflow(spec, ask)).json()["data"]["id"]
+        first = execute(http, workflow_id)
+        assert execute(http, workflow_id) == first  # the first answer again: no second run, no second charge
+        # "Identical keys within 24 hours replay the original response": the spec names no error for a
+        # different body, so the original answer comes back.
+        assert execute(http, workflow_id, build_graph(spec, request(prompt="another"))) == first
+        assert served.sim.submissions == 1 and served.sim.stats()["replayed"] == 2
+        assert served.sim.config["credits"] == 1000 - 35
+        second = execute(other, workflow_id)  # keys belong to one API key's owner
+        when, *kept = served.sim.replays[(KEY, "key-1")]
+        served.sim.replays[(KEY, "key-1")] = (when - 24 * 3600 / SPEED - 1, *kept)  # a simulated day later
+        third = execute(http, workflow_id)
+    assert len({first, second, third}) == 3 and served.sim.submissions == 3
+
+
+@pytest.mark.parametrize("lost", ["reset", "malformed", "http-500"])
+async def test_a_lost_execute_answer_is_asked_again_with_the_same_key(served, server, tmp_path, lost):
+    if lost == "http-500":
+        served.sim.config["fail_execute"] = 1  # the run starts, then a gateway answers 500
+        lossy = lose_answers(server)
+    else:
+        lossy = lose_answers(server, lost, "/execute")  # the run starts, the answer is cut off or dropped
+    wf = provider(served, tmp_path)
+    submission = await wf.submit("job_lost_answer", request())
+    await wf.aclose()
+    assert executes(lossy) == ["job_lost_answer", "job_lost_answer"]  # sent again, under the same key
+    assert served.sim.submissions == 1 and served.sim.replayed == 1  # one run: the second answer is a replay
+    assert submission.ref in served.sim.jobs
+
+
+async def test_the_engine_reconciles_an_unconfirmed_run_by_resending_its_key(wf_settings, served, server):
+    lossy = lose_answers(server, "malformed", "/execute", times=3)  # submit gives up: SUBMIT_UNCONFIRMED
+    async with JobManager(wf_settings) as manager:
+        row = await manager.submit(RequestArgs(prompt="a kite sim:seconds=30"))
+        done = await manager.wait(row.job_id, 20)
+    assert done.status == "succeeded", done.error
+    assert executes(lossy) == [row.job_id] * 4  # three cut-off answers, then the engine's reconcile
+    assert served.sim.submissions == 1 and served.sim.replayed == 3 and done.provider_ref in served.sim.jobs
+
+
+@pytest.mark.parametrize("lost", ["reset", "malformed"])
+async def test_a_lost_answer_to_saving_the_workflow_is_retried(served, server, tmp_path, lost):
+    lossy = lose_answers(server, lost, "/workflows")  # saved, but the answer (the workflow id) is lost
+    wf = provider(served, tmp_path)
+    submission = await wf.submit("job_lost_save", request())
+    await wf.aclose()
+    (workflow_id,) = served.sim.workflows  # found again by its name: no spare copy in the account
+    assert submission.state["workflow_id"] == workflow_id and submission.ref in served.sim.jobs
+    assert [p for m, p, _ in lossy.seen if m == "POST" and p == "/workflows"] == ["/workflows"]
+    assert served.sim.submissions == 1
+
+
+async def test_every_job_succeeds_once_under_refusals_resets_and_cut_off_answers(wf_env, served, server, tmp_path):
+    plan = FaultPlan("429=0.2,503=0.1,reset=0.1,malformed=0.1", seed=7, speed=SPEED)
+    current = server[1]
+    current.app = FaultInjector(current.app, plan)
+    image = str(picture(tmp_path))
+    models = ["kling-2.5-turbo", "kling-2.6-pro", "kling-1.6-pro"]
+    asks = [
+        RequestArgs(
+            prompt=f"kite {n} sim:seconds=30",
+            model=models[n % 3],
+            images=[image] if n % 3 == 0 else None,
+            duration=10 if n % 2 else 5,
+        )
+        for n in range(12)
+    ]
+    async with JobManager(Settings.from_env(wf_env)) as manager:
+        rows = [await manager.submit(ask) for ask in asks]
+        with anyio.fail_after(60):
+            done = [await manager.wait(row.job_id, 60) for row in rows]
+    assert [r.status for r in done] == ["succeeded"] * len(rows), [r.error for r in done if r.error]
+    refs = [r.provider_ref for r in done]
+    assert len(set(refs)) == len(rows) and set(refs) == set(served.sim.jobs)  # one run per job, none orphaned
+    assert served.sim.submissions == len(rows)
+    # The faults did hit: answers lost after the simulator ran the request, executes among them.
+    assert plan.injected["submit.reset"] + plan.injected["submit.malformed"] >= 3, plan.injected
+    assert served.sim.replayed >= 1, plan.injected
+
+
+@pytest.mark.parametrize("when", ["after_submit", "in_flight"])
+async def test_kill_9_mid_submit_then_a_restart_runs_it_once(wf_env, served, server, when):
+    """The worker dies once the run exists: with its id in hand but not stored (the crash point), or while the
+    execute's answer is still on its way. The restarted engine resends the key and gets the run back."""
+    extra = {"VIDEOGEN_CRASH_AT": "after_submit"} if when == "after_submit" else {}
+    if when == "in_flight":
+        lose_answers(server, "timeout", "/execute", hang=10)  # the run starts; its answer hangs
+    worker = subprocess.Popen(
+        [PYTHON, "-m", "server", "generate", "a kite sim:seconds=30", "--provider", "wireflow", "--json"],
+        env=subprocess_env({**wf_env, **extra}),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while when == "in_flight" and served.sim.submissions == 0:
+            assert time.monotonic() < deadline and worker.poll() is None, worker.stderr.read()[-2000:]
+            time.sleep(0.02)
+        if when == "in_flight":
+            worker.send_signal(signal.SIGKILL)
+        assert worker.wait(timeout=60) == -signal.SIGKILL, worker.stderr.read()[-2000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert served.sim.submissions == 1
+    async with JobManager(Settings.from_env(wf_env)) as manager:
+        (row,) = manager.db.list(None, 10)
+        done = await manager.wait(row.job_id, 30)
+    assert done.status == "succeeded", done.error
+    assert served.sim.submissions == 1 and served.sim.replayed == 1 and done.provider_ref in served.sim.jobs
+    assert served.sim.stats()["workflows"] == 1  # the new process found the saved workflow by its name

@@ -2,6 +2,7 @@
 
 Routes, as under https://www.wireflow.ai/api/v1:
   POST /workflows                        save {name, nodes, edges, ...} -> 201 {data: {id, ...}, meta}
+  GET  /workflows?isActive=true          the saved workflows -> {data: [{id, name, isActive, ...}]}
   GET  /workflows/{id}                   -> {data: workflow}
   POST /workflows/{id}/execute           {nodes?, edges?, targetNodeId?, triggerData?}
                                          -> 201 {workflowId, batchId, executionRuns: [{id, status, nodeRuns}]}
@@ -10,6 +11,9 @@ Routes, as under https://www.wireflow.ai/api/v1:
   GET  /workflows/executions/{id}/poll   {status: RUNNING | COMPLETED | FAILED | CANCELLED, progress, outputs}
   POST /media/upload                     multipart `file` (or JSON {url}) -> 201 {data: {id, url, ...}}
   GET  /media/files/{name}               an uploaded file, as the CDN serves it (no key needed)
+An execute with an `Idempotency-Key` header is remembered for 24 simulated hours per API key: the same key
+again replays the first answer (the spec document: "Identical keys within 24 hours replay the original
+response"; it names no error for a different body, so none is given) and starts nothing, charges nothing.
 Every answer carries X-Request-Id. Errors are {"error": "message"}; a graph that fails lint gets 422 with
 {"error": {type, code, message}, "violations": [{rule, message, fix, nodeId, edgeId}]}. Keys must look like
 "sk-..." (a key starting "sk-expired" has expired). No cancel route: Wireflow documents none.
@@ -41,7 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from providers.images import image_size, sniff
-from providers.simulators.common import SimJob, Simulator, video_url
+from providers.simulators.common import SimJob, Simulator, created_here, video_url
 
 KLING_I2V = "video:kling_video_2_5_i2v"
 KLING_T2V = "video:kling_video_2_5_t2v"
@@ -69,6 +73,7 @@ CLIP_CREDITS = {
 }
 AUDIO_VERSIONS = frozenset({"2.6-pro", "3.0-pro", "3.0-standard"})
 DEFAULT_VERSION = "2.5-pro"
+REPLAY_SECONDS = 24 * 3600  # how long an Idempotency-Key replays, in simulated seconds
 RATIOS = ("16:9", "9:16", "1:1")
 MAX_NODES, MAX_EDGES, MAX_PROMPT = 100, 500, 2500
 MIN_IMAGE_SIDE = 300  # Kling's minimum for a start frame
@@ -127,7 +132,9 @@ class WireflowSim(Simulator):
         super().__init__("wireflow", speed=speed, typical_seconds=60.0, queue_seconds=5.0)
         self.workflows: dict[str, dict[str, Any]] = {}
         self.media: dict[str, tuple[bytes, str]] = {}  # file name -> (bytes, mime)
-        self.replays: dict[str, tuple[int, dict[str, Any]]] = {}  # Idempotency-Key -> answer
+        # (API key, Idempotency-Key) -> (when, status, answer, run id) of the execute that first carried it
+        self.replays: dict[tuple[str, str], tuple[float, int, dict[str, Any], str]] = {}
+        self.replayed = 0  # executes answered from `replays`: nothing started, nothing charged
         self.hits: deque[float] = deque()  # request times in the rate window
         self.throttled = 0
         self.last_workflow: dict[str, Any] | None = None  # the last POST /workflows body
@@ -138,6 +145,7 @@ class WireflowSim(Simulator):
             "workflows": len(self.workflows),
             "uploads": len(self.media),
             "throttled": self.throttled,
+            "replayed": self.replayed,
         }
 
     def take(self, switch: str) -> bool:
@@ -147,6 +155,23 @@ class WireflowSim(Simulator):
             if left > 0:
                 self.config[switch] = left - 1
             return left > 0
+
+    def replay(self, request: Request) -> tuple[tuple[str, str] | None, Response | None]:
+        """(the key this execute's answer is kept under, the kept answer if the key was seen in the last 24 h)."""
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return None, None
+        owner = request.headers.get("authorization", "").partition(" ")[2].strip()
+        with self.lock:
+            kept = self.replays.get((owner, key))
+            if kept is None or time.time() - kept[0] > REPLAY_SECONDS / self.speed:
+                return (owner, key), None
+            self.replayed += 1
+        if (bucket := created_here.get()) is not None:
+            # The answer stands for the run it names, so a fault injected on it (`stuck`) freezes that run, as it
+            # would have frozen it had this been the first request.
+            bucket.append(kept[3])
+        return (owner, key), JSONResponse(kept[2], status_code=kept[1])
 
     # -- the gate every API call passes -----------------------------------------------------------
     def gate(self, request: Request) -> Response | None:
@@ -415,7 +440,19 @@ def create_app(speed: float = 1.0) -> Starlette:
         workflow = stored(request)
         return JSONResponse({"data": workflow}) if workflow else _error(404, "Workflow not found")
 
+    async def list_workflows(request: Request) -> Response:
+        active = request.query_params.get("isActive")
+        found = [
+            {key: workflow[key] for key in ("id", "name", "description", "tags", "isActive", "createdAt", "updatedAt")}
+            for workflow in sim.workflows.values()
+            if active is None or str(workflow["isActive"]).lower() == active.lower()
+        ]
+        return JSONResponse({"data": found})
+
     async def execute(request: Request) -> Response:
+        key, replayed = sim.replay(request)
+        if replayed is not None:
+            return replayed
         workflow = stored(request)
         if workflow is None:
             return _error(404, "Workflow not found")
@@ -424,10 +461,6 @@ def create_app(speed: float = 1.0) -> Starlette:
         body = await json_body(request)
         if body is None:
             return _error(400, "Request body must be a JSON object")
-        key = request.headers.get("idempotency-key")
-        if key and key in sim.replays:  # the guide: the same key replays the first answer for 24 h
-            status, answer = sim.replays[key]
-            return JSONResponse(answer, status_code=status)
         nodes, edges = body.get("nodes", workflow["nodes"]), body.get("edges", workflow["edges"])
         if not isinstance(nodes, list) or not isinstance(edges, list):
             return _error(400, "nodes and edges must be arrays")
@@ -445,7 +478,7 @@ def create_app(speed: float = 1.0) -> Starlette:
             "data": {"data": {"executionId": job.id, "status": "RUNNING"}},
         }[sim.config.get("execute_shape", "executionRuns")]
         if key:
-            sim.replays[key] = (201, answer)
+            sim.replays[key] = (time.time(), 201, answer, job.id)
         if sim.take("fail_execute"):
             return _error(500, "Internal server error")
         return JSONResponse(answer, status_code=201)
@@ -532,6 +565,7 @@ def create_app(speed: float = 1.0) -> Starlette:
     app = Starlette(
         routes=[
             Route("/workflows", api(save_workflow), methods=["POST"]),
+            Route("/workflows", api(list_workflows), methods=["GET"]),
             Route("/workflows/executions/{execution_id}/poll", api(poll), methods=["GET"]),
             Route("/workflows/{workflow_id}", api(get_workflow), methods=["GET"]),
             Route("/workflows/{workflow_id}/execute", api(execute), methods=["POST"]),
