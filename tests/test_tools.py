@@ -182,9 +182,11 @@ async def test_image_to_video_from_a_local_file_and_a_data_uri(settings: Setting
     for result in (from_path, from_data):
         job = result.structured_content
         assert job["status"] == "succeeded" and job["request"]["mode"] == "image_to_video", result.content
-    # The inline image was kept in the data folder so the job could resume; the index holds only its path.
+    # The inline image was kept in the data folder while the job ran (so it could resume; the index holds only
+    # its path), then deleted when the job ended: DATA_DIR/inputs does not grow forever.
     kept = Path(from_data.structured_content["request"]["images"][0])
-    assert kept.parent == settings.data_dir / "inputs" and kept.read_bytes() == picture.read_bytes()
+    assert kept.parent == settings.data_dir / "inputs" and not kept.exists()
+    assert picture.exists()  # a person's own file is never deleted
 
 
 BAD_REQUESTS = [
