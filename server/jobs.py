@@ -49,7 +49,7 @@ from providers.registry import Providers
 from server.budget import Budget
 from server.catalog import Catalog, RequestArgs
 from server.crash import crash_point
-from server.settings import Settings, _number
+from server.settings import Settings
 from server.store import JobRow, JobStore, StoreError, new_owner_id
 from server.webhooks import callback_url, new_token, token_matches, token_sha256
 
@@ -72,8 +72,6 @@ CALLBACK_POLL_FACTOR = 10
 # A store error is retried after these many seconds, doubling up to the cap, until the store works again.
 STORE_RETRY_FIRST = 0.05
 STORE_RETRY_MAX = 5.0
-# How long a statement waits for another process's write lock on the index (VIDEOGEN_STORE_BUSY_SECONDS).
-STORE_BUSY_SECONDS = 10.0
 # No sleep is shorter than this (times the poll scale): a bad interval must never become a busy loop.
 SLEEP_FLOOR = 0.05
 # A video the output folder cannot take (full, unwritable) is tried again with growing waits (at most
@@ -149,8 +147,7 @@ class JobManager:
     # -- life cycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
         self.settings.ensure_dirs()
-        busy = _number(self.settings.env, "VIDEOGEN_STORE_BUSY_SECONDS", STORE_BUSY_SECONDS, minimum=0.01)
-        self.store = JobStore(self.settings.index_path, busy_seconds=busy)
+        self.store = JobStore(self.settings.index_path, busy_seconds=self.settings.store_busy_seconds)
         self.budget = Budget(self.store, self.settings.limits)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()

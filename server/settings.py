@@ -84,6 +84,9 @@ class Settings(BaseModel):
     max_wait_seconds: float = 300.0
     heartbeat_seconds: float = Field(3.0, description="progress notification interval while a call waits")
     lease_seconds: float = Field(30.0, description="how long a job stays claimed by a process without renewal")
+    store_busy_seconds: float = Field(
+        10.0, description="how long an index write waits for another process's lock (VIDEOGEN_STORE_BUSY_SECONDS)"
+    )
     stuck_seconds: float | None = Field(None, description="a job running longer is stuck (default: 10x typical)")
     poll_scale: float = Field(1.0, description="multiplier on every provider's polling interval (tests: 0.01)")
     max_download_bytes: int = 2 * 1024**3
@@ -119,6 +122,7 @@ class Settings(BaseModel):
             max_wait_seconds=_number(env, "VIDEOGEN_MAX_WAIT_SECONDS", 300.0),
             heartbeat_seconds=_number(env, "VIDEOGEN_HEARTBEAT_SECONDS", 3.0, minimum=0.05),
             lease_seconds=_number(env, "VIDEOGEN_LEASE_SECONDS", 30.0, minimum=0.5),
+            store_busy_seconds=_number(env, "VIDEOGEN_STORE_BUSY_SECONDS", 10.0, minimum=0.01),
             poll_scale=_number(env, "VIDEOGEN_POLL_SCALE", 1.0, minimum=0.0001),
             stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
