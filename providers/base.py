@@ -231,6 +231,9 @@ class Provider:
     resubmit_is_safe: ClassVar[bool] = False
     # True when `reconcile` really looks the job up by our id (so "not found" means "not created").
     can_reconcile: ClassVar[bool] = False
+    # Seconds after a submit started within which `reconcile` may still be called (an idempotency key's
+    # replay window); None: no limit.
+    reconcile_within: ClassVar[float | None] = None
     # True when `submit` passes a callback URL the provider POSTs to, and `parse_callback` reads those posts.
     supports_callbacks: ClassVar[bool] = False
 

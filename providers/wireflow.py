@@ -394,6 +394,7 @@ class WireflowProvider(Provider):
     default_model = "kling-2.5-turbo"
     models = MODELS
     supports_cancel = False  # Wireflow documents no way to stop an execution
+    reconcile_within = 23 * 3600  # an Idempotency-Key replays for 24 h; past that a resend would run again
     base_url_default = "https://www.wireflow.ai/api/v1"
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):

@@ -472,6 +472,9 @@ class JobManager:
                 "charged there. Check the provider's dashboard before submitting again.",
                 retryable=False,
             )
+            window = provider.reconcile_within
+            if window is not None and time.time() - row.submit_started_at > window * self.settings.poll_scale:
+                raise unknown  # too late to ask again safely (e.g. an idempotency key has expired)
             submission = await self._reconcile(row.job_id, provider, request, unknown)
         else:
             crash_point("before_submit")

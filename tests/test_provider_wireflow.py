@@ -848,3 +848,16 @@ async def test_kill_9_mid_submit_then_a_restart_runs_it_once(wf_env, served, ser
     assert done.status == "succeeded", done.error
     assert served.sim.submissions == 1 and served.sim.replayed == 1 and done.provider_ref in served.sim.jobs
     assert served.sim.stats()["workflows"] == 1  # the new process found the saved workflow by its name
+
+
+async def test_a_run_caught_mid_submit_longer_ago_than_the_key_lives_is_not_resent(wf_settings, served):
+    """Past Wireflow's 24 h replay window the same key could start (and bill) a second run: fail, never resend."""
+    async with JobManager(wf_settings, resume=False) as first:
+        first._start_watching = lambda *_, **__: None  # accepted, never sent
+        row = await first.submit(RequestArgs(prompt="a kite sim:seconds=30"))
+        # As if the process died mid-submit a day ago: the submit started, no answer was stored.
+        first.db.update(row.job_id, None, submit_started_at=time.time() - 24 * 3600 * wf_settings.poll_scale)
+    async with JobManager(wf_settings) as second:
+        done = await second.wait(row.job_id, 20)
+    assert done.status == "failed" and done.error["code"] == "SUBMIT_UNCONFIRMED", done.error
+    assert served.sim.submissions == 0 and served.sim.replayed == 0
