@@ -3,6 +3,8 @@ against a real server process and a scripted fake model. See README.md in this f
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -188,6 +190,28 @@ def test_google_genai_session_as_tool(env, tmp_path):
         summary = run_scenario("google-genai", "google_genai_mcp.py", config, tmp_path)
     known_bug(not summary["ok"] and GENAI_CRASH in summary["error"], summary.get("error", ""))
     assert_agent_made_one_video(summary, model, env, api="gemini")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KnownBug,
+    reason="issue 8: every result of a finished job carries a 45-60 KB base64 PNG thumbnail, again on every poll",
+)
+def test_a_finished_job_costs_the_model_few_characters(env, tmp_path):
+    """What each tool result adds to the conversation the model is sent (pydantic-ai puts a result's image in
+    a message of its own): at most 16,000 characters for a finished job, the thumbnail included."""
+    with fake_model() as (model, url):
+        config = {"env": server_env(env), "model_url": url, "model": "openai"}
+        summary = run_scenario("pydantic-ai", "pydantic_ai_agent.py", config, tmp_path)
+    assert_agent_made_one_video(summary, model, env, api="chat")
+    bodies = [json.dumps(r["body"]) for r in model.requests]
+    added = [len(after) - len(before) for before, after in itertools.pairwise(bodies)]
+    png = "iVBORw0KGgo"  # a base64 PNG's first bytes
+    known_bug(
+        all(n > 40_000 for n in added) and all(b.count(png) == i for i, b in enumerate(bodies)),
+        f"characters added per finished-job result: {added}",
+    )
+    assert max(added) <= 16_000, added
 
 
 SCHEMA_CASES = [
