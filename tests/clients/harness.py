@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("VIDEOGEN_CLIENTS_CACHE") or Path.home() / ".cache" / "mcp-videogen-test-clients")
 PROMPT = "a paper boat drifting down a rainy street"
 STATUSES = ("pending", "queued", "running", "downloading", "succeeded", "failed", "cancelled")
+MODEL_SETTINGS = ("OPENAI_", "GOOGLE_", "GEMINI_", "ANTHROPIC_", "LANGCHAIN_", "LANGSMITH_", "LOGFIRE_", "OTEL_")
 JOB_ID = re.compile(r"job_[0-9a-f]{16}")
 
 
@@ -336,8 +337,12 @@ def run_scenario(name: str, script: str, config: dict[str, Any], tmp_path: Path,
     config_file.write_text(
         json.dumps({"server": {"command": PYTHON, "args": ["-m", "server"], "cwd": str(ROOT)}, **config})
     )
-    # The scenario process gets no provider keys and none of this interpreter's paths.
-    env = {k: v for k, v in subprocess_env({}).items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # No provider or model keys, no tracing to a hosted service, none of this interpreter's paths.
+    env = {
+        k: v
+        for k, v in subprocess_env({}).items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith(MODEL_SETTINGS)
+    }
     done = subprocess.run(
         [python, str(HERE / script), str(config_file)],
         capture_output=True,
