@@ -1,4 +1,5 @@
-"""fastmcp's Client over stdio: list the tools, make a video, read it back with get_status."""
+"""fastmcp's Client over stdio: list the tools, then make the calls the test asks for, in order. A call's
+arguments may name the job of an earlier call as "$job_id"."""
 
 from __future__ import annotations
 
@@ -17,18 +18,25 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append(value)
 
+    results: list[dict[str, Any]] = []
+    job_id = None
     async with Client(transport) as client:
         tools = await client.list_tools()
-        made = await client.call_tool("generate_video", config["arguments"], progress_handler=on_progress)
-        status = await client.call_tool("get_status", {"job_id": made.structured_content["job_id"], "wait_seconds": 10})
-    return {
-        "tools": [t.name for t in tools],
-        "generated": made.structured_content,
-        "status": status.structured_content,
-        "data_status": getattr(status.data, "status", None),
-        "content_types": [block.type for block in status.content],
-        "progress": progress,
-    }
+        for name, arguments in config["calls"]:
+            arguments = {k: job_id if v == "$job_id" else v for k, v in arguments.items()}
+            result = await client.call_tool(name, arguments, progress_handler=on_progress, raise_on_error=False)
+            structured = result.structured_content or {}
+            job_id = structured.get("job_id", job_id)
+            results.append(
+                {
+                    "is_error": result.is_error,
+                    "text": " ".join(getattr(block, "text", "") for block in result.content),
+                    "structured": structured,
+                    "data_status": getattr(result.data, "status", None),
+                    "content_types": [block.type for block in result.content],
+                }
+            )
+    return {"tools": [t.name for t in tools], "results": results, "progress": progress}
 
 
 main(run)

@@ -26,15 +26,44 @@ def maybe_serving(env: dict[str, str], transport: str) -> Iterator[str | None]:
 
 
 def test_fastmcp_client(env, tmp_path):
-    arguments = {"prompt": "a paper boat", "provider": "demo", "duration": 2}
-    summary = run_scenario("fastmcp", "fastmcp_client.py", {"env": server_env(env), "arguments": arguments}, tmp_path)
+    calls = [
+        ["generate_video", {"prompt": "a paper boat", "provider": "demo", "duration": 2}],
+        ["get_status", {"job_id": "$job_id", "wait_seconds": 10}],
+    ]
+    summary = run_scenario("fastmcp", "fastmcp_client.py", {"env": server_env(env), "calls": calls}, tmp_path)
     assert summary["ok"], summary
     assert {"generate_video", "get_status", "list_models", "estimate_cost"} <= set(summary["tools"])
-    assert summary["status"]["status"] == "succeeded" and summary["data_status"] == "succeeded"
-    assert summary["status"]["job_id"] == summary["generated"]["job_id"]
+    made, status = summary["results"]
+    assert not made["is_error"] and not status["is_error"], summary["results"]
+    assert status["structured"]["status"] == "succeeded" and status["data_status"] == "succeeded"
+    assert status["structured"]["job_id"] == made["structured"]["job_id"]
     assert summary["progress"], "fastmcp sends a progress token: the server reports progress while it waits"
     [job] = jobs(env)
-    assert job["job_id"] == summary["generated"]["job_id"] and job["status"] == "succeeded"
+    assert job["job_id"] == made["structured"]["job_id"] and job["status"] == "succeeded"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KnownBug,
+    reason="issue 8: misspelled arguments are silently ignored (aspectRatio, durationSeconds made a 16:9 job of "
+    "the default length; estimate_cost priced another request)",
+)
+def test_misspelled_arguments_are_refused_by_name(env, tmp_path):
+    misspelled = {"prompt": "a paper boat", "provider": "demo", "aspectRatio": "9:16", "durationSeconds": 3}
+    calls = [["estimate_cost", misspelled], ["generate_video", {**misspelled, "wait_seconds": 0}]]
+    summary = run_scenario("fastmcp", "fastmcp_client.py", {"env": server_env(env), "calls": calls}, tmp_path)
+    assert summary["ok"], summary
+    made = jobs(env)
+    ignored = [r for r in summary["results"] if not r["is_error"]]
+    known_bug(
+        len(ignored) == 2 and [json.loads(j["request"])["aspect_ratio"] for j in made] == ["16:9"],
+        f"accepted: {[r['text'][:120] for r in ignored]}",
+    )
+    for result in summary["results"]:
+        assert result["is_error"], result
+        assert "aspectRatio" in result["text"] and "aspect_ratio" in result["text"], result["text"]
+        assert "durationSeconds" in result["text"], result["text"]
+    assert made == []
 
 
 def assert_agent_made_one_video(summary: dict, model, env: dict[str, str], api: str, retried: bool = False) -> None:
