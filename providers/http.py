@@ -120,6 +120,14 @@ _QUERY = re.compile(
     r"[?#][^\s\"'<>]*?(?=[.,;:!?)\]]*(?:[\s\"'<>]|$))"  # keeps the sentence's trailing punctuation
 )
 _SENSITIVE_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|signature")
+# A header as httpcore's debug log prints it: (b'set-cookie', b'session=...').
+_HEADER_PAIR = re.compile(r"""\((b?(['"]))([\w-]+)\2, (b?(['"]))(.*?)\5\)""")
+
+
+def _mask_header(match: re.Match[str]) -> str:
+    if not _SENSITIVE_HEADER.search(match[3]):
+        return match[0]
+    return f"({match[1]}{match[3]}{match[2]}, {match[4]}***{match[5]})"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -132,6 +140,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _BEARER.sub(r"\1 ***", text)
     text = _KEY.sub(r"\1 ***", text)
     text = _USERINFO.sub(r"\1***@", text)
+    text = _HEADER_PAIR.sub(_mask_header, text)
     return _QUERY.sub(r"\1", text)
 
 
@@ -144,18 +153,35 @@ def _header_secrets(headers: Mapping[str, str], every: bool = False) -> list[str
     return found
 
 
-class _RedactingFilter(logging.Filter):
-    """httpx logs every request URL at INFO, query string (a signed URL's token) included."""
+class RedactingFilter(logging.Filter):
+    """httpx logs every request URL at INFO, and httpcore every response header at DEBUG (a redirect's
+    Location with a signed URL's token, cookies): each record leaves with `redact` applied."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage()), ()
         return True
 
 
-def _guard_httpx_log() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactingFilter) for f in logger.filters):
-        logger.addFilter(_RedactingFilter())
+# A logger's filter sees only the records made by that very logger, not its children's: name each one.
+HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "hpack.hpack",
+    "hpack.table",
+)
+
+
+def guard_http_logs() -> None:
+    """Redact what the HTTP libraries log, whoever configured logging (idempotent)."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 # -- error mapping -------------------------------------------------------------------------------
@@ -297,7 +323,7 @@ class ProviderHTTP:
         if self._client is None:
             import httpx
 
-            _guard_httpx_log()
+            guard_http_logs()
             timeout = httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout)
             self._client = httpx.AsyncClient(
                 base_url=self.base_url, headers=self._headers, timeout=timeout, transport=self._transport

@@ -499,6 +499,22 @@ async def test_secrets_never_leak(
     assert SECRET not in caplog.text and "token=" not in caplog.text
 
 
+async def test_debug_logs_never_show_a_redirects_signed_url(
+    script: Script, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # what --debug turns on: httpcore then logs every response header
+    caplog.set_level(logging.DEBUG, logger="httpcore")  # even where another module quietened httpcore
+    signed = f"https://cdn.example/v.mp4?token={SECRET}&X-Amz-Signature=s1gn4tur3&X-Amz-Expires=600"
+    script.on("/v1/video", Reply(302, headers={"Location": signed, "Set-Cookie": "session=c00kie-value"}))
+    async with client(script.url, sleeps, headers={"Authorization": "Key abc-123:s3cr3t-part"}) as http:
+        response = await http.request("GET", f"/v1/video?token={SECRET}", expected=(302,))
+    assert response.headers["location"] == signed  # the caller still gets the real URL
+    assert {"httpx", "httpcore.http11"} <= {r.name for r in caplog.records}, "debug logging did not run"
+    assert "https://cdn.example/v.mp4" in caplog.text
+    for leak in (SECRET, "s1gn4tur3", "token=", "c00kie-value", "s3cr3t-part"):
+        assert leak not in caplog.text
+
+
 def test_redact() -> None:
     assert redact(f"Authorization: Bearer {SECRET}") == "Authorization: ***"
     assert redact(f"sent Bearer {SECRET}!") == "sent Bearer ***!"
@@ -510,6 +526,9 @@ def test_redact() -> None:
     assert redact("(see https://x.example/v?a=1,2&sig=s3cr3t).") == "(see https://x.example/v)."
     assert redact(f"my {SECRET} and {SECRET}x", [SECRET, "sk-"]) == "my *** and ***x"
     assert redact("abc abc", ["abc", ""]) == "abc abc"  # too short to be a credential
+    headers = """[(b'location', b'/v?sig=1'), (b'Set-Cookie', b'id=2'), (b'x-api-key', b"it's"), (b'etag', b'4')]"""
+    masked = """[(b'location', b'/v'), (b'Set-Cookie', b'***'), (b'x-api-key', b"***"), (b'etag', b'4')]"""
+    assert redact(headers) == masked
 
 
 def test_httpx_not_imported_with_the_module() -> None:
