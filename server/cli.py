@@ -115,17 +115,35 @@ def main(argv: list[str] | None = None) -> int:
         if command == "simulate":
             return _simulate(args.host, args.port, args.speed, args.faults, args.seed)
         return anyio.run(_COMMANDS[command], args)
-    except (ProviderError, UnknownJob, SettingsError) as error:
-        message = f"{error.code.value}: {error.message}" if isinstance(error, ProviderError) else str(error)
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("\ninterrupted; unfinished jobs resume the next time the server runs", file=sys.stderr)
-        return 130
+    except BaseException as raised:
+        # Task groups (serve's) wrap a failure in an exception group: judge the one error inside.
+        error = _sole(raised)
+        if isinstance(error, (ProviderError, UnknownJob, SettingsError)):
+            message = f"{error.code.value}: {error.message}" if isinstance(error, ProviderError) else str(error)
+            print(f"error: {message}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(error, RuntimeError) and not args.debug:
+            # The job index cannot be opened (a corrupt or read-only file: the store's StoreError says which
+            # and what to do) and the like: one line, not a traceback. --debug shows the traceback.
+            print(f"error: {error} (run with --debug for details)", file=sys.stderr)
+            return EXIT_FAILED
+        if isinstance(error, KeyboardInterrupt):
+            print("\ninterrupted; unfinished jobs resume the next time the server runs", file=sys.stderr)
+            return 130
+        raise
+
+
+def _sole(error: BaseException) -> BaseException:
+    """The only error in a (nested) exception group, or the error itself."""
+    while len(inner := getattr(error, "exceptions", ())) == 1:
+        error = inner[0]
+    return error
 
 
 def _configure_logging(debug: bool) -> None:
     import logging
+
+    from providers.http import RedactingFilter, guard_http_logs
 
     # stdout belongs to the MCP protocol under stdio: logs go to stderr.
     logging.basicConfig(
@@ -133,6 +151,10 @@ def _configure_logging(debug: bool) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # --debug shows every header and URL the HTTP libraries see: no token, key or signed query gets printed.
+    guard_http_logs()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -140,13 +162,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.app import build_server
     from server.settings import Settings
+    from server.transport import check_bind, http_app, max_message_bytes, serve_stdio
 
     settings = Settings.from_env()
+    max_bytes = max_message_bytes(os.environ)
     if args.transport == "stdio":
-        build_server(settings).run()
+        anyio.run(serve_stdio, build_server(settings), max_bytes)
         return 0
-    from server.transport import check_bind, http_app
-
     token = args.auth_token or os.environ.get("VIDEOGEN_AUTH_TOKEN") or None
     allowed = [*args.allowed_hosts, *filter(None, os.environ.get("VIDEOGEN_ALLOWED_HOSTS", "").split(","))]
     check_bind(args.host, token, args.insecure)
@@ -162,7 +184,9 @@ def _serve(args: argparse.Namespace) -> int:
         async with JobManager(settings, callbacks=True) as manager:
             hooks = webhook_app(manager) if manager.callbacks else None
             mcp = build_server(settings, manager)
-            app = http_app(mcp, args.transport, args.host, args.port, token, allowed, webhooks=hooks)
+            app = http_app(
+                mcp, args.transport, args.host, args.port, token, allowed, webhooks=hooks, max_bytes=max_bytes
+            )
             await uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).serve()
 
     anyio.run(run_http)

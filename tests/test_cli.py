@@ -89,3 +89,49 @@ def test_provider_options_from_the_command_line(env: dict[str, str]):
     assert refused.returncode == 2 and "does not take option(s) camera_control" in refused.stderr
     malformed = cli(env, "cost", "x", "--option", "no-equals-sign")
     assert malformed.returncode == 2 and "--option takes NAME=VALUE" in malformed.stderr
+
+
+def test_an_unusable_index_is_one_line_not_a_traceback(env: dict[str, str]):
+    index = Path(env["VIDEOGEN_DATA_DIR"]) / "jobs.sqlite3"
+    index.parent.mkdir(parents=True)
+    index.write_bytes(b"this is no SQLite file\x00" * 200)
+    for args in (("jobs",), ("status", "job_x"), ("spend",)):
+        done = cli(env, *args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert "Traceback" not in done.stderr and str(index) in lines[0] and lines[0].startswith("error: ")
+    # The server too: over stdio it fails at start, even with its client still connected, and says why.
+    serve = subprocess.Popen(
+        [PYTHON, "-m", "server", "serve"],
+        env=subprocess_env(env),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        serve.wait(timeout=60)  # stdin stays open meanwhile
+    finally:
+        serve.kill()
+        serve.stdin.close()
+    errors = serve.stderr.read()
+    assert serve.returncode == 1 and errors.count("\n") == 1 and str(index) in errors, errors
+    assert "Traceback" not in errors
+    # --debug keeps the traceback for whoever needs it.
+    assert "Traceback" in cli(env, "--debug", "jobs").stderr
+
+
+def test_debug_logs_are_redacted_whichever_logger_writes_them(env: dict[str, str]):
+    # Not only the provider client's: a download or redirect logged anywhere goes through the CLI's handler.
+    code = (
+        "import logging, sys; from server.cli import _configure_logging; _configure_logging(True); "
+        "logging.getLogger('server.jobs').debug('following %s', 'https://cdn.example/v.mp4?token=SECRET-42'); "
+        "logging.getLogger('httpcore.http11').debug(\"headers [(b'set-cookie', b'id=SECRET-43')]\")"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", code], env=subprocess_env(env), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "following https://cdn.example/v.mp4" in done.stderr and "set-cookie" in done.stderr
+    assert "SECRET-4" not in done.stderr and "token=" not in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from conftest import PYTHON, ROOT, subprocess_env
@@ -175,3 +177,61 @@ def test_allowed_hosts_extend_the_rebinding_protection(env: dict[str, str]):
             json=body,
         )
         assert allowed.status_code not in (403, 421)
+
+
+def _big_png() -> bytes:
+    """A real PNG just under the documented image limit (noise does not compress)."""
+    import io
+    import os
+
+    from PIL import Image
+
+    from providers.images import MAX_IMAGE_BYTES
+
+    side = 1800
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "PNG", compress_level=0)
+    data = out.getvalue()
+    assert MAX_IMAGE_BYTES - 1024 * 1024 < len(data) <= MAX_IMAGE_BYTES
+    return data
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+async def test_a_request_with_an_image_at_the_size_limit_gets_through(env: dict[str, str], transport: str):
+    import base64
+
+    image = "data:image/png;base64," + base64.b64encode(_big_png()).decode()
+    with serving(env, transport) as url:
+        client = (
+            Client(f"{url}/mcp") if transport == "streamable-http" else Client(sse_client(f"{url}/sse"), mode="legacy")
+        )
+        # A refused POST leaves the SDK's SSE client waiting forever: bound the wait.
+        with anyio.fail_after(120):
+            async with client:
+                result = await client.call_tool("estimate_cost", {"prompt": "from this frame", "images": [image]})
+    assert not result.is_error, result.content
+    assert result.structured_content["provider"] == "demo"
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_a_body_above_the_limit_is_refused_with_413_before_it_is_read(env: dict[str, str], transport: str):
+    from server.transport import DEFAULT_MAX_MESSAGE_BYTES
+
+    path = "/mcp" if transport == "streamable-http" else "/messages/?session_id=0"
+    with serving(env, transport) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            # Headers only: the answer must come without the server waiting for (or holding) the body.
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                f"Accept: application/json, text/event-stream\r\n"
+                f"Content-Length: {DEFAULT_MAX_MESSAGE_BYTES + 1}\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413"), head
+        error = json.loads(body)["error"]
+        assert "larger than the server's limit of 80 MB (VIDEOGEN_MAX_REQUEST_MB)" in error["message"]
+        assert "URLs or local file paths" in error["message"]
