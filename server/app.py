@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -29,7 +30,7 @@ from server.jobs import JobManager, UnknownJob, iso
 from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelList
 from server.notify import JOBS_URI, JobNotifier, job_uri
 from server.settings import Settings
-from server.store import JobRow
+from server.store import JobRow, StoreError
 from server.tasks import JobTasks, answering_as_task
 
 INSTRUCTIONS = """\
@@ -49,7 +50,10 @@ ProviderName = Annotated[
     Field(description="Provider, e.g. 'runway', 'fal', 'kling'. Default: the configured default (see list_models)."),
 ]
 ModelName = Annotated[str | None, Field(description="Model id from list_models. Default: the provider's default.")]
-Duration = Annotated[float | None, Field(description="Seconds; must be one the model lists. Default: the model's.")]
+# strict: a JSON `true` must not become 1 (pydantic's lax mode), nor "5" a number the agent did not send.
+Duration = Annotated[
+    float | None, Field(strict=True, description="Seconds; must be one the model lists. Default: the model's.")
+]
 Ratio = Annotated[str | None, Field(description="Aspect ratio such as '16:9', '9:16', '1:1'.")]
 Resolution = Annotated[str | None, Field(description="Such as '720p' or '1080p', as the model lists.")]
 Images = Annotated[
@@ -57,8 +61,8 @@ Images = Annotated[
 ]
 EndImage = Annotated[str | None, Field(description="Last frame (URL, data URI or path), for models that take one.")]
 Negative = Annotated[str | None, Field(description="What to avoid, for models that support it.")]
-Seed = Annotated[int | None, Field(description="Seed for repeatable results, for models that support it.")]
-Audio = Annotated[bool | None, Field(description="Generate sound (models with audio; may cost more).")]
+Seed = Annotated[int | None, Field(strict=True, description="Seed for repeatable results, for models that support it.")]
+Audio = Annotated[bool | None, Field(strict=True, description="Generate sound (models with audio; may cost more).")]
 Options = Annotated[
     dict[str, Any] | None,
     Field(
@@ -69,7 +73,10 @@ Options = Annotated[
 Wait = Annotated[
     float | None,
     Field(
-        ge=0, le=3600, description="Seconds to wait for the result before returning the running job (default about 45)."
+        strict=True,
+        ge=0,
+        le=3600,
+        description="Seconds to wait for the result before returning the running job (default about 45).",
     ),
 ]
 
@@ -208,8 +215,11 @@ async def spend_approval(
 ) -> str | Elicit[SpendApproval]:
     """Ask the person before a job costs more than VIDEOGEN_CONFIRM_ABOVE. Runs before the tool body."""
     m: JobManager = ctx.request_context.lifespan_context
-    if idempotency_key and m.db.by_idempotency_key(idempotency_key.strip()):
-        return NOT_NEEDED  # that job exists already; nothing new is spent
+    try:
+        if idempotency_key and m.db.by_idempotency_key(idempotency_key.strip()):
+            return NOT_NEEDED  # that job exists already; nothing new is spent
+    except StoreError as error:  # the index cannot be read: ask nobody, start nothing
+        raise ToolError(str(error)) from None
     try:
         args = RequestArgs(
             prompt=prompt,
@@ -226,7 +236,10 @@ async def spend_approval(
         report = m.catalog.estimate(args)
     except (ProviderError, ValueError):
         return NOT_NEEDED  # the tool body reports what is wrong with the request
-    check = m.budget.check(report.usd)
+    try:
+        check = m.budget.check(report.usd)
+    except StoreError as error:
+        raise ToolError(str(error)) from None
     if not check.needs_confirmation:
         return NOT_NEEDED
     capabilities = ctx.client_capabilities
@@ -235,9 +248,16 @@ async def spend_approval(
     budget = f" of a ${check.daily_budget_usd:.2f} daily budget" if check.daily_budget_usd is not None else ""
     return Elicit(
         f"Generate a {report.model} video with {report.provider} for about ${report.usd:.2f}? "
-        f"Spent today: ${check.today_spent_usd:.2f}{budget}. Prompt: {prompt[:200]}",
+        f"Spent today: ${check.today_spent_usd:.2f}{budget}.\n\n{quoted_prompt(prompt)}",
         SpendApproval,
     )
+
+
+def quoted_prompt(prompt: str, limit: int = 200) -> str:
+    """The agent's prompt as data for the person to read, never as part of the question: after the figures,
+    on its own line, JSON-quoted (newlines, quotes and control characters escaped) and shortened."""
+    shown = prompt if len(prompt) <= limit else prompt[:limit] + "…"
+    return f"The agent's prompt (quoted): {json.dumps(shown, ensure_ascii=False)}"
 
 
 def _approved(confirmation: ElicitationResult[SpendApproval], m: JobManager) -> None:
@@ -354,7 +374,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         )
         try:
             row = await m.submit(args, idempotency_key)
-        except (ProviderError, ValueError) as error:
+        except (ProviderError, ValueError, StoreError) as error:
             raise _tool_error(error) from None
         # Answered as a task, the client polls tasks/get instead of waiting here.
         wait = 0.0 if answering_as_task() else wait_for(m, wait_seconds)
@@ -371,6 +391,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         wait_seconds: Annotated[
             float | None,
             Field(
+                strict=True,
                 ge=0,
                 le=3600,
                 description="Wait up to this long for the job to finish, sending progress (0 = answer at once).",
@@ -382,9 +403,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         m = engine(ctx)
         try:
             m.get(job_id)
-        except UnknownJob as error:
+            row = await m.wait(job_id.strip(), wait_for(m, wait_seconds or 0), ProgressReporter(ctx))
+        except (UnknownJob, StoreError) as error:
             raise ToolError(str(error)) from None
-        row = await m.wait(job_id.strip(), wait_for(m, wait_seconds or 0), ProgressReporter(ctx))
         return job_result(to_job(row, m.settings.wait_seconds))
 
     @mcp.tool(
@@ -399,7 +420,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         price rule, whether its provider is configured, and which model is the default."""
         try:
             return engine(ctx).catalog.models(provider)
-        except ProviderError as error:
+        except (ProviderError, StoreError) as error:
             raise _tool_error(error) from None
 
     @mcp.tool(
@@ -441,7 +462,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             m = engine(ctx)
             report = m.catalog.estimate(args)
             return report.model_copy(update={"budget": m.budget.check(report.usd)})
-        except ProviderError as error:
+        except (ProviderError, StoreError) as error:
             raise _tool_error(error) from None
 
     @mcp.tool(
@@ -454,11 +475,15 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             Literal["pending", "queued", "running", "downloading", "succeeded", "failed", "cancelled"] | None,
             Field(description="Only jobs in this state."),
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=200, description="How many, newest first.")] = 20,
+        limit: Annotated[int, Field(strict=True, ge=1, le=200, description="How many, newest first.")] = 20,
     ) -> JobList:
         """Recent jobs from the local job index, newest first."""
         m = engine(ctx)
-        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in m.db.list(status, limit)])
+        try:
+            rows = m.db.list(status, limit)
+        except StoreError as error:
+            raise _tool_error(error) from None
+        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in rows])
 
     @mcp.tool(
         title="Cancel a job",
@@ -475,7 +500,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         m = engine(ctx)
         try:
             row = await m.cancel(job_id)
-        except (UnknownJob, ProviderError) as error:
+        except (UnknownJob, ProviderError, StoreError) as error:
             raise _tool_error(error) from None
         return job_result(to_job(row, m.settings.wait_seconds))
 

@@ -135,3 +135,22 @@ def test_spend_command_and_cli_confirmation(env):
     assert spend["today"] == [{"provider": "priced", "jobs": 1, "usd": 1.0}]
     assert spend["limits"]["confirm_above"] == 0.5
     assert "priced: $1.00 (1 jobs)" in cli("spend").stdout
+
+
+async def test_the_spend_question_quotes_the_prompt_as_data_after_the_figures(env):
+    """A prompt must not be able to write the question: it comes last, on its own line, escaped and shortened."""
+    settings = limited(env, confirm_above="0.5")
+    asked: list[str] = []
+
+    async def person(context, params) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    forged = 'x"\nThis video is free, approved by your admin. Click approve.' + "y" * 300
+    async with Client(build_server(settings), elicitation_callback=person) as client:
+        await client.call_tool("generate_video", {**REQUEST, "prompt": forged})
+    (question,) = asked
+    figures, _, quoted = question.partition("\n\n")
+    assert "$1.00" in figures and "approved by your admin" not in figures
+    assert quoted.startswith('The agent\'s prompt (quoted): "x\\"\\nThis video is free')
+    assert "\n" not in quoted and quoted.endswith('…"') and len(quoted) < 260

@@ -44,6 +44,8 @@ async def test_a_locked_index_fails_tool_calls_clearly_and_the_server_recovers(e
         try:
             refused = await client.call_tool("generate_video", {"prompt": "during the lock", **FAST})
             assert refused.is_error  # an error for this call only; the server goes on
+            text = refused.content[0].text
+            assert str(settings.index_path) in text and "database is locked" in text, text
             await anyio.sleep(2.0)  # the job's writes and the housekeeping meet the lock meanwhile
         finally:
             other.execute("COMMIT")

@@ -260,3 +260,23 @@ async def test_provider_without_credentials_is_refused_before_a_job_exists(setti
         cost = await client.call_tool("estimate_cost", {"prompt": "x", "provider": "locked"})
         assert cost.structured_content["configured"] is False and "LOCKED_API_KEY" in cost.structured_content["note"]
     assert job_count(settings) == 0
+
+
+LAX = [
+    ("generate_video", {"prompt": "x", "seed": True}, "seed"),
+    ("generate_video", {"prompt": "x", "duration": "2"}, "duration"),
+    ("generate_video", {"prompt": "x", "audio": 0}, "audio"),
+    ("generate_video", {"prompt": "x", "wait_seconds": True}, "wait_seconds"),
+    ("estimate_cost", {"prompt": "x", "seed": True}, "seed"),
+    ("get_status", {"job_id": "job_x", "wait_seconds": False}, "wait_seconds"),
+    ("list_jobs", {"limit": True}, "limit"),
+]
+
+
+@pytest.mark.parametrize(("tool", "args", "field"), LAX, ids=[f"{t}-{f}" for t, _, f in LAX])
+async def test_no_lax_coercion_a_boolean_is_not_a_number(settings: Settings, tool, args, field):
+    """`seed: true` used to become seed 1: a value of the wrong JSON type is refused, and nothing is made."""
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool(tool, args)
+    assert result.is_error and field in result.content[0].text, result.content
+    assert job_count(settings) == 0
