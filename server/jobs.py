@@ -78,6 +78,8 @@ SLEEP_FLOOR = 0.05
 # STORAGE_MAX_WAIT apart) for this long, in the provider's seconds, while the provider still serves it.
 STORAGE_RETRY_SECONDS = 15 * 60
 STORAGE_MAX_WAIT = 60.0
+# Listeners (notifications) must return at once; one that does not is skipped after this long.
+LISTENER_SECONDS = 1.0
 # How far along a state is: a callback counts only when it moves the job on (repeats and late arrivals of an
 # older state change nothing).
 STAGE = {"pending": -1, "queued": 0, "running": 1, "downloading": 2, "succeeded": 2, "failed": 2, "cancelled": 2}
@@ -208,7 +210,10 @@ class JobManager:
             return
         for listener in list(self.listeners):
             try:
-                await listener(row)
+                with anyio.move_on_after(LISTENER_SECONDS) as waited:  # a slow listener must not hold a job up
+                    await listener(row)
+                if waited.cancelled_caught:
+                    log.warning("job %s: a listener took over %g s; skipped for this change", job_id, LISTENER_SECONDS)
             except Exception:  # a broken listener must not break the job
                 log.exception("job listener failed")
 

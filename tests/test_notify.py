@@ -243,3 +243,20 @@ async def test_a_client_that_stops_reading_does_not_hold_up_other_clients_jobs(e
                     assert done.structured_content["status"] == "succeeded", done.structured_content
         finally:
             stream.close()
+
+
+async def test_a_listener_that_never_returns_does_not_hold_up_the_job(settings: Settings):
+    """The engine's own safety net under any listener: a change is published, not waited on forever."""
+    from server.catalog import RequestArgs
+    from server.jobs import JobManager
+
+    async def stuck(_row: Any) -> None:
+        await anyio.sleep_forever()
+
+    async with JobManager(settings) as manager:
+        manager.listeners.append(stuck)
+        row = await manager.submit(RequestArgs(prompt="a stuck listener", duration=1))
+        with anyio.fail_after(60):
+            while not (done := manager.get(row.job_id)).terminal:
+                await anyio.sleep(0.05)
+    assert done.status == "succeeded", done.error
