@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -251,11 +252,18 @@ def _request(args: argparse.Namespace) -> Any:
     )
 
 
-def _engine(resume: bool = True) -> Any:
+def _engine(resume: bool = True, named_files: Sequence[str] = ()) -> Any:
+    """The engine for one command. `named_files`: local images the person named on their own command line;
+    their folders may be read for this run (agents, over MCP, never get this)."""
+    from pathlib import Path
+
+    from providers.images import classify
     from server.jobs import JobManager
     from server.settings import Settings
 
-    return JobManager(Settings.from_env(), resume=resume)
+    settings = Settings.from_env()
+    settings.allowed_dirs += [Path(p).expanduser().resolve().parent for p in named_files if classify(p) == "path"]
+    return JobManager(settings, resume=resume)
 
 
 def _print_job(row: Any, as_json: bool) -> None:
@@ -308,7 +316,7 @@ def _confirm(m: Any, args: argparse.Namespace) -> bool:
 
 
 async def _generate(args: argparse.Namespace) -> int:
-    async with _engine() as m:
+    async with _engine(named_files=[*(args.images or []), *([args.end_image] if args.end_image else [])]) as m:
         if not _confirm(m, args):
             return EXIT_USAGE
         row = await m.submit(_request(args), args.idempotency_key)

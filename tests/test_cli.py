@@ -135,3 +135,22 @@ def test_debug_logs_are_redacted_whichever_logger_writes_them(env: dict[str, str
     assert done.returncode == 0, done.stderr
     assert "following https://cdn.example/v.mp4" in done.stderr and "set-cookie" in done.stderr
     assert "SECRET-4" not in done.stderr and "token=" not in done.stderr
+
+
+def test_a_person_may_name_an_image_in_any_folder_on_the_command_line(env: dict[str, str], tmp_path: Path):
+    """Agents read images only inside the allowed folders; a person's own `--image ./x.png` is theirs to send."""
+    from PIL import Image
+
+    elsewhere = tmp_path / "elsewhere"  # not in VIDEOGEN_ALLOWED_DIRS
+    elsewhere.mkdir()
+    Image.new("RGB", (64, 48), (20, 120, 220)).save(elsewhere / "start.png")
+    done = subprocess.run(
+        [PYTHON, "-m", "server", "generate", "from my picture", "--image", "./start.png", "--duration", "1"],
+        env=subprocess_env(env),
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()
