@@ -330,6 +330,17 @@ def server_env(env: dict[str, str], **extra: str) -> dict[str, str]:
     return subprocess_env({**env, "VIDEOGEN_DEFAULT_PROVIDER": "demo", **extra})
 
 
+def client_env(**extra: str) -> dict[str, str]:
+    """The environment of a framework's process: no provider or model keys, no tracing to a hosted service,
+    none of this interpreter's paths; then `extra`."""
+    clean = {
+        k: v
+        for k, v in subprocess_env({}).items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith(MODEL_SETTINGS)
+    }
+    return {**clean, **extra}
+
+
 def run_scenario(name: str, script: str, config: dict[str, Any], tmp_path: Path, timeout: float = 240) -> dict:
     """Run tests/clients/<script> with the <name> venv's python; return the JSON summary it prints last."""
     python = client_python(name)
@@ -337,18 +348,12 @@ def run_scenario(name: str, script: str, config: dict[str, Any], tmp_path: Path,
     config_file.write_text(
         json.dumps({"server": {"command": PYTHON, "args": ["-m", "server"], "cwd": str(ROOT)}, **config})
     )
-    # No provider or model keys, no tracing to a hosted service, none of this interpreter's paths.
-    env = {
-        k: v
-        for k, v in subprocess_env({}).items()
-        if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith(MODEL_SETTINGS)
-    }
     done = subprocess.run(
         [python, str(HERE / script), str(config_file)],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=client_env(),
         cwd=tmp_path,
     )
     lines = done.stdout.strip().splitlines()
