@@ -122,6 +122,8 @@ class FaultInjector:
         if fault == "stuck":
             for job_id in created:  # only the job this very request made, not a concurrent one's
                 sim.jobs[job_id].run_seconds = float("inf")
+            if not created:  # nothing was made here (refused, or an idempotent replay): nothing froze
+                self.plan.injected[f"{kind}.{fault}"] -= 1
             return await response.replay(send)
         if fault == "timeout":
             await anyio.sleep(self.plan.hang_seconds)  # longer than the client waits

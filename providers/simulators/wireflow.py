@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from providers.images import image_size, sniff
-from providers.simulators.common import SimJob, Simulator, created_here, video_url
+from providers.simulators.common import SimJob, Simulator, video_url
 
 KLING_I2V = "video:kling_video_2_5_i2v"
 KLING_T2V = "video:kling_video_2_5_t2v"
@@ -167,10 +167,6 @@ class WireflowSim(Simulator):
             if kept is None or time.time() - kept[0] > REPLAY_SECONDS / self.speed:
                 return (owner, key), None
             self.replayed += 1
-        if (bucket := created_here.get()) is not None:
-            # The answer stands for the run it names, so a fault injected on it (`stuck`) freezes that run, as it
-            # would have frozen it had this been the first request.
-            bucket.append(kept[3])
         return (owner, key), JSONResponse(kept[2], status_code=kept[1])
 
     # -- the gate every API call passes -----------------------------------------------------------
