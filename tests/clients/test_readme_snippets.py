@@ -76,7 +76,7 @@ RUNS = {
     "pydantic-ai": ("pydantic-ai", "responses", None),
     "gemini": ("google-genai", "gemini", GENAI_CRASH),
 }
-# The job outlasts openai-agents' 5 s default MCP timeout: the snippet's own timeout is what makes one job.
+# A job longer than openai-agents' 5 s default MCP timeout: still one job, no retry paid twice.
 SERVER = {"openai-agents": {"VIDEOGEN_DEMO_LATENCY": "8"}}
 
 
