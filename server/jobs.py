@@ -129,6 +129,15 @@ def _same_request(existing: JobRow, key: str, request_sha256: str) -> JobRow:
     return existing
 
 
+def dedupe_note(row: JobRow) -> str:
+    """What an agent is told when its request returned an identical job (row.deduplicated)."""
+    age = max(0, round(time.time() - row.created_at))
+    return (
+        f"This request is identical to job {row.job_id}, started {age} s ago, so that job is returned instead of "
+        "paying for another. To make a new variation, call generate_video again with a new idempotency_key."
+    )
+
+
 class JobManager:
     def __init__(self, settings: Settings, *, resume: bool = True, callbacks: bool = False):
         """`callbacks`: this process serves the webhook route (HTTP with VIDEOGEN_PUBLIC_URL), so jobs on
@@ -268,6 +277,12 @@ class JobManager:
         request_sha256 = hashlib.sha256(normalized.encode()).hexdigest()
         if key and (existing := self.db.by_idempotency_key(key)):
             return _same_request(existing, key, request_sha256)
+        # Without a key, an identical request while its twin runs (or just succeeded) is a client retrying
+        # after it gave up: it gets the twin, before the budget or the images are touched. The insert below
+        # looks again inside its transaction, so two identical requests at the same moment make one job.
+        dedupe_since = None if key or self.settings.dedupe_seconds <= 0 else time.time() - self.settings.dedupe_seconds
+        if dedupe_since is not None and (twin := self.db.twin(request_sha256, dedupe_since)):
+            return twin
         if not provider.configured():
             raise ProviderError(
                 ErrorCode.NOT_CONFIGURED,
@@ -300,13 +315,14 @@ class JobManager:
                 lease_owner=self.owner,
                 lease_seconds=self.settings.lease_seconds,
                 admit=lambda: self.budget.enforce(cost),
+                dedupe_since=dedupe_since,
             )
         except BaseException:
             self._drop_inputs(job_id)
             raise
-        if row.job_id != job_id:  # the same key was used at the same moment
+        if row.job_id != job_id:  # the same key, or an identical request, at the same moment
             self._drop_inputs(job_id)
-            return _same_request(row, key or "", request_sha256)
+            return row if row.deduplicated else _same_request(row, key or "", request_sha256)
         self._start_watching(job_id, claimed=True)
         return row
 

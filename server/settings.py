@@ -87,6 +87,11 @@ class Settings(BaseModel):
     store_busy_seconds: float = Field(
         10.0, description="how long an index write waits for another process's lock (VIDEOGEN_STORE_BUSY_SECONDS)"
     )
+    dedupe_seconds: float = Field(
+        600.0,
+        description="an identical request (no idempotency key) within this long after its twin finished returns the "
+        "twin instead of starting another job; 0 turns this off (VIDEOGEN_DEDUPE_SECONDS)",
+    )
     stuck_seconds: float | None = Field(None, description="a job running longer is stuck (default: 10x typical)")
     poll_scale: float = Field(1.0, description="multiplier on every provider's polling interval (tests: 0.01)")
     max_download_bytes: int = 2 * 1024**3
@@ -123,6 +128,7 @@ class Settings(BaseModel):
             heartbeat_seconds=_number(env, "VIDEOGEN_HEARTBEAT_SECONDS", 3.0, minimum=0.05),
             lease_seconds=_number(env, "VIDEOGEN_LEASE_SECONDS", 30.0, minimum=0.5),
             store_busy_seconds=_number(env, "VIDEOGEN_STORE_BUSY_SECONDS", 10.0, minimum=0.01),
+            dedupe_seconds=_number(env, "VIDEOGEN_DEDUPE_SECONDS", 600.0),
             poll_scale=_number(env, "VIDEOGEN_POLL_SCALE", 1.0, minimum=0.0001),
             stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),

@@ -68,6 +68,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN submit_refused_at REAL;
     ALTER TABLE jobs ADD COLUMN request_sha256 TEXT;
     """,
+    # Finding an identical request's twin (dedupe) at every submit.
+    """
+    CREATE INDEX jobs_by_request ON jobs (request_sha256, created_at);
+    """,
 ]
 
 JSON_COLUMNS = ("request", "provider_state", "video", "error", "callback")
@@ -109,6 +113,8 @@ class JobRow:
     callback: dict[str, Any] | None = None
     submit_refused_at: float | None = None
     request_sha256: str | None = None
+    # Not stored: set on a job returned for an identical request instead of a new one (see JobStore.twin).
+    deduplicated: bool = False
 
     @property
     def terminal(self) -> bool:
@@ -275,10 +281,13 @@ class JobStore:
         lease_owner: str | None = None,
         lease_seconds: float = 0.0,
         admit: Callable[[], None] | None = None,
+        dedupe_since: float | None = None,
     ) -> JobRow:
         """Insert a new job. With an idempotency key already used, return that job instead (the caller checks
-        it is the same request). `admit` runs inside the same write transaction, before the insert, and may
-        raise to refuse the job: a budget check made there holds against every process sharing the index."""
+        it is the same request). Without a key and with `dedupe_since`, return the request's twin instead
+        when there is one (see `twin`), marked `deduplicated`. `admit` runs inside the same write transaction,
+        before the insert, and may raise to refuse the job: a budget check made there holds against every
+        process sharing the index; so does the twin lookup (two identical requests at once make one job)."""
         values = self._encode({c: getattr(row, c) for c in COLUMNS})
         if lease_owner:
             values["lease_owner"], values["lease_expires"] = lease_owner, time.time() + lease_seconds
@@ -287,6 +296,12 @@ class JobStore:
                 existing = db.execute("SELECT * FROM jobs WHERE idempotency_key=?", (row.idempotency_key,)).fetchone()
                 if existing:
                     return self._decode(existing)
+            elif (
+                dedupe_since is not None
+                and row.request_sha256
+                and (twin := self._twin(row.request_sha256, dedupe_since))
+            ):
+                return twin
             if admit is not None:
                 admit()
             names = ",".join(values)
@@ -297,6 +312,25 @@ class JobStore:
     def get(self, job_id: str) -> JobRow | None:
         row = self.db.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return self._decode(row) if row else None
+
+    @_guarded
+    def twin(self, request_sha256: str, since: float) -> JobRow | None:
+        """The newest job for the same normalized request that is still under way (and not being cancelled),
+        or succeeded at `since` or later; marked `deduplicated`. A failed or cancelled one does not count: the
+        agent may mean to try again."""
+        return self._twin(request_sha256, since)
+
+    def _twin(self, request_sha256: str, since: float) -> JobRow | None:
+        found = self.db.execute(
+            f"SELECT * FROM jobs WHERE request_sha256=? AND cancel_requested=0 "
+            f"AND ({_NON_TERMINAL} OR (status='succeeded' AND finished_at>=?)) ORDER BY created_at DESC LIMIT 1",
+            (request_sha256, since),
+        ).fetchone()
+        if found is None:
+            return None
+        twin = self._decode(found)
+        twin.deduplicated = True
+        return twin
 
     @_guarded
     def by_idempotency_key(self, key: str) -> JobRow | None:
