@@ -161,11 +161,12 @@ def claude_mcp_add(command_line: str) -> dict[str, Any]:
 
 
 def configurations() -> dict[str, dict[str, Any]]:
-    found = {
-        f"json-{i}": json.loads(block)
-        for i, block in enumerate(re.findall(r"```json\n(.*?)\n```", README, re.S))
-        if "mcpServers" in json.loads(block)
-    }
+    """Each `mcpServers` JSON block, named after the README heading it is under, and the command line."""
+    found = {}
+    for match in re.finditer(r"```json\n(.*?)\n```", README, re.S):
+        heading = re.findall(r"^#+ (.+)$", README[: match.start()], re.M)[-1]
+        if "mcpServers" in json.loads(match.group(1)):
+            found["json-" + re.sub(r"\W+", "-", heading.lower()).strip("-")] = json.loads(match.group(1))
     return {"claude-code-cli": claude_mcp_add(SNIPPETS["claude-code-cli"].strip()), **found}
 
 
