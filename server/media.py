@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import ipaddress
 import logging
 import os
@@ -117,6 +118,24 @@ def thumbnail(video_path: str | Path, png_path: str | Path, max_width: int = 320
     finally:
         tmp.unlink(missing_ok=True)
     return png_path
+
+
+def preview_jpeg(source: str | Path, max_width: int = 160, quality: int = 70) -> bytes:
+    """A small JPEG (a few KB) of an image, or of a video's frame about a third in: what an agent is shown."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(source) as opened:
+            image = opened.convert("RGB")
+    except UnidentifiedImageError:
+        image = _frame_near(source, fraction=1 / 3).convert("RGB")  # not an image: a video (or MediaError)
+    if image.width > max_width:
+        image = image.resize(
+            (max_width, max(1, round(image.height * max_width / image.width))), Image.Resampling.LANCZOS
+        )
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()
 
 
 def _open_video(path: str | Path):
