@@ -6,15 +6,19 @@ it; each error says what was wrong and what is allowed.
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
+from providers.base import InvalidRequest, Mode, ModelSpec, Provider, VideoRequest
 from providers.registry import Providers
-from server.models import CostReport, ModelInfo, ModelList
+from server.models import CostReport, ModelInfo, ModelList, ModelSummary
+
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class RequestArgs(BaseModel):
@@ -169,14 +173,49 @@ class Catalog:
             note="" if provider.configured() else f"set {', '.join(provider.missing_env())} to use {provider.title}",
         )
 
-    def models(self, provider_name: str | None = None) -> ModelList:
+    def models(
+        self,
+        provider_name: str | None = None,
+        *,
+        mode: str | None = None,
+        audio: bool | None = None,
+        max_usd: float | None = None,
+        model: str | None = None,
+        compact: bool = False,
+    ) -> ModelList:
+        """The catalogue, filtered: every filter narrows, None means any. `model` (an id, or provider/id) picks
+        one model (or the same id at several providers). `compact`: rows of ModelSummary, for choosing; else
+        ModelInfo in full. Unknown providers, modes and models, and bad prices, raise InvalidRequest."""
+        if model and "/" in model and not provider_name:
+            provider_name, model = model.split("/", 1)
         names = [self.provider(provider_name).name] if provider_name else self.providers.names()
+        if mode is not None and mode not in MODES:
+            raise InvalidRequest(f"unknown mode {mode!r}; allowed: {_choices(MODES)}")
+        if max_usd is not None and not (math.isfinite(max_usd) and max_usd >= 0):
+            raise InvalidRequest(f"max_usd {max_usd!r} is not a price; give US dollars, 0 or more (e.g. 0.5)")
+        wanted = model.strip() if model else None
+        if wanted is not None:
+            ids = [spec.id for name in names for spec in self.providers.get(name).models]
+            if wanted not in ids:
+                where = f" of provider {names[0]!r}" if provider_name else ""
+                close = difflib.get_close_matches(wanted, list(dict.fromkeys(ids)), n=3)
+                hint = f" (did you mean {_choices(close)}?)" if close else ""
+                raise InvalidRequest(
+                    f"unknown model {wanted!r}{where}{hint}; call list_models without `model` to see every model id"
+                )
         default_provider = self.providers.default_name()
         infos: list[ModelInfo] = []
         for name in names:
             provider = self.providers.get(name)
             for spec in provider.models:
                 usd, _ = spec.price_for(spec.default_duration, spec.default_resolution, spec.default_audio)
+                if (
+                    (wanted is not None and spec.id != wanted)
+                    or (mode is not None and mode not in spec.modes)
+                    or (audio is not None and spec.audio != audio)
+                    or (max_usd is not None and usd > max_usd + 1e-9)
+                ):
+                    continue
                 infos.append(
                     ModelInfo(
                         provider=name,
@@ -205,4 +244,16 @@ class Catalog:
                         is_default=name == default_provider and spec.id == provider.default_model,
                     )
                 )
-        return ModelList(default_provider=default_provider, models=infos)
+        rows: list[ModelSummary] = list(infos)
+        if compact:
+            rows = [ModelSummary(**info.model_dump(include=set(ModelSummary.model_fields))) for info in infos]
+        if not rows:
+            note = "No model matches these filters; drop or widen one."
+        elif compact:
+            note = (
+                "Filters: provider, mode, audio, max_usd; model=<id> gives one in full (aspect ratios, options, "
+                "price rule)."
+            )
+        else:
+            note = ""
+        return ModelList(default_provider=default_provider, models=rows, note=note)
