@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import (
     CallToolResult,
@@ -22,9 +24,10 @@ from mcp_types import (
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from providers.base import ErrorCode, ProviderError
+from providers.options import VideoOptions
 from server.catalog import RequestArgs
 from server.jobs import JobManager, UnknownJob, iso
 from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelList
@@ -39,36 +42,34 @@ Call estimate_cost first when price matters, then generate_video. Generation tak
 not finished when generate_video returns, call get_status with the job_id and wait_seconds (it long-polls);
 never start the same video twice. Finished videos are local MP4 files (video.path) with a thumbnail."""
 
+# Without a progress token a client cannot tell a long wait from a hung server and gives up on its own
+# timeout: openai-agents after 5 s (its MCP default), others later. So such calls wait at most 4 s and
+# return the running job, whose next_step tells the agent to call get_status; with a token, heartbeats
+# keep the client waiting as long as asked.
+NO_PROGRESS_WAIT_SECONDS = 4.0
+
 # Progress is reported on a 0..100 scale: phases before and after the provider's own progress.
 PHASE_FLOOR = {"pending": 0.0, "queued": 2.0, "running": 5.0, "downloading": 95.0}
 
 
-# Flat, documented parameters shared by generate_video and estimate_cost.
+# Flat, documented parameters shared by generate_video and estimate_cost. Descriptions are short: every
+# agent pays for them in tokens on every turn (tools/list).
 Prompt = Annotated[str, Field(description="What the video shows: subject, action, setting, camera, style.")]
-ProviderName = Annotated[
-    str | None,
-    Field(description="Provider, e.g. 'runway', 'fal', 'kling'. Default: the configured default (see list_models)."),
-]
-ModelName = Annotated[str | None, Field(description="Model id from list_models. Default: the provider's default.")]
+ProviderName = Annotated[str | None, Field(description="Provider from list_models; default: the configured one.")]
+ModelName = Annotated[str | None, Field(description="Model id from list_models; default: the provider's.")]
 # strict: a JSON `true` must not become 1 (pydantic's lax mode), nor "5" a number the agent did not send.
-Duration = Annotated[
-    float | None, Field(strict=True, description="Seconds; must be one the model lists. Default: the model's.")
+Duration = Annotated[float | None, Field(strict=True, description="Seconds, one the model lists; default: its own.")]
+Ratio = Annotated[str | None, Field(description="Aspect ratio such as 16:9, 9:16, 1:1.")]
+Resolution = Annotated[str | None, Field(description="Such as 720p, 1080p, as the model lists.")]
+Images = Annotated[list[str] | None, Field(description="Start image(s): https URL, data URI or local file path.")]
+EndImage = Annotated[str | None, Field(description="Last frame (URL, data URI or path), where supported.")]
+Negative = Annotated[str | None, Field(description="What to avoid, where supported.")]
+Seed = Annotated[
+    int | None, Field(strict=True, ge=0, le=2**32 - 1, description="For repeatable results, where supported.")
 ]
-Ratio = Annotated[str | None, Field(description="Aspect ratio such as '16:9', '9:16', '1:1'.")]
-Resolution = Annotated[str | None, Field(description="Such as '720p' or '1080p', as the model lists.")]
-Images = Annotated[
-    list[str] | None, Field(description="Start image(s) for image-to-video: https URLs, data URIs or local file paths.")
-]
-EndImage = Annotated[str | None, Field(description="Last frame (URL, data URI or path), for models that take one.")]
-Negative = Annotated[str | None, Field(description="What to avoid, for models that support it.")]
-Seed = Annotated[int | None, Field(strict=True, description="Seed for repeatable results, for models that support it.")]
-Audio = Annotated[bool | None, Field(strict=True, description="Generate sound (models with audio; may cost more).")]
+Audio = Annotated[bool | None, Field(strict=True, description="Generate sound, where supported (may cost more).")]
 Options = Annotated[
-    dict[str, Any] | None,
-    Field(
-        description="Provider-specific settings the model lists under `options` in list_models, e.g. Kling's "
-        "camera_control or cfg_scale."
-    ),
+    VideoOptions | None, Field(description="Provider-specific settings the model lists in list_models.")
 ]
 Wait = Annotated[
     float | None,
@@ -76,7 +77,7 @@ Wait = Annotated[
         strict=True,
         ge=0,
         le=3600,
-        description="Seconds to wait for the result before returning the running job (default about 45).",
+        description="Seconds to wait before returning the job unfinished (default about 45).",
     ),
 ]
 
@@ -173,6 +174,25 @@ def progress_value(row: JobRow) -> float:
     return floor
 
 
+def progress_requested(ctx: Context) -> bool:
+    """Whether the caller listens for progress: a progressToken in the request's _meta, or a progress
+    callback on the SDK's in-process Client (which passes progress on without a token)."""
+    meta = ctx.request_context.meta or {}
+    if meta.get("progress_token", meta.get("progressToken")) is not None:
+        return True
+    # The SDK's in-process dispatcher hands progress to the caller's callback and has no token to show; its
+    # request context (wrapped by the runner) holds that callback. Not found: treated as no progress.
+    outbound = getattr(ctx.request_context.session, "_request_outbound", None)
+    while outbound is not None:
+        if (
+            getattr(outbound, "_on_progress", None) is not None
+            or getattr(outbound, "_progress_token", None) is not None
+        ):
+            return True
+        outbound = getattr(outbound, "_inner", None)
+    return False
+
+
 class ProgressReporter:
     """Sends progress for one waiting call. Values must rise with every notification (spec), so
     heartbeats without news add a hair."""
@@ -209,7 +229,7 @@ async def spend_approval(
     audio: bool | None,
     images: list[str] | None,
     end_image: str | None,
-    options: dict[str, Any] | None,
+    options: VideoOptions | None,
     idempotency_key: str | None,
     ctx: Context,
 ) -> str | Elicit[SpendApproval]:
@@ -229,7 +249,7 @@ async def spend_approval(
             resolution=resolution,
             aspect_ratio=aspect_ratio,
             audio=audio,
-            options=options,
+            options=option_values(options),
             images=images,
             end_image=end_image,
         )
@@ -251,6 +271,11 @@ async def spend_approval(
         f"Spent today: ${check.today_spent_usd:.2f}{budget}.\n\n{quoted_prompt(prompt)}",
         SpendApproval,
     )
+
+
+def option_values(options: VideoOptions | None) -> dict[str, Any] | None:
+    """The options given, as the catalog and the adapters check them (plain values, no unset ones)."""
+    return None if options is None else options.model_dump(exclude_none=True) or None
 
 
 def quoted_prompt(prompt: str, limit: int = 200) -> str:
@@ -284,6 +309,185 @@ def _tool_error(error: Exception) -> ToolError:
     return ToolError(str(error))
 
 
+class VideogenServer(MCPServer):
+    """MCPServer whose tools refuse unknown arguments, publish input schemas every agent framework converts
+    without loss, and answer bad arguments in our words (INVALID_INPUT) instead of pydantic's."""
+
+    def add_tool(self, fn: Any, name: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().add_tool(fn, name, *args, **kwargs)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        assert tool is not None
+        # The SDK builds the arguments model with pydantic's default extra="ignore": `aspectRatio` would be
+        # dropped silently and a 16:9 video made. Same fields, but unknown names are an error.
+        closed = type(tool.fn_metadata.arg_model.__name__, (tool.fn_metadata.arg_model,), {"model_config": FORBID})
+        tool.fn_metadata.arg_model = closed
+        tool.parameters = published_schema(closed)
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            # The SDK raises argument validation failures as ToolError caused by pydantic's ValidationError.
+            tool = self._tool_manager.get_tool(name)
+            if (
+                tool is None
+                or isinstance(error, UnexpectedToolError)
+                or not isinstance(error.__cause__, ValidationError)
+            ):
+                raise
+            raise ToolError(f"Error executing tool {name}: {invalid_input(error.__cause__, tool.parameters)}") from (
+                error.__cause__
+            )
+
+
+FORBID = ConfigDict(extra="forbid")
+
+
+def published_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The arguments model's JSON schema, shaped so every framework converts it without loss:
+    - references inlined (no $defs), titles and `default: null` dropped (tokens, nothing to learn);
+    - no `additionalProperties`: google-genai's converter fails on a boolean there, and strict converters
+      (openai-agents, pydantic-ai, langchain) add `false` themselves; the server refuses unknown names anyway;
+    - nullable parameters as `type: [X, "null"]` (see nullable())."""
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+
+    def lean(node: Any) -> Any:
+        if isinstance(node, list):
+            return [lean(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("title", "additionalProperties") or (key == "default" and value is None):
+                continue
+            out[key] = {name: lean(v) for name, v in value.items()} if key == "properties" else lean(value)
+        return nullable(out)
+
+    def nullable(node: dict[str, Any]) -> dict[str, Any]:
+        """`anyOf: [X, null]` as `type: [X, "null"]`: shorter, and google-genai keeps its description (of
+        anyOf it keeps only X). An enum keeps anyOf, with the description also inside X."""
+        if "anyOf" not in node:
+            return node
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        branches = [b for b in node["anyOf"] if b != {"type": "null"}]
+        if len(branches) == 1 and len(node["anyOf"]) == 2 and isinstance(branches[0].get("type"), str):
+            if "enum" not in branches[0]:
+                return {**branches[0], "type": [branches[0]["type"], "null"], **rest}
+        if "description" in rest:
+            node["anyOf"] = [
+                b if b == {"type": "null"} else {**b, "description": rest["description"]} for b in node["anyOf"]
+            ]
+        return node
+
+    return lean(schema)
+
+
+def invalid_input(error: ValidationError, schema: dict[str, Any]) -> str:
+    """pydantic's errors as `INVALID_INPUT: <field>: <what is wrong>; allowed: <what is allowed>`, one line per
+    field; an unknown name comes with the closest valid one."""
+    lines: list[str] = []
+    for item in error.errors(include_url=False):
+        if item["type"] == "extra_forbidden":
+            where, node = _walk(schema, item["loc"][:-1])
+            name, names = str(item["loc"][-1]), list(node.get("properties", {}))
+            near = closest_name(name, names)
+            hint = f" (did you mean {near}?)" if near else ""
+            what = "unknown argument" if not where else "unknown key"
+            line = f"{'.'.join([*where, name])}: {what}{hint}; allowed: {', '.join(names)}"
+        else:
+            where, node = _walk(schema, item["loc"])
+            what = "missing" if item["type"] == "missing" else _wrong(item)
+            line = f"{'.'.join(where) or 'arguments'}: {what}; allowed: {describe(node)}"
+        if line not in lines:
+            lines.append(line)
+    return f"{ErrorCode.INVALID_INPUT.value}: " + "\n".join(lines)
+
+
+def _walk(schema: dict[str, Any], loc: tuple[Any, ...]) -> tuple[list[str], dict[str, Any]]:
+    """The field path and its schema for a pydantic error location (whose union tags are skipped)."""
+    where: list[str] = []
+    node = schema
+    for part in loc:
+        branches = [b for b in node.get("anyOf", []) if b.get("type") != "null"]
+        node = branches[0] if len(branches) == 1 else node  # the non-null branch of a nullable field
+        if isinstance(part, int) and "items" in node:
+            where, node = [*where[:-1], f"{where[-1]}[{part}]"] if where else [f"[{part}]"], node["items"]
+        elif part in node.get("properties", {}):
+            where, node = [*where, str(part)], node["properties"][part]
+    return where, node
+
+
+def _wrong(item: Any) -> str:
+    """What is wrong with one value, in words, without pydantic's type names."""
+    shown = _shown(item.get("input"))
+    if item["type"] in ("literal_error", "enum"):
+        return f"{shown} is not one of the choices"
+    if item["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{shown} should be an object"
+    message: str = item["msg"]
+    return f"{shown} {message[6:]}" if message.startswith("Input ") else f"{shown} is not accepted: {message}"
+
+
+def describe(node: dict[str, Any]) -> str:
+    """What a schema allows, in words: `an integer from 0 to 4294967295, or null`."""
+    kinds = node.get("type")
+    branches = node.get("anyOf") or ([{**node, "type": kind} for kind in kinds] if isinstance(kinds, list) else [node])
+    words = [_kind(b) for b in branches if b.get("type") != "null"]
+    return ", or ".join(words + ["null"] * any(b.get("type") == "null" for b in branches))
+
+
+def _kind(node: dict[str, Any]) -> str:
+    if "enum" in node:
+        return "one of " + ", ".join(str(v) for v in node["enum"])
+    kind = node.get("type")
+    if kind in ("integer", "number"):
+        word = "an integer" if kind == "integer" else "a number"
+        low, high = node.get("minimum"), node.get("maximum")
+        if low is not None and high is not None:
+            return f"{word} from {_num(low)} to {_num(high)}"
+        if low is not None:
+            return f"{word} of at least {_num(low)}"
+        return f"{word} of at most {_num(high)}" if high is not None else word
+    if kind == "boolean":
+        return "true or false"
+    if kind == "string":
+        return "a string"
+    if kind == "array":
+        return f"a list, each {_kind(node.get('items', {}))}"
+    if kind == "object":
+        return "an object with some of " + ", ".join(node.get("properties", {}))
+    return "a JSON value"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()).strip("_")
+
+
+def closest_name(name: str, names: list[str]) -> str | None:
+    """The valid name an unknown one most likely meant: `aspectRatio` -> aspect_ratio, `durationSeconds` ->
+    duration (a name sharing the first word wins over one that merely looks alike, such as wait_seconds)."""
+    key = _snake(name)
+    if key in names:
+        return key
+    first = key.split("_")[0]
+    same_start = [n for n in names if n.split("_")[0] == first]
+    pool = same_start or names
+    found = difflib.get_close_matches(key, pool, n=1, cutoff=0.0 if same_start else 0.6)
+    return found[0] if found else None
+
+
 def build_server(settings: Settings | None = None, manager: JobManager | None = None) -> MCPServer:
     """The MCP server. With `manager`, the caller owns the engine (HTTP transports: one per process)."""
 
@@ -305,7 +509,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
                 running.remove(m)
                 m.listeners.remove(notifier.job_changed)
 
-    mcp = MCPServer(
+    mcp = VideogenServer(
         "videogen",
         title="videogen: video generation for agents",
         instructions=INSTRUCTIONS,
@@ -321,8 +525,10 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     def engine(ctx: Context) -> JobManager:
         return ctx.request_context.lifespan_context
 
-    def wait_for(m: JobManager, wait_seconds: float | None) -> float:
-        return min(m.settings.wait_seconds if wait_seconds is None else wait_seconds, m.settings.max_wait_seconds)
+    def wait_for(ctx: Context, wait_seconds: float | None) -> float:
+        m = engine(ctx)
+        wait = min(m.settings.wait_seconds if wait_seconds is None else wait_seconds, m.settings.max_wait_seconds)
+        return wait if progress_requested(ctx) else min(wait, NO_PROGRESS_WAIT_SECONDS)
 
     @mcp.tool(
         title="Generate a video",
@@ -370,14 +576,14 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             negative_prompt=negative_prompt,
             seed=seed,
             audio=audio,
-            options=options,
+            options=option_values(options),
         )
         try:
             row = await m.submit(args, idempotency_key)
         except (ProviderError, ValueError, StoreError) as error:
             raise _tool_error(error) from None
         # Answered as a task, the client polls tasks/get instead of waiting here.
-        wait = 0.0 if answering_as_task() else wait_for(m, wait_seconds)
+        wait = 0.0 if answering_as_task() else wait_for(ctx, wait_seconds)
         row = await m.wait(row.job_id, wait, ProgressReporter(ctx))
         return job_result(to_job(row, m.settings.wait_seconds))
 
@@ -403,7 +609,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         m = engine(ctx)
         try:
             m.get(job_id)
-            row = await m.wait(job_id.strip(), wait_for(m, wait_seconds or 0), ProgressReporter(ctx))
+            row = await m.wait(job_id.strip(), wait_for(ctx, wait_seconds or 0), ProgressReporter(ctx))
         except (UnknownJob, StoreError) as error:
             raise ToolError(str(error)) from None
         return job_result(to_job(row, m.settings.wait_seconds))
@@ -456,7 +662,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             negative_prompt=negative_prompt,
             seed=seed,
             audio=audio,
-            options=options,
+            options=option_values(options),
         )
         try:
             m = engine(ctx)
@@ -526,8 +732,8 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         m = engine(ctx)
         try:
             return to_job(m.get(job_id), m.settings.wait_seconds).model_dump_json()
-        except UnknownJob as error:
-            raise ResourceError(str(error)) from None
+        except UnknownJob as error:  # -32602 (invalid params), as for any resource that does not exist
+            raise ResourceNotFoundError(str(error)) from None
 
     @mcp.resource(
         JOBS_URI + "/{job_id}/thumbnail",
@@ -538,10 +744,10 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     def job_thumbnail(job_id: str, ctx: Context) -> bytes:
         try:
             row = engine(ctx).get(job_id)
-        except UnknownJob as error:
-            raise ResourceError(str(error)) from None
+        except UnknownJob as error:  # -32602 (invalid params), as for any resource that does not exist
+            raise ResourceNotFoundError(str(error)) from None
         if not row.video or not row.video.get("thumbnail_path"):
-            raise ResourceError(f"job {job_id} has no thumbnail yet (status: {row.status})")
+            raise ResourceNotFoundError(f"job {job_id} has no thumbnail yet (status: {row.status})")
         return Path(row.video["thumbnail_path"]).read_bytes()
 
     return mcp

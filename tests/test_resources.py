@@ -9,7 +9,8 @@ import anyio
 import pytest
 from conftest import PYTHON, ROOT, subprocess_env
 from mcp import Client, StdioServerParameters
-from mcp_types import ResourceUpdatedNotification
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, ResourceUpdatedNotification
 
 from server.app import build_server
 from server.settings import Settings
@@ -37,6 +38,21 @@ async def test_job_resources_mirror_get_status(settings: Settings, mode: str):
 
         with pytest.raises(Exception, match="no job with id"):
             await client.read_resource("videogen://jobs/job_nope")
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_unknown_job_resource_is_invalid_params_not_an_internal_error(settings: Settings, mode: str):
+    """A job id that does not exist is the caller's mistake: JSON-RPC -32602 (invalid params), as the spec
+    answers for any resource that does not exist, not -32603 (internal error)."""
+    async with Client(build_server(settings), mode=mode) as client:
+        for uri in ("videogen://jobs/job_nope", "videogen://jobs/job_nope/thumbnail"):
+            with pytest.raises(MCPError, match="no job with id 'job_nope'") as error:
+                await client.read_resource(uri)
+            assert error.value.error.code == INVALID_PARAMS, uri
+        running = await client.call_tool("generate_video", {"prompt": "no thumbnail yet", "wait_seconds": 0})
+        with pytest.raises(MCPError, match="has no thumbnail yet") as error:
+            await client.read_resource(f"videogen://jobs/{running.structured_content['job_id']}/thumbnail")
+        assert error.value.error.code == INVALID_PARAMS
 
 
 async def test_modern_listeners_hear_every_change_after_the_call_returned(env: dict[str, str]):

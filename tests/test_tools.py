@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 
 from providers.demo import DemoProvider
+from server import app
 from server.app import build_server
 from server.media import probe
 from server.settings import Settings
@@ -108,6 +109,32 @@ async def test_client_that_gives_up_early_finds_its_job_later(env: dict[str, str
     assert Path(done.structured_content["video"]["path"]).is_file()
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_without_progress_a_call_returns_before_common_client_timeouts(
+    env: dict[str, str], mode: str, monkeypatch
+):
+    """openai-agents sends no progress token and gives up after 5 s, then tells the model to try again: a call
+    without progress returns the running job sooner (its next_step says get_status); a call with progress
+    waits as asked, with heartbeats."""
+    assert app.NO_PROGRESS_WAIT_SECONDS < 5
+    monkeypatch.setattr(app, "NO_PROGRESS_WAIT_SECONDS", 0.3)  # the test's cap; the job takes 3 s
+    settings = Settings.from_env({**env, "VIDEOGEN_DEMO_LATENCY": "3"})
+    beats: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        beats.append(progress)
+
+    async with Client(build_server(settings), mode=mode) as client:
+        made = (await client.call_tool("generate_video", {"prompt": "no token", **FAST})).structured_content
+        assert made["status"] in ("pending", "queued", "running") and "get_status" in made["next_step"]
+        args = {"job_id": made["job_id"], "wait_seconds": 20}
+        assert (await client.call_tool("get_status", args)).structured_content["status"] != "succeeded"
+        done = await client.call_tool("get_status", args, progress_callback=on_progress)
+        assert done.structured_content["status"] == "succeeded" and beats
+        waited = await client.call_tool("generate_video", {"prompt": "token", **FAST}, progress_callback=on_progress)
+        assert waited.structured_content["status"] == "succeeded"
+
+
 async def test_get_status_long_polls_with_heartbeats(env: dict[str, str]):
     settings = Settings.from_env({**env, "VIDEOGEN_DEMO_LATENCY": "1.2", "VIDEOGEN_HEARTBEAT_SECONDS": "0.1"})
     beats: list[float] = []
@@ -203,7 +230,7 @@ BAD_REQUESTS = [
     ({"prompt": "x", "images": ["ftp://example.com/a.png"]}, ["ftp"]),
     ({"prompt": "x", "audio": True}, ["cannot generate audio"]),
     ({"prompt": "x", "end_image": "https://example.com/a.png"}, ["end_image needs a start image"]),
-    ({"prompt": "x", "seed": -1}, ["seed -1 is out of range"]),
+    ({"prompt": "x", "seed": -1}, ["INVALID_INPUT: seed: -1", "allowed: an integer from 0 to 4294967295"]),
 ]
 
 

@@ -1,0 +1,218 @@
+"""Tool input schemas every agent framework converts without loss, and arguments refused in our words
+(issue 8, item 4). The frameworks' own conversions run in tests/clients; these are the fast checks of the
+shapes they need, through the MCP SDK's in-process Client."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from providers import kling
+from providers.options import CameraAxes, CameraControl, VideoOptions
+from providers.registry import PROVIDERS, provider_class
+from server.app import build_server, closest_name
+from server.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def tools(settings: Settings) -> dict[str, dict[str, Any]]:
+    async with Client(build_server(settings)) as client:
+        return {t.name: t.input_schema for t in (await client.list_tools()).tools}
+
+
+def nodes(schema: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every schema object inside a schema, with where it is."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(schema, dict):
+        found.append((path, schema))
+        for key, value in schema.items():
+            if key == "properties":
+                for name, sub in value.items():
+                    found += nodes(sub, f"{path}.{name}")
+            elif key in ("items", "anyOf", "not"):
+                found += nodes(value, f"{path}/{key}")
+    elif isinstance(schema, list):
+        for i, item in enumerate(schema):
+            found += nodes(item, f"{path}[{i}]")
+    return found
+
+
+def test_every_option_a_model_declares_is_a_typed_field():
+    declared = {
+        option: f"{name}/{spec.id}"
+        for name in PROVIDERS
+        for spec in provider_class(name).models
+        for option in spec.options
+    }
+    assert declared, "no model declares an option: the test would prove nothing"
+    missing = {option: where for option, where in declared.items() if option not in VideoOptions.model_fields}
+    assert missing == {}
+    # Kling's camera rules, as its adapter checks them.
+    assert set(CameraAxes.model_fields) == set(kling.CAMERA_AXES)
+    assert CameraControl.model_json_schema()["properties"]["type"]["enum"] == list(kling.CAMERA_TYPES)
+
+
+async def test_every_input_field_is_described_and_no_object_is_free_form(settings: Settings):
+    for tool, schema in (await tools(settings)).items():
+        for name, spec in schema["properties"].items():
+            assert spec.get("description"), f"{tool}.{name} has no description"
+        for path, node in nodes(schema):
+            where = f"{tool}{path}"
+            # google-genai's converter fails on a boolean additionalProperties (true or false); strict
+            # converters add `false` themselves.
+            assert "additionalProperties" not in node, where
+            assert "$ref" not in node and "$defs" not in node, where
+            kinds = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+            if "object" in kinds:
+                assert node.get("properties"), f"{where} is a free-form object"
+
+
+async def test_nullable_parameters_keep_their_description_in_every_branch(settings: Settings):
+    """google-genai turns `anyOf: [X, null]` into X alone: the description must be in X too (or the
+    parameter a `type: [X, "null"]`, which it keeps whole)."""
+    for tool, schema in (await tools(settings)).items():
+        for name, spec in schema["properties"].items():
+            for branch in spec.get("anyOf", []):
+                if branch.get("type") != "null":
+                    assert branch.get("description") == spec["description"], f"{tool}.{name}"
+
+
+async def test_bounds_are_in_the_schema(settings: Settings):
+    schemas = await tools(settings)
+    for tool in ("generate_video", "estimate_cost"):
+        seed = schemas[tool]["properties"]["seed"]
+        assert (seed["type"], seed["minimum"], seed["maximum"]) == (["integer", "null"], 0, 4294967295)
+        options = schemas[tool]["properties"]["options"]["properties"]
+        assert (options["cfg_scale"]["minimum"], options["cfg_scale"]["maximum"]) == (0, 1)
+        axes = options["camera_control"]["properties"]["config"]["properties"]
+        assert all((a["minimum"], a["maximum"]) == (-10, 10) for a in axes.values())
+    for tool in ("generate_video", "get_status"):
+        wait = schemas[tool]["properties"]["wait_seconds"]
+        assert wait["minimum"] == 0 and wait["maximum"] == 3600
+    limit = schemas["list_jobs"]["properties"]["limit"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 200)
+
+
+def test_the_closest_valid_name_is_suggested():
+    names = ["prompt", "duration", "aspect_ratio", "negative_prompt", "wait_seconds", "idempotency_key", "job_id"]
+    assert closest_name("aspectRatio", names) == "aspect_ratio"
+    assert closest_name("durationSeconds", names) == "duration"  # not wait_seconds, which merely looks alike
+    assert closest_name("waitSeconds", names) == "wait_seconds"
+    assert closest_name("jobId", names) == "job_id"
+    assert closest_name("negativePrompt", names) == "negative_prompt"
+    assert closest_name("idempotency-key", names) == "idempotency_key"
+    assert closest_name("Prompt", names) == "prompt"
+    assert closest_name("colour", names) is None
+
+
+UNKNOWN = [
+    ("generate_video", {"prompt": "x", "aspectRatio": "9:16", "durationSeconds": 1}),
+    ("estimate_cost", {"prompt": "x", "aspectRatio": "9:16", "durationSeconds": 1}),
+    ("get_status", {"job_id": "job_x", "waitSeconds": 5}),
+    ("list_jobs", {"Limit": 5}),
+    ("cancel_job", {"jobId": "job_x"}),
+    ("list_models", {"providers": "demo"}),
+    ("estimate_cost", {"prompt": "x", "options": {"cfgScale": 0.5}}),
+]
+SUGGESTED = {
+    "aspectRatio": "aspect_ratio",
+    "durationSeconds": "duration",
+    "waitSeconds": "wait_seconds",
+    "Limit": "limit",
+    "jobId": "job_id",
+    "providers": "provider",
+    "cfgScale": "cfg_scale",
+}
+
+
+@pytest.mark.parametrize(("tool", "args"), UNKNOWN, ids=[f"{t}-{i}" for i, (t, _) in enumerate(UNKNOWN)])
+async def test_unknown_arguments_are_refused_by_name_before_anything_is_written(
+    settings: Settings, tool: str, args: dict[str, Any]
+):
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool(tool, args)
+    assert result.is_error, result.structured_content
+    text = result.content[0].text
+    assert text.startswith(f"Error executing tool {tool}: INVALID_INPUT: "), text
+    for wrong, right in SUGGESTED.items():
+        if wrong in json.dumps(args):
+            assert f"{wrong}: unknown" in text and f"did you mean {right}?" in text, text
+    assert "allowed: " in text
+    if settings.index_path.exists():
+        with sqlite3.connect(settings.index_path) as db:
+            assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+    assert not list(settings.output_dir.glob("*"))
+
+
+REFUSED = [
+    ("estimate_cost", {"prompt": "x", "seed": True}, "seed: true should be a valid integer", "an integer from 0 to"),
+    (
+        "estimate_cost",
+        {"prompt": "x", "seed": 2**32},
+        "seed: 4294967296 should be less than",
+        "an integer from 0 to 4294967295",
+    ),
+    ("generate_video", {"prompt": "x", "wait_seconds": 5000}, "wait_seconds: 5000", "a number from 0 to 3600"),
+    ("list_jobs", {"limit": 0}, "limit: 0 should be greater than or equal to 1", "an integer from 1 to 200"),
+    ("list_jobs", {"status": "done"}, 'status: "done" is not one of the choices', "one of pending, queued"),
+    ("estimate_cost", {}, "prompt: missing", "a string"),
+    ("estimate_cost", {"prompt": "x", "images": ["a", 3]}, "images[1]: 3 should be a valid string", "a string"),
+    (
+        "estimate_cost",
+        {"prompt": "x", "options": "fast"},
+        'options: "fast" should be an object',
+        "an object with some of camera_control",
+    ),
+    ("estimate_cost", {"prompt": "x", "options": {"cfg_scale": 2}}, "options.cfg_scale: 2", "a number from 0 to 1"),
+    (
+        "estimate_cost",
+        {"prompt": "x", "options": {"camera_control": {"type": "orbit"}}},
+        'options.camera_control.type: "orbit" is not one of the choices',
+        "one of simple, down_back",
+    ),
+    (
+        "estimate_cost",
+        {"prompt": "x", "options": {"keep_original_sound": "yes"}},
+        'options.keep_original_sound: "yes" should be a valid boolean',
+        "true or false",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "wrong", "allowed"), REFUSED, ids=[f"{t}-{i}" for i, (t, *_) in enumerate(REFUSED)]
+)
+async def test_schema_refusals_are_our_words_not_pydantics(
+    settings: Settings, tool: str, args: dict[str, Any], wrong: str, allowed: str
+):
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool(tool, args)
+    assert result.is_error
+    text = result.content[0].text
+    assert f"INVALID_INPUT: {wrong}" in text and f"; allowed: {allowed}" in text, text
+    for pydantic_words in ("errors.pydantic.dev", "For further information", "validation error", "type=", "[type"):
+        assert pydantic_words not in text, text
+
+
+async def test_typed_options_reach_the_catalog_as_given(settings: Settings):
+    """The typed options go on as the plain values the agent gave: the catalog still judges which model
+    takes which (kling-v1-6 takes cfg_scale, kling-v2-6 does not), the adapter the rest."""
+    async with Client(build_server(settings)) as client:
+        taken = await client.call_tool(
+            "estimate_cost", {"prompt": "x", "provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 0.8}}
+        )
+        refused = await client.call_tool(
+            "estimate_cost", {"prompt": "x", "provider": "kling", "model": "kling-v2-6", "options": {"cfg_scale": 0.8}}
+        )
+        nulls = await client.call_tool(  # what a strict-mode model sends: every option, unused ones null
+            "estimate_cost",
+            {"prompt": "x", "provider": "demo", "options": {"camera_control": None, "cfg_scale": None}},
+        )
+    assert not taken.is_error, taken.content
+    assert refused.is_error and "does not take option(s) cfg_scale" in refused.content[0].text
+    assert not nulls.is_error, nulls.content
