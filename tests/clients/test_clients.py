@@ -42,12 +42,6 @@ def test_fastmcp_client(env, tmp_path):
     assert job["job_id"] == made["structured"]["job_id"] and job["status"] == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: misspelled arguments are silently ignored (aspectRatio, durationSeconds made a 16:9 job of "
-    "the default length; estimate_cost priced another request)",
-)
 def test_misspelled_arguments_are_refused_by_name(env, tmp_path):
     misspelled = {"prompt": "a paper boat", "provider": "demo", "aspectRatio": "9:16", "durationSeconds": 3}
     calls = [["estimate_cost", misspelled], ["generate_video", {**misspelled, "wait_seconds": 0}]]
@@ -83,12 +77,6 @@ def assert_agent_made_one_video(summary: dict, model, env: dict[str, str], api: 
     assert all(job["job_id"] in r for r in results[generates - 1 :]), results
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: openai-agents' default 5 s MCP timeout, no progress token: generate_video waits longer, "
-    "the SDK tells the model to try again, and a second identical job is paid for",
-)
 @pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
 def test_openai_agents_default_timeout_pays_once(env, tmp_path, transport):
     env = {**env, "VIDEOGEN_DEMO_LATENCY": "8"}  # the job outlasts the SDK's 5 s default timeout
@@ -112,12 +100,6 @@ def test_openai_agents_with_a_long_timeout_pays_once(env, tmp_path):
     assert_agent_made_one_video(summary, model, env, api="responses")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: generate_video and estimate_cost are sent non-strict by openai-agents with "
-    "convert_schemas_to_strict=True (the free-form `options` object cannot be made strict)",
-)
 def test_openai_agents_sends_every_tool_strict(env, tmp_path):
     with fake_model(max_calls=0) as (model, url):
         config = {"env": server_env(env), "model_url": url}
@@ -168,12 +150,6 @@ def test_pydantic_ai_agent(env, tmp_path, chat_model):
 GENAI_CRASH = "AttributeError: 'bool' object has no attribute 'items'"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: google-genai's mcp_to_gemini_tool cannot convert generate_video and estimate_cost "
-    "(`options` has additionalProperties: true -> AttributeError: 'bool' object has no attribute 'items')",
-)
 def test_google_genai_converts_every_tool(env, tmp_path):
     summary = run_scenario("google-genai", "google_genai_mcp.py", {"env": server_env(env)}, tmp_path)
     assert summary["ok"], summary
@@ -186,11 +162,6 @@ def test_google_genai_converts_every_tool(env, tmp_path):
     assert set(summary["converted"]) == set(server_tools(env))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: google-genai's mcp_to_gemini_tool drops the description of every nullable parameter",
-)
 def test_google_genai_keeps_every_description(env, tmp_path):
     """Of the tools google-genai converts, every parameter and its description reach the Gemini declaration."""
     summary = run_scenario("google-genai", "google_genai_mcp.py", {"env": server_env(env)}, tmp_path)
@@ -207,12 +178,6 @@ def test_google_genai_keeps_every_description(env, tmp_path):
     assert lost == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: an MCP session passed to google-genai's generate_content as a tool fails converting "
-    "generate_video (`options` has additionalProperties: true -> AttributeError)",
-)
 def test_google_genai_session_as_tool(env, tmp_path):
     with fake_model() as (model, url):
         config = {"env": server_env(env), "model_url": url, "agent": True}

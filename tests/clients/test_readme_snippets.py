@@ -64,11 +64,6 @@ XFAIL_LANGCHAIN = pytest.mark.xfail(
     reason="issue 8: langchain-mcp-adapters turns the Job's resource_link blocks into file blocks: ChatOpenAI "
     "raises 'OpenAI Chat Completions does not support file URLs'",
 )
-XFAIL_GEMINI = pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: google-genai cannot convert generate_video (`options` has additionalProperties: true)",
-)
 # snippet: (venv, the API the framework's default model class speaks, the known crash while the bug lives)
 RUNS = {
     "openai-agents": ("openai-agents", "responses", None),
@@ -86,7 +81,7 @@ SERVER = {"openai-agents": {"VIDEOGEN_DEMO_LATENCY": "8"}}
         "openai-agents",
         pytest.param("langchain", marks=XFAIL_LANGCHAIN),
         "pydantic-ai",
-        pytest.param("gemini", marks=XFAIL_GEMINI),
+        "gemini",
     ],
 )
 def test_readme_snippet_makes_one_video(env, tmp_path, name):
