@@ -129,6 +129,17 @@ def _same_request(existing: JobRow, key: str, request_sha256: str) -> JobRow:
     return existing
 
 
+def _request_sha256(provider: Provider, spec: ModelSpec, request: VideoRequest) -> str:
+    """The normalized request (before inline images are stored): what an idempotency key names, and what
+    an identical request is recognised by."""
+    normalized = json.dumps(
+        {"provider": provider.name, "model": spec.id, "request": request.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(normalized.encode()).hexdigest()
+
+
 def dedupe_note(row: JobRow) -> str:
     """What an agent is told when its request returned an identical job (row.deduplicated)."""
     age = max(0, round(time.time() - row.created_at))
@@ -268,19 +279,13 @@ class JobManager:
                 ErrorCode.INVALID_INPUT, "idempotency_key must be at most 200 printable characters (valid Unicode)"
             )
         provider, spec, request = self.catalog.resolve(args)
-        # The normalized request (before inline images are stored): an idempotency key names one request.
-        normalized = json.dumps(
-            {"provider": provider.name, "model": spec.id, "request": request.model_dump(mode="json")},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        request_sha256 = hashlib.sha256(normalized.encode()).hexdigest()
+        request_sha256 = _request_sha256(provider, spec, request)
         if key and (existing := self.db.by_idempotency_key(key)):
             return _same_request(existing, key, request_sha256)
         # Without a key, an identical request while its twin runs (or just succeeded) is a client retrying
         # after it gave up: it gets the twin, before the budget or the images are touched. The insert below
         # looks again inside its transaction, so two identical requests at the same moment make one job.
-        dedupe_since = None if key or self.settings.dedupe_seconds <= 0 else time.time() - self.settings.dedupe_seconds
+        dedupe_since = None if key else self._dedupe_since()
         if dedupe_since is not None and (twin := self.db.twin(request_sha256, dedupe_since)):
             return twin
         if not provider.configured():
@@ -325,6 +330,17 @@ class JobManager:
             return row if row.deduplicated else _same_request(row, key or "", request_sha256)
         self._start_watching(job_id, claimed=True)
         return row
+
+    def twin(self, args: RequestArgs) -> JobRow | None:
+        """The job this request without an idempotency key would get back from submit (marked deduplicated),
+        or None; nothing is written. Lets the spend question spare the person a request that costs nothing.
+        Bad input raises as in submit."""
+        since = self._dedupe_since()
+        return None if since is None else self.db.twin(_request_sha256(*self.catalog.resolve(args)), since)
+
+    def _dedupe_since(self) -> float | None:
+        seconds = self.settings.dedupe_seconds
+        return None if seconds <= 0 else time.time() - seconds
 
     def _keep_inline_images(self, job_id: str, request: VideoRequest) -> VideoRequest:
         """Data-URI images are written to the data folder so a resumed job still has them (and the

@@ -309,6 +309,20 @@ def test_two_managers_on_one_index_make_one_job_and_keep_no_stray_inputs(env):
 # -- the pieces ------------------------------------------------------------------------------------------
 
 
+async def test_the_twin_a_request_would_get_can_be_looked_up_without_writing(env):
+    """What the spend question uses to spare the person a request that will cost nothing."""
+    args = RequestArgs(prompt="ask once", **FAST)
+    async with JobManager(Settings.from_env(env)) as manager:
+        assert manager.twin(args) is None and manager.db.list() == []
+        first = await manager.submit(args)
+        found = manager.twin(RequestArgs(prompt=" ask once ", **FAST))
+        assert found is not None and found.job_id == first.job_id and found.deduplicated
+        assert manager.twin(RequestArgs(prompt="ask once", seed=1, **FAST)) is None
+        await manager.wait(first.job_id, 20)
+    async with JobManager(Settings.from_env({**env, "VIDEOGEN_DEDUPE_SECONDS": "0"})) as manager:
+        assert manager.twin(args) is None
+
+
 def test_the_setting(env):
     assert Settings.from_env(env).dedupe_seconds == 600
     assert Settings.from_env({**env, "VIDEOGEN_DEDUPE_SECONDS": "30"}).dedupe_seconds == 30
