@@ -144,7 +144,7 @@ def dedupe_note(row: JobRow) -> str:
     """What an agent is told when its request returned an identical job (row.deduplicated)."""
     age = max(0, round(time.time() - row.created_at))
     return (
-        f"This request is identical to job {row.job_id}, started {age} s ago, so that job is returned instead of "
+        f"This request is identical to {row.job_id} (started {age} s ago), so that job is returned instead of "
         "paying for another. To make a new variation, call generate_video again with a new idempotency_key."
     )
 
