@@ -22,18 +22,16 @@ import itertools
 import logging
 from collections import OrderedDict
 from pathlib import Path
-from typing import Literal, get_args
 
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 
 from server.jobs import iso
 from server.models import Job, JobError, JobVideo, ModelList, ModelSummary
+from server.settings import RESULT_LINKS, ResultLinks, result_links
 from server.store import JobRow
 
 log = logging.getLogger(__name__)
 
-ResultLinks = Literal["none", "file"]
-RESULT_LINKS: tuple[str, ...] = get_args(ResultLinks)
 
 # Progress is reported on a 0..100 scale: phases before and after the provider's own progress.
 PHASE_FLOOR = {"pending": 0.0, "queued": 2.0, "running": 5.0, "downloading": 95.0}
@@ -41,17 +39,6 @@ PHASE_FLOOR = {"pending": 0.0, "queued": 2.0, "running": 5.0, "downloading": 95.
 THUMBNAIL_WIDTH = 160
 THUMBNAIL_QUALITY = 70
 REMEMBERED_JOBS = 10_000  # thumbnails-sent memory per process; the oldest are forgotten first
-
-
-def result_links(value: str | None) -> ResultLinks:
-    """VIDEOGEN_RESULT_LINKS: 'none' (the default) or 'file'. Anything else is a startup error saying why."""
-    text = (value or "none").strip().lower()
-    if text not in RESULT_LINKS:
-        raise ValueError(
-            f"VIDEOGEN_RESULT_LINKS={value!r} is not valid; use 'none' (no links in tool results, safe for every "
-            "framework) or 'file' (also a file:// link to the video, for local stdio clients that read files)"
-        )
-    return text  # type: ignore[return-value]
 
 
 def next_step(row: JobRow, wait_default: float) -> str:

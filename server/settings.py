@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -75,6 +76,21 @@ def _public_url(env: Mapping[str, str], name: str) -> str | None:
     return raw.rstrip("/")
 
 
+ResultLinks = Literal["none", "file"]
+RESULT_LINKS: tuple[str, ...] = get_args(ResultLinks)
+
+
+def result_links(value: str | None) -> ResultLinks:
+    """VIDEOGEN_RESULT_LINKS: 'none' (the default) or 'file'. Anything else is a startup error saying why."""
+    text = (value or "none").strip().lower()
+    if text not in RESULT_LINKS:
+        raise SettingsError(
+            f"VIDEOGEN_RESULT_LINKS={value!r} is not valid; use 'none' (no links in tool results, safe for every "
+            "framework) or 'file' (also a file:// link to the video, for local stdio clients that read files)"
+        )
+    return text  # type: ignore[return-value]
+
+
 class Settings(BaseModel):
     data_dir: Path = Field(description="where the job index lives (VIDEOGEN_DATA_DIR)")
     output_dir: Path = Field(description="where videos and thumbnails land (VIDEOGEN_OUTPUT_DIR)")
@@ -99,6 +115,9 @@ class Settings(BaseModel):
         None, description="where providers can reach this HTTP server, for job callbacks (VIDEOGEN_PUBLIC_URL)"
     )
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
+    result_links: ResultLinks = Field(
+        "none", description="links in tool results: none, or file (the video as file://, for local stdio clients)"
+    )
     env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
     @property
@@ -133,6 +152,7 @@ class Settings(BaseModel):
             stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
             public_url=_public_url(env, "VIDEOGEN_PUBLIC_URL"),
+            result_links=result_links(env.get("VIDEOGEN_RESULT_LINKS")),
             limits=Limits(
                 max_cost_per_job=_optional(env, "VIDEOGEN_MAX_COST_PER_JOB"),
                 daily_budget=_optional(env, "VIDEOGEN_DAILY_BUDGET"),

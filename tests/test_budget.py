@@ -69,7 +69,8 @@ async def test_the_daily_budget_counts_what_was_spent_today(env):
         assert first.structured_content["status"] == "succeeded" and first.structured_content["cost"] == 1.0
         cost = (await client.call_tool("estimate_cost", REQUEST)).structured_content["budget"]
         assert cost["today_spent_usd"] == 1.0 and cost["remaining_today_usd"] == 0.5 and cost["refused"]
-        second = await client.call_tool("generate_video", REQUEST)
+        # A different video (an identical request would get the first job back, free: see test_dedupe.py).
+        second = await client.call_tool("generate_video", {**REQUEST, "prompt": "another paid video"})
         assert second.is_error and "daily budget of $1.50" in second.content[0].text
         # Free jobs still run, and a failed job never counts as spend.
         free = await client.call_tool("generate_video", {"prompt": "free", "duration": 1, "resolution": "360p"})
