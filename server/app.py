@@ -394,6 +394,7 @@ def invalid_input(error: ValidationError, schema: dict[str, Any]) -> str:
             where, node = _walk(schema, item["loc"][:-1])
             name, names = str(item["loc"][-1]), list(node.get("properties", {}))
             near = closest_name(name, names)
+            name = name if re.fullmatch(r"[A-Za-z_][\w-]*", name) else json.dumps(name)  # "", " x", "a.b" quoted
             hint = f" (did you mean {near}?)" if near else ""
             what = "unknown argument" if not where else "unknown key"
             line = f"{'.'.join([*where, name])}: {what}{hint}; allowed: {', '.join(names)}"
@@ -516,6 +517,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         version=_version(),
         lifespan=lifespan,
         subscriptions=bus,
+        # Task support is announced as the 2026-07-28 tasks extension defines it: in the server's capabilities
+        # (extensions), each call then decided by the server. The extension has no per-tool flag in tools/list;
+        # the 2025-11-25 `execution.taskSupport` would promise that era's task protocol, not served here.
         extensions=[JobTasks()],
     )
     # MCPServer serves subscriptions/listen (2026-07-28) but not the older resources/subscribe.

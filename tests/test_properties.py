@@ -697,6 +697,9 @@ def test_list_models_for_any_provider(harness: Harness, args: dict[str, Any]):
     assert h.job_count() == 0
     provider = args.get("provider")
     wanted = provider.strip().lower() if isinstance(provider, str) else None
+    if set(args) - set(PARAMS["list_models"]):
+        assert result.is_error and "unknown argument" in result.content[0].text, result.content
+        return
     if wanted in PROVIDERS:
         assert not result.is_error, result.content
     elif isinstance(provider, str) and provider:

@@ -16,6 +16,7 @@ from providers.options import CameraAxes, CameraControl, VideoOptions
 from providers.registry import PROVIDERS, provider_class
 from server.app import build_server, closest_name
 from server.settings import Settings
+from server.tasks import IDENTIFIER
 
 pytestmark = pytest.mark.anyio
 
@@ -216,3 +217,22 @@ async def test_typed_options_reach_the_catalog_as_given(settings: Settings):
     assert not taken.is_error, taken.content
     assert refused.is_error and "does not take option(s) cfg_scale" in refused.content[0].text
     assert not nulls.is_error, nulls.content
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_task_support_is_announced_where_the_tasks_extension_defines_it(settings: Settings, mode: str):
+    """The 2026-07-28 tasks extension is announced in the server's capabilities and has no per-tool flag; the
+    2025-11-25 `execution.taskSupport` would promise that era's tasks/result protocol, which is not served."""
+    async with Client(build_server(settings), mode=mode) as client:
+        listed = (await client.list_tools()).tools
+        extensions = client.server_capabilities.extensions or {}
+    assert all(tool.execution is None for tool in listed)
+    assert (IDENTIFIER in extensions) is (mode == "auto")
+
+
+async def test_an_unknown_name_that_is_no_identifier_is_quoted(settings: Settings):
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("list_jobs", {"": 1, "limit ": 5})
+    text = result.content[0].text
+    assert result.is_error and '"": unknown argument' in text and '"limit ": unknown argument' in text, text
+    assert "did you mean limit?" in text
