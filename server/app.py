@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import difflib
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -13,25 +10,24 @@ from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import (
     CallToolResult,
-    ImageContent,
-    ResourceLink,
     SubscribeRequestParams,
-    TextContent,
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from providers.base import ErrorCode, ProviderError
 from providers.options import VideoOptions
+from server.arguments import VideogenServer
 from server.catalog import RequestArgs
-from server.jobs import JobManager, UnknownJob, iso
-from server.models import CostReport, Job, JobError, JobList, JobVideo, ModelList
-from server.notify import JOBS_URI, JobNotifier, job_uri
+from server.jobs import JobManager, UnknownJob
+from server.models import CostReport, Job, JobList, ModelList, SameJob
+from server.notify import JOBS_URI, JobNotifier
+from server.present import Presenter, models_result, progress_value, to_job
 from server.settings import Settings
 from server.store import JobRow, StoreError
 from server.tasks import JobTasks, answering_as_task
@@ -47,10 +43,6 @@ never start the same video twice. Finished videos are local MP4 files (video.pat
 # return the running job, whose next_step tells the agent to call get_status; with a token, heartbeats
 # keep the client waiting as long as asked.
 NO_PROGRESS_WAIT_SECONDS = 4.0
-
-# Progress is reported on a 0..100 scale: phases before and after the provider's own progress.
-PHASE_FLOOR = {"pending": 0.0, "queued": 2.0, "running": 5.0, "downloading": 95.0}
-
 
 # Flat, documented parameters shared by generate_video and estimate_cost. Descriptions are short: every
 # agent pays for them in tokens on every turn (tools/list).
@@ -80,98 +72,6 @@ Wait = Annotated[
         description="Seconds to wait before returning the job unfinished (default about 45).",
     ),
 ]
-
-
-def next_step(row: JobRow, wait_default: float) -> str:
-    if row.status == "succeeded":
-        return "Done: the video is at video.path (thumbnail at video.thumbnail_path)."
-    if row.status == "failed":
-        retry = row.error and row.error.get("retryable")
-        return (
-            "Retrying the same request may work." if retry else "Fix the request as the error says; do not retry as is."
-        )
-    if row.status == "cancelled":
-        return "Nothing more to do."
-    return (
-        f"Still {row.status}. Call get_status(job_id={row.job_id!r}, wait_seconds={wait_default:g}) to wait for "
-        "it; do not submit it again."
-    )
-
-
-def to_job(row: JobRow, wait_default: float = 45) -> Job:
-    return Job(
-        job_id=row.job_id,
-        status=row.status,  # type: ignore[arg-type]
-        progress=row.progress,
-        queue_position=row.queue_position,
-        message=row.message,
-        provider=row.provider,
-        model=row.model,
-        request=row.request,  # type: ignore[arg-type]
-        cost=row.cost_charged if row.cost_charged is not None else row.cost_estimate,
-        cost_is_estimate=row.cost_charged is None,
-        provider_job_id=row.provider_ref,
-        idempotency_key=row.idempotency_key,
-        created_at=iso(row.created_at) or "",
-        updated_at=iso(row.updated_at) or "",
-        finished_at=iso(row.finished_at),
-        video=JobVideo.model_validate(row.video) if row.video else None,
-        error=JobError.model_validate(row.error) if row.error else None,
-        next_step=next_step(row, wait_default),
-    )
-
-
-def summary(job: Job) -> str:
-    head = f"Job {job.job_id} ({job.provider}/{job.model}): {job.status}"
-    if job.status == "succeeded" and job.video:
-        v = job.video
-        return (
-            f"{head}. Video: {v.path} ({v.width}x{v.height}, {v.duration_seconds:g} s, "
-            f"{v.size_bytes / 1e6:.1f} MB). Cost: ${job.cost or 0:.2f}."
-        )
-    if job.status == "failed" and job.error:
-        return f"{head}. {job.error.code.value}: {job.error.message} {job.next_step}"
-    progress = f" {job.progress:.0%}" if job.progress is not None and job.status == "running" else ""
-    return f"{head}{progress}. {job.message}. {job.next_step}"
-
-
-def job_result(job: Job) -> CallToolResult:
-    content: list = [
-        TextContent(type="text", text=summary(job)),
-        ResourceLink(
-            type="resource_link",
-            uri=job_uri(job.job_id),
-            name=f"job {job.job_id}",
-            mime_type="application/json",
-            description="this job; subscribe for updates",
-        ),
-    ]
-    if job.video:
-        path = Path(job.video.path)
-        content.append(
-            ResourceLink(
-                type="resource_link",
-                uri=path.as_uri(),
-                name=path.name,
-                mime_type="video/mp4",
-                size=job.video.size_bytes,
-            )
-        )
-        thumb = Path(job.video.thumbnail_path) if job.video.thumbnail_path else None
-        if thumb and thumb.is_file():
-            content.append(
-                ImageContent(type="image", data=base64.b64encode(thumb.read_bytes()).decode(), mime_type="image/png")
-            )
-    return CallToolResult(content=content, structured_content=job.model_dump(mode="json"))
-
-
-def progress_value(row: JobRow) -> float:
-    if row.terminal:
-        return 100.0
-    floor = PHASE_FLOOR.get(row.status, 0.0)
-    if row.status == "running" and row.progress is not None:
-        return floor + 90.0 * max(0.0, min(1.0, row.progress))
-    return floor
 
 
 def progress_requested(ctx: Context) -> bool:
@@ -229,6 +129,8 @@ async def spend_approval(
     audio: bool | None,
     images: list[str] | None,
     end_image: str | None,
+    negative_prompt: str | None,
+    seed: int | None,
     options: VideoOptions | None,
     idempotency_key: str | None,
     ctx: Context,
@@ -252,10 +154,16 @@ async def spend_approval(
             options=option_values(options),
             images=images,
             end_image=end_image,
+            negative_prompt=negative_prompt,
+            seed=seed,
         )
         report = m.catalog.estimate(args)
+        if not (idempotency_key or "").strip() and m.twin(args):
+            return NOT_NEEDED  # an identical job is returned instead: nothing new is spent
     except (ProviderError, ValueError):
         return NOT_NEEDED  # the tool body reports what is wrong with the request
+    except StoreError as error:
+        raise ToolError(str(error)) from None
     try:
         check = m.budget.check(report.usd)
     except StoreError as error:
@@ -309,190 +217,11 @@ def _tool_error(error: Exception) -> ToolError:
     return ToolError(str(error))
 
 
-class VideogenServer(MCPServer):
-    """MCPServer whose tools refuse unknown arguments, publish input schemas every agent framework converts
-    without loss, and answer bad arguments in our words (INVALID_INPUT) instead of pydantic's."""
-
-    def add_tool(self, fn: Any, name: str | None = None, *args: Any, **kwargs: Any) -> None:
-        super().add_tool(fn, name, *args, **kwargs)
-        tool = self._tool_manager.get_tool(name or fn.__name__)
-        assert tool is not None
-        # The SDK builds the arguments model with pydantic's default extra="ignore": `aspectRatio` would be
-        # dropped silently and a 16:9 video made. Same fields, but unknown names are an error.
-        closed = type(tool.fn_metadata.arg_model.__name__, (tool.fn_metadata.arg_model,), {"model_config": FORBID})
-        tool.fn_metadata.arg_model = closed
-        tool.parameters = published_schema(closed)
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
-        try:
-            return await super().call_tool(name, arguments, context)
-        except ToolError as error:
-            # The SDK raises argument validation failures as ToolError caused by pydantic's ValidationError.
-            tool = self._tool_manager.get_tool(name)
-            if (
-                tool is None
-                or isinstance(error, UnexpectedToolError)
-                or not isinstance(error.__cause__, ValidationError)
-            ):
-                raise
-            raise ToolError(f"Error executing tool {name}: {invalid_input(error.__cause__, tool.parameters)}") from (
-                error.__cause__
-            )
-
-
-FORBID = ConfigDict(extra="forbid")
-
-
-def published_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The arguments model's JSON schema, shaped so every framework converts it without loss:
-    - references inlined (no $defs), titles and `default: null` dropped (tokens, nothing to learn);
-    - no `additionalProperties`: google-genai's converter fails on a boolean there, and strict converters
-      (openai-agents, pydantic-ai, langchain) add `false` themselves; the server refuses unknown names anyway;
-    - nullable parameters as `type: [X, "null"]` (see nullable())."""
-    schema = model.model_json_schema(by_alias=True)
-    defs = schema.pop("$defs", {})
-
-    def lean(node: Any) -> Any:
-        if isinstance(node, list):
-            return [lean(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("title", "additionalProperties") or (key == "default" and value is None):
-                continue
-            out[key] = {name: lean(v) for name, v in value.items()} if key == "properties" else lean(value)
-        return nullable(out)
-
-    def nullable(node: dict[str, Any]) -> dict[str, Any]:
-        """`anyOf: [X, null]` as `type: [X, "null"]`: shorter, and google-genai keeps its description (of
-        anyOf it keeps only X). An enum keeps anyOf, with the description also inside X."""
-        if "anyOf" not in node:
-            return node
-        rest = {k: v for k, v in node.items() if k != "anyOf"}
-        branches = [b for b in node["anyOf"] if b != {"type": "null"}]
-        if len(branches) == 1 and len(node["anyOf"]) == 2 and isinstance(branches[0].get("type"), str):
-            if "enum" not in branches[0]:
-                return {**branches[0], "type": [branches[0]["type"], "null"], **rest}
-        if "description" in rest:
-            node["anyOf"] = [
-                b if b == {"type": "null"} else {**b, "description": rest["description"]} for b in node["anyOf"]
-            ]
-        return node
-
-    return lean(schema)
-
-
-def invalid_input(error: ValidationError, schema: dict[str, Any]) -> str:
-    """pydantic's errors as `INVALID_INPUT: <field>: <what is wrong>; allowed: <what is allowed>`, one line per
-    field; an unknown name comes with the closest valid one."""
-    lines: list[str] = []
-    for item in error.errors(include_url=False):
-        if item["type"] == "extra_forbidden":
-            where, node = _walk(schema, item["loc"][:-1])
-            name, names = str(item["loc"][-1]), list(node.get("properties", {}))
-            near = closest_name(name, names)
-            name = name if re.fullmatch(r"[A-Za-z_][\w-]*", name) else json.dumps(name)  # "", " x", "a.b" quoted
-            hint = f" (did you mean {near}?)" if near else ""
-            what = "unknown argument" if not where else "unknown key"
-            line = f"{'.'.join([*where, name])}: {what}{hint}; allowed: {', '.join(names)}"
-        else:
-            where, node = _walk(schema, item["loc"])
-            what = "missing" if item["type"] == "missing" else _wrong(item)
-            line = f"{'.'.join(where) or 'arguments'}: {what}; allowed: {describe(node)}"
-        if line not in lines:
-            lines.append(line)
-    return f"{ErrorCode.INVALID_INPUT.value}: " + "\n".join(lines)
-
-
-def _walk(schema: dict[str, Any], loc: tuple[Any, ...]) -> tuple[list[str], dict[str, Any]]:
-    """The field path and its schema for a pydantic error location (whose union tags are skipped)."""
-    where: list[str] = []
-    node = schema
-    for part in loc:
-        branches = [b for b in node.get("anyOf", []) if b.get("type") != "null"]
-        node = branches[0] if len(branches) == 1 else node  # the non-null branch of a nullable field
-        if isinstance(part, int) and "items" in node:
-            where, node = [*where[:-1], f"{where[-1]}[{part}]"] if where else [f"[{part}]"], node["items"]
-        elif part in node.get("properties", {}):
-            where, node = [*where, str(part)], node["properties"][part]
-    return where, node
-
-
-def _wrong(item: Any) -> str:
-    """What is wrong with one value, in words, without pydantic's type names."""
-    shown = _shown(item.get("input"))
-    if item["type"] in ("literal_error", "enum"):
-        return f"{shown} is not one of the choices"
-    if item["type"] in ("model_type", "dict_type", "model_attributes_type"):
-        return f"{shown} should be an object"
-    message: str = item["msg"]
-    return f"{shown} {message[6:]}" if message.startswith("Input ") else f"{shown} is not accepted: {message}"
-
-
-def describe(node: dict[str, Any]) -> str:
-    """What a schema allows, in words: `an integer from 0 to 4294967295, or null`."""
-    kinds = node.get("type")
-    branches = node.get("anyOf") or ([{**node, "type": kind} for kind in kinds] if isinstance(kinds, list) else [node])
-    words = [_kind(b) for b in branches if b.get("type") != "null"]
-    return ", or ".join(words + ["null"] * any(b.get("type") == "null" for b in branches))
-
-
-def _kind(node: dict[str, Any]) -> str:
-    if "enum" in node:
-        return "one of " + ", ".join(str(v) for v in node["enum"])
-    kind = node.get("type")
-    if kind in ("integer", "number"):
-        word = "an integer" if kind == "integer" else "a number"
-        low, high = node.get("minimum"), node.get("maximum")
-        if low is not None and high is not None:
-            return f"{word} from {_num(low)} to {_num(high)}"
-        if low is not None:
-            return f"{word} of at least {_num(low)}"
-        return f"{word} of at most {_num(high)}" if high is not None else word
-    if kind == "boolean":
-        return "true or false"
-    if kind == "string":
-        return "a string"
-    if kind == "array":
-        return f"a list, each {_kind(node.get('items', {}))}"
-    if kind == "object":
-        return "an object with some of " + ", ".join(node.get("properties", {}))
-    return "a JSON value"
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()).strip("_")
-
-
-def closest_name(name: str, names: list[str]) -> str | None:
-    """The valid name an unknown one most likely meant: `aspectRatio` -> aspect_ratio, `durationSeconds` ->
-    duration (a name sharing the first word wins over one that merely looks alike, such as wait_seconds)."""
-    key = _snake(name)
-    if key in names:
-        return key
-    first = key.split("_")[0]
-    same_start = [n for n in names if n.split("_")[0] == first]
-    pool = same_start or names
-    found = difflib.get_close_matches(key, pool, n=1, cutoff=0.0 if same_start else 0.6)
-    return found[0] if found else None
-
-
 def build_server(settings: Settings | None = None, manager: JobManager | None = None) -> MCPServer:
     """The MCP server. With `manager`, the caller owns the engine (HTTP transports: one per process)."""
 
     bus = InMemorySubscriptionBus()
+    presenter = Presenter()  # sends each finished job's thumbnail once
     notifier = JobNotifier(bus)
     running: list[JobManager] = []  # engines serving now: static resources get no Context to find theirs
 
@@ -556,12 +285,16 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         options: Options = None,
         wait_seconds: Wait = None,
         idempotency_key: Annotated[
-            str | None, Field(description="Repeat a key to get the same job back instead of paying twice.")
+            str | None,
+            Field(
+                description="Same key, same job. Without one, an identical request while its twin runs (or soon "
+                "after it succeeded) returns that job; a new key makes a new variation."
+            ),
         ] = None,
         *,
         # Keyword-only without a default: before 3.11, `= None` would make get_type_hints wrap it in Optional.
         confirmation: Annotated[ElicitationResult[SpendApproval], Resolve(spend_approval)],
-    ) -> Annotated[CallToolResult, Job]:
+    ) -> Annotated[CallToolResult, SameJob]:
         """Start a video generation job (text-to-video, or image-to-video with `images`) and wait up to
         `wait_seconds` for it, sending progress. Returns the Job: when it is not finished yet, call get_status
         with its job_id; the job keeps running in the background either way. Check the price with
@@ -586,10 +319,12 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             row = await m.submit(args, idempotency_key)
         except (ProviderError, ValueError, StoreError) as error:
             raise _tool_error(error) from None
+        deduplicated = row.deduplicated
         # Answered as a task, the client polls tasks/get instead of waiting here.
         wait = 0.0 if answering_as_task() else wait_for(ctx, wait_seconds)
         row = await m.wait(row.job_id, wait, ProgressReporter(ctx))
-        return job_result(to_job(row, m.settings.wait_seconds))
+        row.deduplicated = deduplicated  # wait reads the row afresh: keep what submit found
+        return presenter.job_result(to_job(row, m.settings.wait_seconds), m.settings.result_links)
 
     @mcp.tool(
         title="Get a job's status",
@@ -616,7 +351,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             row = await m.wait(job_id.strip(), wait_for(ctx, wait_seconds or 0), ProgressReporter(ctx))
         except (UnknownJob, StoreError) as error:
             raise ToolError(str(error)) from None
-        return job_result(to_job(row, m.settings.wait_seconds))
+        return presenter.job_result(to_job(row, m.settings.wait_seconds), m.settings.result_links)
 
     @mcp.tool(
         title="List video models",
@@ -625,13 +360,27 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     async def list_models(
         ctx: Context,
         provider: Annotated[str | None, Field(description="Only this provider's models.")] = None,
-    ) -> ModelList:
-        """Every model with what it can do (modes, durations, aspect ratios, resolutions, audio, images), its
-        price rule, whether its provider is configured, and which model is the default."""
+        mode: Annotated[
+            Literal["text_to_video", "image_to_video"] | None, Field(description="Only models taking this input.")
+        ] = None,
+        audio: Annotated[
+            bool | None, Field(strict=True, description="true: only models with sound; false: only silent ones.")
+        ] = None,
+        max_usd: Annotated[
+            float | None, Field(ge=0, description="Only models whose default video costs at most this (USD).")
+        ] = None,
+        model: Annotated[str | None, Field(description="A model id (or provider/id): that model in full.")] = None,
+    ) -> Annotated[CallToolResult, ModelList]:
+        """The models, one compact row each (modes, durations, resolutions, audio, price of a default video,
+        whether usable now), filtered as asked. With `model`: that model in full (aspect ratios, image limits,
+        options, price rule, description)."""
         try:
-            return engine(ctx).catalog.models(provider)
+            listing = engine(ctx).catalog.models(
+                provider, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=model is None
+            )
         except (ProviderError, StoreError) as error:
             raise _tool_error(error) from None
+        return models_result(listing, detail=model is not None)
 
     @mcp.tool(
         title="Estimate a video's cost",
@@ -704,7 +453,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     async def cancel_job(
         job_id: Annotated[str, Field(description="The job to cancel.")],
         ctx: Context,
-    ) -> Annotated[CallToolResult, Job]:
+    ) -> Annotated[CallToolResult, SameJob]:
         """Cancel a job that has not finished (at the provider too, where it allows). Finished jobs are
         returned unchanged."""
         m = engine(ctx)
@@ -712,7 +461,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             row = await m.cancel(job_id)
         except (UnknownJob, ProviderError, StoreError) as error:
             raise _tool_error(error) from None
-        return job_result(to_job(row, m.settings.wait_seconds))
+        return presenter.job_result(to_job(row, m.settings.wait_seconds), m.settings.result_links)
 
     @mcp.resource(
         JOBS_URI,

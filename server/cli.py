@@ -267,7 +267,7 @@ def _engine(resume: bool = True, named_files: Sequence[str] = ()) -> Any:
 
 
 def _print_job(row: Any, as_json: bool) -> None:
-    from server.app import summary, to_job
+    from server.present import summary, to_job
 
     job = to_job(row)
     print(job.model_dump_json(indent=2) if as_json else summary(job))
@@ -281,7 +281,7 @@ class _Bar:
         self.last = ""
 
     async def __call__(self, row: Any) -> None:
-        from server.app import progress_value
+        from server.present import progress_value
 
         pct = progress_value(row)
         filled = int(pct / 100 * 30)
@@ -341,7 +341,7 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _jobs(args: argparse.Namespace) -> int:
-    from server.app import to_job
+    from server.present import to_job
 
     async with _engine(resume=False) as m:
         rows = m.db.list(args.status, args.limit)

@@ -106,7 +106,7 @@ def _job(ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[JobManager,
 
 def task_view(row: JobRow, manager: JobManager, detailed: bool = False) -> dict[str, Any]:
     """The Task shape of a job; `detailed` adds the final result once it is done (tasks/get)."""
-    from server.app import job_result, summary, to_job
+    from server.present import job_result, summary, to_job
 
     job = to_job(row, manager.settings.wait_seconds)
     view: dict[str, Any] = {
@@ -119,7 +119,9 @@ def task_view(row: JobRow, manager: JobManager, detailed: bool = False) -> dict[
         "pollIntervalMs": poll_interval_ms(row, manager),
     }
     if detailed and view["status"] == "completed":
-        view["result"] = job_result(job).model_dump(mode="json", by_alias=True, exclude_none=True)
+        view["result"] = job_result(job, manager.settings.result_links).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
     return view
 
 

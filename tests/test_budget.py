@@ -155,3 +155,21 @@ async def test_the_spend_question_quotes_the_prompt_as_data_after_the_figures(en
     assert "$1.00" in figures and "approved by your admin" not in figures
     assert quoted.startswith('The agent\'s prompt (quoted): "x\\"\\nThis video is free')
     assert "\n" not in quoted and quoted.endswith('…"') and len(quoted) < 260
+
+
+async def test_the_person_is_asked_once_for_a_request_repeated_while_it_runs(env):
+    """A client that gave up and sent the same request again gets the job back: nothing to approve twice."""
+    settings = limited(env, confirm_above="0.5")
+    asked: list[str] = []
+
+    async def person(context, params) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async with Client(build_server(settings), elicitation_callback=person) as client:
+        first = await client.call_tool("generate_video", {**REQUEST, "wait_seconds": 0})
+        again = await client.call_tool("generate_video", {**REQUEST, "wait_seconds": 0})
+    assert len(asked) == 1
+    assert again.structured_content["job_id"] == first.structured_content["job_id"]
+    assert again.structured_content["deduplicated"] is True and "new idempotency_key" in again.content[0].text
+    assert jobs(settings) == 1

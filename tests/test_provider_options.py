@@ -67,10 +67,13 @@ async def test_without_options_the_providers_defaults_apply(settings, simulators
     ("args", "words"),
     [
         ({"provider": "kling", "options": {"cfg_scale": 0.5}}, ["does not take option(s) cfg_scale", "camera_control"]),
-        ({"provider": "kling", "options": {"camera_control": {"type": "orbit"}}}, ["type one of simple"]),
+        (
+            {"provider": "kling", "options": {"camera_control": {"type": "orbit"}}},
+            ['camera_control.type: "orbit" is not one of the choices', "one of simple"],
+        ),
         (
             {"provider": "kling", "options": {"camera_control": {"type": "simple", "config": {"pan": 11}}}},
-            ["pan must be a number from -10 to 10"],
+            ["config.pan: 11", "allowed: a number from -10 to 10"],
         ),
         (
             {"provider": "kling", "options": {"camera_control": {"type": "forward_up", "config": {"pan": 1}}}},
@@ -87,8 +90,14 @@ async def test_without_options_the_providers_defaults_apply(settings, simulators
             },
             ["camera_control or an end frame"],
         ),
-        ({"provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 2}}, ["cfg_scale must be a number"]),
-        ({"provider": "runblob", "options": {"keep_original_sound": "yes"}}, ["keep_original_sound must be true"]),
+        (
+            {"provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 2}},
+            ["options.cfg_scale: 2", "allowed: a number from 0 to 1"],
+        ),
+        (
+            {"provider": "runblob", "options": {"keep_original_sound": "yes"}},
+            ['options.keep_original_sound: "yes" should be a valid boolean'],
+        ),
         ({"provider": "runway", "options": {"cfg_scale": 0.5}}, ["does not take option(s)", "its options: none"]),
     ],
 )
@@ -104,7 +113,13 @@ async def test_bad_options_are_refused_before_a_job_exists(settings, simulators,
 
 async def test_list_models_declares_each_models_options(settings):
     async with Client(build_server(settings)) as client:
-        models = (await client.call_tool("list_models", {})).structured_content["models"]
+        compact = (await client.call_tool("list_models", {})).structured_content["models"]
+        models = [
+            (await client.call_tool("list_models", {"model": f"{m['provider']}/{m['model']}"})).structured_content[
+                "models"
+            ][0]
+            for m in compact
+        ]
     options = {(m["provider"], m["model"]): m["options"] for m in models}
     assert set(options[("kling", "kling-v1-6")]) == {"camera_control", "cfg_scale"}
     assert set(options[("kling", "kling-v2-6")]) == {"camera_control"}

@@ -145,7 +145,11 @@ async def test_image_to_video_from_a_local_file_and_from_a_url(rb_settings: Sett
 
 
 async def test_list_models_declares_both_models(rb_settings: Settings):
-    models = (await call(rb_settings, "list_models", provider="runblob")).structured_content["models"]
+    compact = (await call(rb_settings, "list_models", provider="runblob")).structured_content["models"]
+    models = [
+        (await call(rb_settings, "list_models", model=f"runblob/{m['model']}")).structured_content["models"][0]
+        for m in compact
+    ]
     assert [(m["model"], m["resolutions"], m["is_default"]) for m in models] == [
         ("kling_o3", ["720p"], True),
         ("kling_o3_pro", ["1080p"], False),

@@ -412,7 +412,11 @@ async def test_estimate_cost(env, model, duration, resolution, audio, usd):
 async def test_list_models_declares_the_kling_nodes(env):
     settings = Settings.from_env({**env, **configured("http://127.0.0.1:9/unused")})
     async with Client(build_server(settings)) as client:
-        listed = (await client.call_tool("list_models", {"provider": "wireflow"})).structured_content["models"]
+        compact = (await client.call_tool("list_models", {"provider": "wireflow"})).structured_content["models"]
+        listed = [
+            (await client.call_tool("list_models", {"model": f"wireflow/{m['model']}"})).structured_content["models"][0]
+            for m in compact
+        ]
     assert [m["model"] for m in listed] == ["kling-2.5-turbo", "kling-2.6-pro", "kling-1.6-pro"]
     for model in listed:
         assert model["durations"] == [5, 10] and model["aspect_ratios"] == ["16:9", "9:16", "1:1"]
@@ -433,6 +437,10 @@ ERRORS = [
 ]
 
 
+async def listening(progress: float, total: float | None, message: str | None) -> None:
+    """A progress callback: the client listens, so the server may wait as long as asked."""
+
+
 @pytest.mark.parametrize(
     ("key", "config", "args", "code", "retryable", "words"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
 )
@@ -442,7 +450,10 @@ async def test_errors_are_mapped(wf_env, served, tmp_path, key, config, args, co
     if args.get("images") == "small":
         args = {**args, "images": [str(picture(tmp_path, (64, 48)))]}
     async with Client(build_server(settings)) as client:
-        result = await client.call_tool("generate_video", {"prompt": "a kite", "wait_seconds": 20, **args})
+        # A progress listener: without one the call would return after 4 s (the wait cap for such clients).
+        result = await client.call_tool(
+            "generate_video", {"prompt": "a kite", "wait_seconds": 20, **args}, progress_callback=listening
+        )
     assert_no_key(result)
     assert key not in json.dumps(result.structured_content) + result.content[0].text
     job = result.structured_content

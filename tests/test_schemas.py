@@ -14,7 +14,8 @@ from mcp import Client
 from providers import kling
 from providers.options import CameraAxes, CameraControl, VideoOptions
 from providers.registry import PROVIDERS, provider_class
-from server.app import build_server, closest_name
+from server.app import build_server
+from server.arguments import closest_name
 from server.settings import Settings
 from server.tasks import IDENTIFIER
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from harness import KnownBug, fake_model, jobs, known_bug, losses, run_scenario, server_env, server_tools
+from harness import fake_model, jobs, known_bug, losses, run_scenario, server_env, server_tools
 from test_transports import serving
 
 pytestmark = pytest.mark.slow
@@ -123,13 +123,6 @@ LANGCHAIN_CRASH = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: langchain-mcp-adapters turns the Job's resource_link blocks into file blocks: ChatOpenAI "
-    "raises 'OpenAI Chat Completions does not support file URLs', ChatGoogleGenerativeAI tries to download "
-    "videogen://jobs/... with requests",
-)
 @pytest.mark.parametrize("chat_model", ["openai", "google"])
 def test_langchain_create_agent(env, tmp_path, chat_model):
     with fake_model() as (model, url):
@@ -186,11 +179,6 @@ def test_google_genai_session_as_tool(env, tmp_path):
     assert_agent_made_one_video(summary, model, env, api="gemini")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: every result of a finished job carries a 45-60 KB base64 PNG thumbnail, again on every poll",
-)
 def test_a_finished_job_costs_the_model_few_characters(env, tmp_path):
     """What each tool result adds to the conversation the model is sent (pydantic-ai puts a result's image in
     a message of its own): at most 16,000 characters for a finished job, the thumbnail included."""

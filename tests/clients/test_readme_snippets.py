@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import PYTHON, ROOT
-from harness import KnownBug, client_env, client_python, fake_model, jobs, known_bug
+from harness import client_env, client_python, fake_model, jobs, known_bug
 from test_clients import GENAI_CRASH, LANGCHAIN_CRASH, assert_agent_made_one_video
 
 pytestmark = pytest.mark.slow
@@ -58,12 +58,6 @@ def calls(tmp_path: Path) -> list[dict[str, Any]]:
 
 # --- the Python snippets, each in its framework's venv --------------------------------------------------------
 
-XFAIL_LANGCHAIN = pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="issue 8: langchain-mcp-adapters turns the Job's resource_link blocks into file blocks: ChatOpenAI "
-    "raises 'OpenAI Chat Completions does not support file URLs'",
-)
 # snippet: (venv, the API the framework's default model class speaks, the known crash while the bug lives)
 RUNS = {
     "openai-agents": ("openai-agents", "responses", None),
@@ -75,15 +69,7 @@ RUNS = {
 SERVER = {"openai-agents": {"VIDEOGEN_DEMO_LATENCY": "8"}}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "openai-agents",
-        pytest.param("langchain", marks=XFAIL_LANGCHAIN),
-        "pydantic-ai",
-        "gemini",
-    ],
-)
+@pytest.mark.parametrize("name", ["openai-agents", "langchain", "pydantic-ai", "gemini"])
 def test_readme_snippet_makes_one_video(env, tmp_path, name):
     venv, api, crash = RUNS[name]
     env = {**env, **SERVER.get(name, {})}
