@@ -4,6 +4,7 @@ refused with the closest valid one, and validation failures told in our words (I
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import re
 from typing import Any
@@ -29,6 +30,8 @@ class VideogenServer(MCPServer):
         closed = type(tool.fn_metadata.arg_model.__name__, (tool.fn_metadata.arg_model,), {"model_config": FORBID})
         tool.fn_metadata.arg_model = closed
         tool.parameters = published_schema(closed)
+        # A docstring's indentation is tokens every agent pays for on every turn.
+        tool.description = inspect.cleandoc(tool.description or "")
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
         try:

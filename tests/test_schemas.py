@@ -237,3 +237,9 @@ async def test_an_unknown_name_that_is_no_identifier_is_quoted(settings: Setting
     text = result.content[0].text
     assert result.is_error and '"": unknown argument' in text and '"limit ": unknown argument' in text, text
     assert "did you mean limit?" in text
+
+
+async def test_tool_descriptions_carry_no_docstring_indentation(settings):
+    async with Client(build_server(settings)) as client:
+        tools = (await client.list_tools()).tools
+    assert all(tool.description and "\n " not in tool.description for tool in tools)
