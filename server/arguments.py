@@ -12,7 +12,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from providers.base import ErrorCode
 
@@ -29,7 +29,8 @@ class VideogenServer(MCPServer):
         # dropped silently and a 16:9 video made. Same fields, but unknown names are an error.
         closed = type(tool.fn_metadata.arg_model.__name__, (tool.fn_metadata.arg_model,), {"model_config": FORBID})
         tool.fn_metadata.arg_model = closed
-        tool.parameters = published_schema(closed)
+        # The SDK's schema of the same fields: the closed model is built on its first call, not at start-up.
+        tool.parameters = published_schema(tool.parameters)
         # A docstring's indentation is tokens every agent pays for on every turn.
         tool.description = inspect.cleandoc(tool.description or "")
 
@@ -50,16 +51,16 @@ class VideogenServer(MCPServer):
             )
 
 
-FORBID = ConfigDict(extra="forbid")
+FORBID = ConfigDict(extra="forbid", defer_build=True)
 
 
-def published_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The arguments model's JSON schema, shaped so every framework converts it without loss:
+def published_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An arguments model's JSON schema, shaped so every framework converts it without loss:
     - references inlined (no $defs), titles and `default: null` dropped (tokens, nothing to learn);
     - no `additionalProperties`: google-genai's converter fails on a boolean there, and strict converters
       (openai-agents, pydantic-ai, langchain) add `false` themselves; the server refuses unknown names anyway;
     - nullable parameters as `type: [X, "null"]` (see nullable())."""
-    schema = model.model_json_schema(by_alias=True)
+    schema = dict(schema)
     defs = schema.pop("$defs", {})
 
     def lean(node: Any) -> Any:
