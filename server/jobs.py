@@ -85,14 +85,18 @@ LISTENER_SECONDS = 1.0
 STAGE = {"pending": -1, "queued": 0, "running": 1, "downloading": 2, "succeeded": 2, "failed": 2, "cancelled": 2}
 
 
+def _shown(text: str, limit: int = 80) -> str:
+    """An agent's value quoted back in an error, cut to `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class LeaseLost(Exception):
     """Another process took this job over (our lease ran out); stop watching it quietly."""
 
 
 class UnknownJob(LookupError):
     def __init__(self, job_id: str):
-        shown = job_id if len(job_id) <= 80 else job_id[:77] + "..."
-        super().__init__(f"no job with id {shown!r}; list_jobs shows the jobs this server knows")
+        super().__init__(f"no job with id {_shown(job_id)!r}; list_jobs shows the jobs this server knows")
 
 
 def iso(ts: float | None) -> str | None:
@@ -120,10 +124,9 @@ def _is_news(row: JobRow, snapshot: Snapshot | None) -> bool:
 def _same_request(existing: JobRow, key: str, request_sha256: str) -> JobRow:
     """The job an idempotency key already names, if the request is the same one; else INVALID_INPUT."""
     if existing.request_sha256 is not None and existing.request_sha256 != request_sha256:
-        shown = key if len(key) <= 80 else key[:77] + "..."
         raise ProviderError(
             ErrorCode.INVALID_INPUT,
-            f"idempotency_key {shown!r} was already used for a different request (job {existing.job_id}); "
+            f"idempotency_key {_shown(key)!r} was already used for a different request (job {existing.job_id}); "
             "use a new key for a new request, or send the same request to get that job",
         )
     return existing

@@ -10,7 +10,6 @@ import contextlib
 import errno
 import io
 import ipaddress
-import logging
 import os
 import re
 import socket
@@ -39,21 +38,6 @@ class MediaError(ValueError):
 
 class LocalStorageError(MediaError):
     """The output folder cannot take the file (disk full, read-only, no permission): not the provider's fault."""
-
-
-class _RedactHttpxUrls(logging.Filter):
-    """httpx logs every request's full URL at INFO (shown under --debug): drop signed-URL tokens from it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args)
-        return True
-
-
-logging.getLogger("httpx").addFilter(_RedactHttpxUrls())
-# httpcore's DEBUG traces print raw response headers, and a redirect's Location carries the signed query.
-if logging.getLogger("httpcore").level == logging.NOTSET:
-    logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 class VideoInfo(BaseModel):
@@ -236,6 +220,9 @@ async def download(
     Redirects are followed here, at most MAX_REDIRECTS, and every hop must be http(s) to a public
     host unless `allow_private` (for a provider that itself runs on this machine or network).
     """
+    from providers.http import guard_http_logs
+
+    guard_http_logs()  # httpx logs each URL, httpcore each header (a Location with a signed query)
     dest = Path(dest)
     safe = redact_url(url)
     if urlsplit(url).scheme not in ("http", "https"):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,7 +21,7 @@ from typing import Any, BinaryIO
 import anyio
 
 from providers.images import MAX_IMAGE_BYTES
-from server.settings import SettingsError
+from server.settings import SettingsError, _number
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -38,16 +37,7 @@ MAX_MESSAGE_ENV = "VIDEOGEN_MAX_REQUEST_MB"
 
 def max_message_bytes(env: Mapping[str, str]) -> int:
     """The largest request (HTTP body or stdio line) the server takes, from VIDEOGEN_MAX_REQUEST_MB."""
-    raw = env.get(MAX_MESSAGE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_MESSAGE_BYTES
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        megabytes = math.nan
-    if not math.isfinite(megabytes) or megabytes <= 0:
-        default = DEFAULT_MAX_MESSAGE_BYTES // 2**20
-        raise SettingsError(f"{MAX_MESSAGE_ENV}={raw!r} must be a number of megabytes above 0, such as {default}")
+    megabytes = _number(env, MAX_MESSAGE_ENV, DEFAULT_MAX_MESSAGE_BYTES / 2**20, minimum=1 / 1024)  # >= 1 KiB
     return int(megabytes * 1024 * 1024)
 
 
