@@ -142,6 +142,8 @@ class ModelSpec(BaseModel):
         default_factory=dict, description="provider-specific settings this model takes: name -> what it takes"
     )
     price: PriceRule
+    price_source: str = Field("", description="https URL where the provider publishes this price")
+    price_checked: str = Field("", description="YYYY-MM-DD: when the price was last checked against price_source")
     typical_seconds: float = Field(120.0, description="how long a job usually takes; sets the polling cadence")
 
     def price_for(self, duration: float, resolution: str, audio: bool) -> tuple[float, list[CostLine]]:
