@@ -238,6 +238,8 @@ class Catalog:
                         max_prompt_chars=spec.max_prompt_chars,
                         options=dict(spec.options),
                         price=spec.price.describe(),
+                        price_source=spec.price_source,
+                        price_checked=spec.price_checked,
                         example_cost_usd=usd,
                         configured=provider.configured(),
                         missing_env=provider.missing_env(),

@@ -150,6 +150,8 @@ class ModelInfo(ModelSummary):
     max_prompt_chars: int = Field(description="prompt length limit")
     options: dict[str, str] = Field(default_factory=dict, description="generate_video `options`: name -> what it takes")
     price: str = Field(description="the price rule in words")
+    price_source: str = Field("", description="https URL where the provider publishes the price")
+    price_checked: str = Field("", description="YYYY-MM-DD the price was checked there")
     missing_env: list[str] = Field(default_factory=list, description="env vars to set to use it")
 
 
@@ -162,7 +164,8 @@ Rows = Annotated[
             "items": {"type": "object"},
             "description": "one row per model: provider, model, name, modes, durations (s), resolutions, audio, "
             "example_cost_usd (one video at its defaults), configured (usable now), is_default; with `model`, also "
-            "description, aspect_ratios, defaults, image limits, options, price rule, missing_env",
+            "description, aspect_ratios, defaults, image limits, options, price rule with price_source and "
+            "price_checked, missing_env",
         }
     ),
 ]
