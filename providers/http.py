@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .base import ErrorCode, ProviderError
+from .errors import ErrorCode, ProviderError
 
 if TYPE_CHECKING:  # httpx costs ~0.1 s to import: loaded on first use, not at server start
     import httpx
