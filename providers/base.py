@@ -107,6 +107,16 @@ class ModelSpec(BaseModel):
     price_checked: str = Field("", description="YYYY-MM-DD: when the price was last checked against price_source")
     typical_seconds: float = Field(120.0, description="how long a job usually takes; sets the polling cadence")
 
+    @property
+    def priced(self) -> bool:
+        """Whether any request to this model can cost money (then its price needs a source)."""
+        rule = self.price
+        return bool(rule.per_second or rule.per_second_audio or rule.flat or any((rule.by_duration or {}).values()))
+
+    def price_at_defaults(self) -> float:
+        """The price of a request that sets nothing: the model's default duration, resolution and audio."""
+        return self.price_for(self.default_duration, self.default_resolution, self.default_audio)[0]
+
     def price_for(self, duration: float, resolution: str, audio: bool) -> tuple[float, list[CostLine]]:
         rule = self.price
         lines: list[CostLine] = []
