@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 from providers.base import (
     ErrorCode,
@@ -55,21 +57,33 @@ def _integer(seconds: float) -> int:
 
 @dataclass(frozen=True)
 class Wire:
-    """How a request for one model is sent: which endpoint, and under which field names and types."""
+    """How a request for one model is sent: which endpoint, and under which field names and types, and the
+    input limits of fal's schema that a ModelSpec cannot hold (checked in `check`, before any job exists)."""
 
     text: str  # text-to-video endpoint ("" for image-only models)
-    image: str  # image-to-video endpoint
+    image: str  # image-to-video endpoint ("" for text-only models)
     duration: Callable[[float], str | int]
     image_field: str = "image_url"
     end_field: str = ""  # where the last frame goes ("" when the model takes none)
     first_last: str = ""  # a separate endpoint for start + end frames (Veo), fields first/last_frame_url
     ratio: tuple[Mode, ...] = ()  # modes that send aspect_ratio (image modes usually follow the image)
     resolution: tuple[Mode, ...] = ()  # modes that send resolution
+    cfg: tuple[Mode, ...] = ()  # modes whose endpoint takes cfg_scale (sent as 0.5 unless the option is given)
+    negative_chars: int = 0  # the negative prompt's own limit in characters (0: the prompt's)
+    utf8_bytes: int = 0  # prompt and negative prompt limit in UTF-8 bytes (0: none)
+    max_seed: int = 0  # the seed's upper bound when it is below the catalog's 2**32 - 1 (0: none)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # sent as is, so results do not drift with fal defaults
 
 
 FOLLOWS_IMAGE = " Image-to-video output takes the start image's shape."
 CFG_SCALE = "how closely to follow the prompt, 0..1 (0.5 unless given)"
+CHECKED = "2026-12-03"  # prices read on the model pages that day
+REFERENCE_DATE = "2026-11-29"  # prices taken from the team's reference, which read the model page that day
+
+
+def _page(endpoint: str) -> str:
+    return f"https://fal.ai/models/{endpoint}/llms.txt"
+
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -88,8 +102,10 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         end_image=True,
         negative_prompt=True,
-        options={"cfg_scale": CFG_SCALE},
-        price=PriceRule(per_second=0.07, per_second_audio=0.14),
+        options={"cfg_scale": CFG_SCALE + "; text-to-video only"},
+        price=PriceRule(per_second=0.07, per_second_audio=0.14, note="the audio rate applies when audio is on"),
+        price_source=_page("fal-ai/kling-video/v2.6/pro/image-to-video"),
+        price_checked=CHECKED,
         typical_seconds=120.0,
     ),
     ModelSpec(
@@ -107,8 +123,79 @@ MODELS: tuple[ModelSpec, ...] = (
         end_image=True,
         negative_prompt=True,
         options={"cfg_scale": CFG_SCALE},
-        price=PriceRule(flat=0.35, flat_seconds=5, per_second=0.07),
+        price=PriceRule(flat=0.35, flat_seconds=5, per_second=0.07, note="10 s: $0.35 + 5 s x $0.07"),
+        price_source=_page("fal-ai/kling-video/v2.5-turbo/pro/image-to-video"),
+        price_checked=REFERENCE_DATE,
         typical_seconds=90.0,
+    ),
+    ModelSpec(
+        id="kling-3.0-standard",
+        name="Kling 3.0 Standard",
+        description="Kling 3.0 (standard tier), text to video of 3 to 15 s with native audio (on by default).",
+        modes=(TEXT,),
+        durations=tuple(float(s) for s in range(3, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p",),
+        default_resolution="720p",
+        audio=True,
+        default_audio=True,
+        negative_prompt=True,
+        options={"cfg_scale": CFG_SCALE},
+        price=PriceRule(per_second=0.084, per_second_audio=0.126, note="the audio rate applies when audio is on"),
+        price_source=_page("fal-ai/kling-video/v3/standard/text-to-video"),
+        price_checked=CHECKED,
+        typical_seconds=150.0,
+    ),
+    ModelSpec(
+        id="kling-3.0-pro",
+        name="Kling 3.0 Pro",
+        description="Kling 3.0 Pro, 1080p image to video of 3 to 15 s, optional end frame, audio on by default."
+        + FOLLOWS_IMAGE,
+        modes=(IMAGE,),
+        durations=tuple(float(s) for s in range(3, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("1080p",),
+        default_resolution="1080p",
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        options={"cfg_scale": CFG_SCALE},
+        price=PriceRule(
+            per_second=0.224,
+            per_second_audio=0.336,
+            note="fal's pages disagree ($0.112/$0.168 on the playground, $0.224/$0.336 in llms.txt): the higher",
+        ),
+        price_source=_page("fal-ai/kling-video/v3/pro/image-to-video"),
+        price_checked=CHECKED,
+        typical_seconds=240.0,
+    ),
+    ModelSpec(
+        id="kling-o3-standard",
+        name="Kling O3 Standard",
+        description="Kling O3 (standard tier), 3 to 15 s from text or a start (and end) frame; audio is opt-in."
+        + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=tuple(float(s) for s in range(3, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p",),
+        default_resolution="720p",
+        audio=True,
+        max_images=1,
+        end_image=True,
+        price=PriceRule(
+            per_second=0.084, per_second_audio=0.112, note="read on the image-to-video page; the audio rate with audio"
+        ),
+        price_source="https://fal.ai/models/fal-ai/kling-video/o3/standard/image-to-video",
+        price_checked=CHECKED,
+        typical_seconds=120.0,
     ),
     ModelSpec(
         id="veo-3.1",
@@ -119,7 +206,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_duration=8.0,
         aspect_ratios=("16:9", "9:16"),
         default_aspect_ratio="16:9",
-        # fal also offers 4k, at a price the reference does not give: left out rather than mispriced.
+        # fal also offers 4k ($0.40/s, $0.60/s with audio): left out to keep one rate per audio setting.
         resolutions=("720p", "1080p"),
         default_resolution="720p",
         audio=True,
@@ -128,34 +215,66 @@ MODELS: tuple[ModelSpec, ...] = (
         end_image=True,
         negative_prompt=True,
         seed=True,
-        price=PriceRule(per_second=0.20, per_second_audio=0.40),
+        price=PriceRule(per_second=0.20, per_second_audio=0.40, note="720p and 1080p alike; audio rate with audio"),
+        price_source=_page("fal-ai/veo3.1"),
+        price_checked=CHECKED,
         typical_seconds=90.0,
     ),
     ModelSpec(
         id="wan-2.5",
         name="Wan 2.5 (preview)",
-        description="Alibaba's Wan 2.5, text or image to video up to 1080p." + FOLLOWS_IMAGE,
+        description="Alibaba's Wan 2.5, text or image to video at 480p, 720p or 1080p." + FOLLOWS_IMAGE,
         modes=BOTH,
         durations=(5.0, 10.0),
         default_duration=5.0,
         aspect_ratios=("16:9", "9:16", "1:1"),
         default_aspect_ratio="16:9",
         resolutions=("480p", "720p", "1080p"),
-        default_resolution="1080p",
+        default_resolution="720p",  # fal's default is 1080p, at three times the 480p rate: asked for, not assumed
         max_images=1,
         negative_prompt=True,
         seed=True,
-        max_prompt_chars=800,
-        price=PriceRule(per_second=0.05, note="the specification's figure, at every resolution"),
+        max_prompt_chars=1500,
+        price=PriceRule(
+            per_second=0.05,
+            resolution_factor={"720p": 2.0, "1080p": 3.0},
+            note="by resolution: $0.05/s at 480p, $0.10/s at 720p, $0.15/s at 1080p",
+        ),
+        price_source=_page("fal-ai/wan-25-preview/image-to-video"),
+        price_checked=CHECKED,
         typical_seconds=120.0,
+    ),
+    ModelSpec(
+        id="wan-2.7",
+        name="Wan 2.7",
+        description="Alibaba's Wan 2.7, 2 to 15 s at 720p or 1080p, from text or a start (and end) frame."
+        + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=tuple(float(s) for s in range(2, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p", "1080p"),
+        default_resolution="720p",
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=5000,
+        price=PriceRule(
+            per_second=0.10,
+            resolution_factor={"1080p": 1.5},
+            note="$0.10/s at 720p, $0.15/s at 1080p (read on the image-to-video page)",
+        ),
+        price_source=_page("fal-ai/wan/v2.7/image-to-video"),
+        price_checked=CHECKED,
+        typical_seconds=150.0,
     ),
     ModelSpec(
         id="hailuo-02",
         name="MiniMax Hailuo-02 Standard",
-        description=(
-            "MiniMax Hailuo-02 (standard): 768P text-to-video; image-to-video at 512P or 768P with an optional "
-            "end frame." + FOLLOWS_IMAGE
-        ),
+        description="MiniMax Hailuo-02: 768P text-to-video; image-to-video at 512P or 768P, optional end frame."
+        + FOLLOWS_IMAGE,
         modes=BOTH,
         durations=(6.0, 10.0),
         default_duration=6.0,
@@ -166,13 +285,37 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         end_image=True,
         max_prompt_chars=2000,
-        price=PriceRule(per_second=0.045, note="the 768P rate; 512P may cost less"),
+        price=PriceRule(
+            per_second=0.045,
+            resolution_factor={"512P": 0.017 / 0.045},
+            note="$0.045/s at 768P; 512P 'roughly $0.017/s' per fal",
+        ),
+        price_source=_page("fal-ai/minimax/hailuo-02/standard/image-to-video"),
+        price_checked=CHECKED,
         typical_seconds=180.0,
     ),
     ModelSpec(
-        id="luma-ray-2",
-        name="Luma Ray 2",
-        description="Luma Dream Machine Ray 2: text or image (with an optional end frame), 540p to 1080p.",
+        id="hailuo-2.3",
+        name="MiniMax Hailuo 2.3 Standard",
+        description="MiniMax Hailuo 2.3 (standard), 768P text or image to video of 6 or 10 s." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(6.0, 10.0),
+        default_duration=6.0,
+        aspect_ratios=("16:9",),
+        default_aspect_ratio="16:9",
+        resolutions=("768P",),
+        default_resolution="768P",
+        max_images=1,
+        max_prompt_chars=2000,
+        price=PriceRule(by_duration={"6": 0.28, "10": 0.56}),
+        price_source=_page("fal-ai/minimax/hailuo-2.3/standard/text-to-video"),
+        price_checked=CHECKED,
+        typical_seconds=180.0,
+    ),
+    ModelSpec(
+        id="luma-ray-2-flash",
+        name="Luma Ray 2 Flash",
+        description="Luma Dream Machine Ray 2 Flash: text or image (optional end frame), 540p to 1080p.",
         modes=BOTH,
         durations=(5.0, 9.0),
         default_duration=5.0,
@@ -185,9 +328,56 @@ MODELS: tuple[ModelSpec, ...] = (
         price=PriceRule(
             by_duration={"5": 0.20, "9": 0.40},
             resolution_factor={"720p": 2.0, "1080p": 4.0},
-            note="$0.20 per 5 s at 540p; 9 s bills as two 5 s units",
+            note="$0.20 per 5 s at 540p; 9 s costs 2x, 720p 2x, 1080p 4x",
         ),
+        price_source=_page("fal-ai/luma-dream-machine/ray-2-flash"),
+        price_checked=CHECKED,
         typical_seconds=60.0,
+    ),
+    ModelSpec(
+        id="ltx-2.3",
+        name="LTX-2.3 Pro",
+        description="Lightricks LTX-2.3, 6 to 10 s at 1080p to 2160p with audio (on by default)." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(6.0, 8.0, 10.0),
+        default_duration=6.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=("1080p", "1440p", "2160p"),
+        default_resolution="1080p",
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        end_image=True,
+        price=PriceRule(
+            per_second=0.08,
+            resolution_factor={"1440p": 2.0, "2160p": 4.0},
+            note="text-to-video rates, audio or not; image-to-video bills less ($0.06/s at 1080p)",
+        ),
+        price_source=_page("fal-ai/ltx-2.3/text-to-video"),
+        price_checked=CHECKED,
+        typical_seconds=90.0,
+    ),
+    ModelSpec(
+        id="seedance-2.0",
+        name="ByteDance Seedance 2.0",
+        description="ByteDance Seedance 2.0, 720p, 4 to 15 s with audio, from text or a start (and end) frame."
+        + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=tuple(float(s) for s in range(4, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p",),
+        default_resolution="720p",
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        end_image=True,
+        price=PriceRule(per_second=0.3034, note="$0.3034/s at 720p, audio or not (fal bills by output tokens)"),
+        price_source="https://fal.ai/models/bytedance/seedance-2.0/text-to-video/playground",
+        price_checked=CHECKED,
+        typical_seconds=180.0,
     ),
     ModelSpec(
         id="pika-2.2",
@@ -206,8 +396,10 @@ MODELS: tuple[ModelSpec, ...] = (
         price=PriceRule(
             by_duration={"5": 0.20, "10": 0.40},
             resolution_factor={"1080p": 2.25},
-            note="$0.20 per 5 s at 720p, $0.45 per 5 s at 1080p",
+            note="$0.20 per 5 s at 720p, $0.45 per 5 s at 1080p; 10 s bills double",
         ),
+        price_source=_page("fal-ai/pika/v2.2/text-to-video"),
+        price_checked=CHECKED,
         typical_seconds=60.0,
     ),
     ModelSpec(
@@ -224,17 +416,74 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         negative_prompt=True,
         seed=True,
+        max_prompt_chars=2048,
         price=PriceRule(
-            by_duration={"5": 0.15, "8": 0.30},
-            resolution_factor={"720p": 4 / 3, "1080p": 8 / 3},
+            by_duration={"5": 0.35, "8": 0.70},
+            resolution_factor={"720p": 0.45 / 0.35, "1080p": 0.80 / 0.35},
             note=(
-                "per 5 s video: $0.15 at 360p/540p, $0.20 at 720p, $0.40 at 1080p (the documented $0.15-0.40 "
-                "range); 8 s bills double"
+                "no v5 price found: quoted high at fal's top PixVerse rates per 5 s ($0.35 360p/540p, $0.45 720p, "
+                "$0.80 1080p); 8 s bills double"
             ),
         ),
+        price_source=_page("fal-ai/pixverse/v5.6/transition"),
+        price_checked=CHECKED,
+        typical_seconds=60.0,
+    ),
+    ModelSpec(
+        id="pixverse-v5.5",
+        name="PixVerse v5.5",
+        description="PixVerse v5.5, 5, 8 or 10 s from 360p to 1080p (1080p: 5 or 8 s), silent." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=(5.0, 8.0, 10.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "4:3", "1:1", "3:4", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=("360p", "540p", "720p", "1080p"),
+        default_resolution="720p",
+        max_images=1,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=2048,
+        price=PriceRule(
+            by_duration={"5": 0.35, "8": 0.70, "10": 0.77},
+            resolution_factor={"720p": 0.45 / 0.35, "1080p": 0.80 / 0.35},
+            note=(
+                "no v5.5 price found: quoted high at fal's top PixVerse rates per 5 s ($0.35 360p/540p, $0.45 720p, "
+                "$0.80 1080p); 8 s 2x, 10 s 2.2x"
+            ),
+        ),
+        price_source=_page("fal-ai/pixverse/v5.6/transition"),
+        price_checked=CHECKED,
+        typical_seconds=60.0,
+    ),
+    ModelSpec(
+        id="pixverse-v6",
+        name="PixVerse v6",
+        description="PixVerse v6, 1 to 15 s from 360p to 1080p, silent." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=tuple(float(s) for s in range(1, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"),
+        default_aspect_ratio="16:9",
+        resolutions=("360p", "540p", "720p", "1080p"),
+        default_resolution="720p",
+        max_images=1,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=2048,
+        price=PriceRule(
+            per_second=0.045,
+            resolution_factor={"360p": 0.025 / 0.045, "540p": 0.035 / 0.045, "1080p": 2.0},
+            note="per second without audio: $0.025 360p, $0.035 540p, $0.045 720p, $0.090 1080p",
+        ),
+        price_source="https://fal.ai/models/pixverse/v6/text-to-video",
+        price_checked=CHECKED,
         typical_seconds=60.0,
     ),
 )
+
+PIXVERSE_BYTES = 2048  # "Limited to 2048 UTF-8 encoded bytes" (prompt and negative prompt, every PixVerse input)
+SILENT = {"generate_audio_switch": False}  # PixVerse's audio costs extra and is not offered here
 
 WIRES: dict[str, Wire] = {
     "kling-2.6-pro": Wire(
@@ -244,14 +493,36 @@ WIRES: dict[str, Wire] = {
         image_field="start_image_url",
         end_field="end_image_url",
         ratio=(TEXT,),
-        fixed={"cfg_scale": 0.5},
+        cfg=(TEXT,),  # the image-to-video schema has no cfg_scale (and no aspect_ratio)
     ),
     "kling-2.5-turbo-pro": Wire(
         text="",
         image="fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
         duration=_plain,
         end_field="tail_image_url",
-        fixed={"cfg_scale": 0.5},
+        cfg=(IMAGE,),
+    ),
+    "kling-3.0-standard": Wire(
+        text="fal-ai/kling-video/v3/standard/text-to-video",
+        image="",
+        duration=_plain,
+        ratio=(TEXT,),
+        cfg=(TEXT,),
+    ),
+    "kling-3.0-pro": Wire(
+        text="",
+        image="fal-ai/kling-video/v3/pro/image-to-video",
+        duration=_plain,
+        image_field="start_image_url",
+        end_field="end_image_url",
+        cfg=(IMAGE,),
+    ),
+    "kling-o3-standard": Wire(
+        text="fal-ai/kling-video/o3/standard/text-to-video",
+        image="fal-ai/kling-video/o3/standard/image-to-video",
+        duration=_plain,
+        end_field="end_image_url",
+        ratio=(TEXT,),
     ),
     "veo-3.1": Wire(
         text="fal-ai/veo3.1",
@@ -267,6 +538,17 @@ WIRES: dict[str, Wire] = {
         duration=_plain,
         ratio=(TEXT,),
         resolution=BOTH,
+        negative_chars=500,
+    ),
+    "wan-2.7": Wire(
+        text="fal-ai/wan/v2.7/text-to-video",
+        image="fal-ai/wan/v2.7/image-to-video",
+        duration=_integer,
+        end_field="end_image_url",
+        ratio=(TEXT,),
+        resolution=BOTH,
+        negative_chars=500,
+        max_seed=2**31 - 1,
     ),
     "hailuo-02": Wire(
         text="fal-ai/minimax/hailuo-02/standard/text-to-video",
@@ -275,12 +557,33 @@ WIRES: dict[str, Wire] = {
         end_field="end_image_url",
         resolution=(IMAGE,),
     ),
-    "luma-ray-2": Wire(
-        text="fal-ai/luma-dream-machine/ray-2",
-        image="fal-ai/luma-dream-machine/ray-2/image-to-video",
+    "hailuo-2.3": Wire(
+        text="fal-ai/minimax/hailuo-2.3/standard/text-to-video",
+        image="fal-ai/minimax/hailuo-2.3/standard/image-to-video",
+        duration=_plain,
+    ),
+    "luma-ray-2-flash": Wire(
+        text="fal-ai/luma-dream-machine/ray-2-flash",
+        image="fal-ai/luma-dream-machine/ray-2-flash/image-to-video",
         duration=_suffixed,
         end_field="end_image_url",
         ratio=BOTH,
+        resolution=BOTH,
+    ),
+    "ltx-2.3": Wire(
+        text="fal-ai/ltx-2.3/text-to-video",
+        image="fal-ai/ltx-2.3/image-to-video",
+        duration=_integer,
+        end_field="end_image_url",
+        ratio=(TEXT,),
+        resolution=BOTH,
+    ),
+    "seedance-2.0": Wire(
+        text="bytedance/seedance-2.0/text-to-video",
+        image="bytedance/seedance-2.0/image-to-video",
+        duration=_plain,
+        end_field="end_image_url",
+        ratio=(TEXT,),
         resolution=BOTH,
     ),
     "pika-2.2": Wire(
@@ -296,16 +599,56 @@ WIRES: dict[str, Wire] = {
         duration=_plain,
         ratio=(TEXT,),
         resolution=BOTH,
+        utf8_bytes=PIXVERSE_BYTES,
+    ),
+    "pixverse-v5.5": Wire(
+        text="fal-ai/pixverse/v5.5/text-to-video",
+        image="fal-ai/pixverse/v5.5/image-to-video",
+        duration=_plain,
+        ratio=(TEXT,),
+        resolution=BOTH,
+        utf8_bytes=PIXVERSE_BYTES,
+        fixed=SILENT,
+    ),
+    "pixverse-v6": Wire(
+        text="fal-ai/pixverse/v6/text-to-video",
+        image="fal-ai/pixverse/v6/image-to-video",
+        duration=_integer,
+        ratio=(TEXT,),
+        resolution=BOTH,
+        utf8_bytes=PIXVERSE_BYTES,
+        fixed=SILENT,
     ),
 }
 
 
 def _unsupported(request: VideoRequest) -> str | None:
-    """Limits that span two fields, which a ModelSpec cannot express (checked before any job exists)."""
-    if request.model == "hailuo-02" and request.mode == TEXT and request.resolution != "768P":
+    """Limits that span two fields, or that fal's schema sets and a ModelSpec cannot hold (checked before any
+    job exists)."""
+    wire, model = WIRES[request.model], request.model
+    if model == "hailuo-02" and request.mode == TEXT and request.resolution != "768P":
         return "hailuo-02 text-to-video is 768P only (512P needs a start image); use resolution 768P"
-    if request.model == "pixverse-v5" and request.resolution == "1080p" and request.duration != 5:
+    if model == "pixverse-v5" and request.resolution == "1080p" and request.duration != 5:
         return "pixverse-v5 makes 1080p videos of 5 s only; use duration 5 or a lower resolution"
+    if model == "pixverse-v5.5" and request.resolution == "1080p" and request.duration == 10:
+        return "pixverse-v5.5 makes 1080p videos of 5 or 8 s only; use one of those or a lower resolution"
+    if "cfg_scale" in request.options and request.mode not in wire.cfg:
+        where = " or ".join(m.replace("_", "-") for m in wire.cfg)
+        return f"{model} takes cfg_scale in {where} only; leave it out for {request.mode.replace('_', '-')}"
+    negative = request.negative_prompt or ""
+    if wire.negative_chars and len(negative) > wire.negative_chars:
+        return (
+            f"negative_prompt is {len(negative)} characters; {model} accepts at most {wire.negative_chars}. Shorten it."
+        )
+    for name, text in (("prompt", request.prompt), ("negative_prompt", negative)):
+        size = len(text.encode("utf-8"))
+        if wire.utf8_bytes and size > wire.utf8_bytes:
+            return (
+                f"{name} is {size} bytes in UTF-8; {model} accepts at most {wire.utf8_bytes} bytes (accented and "
+                "non-Latin characters take 2-3 bytes each, emoji 4). Shorten it."
+            )
+    if wire.max_seed and request.seed is not None and request.seed > wire.max_seed:
+        return f"seed {request.seed} is out of range for {model}; allowed: 0 to {wire.max_seed}"
     return None
 
 
@@ -326,12 +669,98 @@ JOB_ERRORS: dict[str, tuple[ErrorCode, bool]] = {
             "downstream_service_unavailable",
             "runner_scheduling_failure",
             "runner_incomplete_response",
+            "runner_server_error",
+            "runner_disconnected",
+            "startup_timeout",
         ),
         (ErrorCode.PROVIDER_FAILED, True),
     ),
 }
-CANCELLED_TYPES = {"request_cancelled", "cancelled"}
+# fal's request errors (docs: model-apis/request-errors): a request cancelled by its caller ends with
+# error_type client_cancelled, HTTP 499. The other two are older names, still read as cancelled.
+CANCELLED_TYPES = {"client_cancelled", "request_cancelled", "cancelled"}
+
+
+def _job_error(kind: str) -> tuple[ErrorCode, bool]:
+    """What an error_type means: runner_connection_* (timeout, refused, ...) are all passing faults."""
+    if kind.startswith("runner_connection_"):
+        return ErrorCode.PROVIDER_FAILED, True
+    return JOB_ERRORS.get(kind, (ErrorCode.PROVIDER_FAILED, False))
+
+
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
+
+
+# -- fal's answers, typed -----------------------------------------------------------------------
+# Tolerant on purpose: a field of the wrong type reads as missing (None) instead of failing the whole answer,
+# so each caller decides what a missing field means, as fal's own client does with dict lookups.
+
+
+def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Lenient = WrapValidator(_or_none)
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class QueueAnswer(_Answer):
+    """The submit's answer: the request id and the URLs to follow (never rebuilt)."""
+
+    request_id: Annotated[str | int | None, Lenient] = None
+    status_url: Annotated[str | None, Lenient] = None
+    response_url: Annotated[str | None, Lenient] = None
+    cancel_url: Annotated[str | None, Lenient] = None
+
+
+class LogLine(_Answer):
+    message: Annotated[str, Lenient] = ""
+
+
+class QueueStatus(_Answer):
+    """GET .../status: IN_QUEUE (queue_position) | IN_PROGRESS (logs) | COMPLETED (maybe error, error_type)."""
+
+    status: Annotated[str | None, Lenient] = None
+    queue_position: Annotated[int | None, Lenient] = None
+    logs: Annotated[list[Annotated[LogLine | None, Lenient]] | None, Lenient] = None
+    error: Any = None
+    error_type: Annotated[str | None, Lenient] = None
+
+
+class VideoFile(_Answer):
+    url: Annotated[str | None, Lenient] = None
+
+
+class VideoOutput(_Answer):
+    """A video endpoint's result: {"video": File}."""
+
+    video: Annotated[VideoFile | None, Lenient] = None
+
+
+class ErrorAnswer(_Answer):
+    """{"detail": "..." | [{loc, msg, type}], "error_type": "..."}; `detail` stays as sent (see _text)."""
+
+    detail: Any = None
+    error_type: Annotated[str | None, Lenient] = None
+
+
+class CancelAnswer(_Answer):
+    status: Annotated[str | None, Lenient] = None
+
+
+class Webhook(_Answer):
+    """{request_id, gateway_request_id, status: OK | ERROR, payload, error, payload_error}."""
+
+    request_id: Any = None
+    status: Annotated[str | None, Lenient] = None
+    payload: Annotated[dict[str, Any] | None, Lenient] = None
+    error: Annotated[str | None, Lenient] = None
 
 
 class FalProvider(Provider):
@@ -387,6 +816,8 @@ class FalProvider(Provider):
             body["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.mode in wire.cfg:
+            body["cfg_scale"] = 0.5  # fal's default, sent so results do not drift with it
         return endpoint, body | dict(wire.fixed) | request.options  # declared options override the fixed values
 
     # -- the job life cycle --------------------------------------------------------------------
@@ -394,9 +825,9 @@ class FalProvider(Provider):
         endpoint, body = self.payload(request)
         params = {"fal_webhook": callback_url} if callback_url else None
         response = await self.http.request("POST", f"/{endpoint}", json=body, params=params)
-        data = _json(response)
-        urls = {key: data.get(key) for key in ("status_url", "response_url", "cancel_url")}
-        if not data.get("request_id") or not all(isinstance(url, str) for url in urls.values()):
+        answer = QueueAnswer.model_validate(_json(response))
+        urls = {key: getattr(answer, key) for key in ("status_url", "response_url", "cancel_url")}
+        if not answer.request_id or not all(isinstance(url, str) for url in urls.values()):
             raise ProviderError(
                 ErrorCode.SUBMIT_UNCONFIRMED,
                 f"fal.ai answered the submit to {endpoint} without a request id and status URLs; the job may "
@@ -406,22 +837,24 @@ class FalProvider(Provider):
         for url in urls.values():
             self._check_host(url)
         # Kept as given: these URLs drop the endpoint subpath, and rebuilding them is how clients go wrong.
-        return Submission(ref=str(data["request_id"]), state={"endpoint": endpoint, **urls})
+        return Submission(ref=str(answer.request_id), state={"endpoint": endpoint, **urls})
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         state = submission.state
-        data = _json(await self.http.request("GET", state["status_url"], params={"logs": "1"}))
-        status = str(data.get("status", "")).upper()
+        data = QueueStatus.model_validate(
+            _json(await self.http.request("GET", state["status_url"], params={"logs": "1"}))
+        )
+        status = (data.status or "").upper()
         if status == "IN_QUEUE":
-            position = data.get("queue_position")
-            ahead = f", {position} ahead" if isinstance(position, int) else ""
+            position = data.queue_position
+            ahead = f", {position} ahead" if position is not None else ""
             return Snapshot(status="queued", queue_position=position, message=f"waiting in fal.ai's queue{ahead}")
         if status == "IN_PROGRESS":
-            return _running(data.get("logs"))
+            return _running(data.logs)
         if status in ("CANCELLED", "CANCELED"):  # not in the official client; accepted should fal add it
             return Snapshot(status="cancelled", message="cancelled at fal.ai")
-        if status == "FAILED" or (status == "COMPLETED" and (data.get("error") or data.get("error_type"))):
-            return _job_failed(data.get("error"), data.get("error_type"))
+        if status == "FAILED" or (status == "COMPLETED" and (data.error or data.error_type)):
+            return _job_failed(data.error, data.error_type)
         if status == "COMPLETED":
             return await self._result(state)
         raise ProviderError(ErrorCode.TRANSIENT, f"fal.ai reported an unknown request status {status!r}")
@@ -429,7 +862,7 @@ class FalProvider(Provider):
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
         # 202 CANCELLATION_REQUESTED: a queued request is dropped, a running one is signalled to stop.
         response = await self.http.request("PUT", submission.state["cancel_url"], expected=(200, 202, 400))
-        outcome = str(_json(response).get("status", ""))
+        outcome = CancelAnswer.model_validate(_json(response)).status or ""
         if response.status_code == 400 and outcome != "ALREADY_COMPLETED":
             raise self._error(response)
         submission.state["cancel"] = outcome or "CANCELLATION_REQUESTED"
@@ -441,17 +874,18 @@ class FalProvider(Provider):
         """fal's webhook: {request_id, gateway_request_id, status: OK | ERROR, payload, error}. `payload` is what
         the result URL would answer (the model's output, or its error body); null with `payload_error` when fal
         could not serialise it, and then only a poll can read the result."""
-        if about_another_job(payload.get("request_id"), submission.ref):
+        hook = Webhook.model_validate(payload)
+        if about_another_job(hook.request_id, submission.ref):
             return None
-        body, status = payload.get("payload"), str(payload.get("status", "")).upper()
-        if not isinstance(body, dict) or status not in ("OK", "ERROR"):
+        status = (hook.status or "").upper()
+        if hook.payload is None or status not in ("OK", "ERROR"):
             return None
         code = 200
         if status == "ERROR":  # error: "Invalid status code: 422" names what the result URL would answer
-            found = re.search(r"\b([45]\d\d)\b", str(payload.get("error") or ""))
+            found = re.search(r"\b([45]\d\d)\b", hook.error or "")
             code = int(found.group(1)) if found else 500
         try:
-            return self._outcome(code, body, {}, "")
+            return self._outcome(code, hook.payload, {}, "")
         except ProviderError:
             return None  # an answer that says nothing about the job: poll for it
 
@@ -479,8 +913,8 @@ class FalProvider(Provider):
         """A finished request's result (from the result URL or a webhook) in our terms. Raises when the
         answer says nothing about the job (a gateway's page, a limit): our read failed, so read it again."""
         if status == 200:
-            video = body.get("video")
-            url = video.get("url") if isinstance(video, dict) else None
+            video = VideoOutput.model_validate(body).video
+            url = video.url if video is not None else None
             if not url:  # a cut-off or garbled answer: our read failed, not the job; read it again
                 raise ProviderError(ErrorCode.TRANSIENT, "fal.ai's result could not be read (no video URL); retrying")
             return Snapshot(status="succeeded", progress=1.0, video_url=url, message="finished at fal.ai")
@@ -490,7 +924,7 @@ class FalProvider(Provider):
         if "detail" not in body or status in (408, 429):
             raise self._error_for(status, body, headers, where)  # not the job's answer: poll again
         if status >= 500:  # the model failed; fal already retried its runners
-            return _job_failed(_text(body.get("detail")), kind or "internal_server_error")
+            return _job_failed(_text(ErrorAnswer.model_validate(body).detail), kind or "internal_server_error")
         error = self._error_for(status, body, headers, where)
         info = ProviderErrorInfo(code=error.code, message=error.message, retryable=False)
         return Snapshot(status="failed", message=error.message, error=info)
@@ -540,9 +974,9 @@ class FalProvider(Provider):
         return ProviderError(code, self.http.redact(message))
 
 
-def _running(logs: Any) -> Snapshot:
+def _running(logs: list[LogLine | None] | None) -> Snapshot:
     """IN_PROGRESS: fal gives no progress figure, only the model's logs; a percentage there is used."""
-    lines = [str(entry.get("message", "")) for entry in logs or [] if isinstance(entry, dict)]
+    lines = [entry.message or "" for entry in logs or [] if entry is not None]
     progress = None
     for line in reversed(lines):
         if match := _PERCENT.search(line):
@@ -556,7 +990,7 @@ def _job_failed(error: Any, kind: Any) -> Snapshot:
     kind = str(kind or "")
     if kind in CANCELLED_TYPES:
         return Snapshot(status="cancelled", message="cancelled at fal.ai")
-    code, again = JOB_ERRORS.get(kind, (ErrorCode.PROVIDER_FAILED, False))
+    code, again = _job_error(kind)
     what = _text(error).rstrip(".") or "no reason given"
     hint = {
         ErrorCode.CONTENT_POLICY: "Change the prompt or images and submit again.",
@@ -587,9 +1021,10 @@ def _text(value: Any) -> str:
 
 
 def _error_type(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
-    detail = body.get("detail")
+    answer = ErrorAnswer.model_validate(body)
+    detail = answer.detail
     first = detail[0] if isinstance(detail, list) and detail and isinstance(detail[0], dict) else {}
-    return str(body.get("error_type") or headers.get("x-fal-error-type") or first.get("type") or "")
+    return str(answer.error_type or headers.get("x-fal-error-type") or first.get("type") or "")
 
 
 def _path(response: Any) -> str:

@@ -143,10 +143,10 @@ async def test_image_to_video_from_a_local_file_and_from_urls(fal_settings: Sett
     assert sent == "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode()
 
     sim.jobs.clear()
-    urls = await generate(fal_settings, prompt="dolly in", model="luma-ray-2", images=[A], end_image=B)
+    urls = await generate(fal_settings, prompt="dolly in", model="luma-ray-2-flash", images=[A], end_image=B)
     assert urls["status"] == "succeeded" and abs(probe(Path(urls["video"]["path"])).duration_seconds - 5) < 0.2
     made = sim_job(sim)
-    assert made.extra["endpoint"] == "fal-ai/luma-dream-machine/ray-2/image-to-video"
+    assert made.extra["endpoint"] == "fal-ai/luma-dream-machine/ray-2-flash/image-to-video"
     assert (made.payload["image_url"], made.payload["end_image_url"]) == (A, B)
 
 
@@ -162,7 +162,7 @@ BODIES = [
     (
         {"model": "kling-2.6-pro", "images": [A], "end_image": B, "audio": False},
         "fal-ai/kling-video/v2.6/pro/image-to-video",
-        {"start_image_url": A, "end_image_url": B, "duration": "5", "generate_audio": False, "cfg_scale": 0.5},
+        {"start_image_url": A, "end_image_url": B, "duration": "5", "generate_audio": False},  # no cfg_scale here
     ),
     (
         {"model": "kling-2.5-turbo-pro", "images": [A], "end_image": B, "duration": 10},
@@ -223,13 +223,13 @@ BODIES = [
         {"image_url": A, "end_image_url": B, "duration": "6", "resolution": "512P"},
     ),
     (
-        {"model": "luma-ray-2", "aspect_ratio": "21:9", "resolution": "1080p", "duration": 9},
-        "fal-ai/luma-dream-machine/ray-2",
+        {"model": "luma-ray-2-flash", "aspect_ratio": "21:9", "resolution": "1080p", "duration": 9},
+        "fal-ai/luma-dream-machine/ray-2-flash",
         {"duration": "9s", "aspect_ratio": "21:9", "resolution": "1080p"},
     ),
     (
-        {"model": "luma-ray-2", "images": [A], "end_image": B, "aspect_ratio": "9:16"},
-        "fal-ai/luma-dream-machine/ray-2/image-to-video",
+        {"model": "luma-ray-2-flash", "images": [A], "end_image": B, "aspect_ratio": "9:16"},
+        "fal-ai/luma-dream-machine/ray-2-flash/image-to-video",
         {"image_url": A, "end_image_url": B, "duration": "5s", "aspect_ratio": "9:16", "resolution": "540p"},
     ),
     (
@@ -251,6 +251,84 @@ BODIES = [
         {"model": "pixverse-v5", "images": [A], "resolution": "1080p", "seed": 9},
         "fal-ai/pixverse/v5/image-to-video",
         {"image_url": A, "duration": "5", "resolution": "1080p", "seed": 9},
+    ),
+    (
+        {"model": "wan-2.5"},  # the default resolution is asked for, never fal's 1080p default
+        "fal-ai/wan-25-preview/text-to-video",
+        {"duration": "5", "aspect_ratio": "16:9", "resolution": "720p"},
+    ),
+    (
+        {"model": "kling-3.0-standard", "duration": 12, "aspect_ratio": "1:1", "audio": False},
+        "fal-ai/kling-video/v3/standard/text-to-video",
+        {"duration": "12", "aspect_ratio": "1:1", "generate_audio": False, "cfg_scale": 0.5},
+    ),
+    (
+        {"model": "kling-3.0-pro", "images": [A], "end_image": B, "duration": 3, "negative_prompt": "haze"},
+        "fal-ai/kling-video/v3/pro/image-to-video",
+        {
+            "start_image_url": A,
+            "end_image_url": B,
+            "duration": "3",
+            "generate_audio": True,
+            "negative_prompt": "haze",
+            "cfg_scale": 0.5,
+        },
+    ),
+    (
+        {"model": "kling-o3-standard", "duration": 15, "aspect_ratio": "9:16"},
+        "fal-ai/kling-video/o3/standard/text-to-video",
+        {"duration": "15", "aspect_ratio": "9:16", "generate_audio": False},
+    ),
+    (
+        {"model": "kling-o3-standard", "images": [A], "end_image": B, "audio": True},
+        "fal-ai/kling-video/o3/standard/image-to-video",
+        {"image_url": A, "end_image_url": B, "duration": "5", "generate_audio": True},
+    ),
+    (
+        {"model": "wan-2.7", "duration": 2, "aspect_ratio": "4:3", "resolution": "1080p", "seed": 2**31 - 1},
+        "fal-ai/wan/v2.7/text-to-video",
+        {"duration": 2, "aspect_ratio": "4:3", "resolution": "1080p", "seed": 2**31 - 1},
+    ),
+    (
+        {"model": "wan-2.7", "images": [A], "end_image": B, "negative_prompt": "n" * 500},
+        "fal-ai/wan/v2.7/image-to-video",
+        {"image_url": A, "end_image_url": B, "duration": 5, "resolution": "720p", "negative_prompt": "n" * 500},
+    ),
+    ({"model": "hailuo-2.3", "duration": 10}, "fal-ai/minimax/hailuo-2.3/standard/text-to-video", {"duration": "10"}),
+    (
+        {"model": "hailuo-2.3", "images": [A]},
+        "fal-ai/minimax/hailuo-2.3/standard/image-to-video",
+        {"image_url": A, "duration": "6"},
+    ),
+    (
+        {"model": "ltx-2.3", "duration": 10, "aspect_ratio": "9:16", "resolution": "2160p", "audio": False},
+        "fal-ai/ltx-2.3/text-to-video",
+        {"duration": 10, "aspect_ratio": "9:16", "resolution": "2160p", "generate_audio": False},
+    ),
+    (
+        {"model": "ltx-2.3", "images": [A], "end_image": B},
+        "fal-ai/ltx-2.3/image-to-video",
+        {"image_url": A, "end_image_url": B, "duration": 6, "resolution": "1080p", "generate_audio": True},
+    ),
+    (
+        {"model": "seedance-2.0", "duration": 15, "aspect_ratio": "9:16"},
+        "bytedance/seedance-2.0/text-to-video",
+        {"duration": "15", "aspect_ratio": "9:16", "resolution": "720p", "generate_audio": True},
+    ),
+    (
+        {"model": "seedance-2.0", "images": [A], "end_image": B, "audio": False},
+        "bytedance/seedance-2.0/image-to-video",
+        {"image_url": A, "end_image_url": B, "duration": "5", "resolution": "720p", "generate_audio": False},
+    ),
+    (
+        {"model": "pixverse-v5.5", "duration": 10, "aspect_ratio": "1:1", "resolution": "540p"},
+        "fal-ai/pixverse/v5.5/text-to-video",
+        {"duration": "10", "aspect_ratio": "1:1", "resolution": "540p", "generate_audio_switch": False},
+    ),
+    (
+        {"model": "pixverse-v6", "images": [A], "duration": 13, "resolution": "1080p", "seed": 4},
+        "fal-ai/pixverse/v6/image-to-video",
+        {"image_url": A, "duration": 13, "resolution": "1080p", "seed": 4, "generate_audio_switch": False},
     ),
 ]
 
@@ -274,6 +352,7 @@ async def test_request_body(fal_settings: Settings, sim: Simulator, picture: Pat
     assert made.extra["endpoint"] == endpoint
     # JSON text, so "5" vs 5 vs 5.0 and True vs 1 all count.
     assert json.dumps(made.payload, sort_keys=True) == json.dumps(body, sort_keys=True)
+    assert made.extra["ignored"] == []  # fal would drop a field its schema lacks without a word: we send none
     app = "/".join(endpoint.split("/")[:2])
     assert submission.state["status_url"].endswith(f"/fal/{app}/requests/{submission.ref}/status")
 
@@ -283,6 +362,17 @@ async def test_request_body(fal_settings: Settings, sim: Simulator, picture: Pat
     [
         ({"model": "hailuo-02", "resolution": "512P"}, "768P only"),
         ({"model": "pixverse-v5", "resolution": "1080p", "duration": 8}, "5 s only"),
+        ({"model": "pixverse-v5.5", "resolution": "1080p", "duration": 10}, "5 or 8 s only"),
+        # 1025 characters, 2049 bytes: under any character limit, over PixVerse's byte limit.
+        ({"model": "pixverse-v5", "prompt": "é" * 1024 + "a"}, "prompt is 2049 bytes in UTF-8"),
+        ({"model": "pixverse-v6", "negative_prompt": "日" * 683}, "negative_prompt is 2049 bytes"),
+        ({"model": "wan-2.5", "negative_prompt": "n" * 501}, "at most 500"),
+        ({"model": "wan-2.7", "negative_prompt": "n" * 501}, "at most 500"),
+        ({"model": "wan-2.7", "seed": 2**31}, "allowed: 0 to 2147483647"),
+        (
+            {"model": "kling-2.6-pro", "images": [A], "options": {"cfg_scale": 0.3}},
+            "takes cfg_scale in text-to-video only",
+        ),
     ],
 )
 async def test_limits_across_fields_are_refused_before_a_job_exists(
@@ -290,7 +380,7 @@ async def test_limits_across_fields_are_refused_before_a_job_exists(
 ):
     async with Client(build_server(fal_settings)) as client:
         for tool in ("generate_video", "estimate_cost"):
-            result = await call(client, tool, prompt="x", provider="fal", **args)
+            result = await call(client, tool, **{"prompt": "x", "provider": "fal", **args})
             assert result.is_error and "INVALID_INPUT" in result.content[0].text and reason in result.content[0].text
         assert (await call(client, "list_jobs")).structured_content["jobs"] == []
     assert sim.submissions == 0
@@ -304,22 +394,46 @@ PRICES = [
     ({"model": "kling-2.6-pro", "duration": 10}, 1.40),
     ({"model": "kling-2.5-turbo-pro", "images": [A]}, 0.35),
     ({"model": "kling-2.5-turbo-pro", "images": [A], "duration": 10}, 0.70),  # 0.35 + 5 x 0.07
+    ({"model": "kling-3.0-standard"}, 0.63),  # 5 s x $0.126 with audio
+    ({"model": "kling-3.0-standard", "duration": 15, "audio": False}, 1.26),  # 15 x $0.084
+    ({"model": "kling-3.0-pro", "images": [A]}, 1.68),  # 5 x $0.336: the higher of fal's two figures
+    ({"model": "kling-3.0-pro", "images": [A], "audio": False, "duration": 10}, 2.24),
+    ({"model": "kling-o3-standard"}, 0.42),  # 5 x $0.084, audio off by default
+    ({"model": "kling-o3-standard", "images": [A], "audio": True, "duration": 15}, 1.68),
     ({"model": "veo-3.1"}, 3.20),  # 8 s x $0.40 with audio
     ({"model": "veo-3.1", "duration": 4, "audio": False}, 0.80),
-    ({"model": "wan-2.5", "duration": 10}, 0.50),
+    ({"model": "wan-2.5"}, 0.50),  # 5 s x $0.10 at the default 720p
+    ({"model": "wan-2.5", "resolution": "480p"}, 0.25),
+    ({"model": "wan-2.5", "resolution": "1080p"}, 0.75),  # $0.15/s: what the old flat $0.05/s quoted at $0.25
+    ({"model": "wan-2.5", "duration": 10, "resolution": "1080p"}, 1.50),
+    ({"model": "wan-2.7"}, 0.50),
+    ({"model": "wan-2.7", "duration": 15, "resolution": "1080p"}, 2.25),
     ({"model": "hailuo-02"}, 0.27),
     ({"model": "hailuo-02", "duration": 10}, 0.45),
-    ({"model": "luma-ray-2"}, 0.20),
-    ({"model": "luma-ray-2", "duration": 9, "resolution": "720p"}, 0.80),
-    ({"model": "luma-ray-2", "resolution": "1080p"}, 0.80),
-    ({"model": "luma-ray-2", "duration": 9, "resolution": "1080p"}, 1.60),
+    ({"model": "hailuo-02", "images": [A], "resolution": "512P"}, 0.102),  # 6 s x ~$0.017
+    ({"model": "hailuo-2.3"}, 0.28),
+    ({"model": "hailuo-2.3", "images": [A], "duration": 10}, 0.56),
+    ({"model": "luma-ray-2-flash"}, 0.20),
+    ({"model": "luma-ray-2-flash", "duration": 9, "resolution": "720p"}, 0.80),
+    ({"model": "luma-ray-2-flash", "resolution": "1080p"}, 0.80),
+    ({"model": "luma-ray-2-flash", "duration": 9, "resolution": "1080p"}, 1.60),
+    ({"model": "ltx-2.3"}, 0.48),  # 6 s x $0.08
+    ({"model": "ltx-2.3", "duration": 10, "resolution": "2160p"}, 3.20),
+    ({"model": "seedance-2.0"}, 1.517),  # 5 s x $0.3034
+    ({"model": "seedance-2.0", "duration": 15, "audio": False}, 4.551),
     ({"model": "pika-2.2"}, 0.20),
     ({"model": "pika-2.2", "resolution": "1080p"}, 0.45),
     ({"model": "pika-2.2", "duration": 10, "resolution": "1080p"}, 0.90),
-    ({"model": "pixverse-v5", "resolution": "540p"}, 0.15),
-    ({"model": "pixverse-v5"}, 0.20),
-    ({"model": "pixverse-v5", "resolution": "1080p"}, 0.40),
-    ({"model": "pixverse-v5", "duration": 8, "resolution": "360p"}, 0.30),
+    ({"model": "pixverse-v5", "resolution": "540p"}, 0.35),
+    ({"model": "pixverse-v5"}, 0.45),
+    ({"model": "pixverse-v5", "resolution": "1080p"}, 0.80),
+    ({"model": "pixverse-v5", "duration": 8, "resolution": "360p"}, 0.70),
+    ({"model": "pixverse-v5.5", "duration": 10}, 0.99),  # 2.2 x $0.45
+    ({"model": "pixverse-v5.5", "duration": 8, "resolution": "1080p"}, 1.60),
+    ({"model": "pixverse-v6"}, 0.225),  # 5 s x $0.045 at 720p
+    ({"model": "pixverse-v6", "resolution": "360p", "duration": 1}, 0.025),
+    ({"model": "pixverse-v6", "resolution": "540p", "duration": 10}, 0.35),
+    ({"model": "pixverse-v6", "resolution": "1080p", "duration": 15}, 1.35),
 ]
 
 
@@ -327,7 +441,7 @@ PRICES = [
 async def test_estimate_cost(fal_settings: Settings, sim: Simulator, args, usd):
     async with Client(build_server(fal_settings)) as client:
         cost = (await call(client, "estimate_cost", prompt="x", provider="fal", **args)).structured_content
-    assert cost["usd"] == pytest.approx(usd) and cost["configured"] and cost["model"] == args["model"]
+    assert cost["usd"] == pytest.approx(usd, abs=5e-4) and cost["configured"] and cost["model"] == args["model"]
     assert sim.submissions == 0
 
 
@@ -486,7 +600,7 @@ async def test_a_cancelled_request_reads_as_cancelled(fal_env: dict[str, str], s
     sim.config["status_errors"] = status_errors
     provider = FalProvider(fal_env)
     request = VideoRequest(
-        prompt=LONG, provider="fal", model="luma-ray-2", mode="text_to_video", duration=5, aspect_ratio="16:9",
+        prompt=LONG, provider="fal", model="luma-ray-2-flash", mode="text_to_video", duration=5, aspect_ratio="16:9",
         resolution="540p",
     )  # fmt: skip
     try:
@@ -562,7 +676,7 @@ async def test_official_fal_client_talks_to_the_simulator(
     running_handle = await client.submit(endpoint, arguments={"prompt": LONG})
     await running_handle.cancel()
     status = await running_handle.status()
-    assert isinstance(status, fal_client.Completed) and status.error_type == "request_cancelled"
+    assert isinstance(status, fal_client.Completed) and status.error_type == "client_cancelled"
 
     with pytest.raises(fal_module.FalClientHTTPError) as caught:
         await fal_client.AsyncClient(key="fal-wrong-id:wrong-secret").submit(endpoint, arguments={"prompt": "x"})

@@ -16,8 +16,9 @@ Auth is `Authorization: Key <key>`. Inputs are validated per endpoint the way fa
 A submit with `?fal_webhook=<url>` gets one webhook when the request ends: {request_id, gateway_request_id,
 status: "OK", payload: <the result>} or {..., status: "ERROR", error: "Invalid status code: N", payload: <the
 error body>}, tried again up to 10 times over 2 hours (simulated time) until answered with a 2xx.
-Not confirmed by any source (see the reference): how fal shows a cancelled request. Here its status is
-COMPLETED with error_type "request_cancelled", and its result is 499 {"detail", "error_type"}.
+A cancelled request is COMPLETED with error_type "client_cancelled" and its result is 499 {"detail",
+"error_type": "client_cancelled"} (fal's request errors: client_cancelled, HTTP 499). "sim:fail=<error_type>"
+ends a job with one of fal's request errors (REQUEST_ERRORS: runner_server_error, startup_timeout, ...).
 """
 
 from __future__ import annotations
@@ -53,12 +54,17 @@ def one_of(*allowed: Any) -> Check:
     return check
 
 
-def text(max_chars: int) -> Check:
+def text(max_chars: int, max_bytes: int = 0) -> Check:
+    """A string of at most `max_chars` characters and, where the schema says so, `max_bytes` UTF-8 bytes
+    (PixVerse: "Limited to 2048 UTF-8 encoded bytes"), refused the way a pydantic validator refuses it."""
+
     def check(value: Any) -> Problem | None:
         if not isinstance(value, str):
             return "Input should be a valid string", "string_type"
         if len(value) > max_chars:
             return f"String should have at most {max_chars} characters", "string_too_long"
+        if max_bytes and len(value.encode("utf-8")) > max_bytes:
+            return f"Value error, must be at most {max_bytes} UTF-8 encoded bytes", "value_error"
         return None
 
     return check
@@ -81,9 +87,14 @@ def number(low: float, high: float) -> Check:
     return check
 
 
-def integer(value: Any) -> Problem | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**32 - 1
-    return None if ok else ("Input should be a valid integer between 0 and 4294967295", "int_type")
+def integer(value: Any, high: int = 2**32 - 1) -> Problem | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
+    return None if ok else (f"Input should be a valid integer between 0 and {high}", "int_type")
+
+
+def seconds(low: int, high: int) -> Check:
+    """An integer duration (Wan 2.7, LTX, PixVerse v6 take `duration` as a number)."""
+    return one_of(*range(low, high + 1))
 
 
 def image(value: Any) -> Problem | None:
@@ -105,21 +116,40 @@ NEGATIVE = F(text(2500))
 SEED = F(integer)
 START = F(image, required=True)
 END = F(image)
+AUDIO = F(flag, default=True)
 KLING_DURATION = F(one_of("5", "10"), default="5")
+KLING_RATIO = F(one_of("16:9", "9:16", "1:1"), default="16:9")
+KLING_V3_DURATION = F(one_of(*(str(s) for s in range(3, 16))), default="5")
+KLING_V3 = {  # fal-ai/kling-video/v3/{standard,pro}/*: multi_prompt, shot_type and elements are not modelled
+    "prompt": F(text(2500)),
+    "duration": KLING_V3_DURATION,
+    "generate_audio": AUDIO,
+    "negative_prompt": NEGATIVE,
+    "cfg_scale": F(number(0, 1)),
+}
+KLING_O3 = {"prompt": F(text(2500)), "duration": KLING_V3_DURATION, "generate_audio": F(flag, default=False)}
 VEO = {
     "prompt": F(text(20000), required=True),
     "duration": F(one_of("4s", "6s", "8s"), default="8s"),
     "resolution": F(one_of("720p", "1080p", "4k"), default="720p"),
-    "generate_audio": F(flag, default=True),
+    "generate_audio": AUDIO,
     "negative_prompt": NEGATIVE,
     "seed": SEED,
 }
-WAN = {
-    "prompt": F(text(800), required=True),
+WAN = {  # the Aug-2026 types: prompt "max 1500 characters", negative prompt "Max 500 characters"
+    "prompt": F(text(1500), required=True),
     "duration": F(one_of("5", "10"), default="5"),
     "resolution": F(one_of("480p", "720p", "1080p"), default="1080p"),
-    "negative_prompt": NEGATIVE,
+    "negative_prompt": F(text(500)),
     "seed": SEED,
+    "enable_prompt_expansion": F(flag),
+}
+WAN_27 = {
+    "prompt": F(text(5000), required=True),
+    "duration": F(seconds(2, 15), default=5),
+    "resolution": F(one_of("720p", "1080p"), default="1080p"),
+    "negative_prompt": F(text(500)),
+    "seed": F(lambda value: integer(value, 2**31 - 1)),
     "enable_prompt_expansion": F(flag),
 }
 HAILUO = {
@@ -134,6 +164,20 @@ LUMA = {
     "duration": F(one_of("5s", "9s"), default="5s"),
     "loop": F(flag),
 }
+LTX = {
+    "prompt": PROMPT,
+    "duration": F(one_of(6, 8, 10), default=6),
+    "resolution": F(one_of("1080p", "1440p", "2160p"), default="1080p"),
+    "fps": F(one_of(24, 25, 48, 50), default=25),
+    "generate_audio": AUDIO,
+}
+SEEDANCE = {
+    "prompt": PROMPT,
+    "duration": F(one_of("auto", *(str(s) for s in range(4, 16))), default="auto"),
+    "resolution": F(one_of("480p", "720p", "1080p", "4k"), default="720p"),
+    "aspect_ratio": F(one_of("auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"), default="auto"),
+    "generate_audio": AUDIO,
+}
 PIKA = {
     "prompt": PROMPT,
     "resolution": F(one_of("720p", "1080p"), default="720p"),
@@ -141,33 +185,45 @@ PIKA = {
     "negative_prompt": NEGATIVE,
     "seed": SEED,
 }
+PIXVERSE_TEXT = F(text(2500, max_bytes=2048), required=True)  # "Limited to 2048 UTF-8 encoded bytes"
+PIXVERSE_RATIO = F(one_of("16:9", "4:3", "1:1", "3:4", "9:16"), default="16:9")
 PIXVERSE = {
-    "prompt": PROMPT,
+    "prompt": PIXVERSE_TEXT,
     "resolution": F(one_of("360p", "540p", "720p", "1080p"), default="720p"),
     "duration": F(one_of("5", "8"), default="5"),
-    "negative_prompt": NEGATIVE,
+    "negative_prompt": F(text(2500, max_bytes=2048)),
     "style": F(one_of("anime", "3d_animation", "clay", "comic", "cyberpunk")),
     "seed": SEED,
 }
+PIXVERSE_55 = {
+    **PIXVERSE,
+    "duration": F(one_of("5", "8", "10"), default="5"),
+    "generate_audio_switch": F(flag),
+    "generate_multi_clip_switch": F(flag),
+    "thinking_type": F(one_of("enabled", "disabled", "auto")),
+}
+PIXVERSE_6 = {**PIXVERSE_55, "duration": F(seconds(1, 15), default=5)}
 
-# Endpoint -> its input fields, as fal's model pages list them (fields not listed are ignored, as fal does).
+# Endpoint -> its input fields, from fal's generated types (fal-ai/fal-js libs/client/src/types/endpoints.ts).
+# fal's apps ignore fields their schema does not name; the simulator does too, and records them (job.extra
+# "ignored") so a test can prove the adapter sends none.
 ENDPOINTS: dict[str, dict[str, F]] = {
     "fal-ai/kling-video/v2.6/pro/text-to-video": {
         "prompt": PROMPT,
         "duration": KLING_DURATION,
-        "aspect_ratio": F(one_of("16:9", "9:16", "1:1"), default="16:9"),
+        "aspect_ratio": KLING_RATIO,
         "negative_prompt": NEGATIVE,
         "cfg_scale": F(number(0, 1)),
-        "generate_audio": F(flag, default=True),
+        "generate_audio": AUDIO,
     },
-    "fal-ai/kling-video/v2.6/pro/image-to-video": {
+    "fal-ai/kling-video/v2.6/pro/image-to-video": {  # no cfg_scale, no aspect_ratio (KlingVideoV26ProImageToVideoInput)
         "prompt": PROMPT,
         "start_image_url": START,
         "end_image_url": END,
         "duration": KLING_DURATION,
         "negative_prompt": NEGATIVE,
-        "cfg_scale": F(number(0, 1)),
-        "generate_audio": F(flag, default=True),
+        "generate_audio": AUDIO,
+        "voice_ids": F(lambda v: None if isinstance(v, list) else ("Input should be a valid list", "list_type")),
     },
     "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": {
         "prompt": PROMPT,
@@ -177,6 +233,12 @@ ENDPOINTS: dict[str, dict[str, F]] = {
         "negative_prompt": NEGATIVE,
         "cfg_scale": F(number(0, 1)),
     },
+    "fal-ai/kling-video/v3/standard/text-to-video": {**KLING_V3, "aspect_ratio": KLING_RATIO},
+    "fal-ai/kling-video/v3/pro/text-to-video": {**KLING_V3, "aspect_ratio": KLING_RATIO},
+    "fal-ai/kling-video/v3/standard/image-to-video": {**KLING_V3, "start_image_url": START, "end_image_url": END},
+    "fal-ai/kling-video/v3/pro/image-to-video": {**KLING_V3, "start_image_url": START, "end_image_url": END},
+    "fal-ai/kling-video/o3/standard/text-to-video": {**KLING_O3, "aspect_ratio": KLING_RATIO},
+    "fal-ai/kling-video/o3/standard/image-to-video": {**KLING_O3, "image_url": START, "end_image_url": END},
     "fal-ai/veo3.1": {**VEO, "aspect_ratio": F(one_of("16:9", "9:16"), default="16:9")},
     "fal-ai/veo3.1/image-to-video": {**VEO, "image_url": START, "aspect_ratio": F(one_of("auto", "16:9", "9:16"))},
     "fal-ai/veo3.1/first-last-frame-to-video": {
@@ -187,6 +249,11 @@ ENDPOINTS: dict[str, dict[str, F]] = {
     },
     "fal-ai/wan-25-preview/text-to-video": {**WAN, "aspect_ratio": F(one_of("16:9", "9:16", "1:1"), default="16:9")},
     "fal-ai/wan-25-preview/image-to-video": {**WAN, "image_url": START},
+    "fal-ai/wan/v2.7/text-to-video": {
+        **WAN_27,
+        "aspect_ratio": F(one_of("16:9", "9:16", "1:1", "4:3", "3:4"), default="16:9"),
+    },
+    "fal-ai/wan/v2.7/image-to-video": {**WAN_27, "image_url": END, "end_image_url": END},
     "fal-ai/minimax/hailuo-02/standard/text-to-video": HAILUO,
     "fal-ai/minimax/hailuo-02/standard/image-to-video": {
         **HAILUO,
@@ -194,20 +261,52 @@ ENDPOINTS: dict[str, dict[str, F]] = {
         "end_image_url": END,
         "resolution": F(one_of("512P", "768P"), default="768P"),
     },
+    "fal-ai/minimax/hailuo-2.3/standard/text-to-video": HAILUO,
+    "fal-ai/minimax/hailuo-2.3/standard/image-to-video": {**HAILUO, "image_url": START},
     "fal-ai/luma-dream-machine/ray-2": LUMA,
-    "fal-ai/luma-dream-machine/ray-2/image-to-video": {**LUMA, "image_url": START, "end_image_url": END},
+    "fal-ai/luma-dream-machine/ray-2/image-to-video": {**LUMA, "image_url": END, "end_image_url": END},
+    "fal-ai/luma-dream-machine/ray-2-flash": LUMA,
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video": {**LUMA, "image_url": END, "end_image_url": END},
+    "fal-ai/ltx-2.3/text-to-video": {**LTX, "aspect_ratio": F(one_of("16:9", "9:16"), default="16:9")},
+    "fal-ai/ltx-2.3/image-to-video": {
+        **LTX,
+        "image_url": START,
+        "end_image_url": END,
+        "aspect_ratio": F(one_of("auto", "16:9", "9:16"), default="auto"),
+    },
+    "bytedance/seedance-2.0/text-to-video": SEEDANCE,
+    "bytedance/seedance-2.0/image-to-video": {**SEEDANCE, "image_url": START, "end_image_url": END},
     "fal-ai/pika/v2.2/text-to-video": {
         **PIKA,
         "aspect_ratio": F(one_of("16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3"), default="16:9"),
     },
     "fal-ai/pika/v2.2/image-to-video": {**PIKA, "image_url": START},
-    "fal-ai/pixverse/v5/text-to-video": {
-        **PIXVERSE,
-        "aspect_ratio": F(one_of("16:9", "4:3", "1:1", "3:4", "9:16"), default="16:9"),
-    },
+    "fal-ai/pixverse/v5/text-to-video": {**PIXVERSE, "aspect_ratio": PIXVERSE_RATIO},
     "fal-ai/pixverse/v5/image-to-video": {**PIXVERSE, "image_url": START},
+    "fal-ai/pixverse/v5.5/text-to-video": {**PIXVERSE_55, "aspect_ratio": PIXVERSE_RATIO},
+    "fal-ai/pixverse/v5.5/image-to-video": {**PIXVERSE_55, "image_url": START},
+    "fal-ai/pixverse/v6/text-to-video": {
+        **PIXVERSE_6,
+        "aspect_ratio": F(one_of("16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"), default="16:9"),
+    },
+    "fal-ai/pixverse/v6/image-to-video": {**PIXVERSE_6, "image_url": START},
 }
+# The 1080p limits PixVerse states in its duration descriptions.
+PIXVERSE_1080P = {"fal-ai/pixverse/v5/": ("5",), "fal-ai/pixverse/v5.5/": ("5", "8")}
 
+# fal's request error types (docs: model-apis/request-errors) that "sim:fail=<type>" makes a job end with:
+# (HTTP status, detail). Any other failure is a model's internal_server_error.
+REQUEST_ERRORS: dict[str, tuple[int, str]] = {
+    "internal_server_error": (500, "Internal server error"),
+    "runner_server_error": (500, "The runner returned a server error"),
+    "startup_timeout": (504, "The runner did not start in time"),
+    "request_timeout": (504, "Request timed out"),
+    "runner_scheduling_failure": (503, "No runner could be allocated"),
+    "runner_connection_timeout": (503, "The connection to the runner timed out"),
+    "runner_connection_refused": (503, "The runner refused the connection"),
+    "runner_disconnected": (503, "The runner disconnected"),
+    "runner_incomplete_response": (502, "The runner's response was incomplete"),
+}
 CONTENT_MESSAGE = "The content could not be processed because it contained material flagged by a content checker."
 CANCELLED_MESSAGE = "Request cancelled by the client."
 QUEUE_AHEAD = 3  # a new request starts with this many ahead of it, counting down to 0
@@ -230,11 +329,27 @@ def problems(endpoint: str, payload: Any) -> list[dict[str, Any]]:
             continue
         if problem := spec.check(payload[name]):
             found.append({"loc": ["body", name], "msg": problem[0], "type": problem[1], "input": payload[name]})
-    if not found and "pixverse" in endpoint and payload.get("resolution") == "1080p" and payload.get("duration") == "8":
+    allowed = next((d for prefix, d in PIXVERSE_1080P.items() if endpoint.startswith(prefix)), None)
+    if not found and allowed and payload.get("resolution") == "1080p" and payload.get("duration", "5") not in allowed:
+        what = " or ".join(allowed)
         found.append(
-            {"loc": ["body", "duration"], "msg": "1080p videos are limited to 5 seconds", "type": "value_error"}
+            {"loc": ["body", "duration"], "msg": f"1080p videos are limited to {what} seconds", "type": "value_error"}
         )
     return found
+
+
+def error_kind(job: SimJob) -> str:
+    return job.fail if job.fail in REQUEST_ERRORS else "internal_server_error"
+
+
+def verdict(job: SimJob, phase: str) -> tuple[str, str]:
+    """(error, error_type) of a request that did not succeed, as its COMPLETED status carries them."""
+    if phase == "cancelled":
+        return CANCELLED_MESSAGE, "client_cancelled"
+    if job.fail == "content":
+        return CONTENT_MESSAGE, "content_policy_violation"
+    kind = error_kind(job)
+    return REQUEST_ERRORS[kind][1], kind
 
 
 def seconds_of(value: Any) -> float:
@@ -302,6 +417,7 @@ def create_app(speed: float = 1.0) -> Starlette:
             aspect_ratio=merged.get("aspect_ratio") if merged.get("aspect_ratio") not in (None, "auto") else "16:9",
             authorization=request.headers.get("authorization"),
             root=public_root(request),
+            ignored=sorted(set(payload) - set(ENDPOINTS[endpoint])),  # fal drops these without a word
         )
         if hook := request.query_params.get("fal_webhook"):
             sim.call_back(
@@ -349,12 +465,7 @@ def create_app(speed: float = 1.0) -> Starlette:
         body |= {"status": "COMPLETED", "logs": logs(job, 1.0) if with_logs else None}
         body["metrics"] = {"inference_time": job.run_seconds * sim.speed}
         if sim.config.get("status_errors", True) and phase != "succeeded":
-            body |= {
-                "cancelled": {"error": CANCELLED_MESSAGE, "error_type": "request_cancelled"},
-                "failed": {"error": "Internal server error", "error_type": "internal_server_error"}
-                if job.fail != "content"
-                else {"error": CONTENT_MESSAGE, "error_type": "content_policy_violation"},
-            }[phase]
+            body["error"], body["error_type"] = verdict(job, phase)
         return JSONResponse(body)
 
     async def result(request: Request) -> Response:
@@ -370,13 +481,16 @@ def create_app(speed: float = 1.0) -> Starlette:
         """A finished request's result, as its result URL answers it and its webhook carries it."""
         phase, _ = job.phase()
         if phase == "cancelled":
-            return 499, {"detail": CANCELLED_MESSAGE, "error_type": "request_cancelled"}, {}
+            body = {"detail": CANCELLED_MESSAGE, "error_type": "client_cancelled"}
+            return 499, body, {"X-Fal-Error-Type": "client_cancelled"}
         if phase == "failed" and job.fail == "content":
             detail = [{"loc": ["body", "prompt"], "msg": CONTENT_MESSAGE, "type": "content_policy_violation"}]
             return 422, {"detail": detail}, {"X-Fal-Retryable": "false"}
         if phase == "failed":
-            body = {"detail": "Internal server error", "error_type": "internal_server_error"}
-            return 500, body, {"X-Fal-Retryable": "true", "X-Fal-Request-Id": job.id}
+            kind = error_kind(job)
+            status, detail = REQUEST_ERRORS.get(kind, (500, "Internal server error"))
+            headers = {"X-Fal-Retryable": "true", "X-Fal-Request-Id": job.id, "X-Fal-Error-Type": kind}
+            return status, {"detail": detail, "error_type": kind}, headers
         duration, ratio = float(job.extra["duration"]), str(job.extra["aspect_ratio"])
         size = len(await anyio.to_thread.run_sync(sample_video, duration, ratio))
         video = {
