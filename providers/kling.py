@@ -1,8 +1,11 @@
 """Kling's official API (api-singapore.klingai.com): text2video and image2video tasks, polled by id.
 
-Auth is a short-lived HS256 JWT signed with the secret key, made here and renewed well before it
-expires. Every submit carries our job id as `external_task_id`, so a submit whose reply was lost can
-be found again instead of paid for twice. Kling has no cancel endpoint.
+Auth, either of Kling's two kinds: a single API key sent as is (`Authorization: Bearer <key>`, new
+accounts, every model), or an access/secret key pair from which a short-lived HS256 JWT is made here and
+renewed well before it expires (Kling accepts the pair for models up to 3.0, so for all of ours). With
+both set, the API key is used. Every submit carries our job id as `external_task_id`, so a submit whose
+reply was lost can be found again instead of paid for twice. Kling has no cancel endpoint. A finished
+task's `final_unit_deduction` (the units Kling charged) becomes the job's charged cost.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, WrapValidator
 
 from providers import images
 from providers.base import (
@@ -33,7 +38,10 @@ from providers.base import (
 if TYPE_CHECKING:
     import httpx
 
-UNIT_USD = 0.14  # one Kling resource-pack unit (reference §3a)
+UNIT_USD = 0.14  # one Kling resource-pack unit, as the price sources give it
+# Kling's price page; the unit counts per task were last compared with it (through transcriptions) then.
+PRICE_SOURCE = "https://klingai.com/dev/pricing"
+PRICE_CHECKED = "2026-05-29"
 TOKEN_SECONDS = 1800  # the lifetime Kling's docs use
 RENEW_SECONDS = 300  # renew when less than this is left, so no request carries a token about to lapse
 
@@ -50,15 +58,6 @@ DURATIONS = (5.0, 10.0)
 IMAGE_RULE = "JPG or PNG, at most 10 MB, at least 300 px on each side, aspect ratio between 1:2.5 and 2.5:1"
 
 
-CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-CAMERA_HELP = (
-    "camera movement: {type: "
-    + " | ".join(CAMERA_TYPES)
-    + "}; with type simple also config: {one of "
-    + ", ".join(CAMERA_AXES)
-    + ": -10..10}; not with end_image"
-)
 CFG_HELP = "how closely to follow the prompt, 0..1 (Kling's default 0.5)"
 
 
@@ -74,7 +73,8 @@ def _spec(model_id: str, name: str, description: str, price: PriceRule, **fields
         max_images=1,
         negative_prompt=True,
         max_prompt_chars=2500,
-        options={"camera_control": CAMERA_HELP},
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
     )
     shape = " Image-to-video takes its aspect ratio from the image."
     return ModelSpec(id=model_id, name=name, description=description + shape, price=price, **{**defaults, **fields})
@@ -84,7 +84,8 @@ MODELS = (
     _spec(
         "kling-v2-6",
         "Kling 2.6",
-        "Kling's 2.6 model; 720p (std) or 1080p (pro); native sound with audio=true at 1080p only.",
+        "Kling's 2.6 model; 720p (std) or 1080p (pro); native sound with audio=true at 1080p only; an end "
+        "frame (end_image) at 1080p, silent.",
         PriceRule(
             per_second=1.5 * UNIT_USD / 5,
             per_second_audio=3 * UNIT_USD / 5,  # x5/3 at 1080p = 5 units per 5 s, the price of pro with sound
@@ -92,7 +93,25 @@ MODELS = (
             note=_note("5 s: std 1.5, pro 2.5, pro with sound 5") + "; sound needs 1080p",
         ),
         audio=True,
+        end_image=True,
         typical_seconds=120,
+    ),
+    _spec(
+        "kling-v3",
+        "Kling 3.0",
+        "Kling 3.0: any length from 3 to 15 s; 720p (std) or 1080p (pro); native sound with audio=true.",
+        PriceRule(
+            per_second=0.6 * UNIT_USD,
+            per_second_audio=0.9 * UNIT_USD,  # x4/3 at 1080p: pro 0.8 units/s, 1.2 with sound
+            resolution_factor={"1080p": 4 / 3},
+            note=(
+                f"unverified: Kling API units per second (std 0.6, with sound 0.9; pro 0.8, with sound 1.2) at "
+                f"${UNIT_USD}/unit; one source gives 0.8 / 1.0 with sound, the higher is quoted; failed tasks are free"
+            ),
+        ),
+        durations=tuple(float(seconds) for seconds in range(3, 16)),
+        audio=True,
+        typical_seconds=180,
     ),
     _spec(
         "kling-v2-5-turbo",
@@ -125,26 +144,10 @@ MODELS = (
             note=_note("5 s: std 2, pro 3.5"),
         ),
         end_image=True,
-        options={"camera_control": CAMERA_HELP, "cfg_scale": CFG_HELP},
+        options={"cfg_scale": CFG_HELP},
         typical_seconds=180,
     ),
 )
-
-
-def _check_camera(camera: Any) -> None:
-    """Kling's camera_control: a documented type; for `simple`, a config of axes within -10..10."""
-    if not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES:
-        raise InvalidRequest(f"camera_control must be an object with type one of {', '.join(CAMERA_TYPES)}")
-    config = camera.get("config")
-    if camera["type"] != "simple":
-        if config is not None:
-            raise InvalidRequest(f"camera_control type {camera['type']} takes no config (only simple does)")
-        return
-    if not isinstance(config, dict) or not config or set(config) - set(CAMERA_AXES):
-        raise InvalidRequest(f"camera_control type simple needs config with some of {', '.join(CAMERA_AXES)}")
-    for axis, value in config.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not -10 <= value <= 10:
-            raise InvalidRequest(f"camera_control config {axis} must be a number from -10 to 10, not {value!r}")
 
 
 # The request mapping: our resolution -> Kling's mode; our mode -> Kling's endpoint.
@@ -152,17 +155,21 @@ KLING_MODE = {"720p": "std", "1080p": "pro"}
 ENDPOINT = {"text_to_video": "text2video", "image_to_video": "image2video"}
 # What Kling offers only in pro mode (1080p), by model: a ModelSpec cannot say so, so check() does.
 PRO_ONLY: dict[str, dict[str, str]] = {
-    "kling-v2-6": {"audio": "sound (audio=true)"},
+    "kling-v2-6": {"audio": "sound (audio=true)", "end_image": "an end frame (end_image)"},
     "kling-v2-5-turbo": {"end_image": "an end frame (end_image)"},
     "kling-v1-6": {"end_image": "an end frame (end_image)"},
 }
 
+# Models that make a silent video with an end frame (the capability map: kling-v2-6 pro start/end frame).
+SILENT_WITH_END_FRAME = {"kling-v2-6"}
+
 # Kling's error codes (docs: error codes): what each means in our terms and what a person can do.
-KEYS = "KLING_ACCESS_KEY / KLING_SECRET_KEY"
+KEYS = "KLING_API_KEY (or KLING_ACCESS_KEY / KLING_SECRET_KEY)"
+PAIR = "KLING_ACCESS_KEY / KLING_SECRET_KEY"
 ERRORS: dict[int, tuple[ErrorCode, str]] = {
-    1000: (ErrorCode.AUTH, f"authentication failed: the keys were rejected; check {KEYS}"),
+    1000: (ErrorCode.AUTH, f"authentication failed: the key was rejected; check {KEYS}"),
     1001: (ErrorCode.AUTH, f"the Authorization header was empty; check {KEYS}"),
-    1002: (ErrorCode.AUTH, f"the signed token was rejected; check that {KEYS} are a matching pair"),
+    1002: (ErrorCode.AUTH, f"the key or token was rejected; check KLING_API_KEY, or that {PAIR} are a matching pair"),
     1003: (ErrorCode.AUTH, "the token is not valid yet; this machine's clock is probably behind: sync it"),
     1004: (
         ErrorCode.AUTH,
@@ -198,6 +205,75 @@ FAMILIES = {10: ErrorCode.AUTH, 11: ErrorCode.OUT_OF_CREDIT, 12: ErrorCode.INVAL
 CONTENT_FAILURE = re.compile(r"risk|safety|secur|sensitive|policy|violat|inappropriate|moderat|prohibit", re.I)
 
 
+# -- Kling's answers, as typed wire models: tolerant (a field of the wrong shape reads as absent), so every
+# odd answer still takes one of the error paths below rather than raising.
+T = TypeVar("T")
+
+
+def _or_none(value: Any, handler: Any) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Maybe = Annotated[T | None, WrapValidator(_or_none)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class KlingVideo(_Wire):
+    url: Maybe[str] = None
+    duration: Maybe[str] = None
+
+
+class KlingResult(_Wire):
+    videos: Maybe[list[Maybe[KlingVideo]]] = None
+
+
+class KlingTaskInfo(_Wire):
+    external_task_id: Maybe[str] = None
+
+
+class KlingTask(_Wire):
+    """A task's `data`: the create and query answers, and the callback body."""
+
+    task_id: Maybe[str] = None
+    task_status: Maybe[str] = None
+    task_status_msg: Maybe[str] = None
+    task_info: Maybe[KlingTaskInfo] = None
+    task_result: Maybe[KlingResult] = None
+    final_unit_deduction: Maybe[str] = None  # the units charged, e.g. "2.5"
+
+    @property
+    def video_url(self) -> str | None:
+        videos = (self.task_result.videos if self.task_result else None) or []
+        return videos[0].url if videos and videos[0] else None
+
+    @property
+    def charged_usd(self) -> float | None:
+        try:
+            units = float(self.final_unit_deduction or "")
+        except ValueError:
+            return None
+        return round(units * UNIT_USD, 4) if units >= 0 else None
+
+
+class KlingEnvelope(_Wire):
+    """{code, message, request_id, data}: every answer, errors included."""
+
+    code: Maybe[StrictInt] = None
+    message: Maybe[str] = None
+    request_id: Maybe[str] = None
+    data: Maybe[dict[str, Any]] = None
+
+
+def envelope(body: Any) -> KlingEnvelope | None:
+    return KlingEnvelope.model_validate(body) if isinstance(body, dict) else None
+
+
 class TokenExpired(ProviderError):
     """Kling code 1004: the JWT lapsed (or clocks disagree); renew it and try once more."""
 
@@ -214,18 +290,17 @@ def kling_error(code: int, message: str, request_id: str = "", status: int | Non
 
 def map_error(response: httpx.Response) -> ProviderError | None:
     """ProviderHTTP's error_mapper: Kling's body by code; None (status-based default) if it has none."""
-    body = json_body(response)
-    if not isinstance(body, dict) or not isinstance(body.get("code"), int) or body["code"] == 0:
+    body = envelope(json_body(response))
+    if body is None or body.code is None or body.code == 0:
         return None
-    return kling_error(
-        body["code"], str(body.get("message") or ""), str(body.get("request_id") or ""), response.status_code
-    )
+    return kling_error(body.code, body.message or "", body.request_id or "", response.status_code)
 
 
 class KlingProvider(Provider):
     name = "kling"
     title = "Kling"
-    env_vars = ("KLING_ACCESS_KEY", "KLING_SECRET_KEY")
+    # Either KLING_API_KEY alone or the access/secret pair: configured() and missing_env() say so.
+    env_vars = ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY")
     base_url_default = "https://api-singapore.klingai.com"
     default_model = "kling-v2-6"
     can_reconcile = True  # our job id is the task's external_task_id
@@ -240,6 +315,29 @@ class KlingProvider(Provider):
         self._token_expires = 0.0
 
     # -- auth ------------------------------------------------------------------------------------
+    def _api_key(self) -> str:
+        return self.env.get("KLING_API_KEY", "").strip()
+
+    def configured(self) -> bool:
+        return bool(self._api_key()) or all(self.env.get(var) for var in ("KLING_ACCESS_KEY", "KLING_SECRET_KEY"))
+
+    def missing_env(self) -> list[str]:
+        """Nothing, or what to set: the other half of a pair begun, else the single API key."""
+        if self.configured():
+            return []
+        pair = [var for var in ("KLING_ACCESS_KEY", "KLING_SECRET_KEY") if not self.env.get(var)]
+        return pair if len(pair) == 1 else ["KLING_API_KEY"]
+
+    def authorization(self) -> str:
+        """The Authorization header: the API key as is, else the current JWT of the pair."""
+        if key := self._api_key():
+            return f"Bearer {key}"
+        if not self.configured():
+            raise ProviderError(
+                ErrorCode.NOT_CONFIGURED, f"Kling is not configured: set {' or '.join(self.missing_env())}."
+            )
+        return f"Bearer {self.token()}"
+
     def token(self) -> str:
         """The current JWT, made anew when less than RENEW_SECONDS of it are left."""
         now = time.time()
@@ -258,8 +356,8 @@ class KlingProvider(Provider):
         return [*super().secrets(), *([self._token] if self._token else [])]
 
     def http_options(self) -> dict[str, Any]:
-        # auth runs per request: every request carries the current token, renewed when due.
-        return {"auth": lambda: {"Authorization": f"Bearer {self.token()}"}, "error_mapper": map_error}
+        # auth runs per request: every request carries the key, or the current token, renewed when due.
+        return {"auth": lambda: {"Authorization": self.authorization()}, "error_mapper": map_error}
 
     async def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
         """One API call; `data` of a code-0 answer. An expired token is renewed and the call sent once
@@ -270,28 +368,27 @@ class KlingProvider(Provider):
         except TokenExpired:
             self._token = None
             response = await client.request(method, path, json=json)
-        body = json_body(response)
-        if isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"] != 0:  # an error in a 200
-            error = kling_error(body["code"], str(body.get("message") or ""), str(body.get("request_id") or ""))
+        body = envelope(json_body(response))
+        if body is not None and body.code is not None and body.code != 0:  # an error in a 200
+            error = kling_error(body.code, body.message or "", body.request_id or "")
             error.message = client.redact(error.message)
             error.args = (error.message,)
             raise error
-        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        if body is None or body.data is None:
             what = (
                 f"Kling sent an answer that is not its JSON envelope (HTTP {response.status_code}) to {method} {path}"
             )
             if method == "POST":  # it may still have created the task
                 raise ProviderError(ErrorCode.SUBMIT_UNCONFIRMED, what + ".", retryable=False)
             raise ProviderError(ErrorCode.TRANSIENT, what + "; will try again.")
-        return body["data"]
+        return body.data
 
     # -- the request mapping ---------------------------------------------------------------------
     def check(self, request: VideoRequest) -> None:
-        camera = request.options.get("camera_control")
-        if camera is not None:
-            _check_camera(camera)
-            if request.end_image:
-                raise InvalidRequest("Kling takes camera_control or an end frame (end_image), not both")
+        if request.end_image and request.audio and request.model in SILENT_WITH_END_FRAME:
+            raise InvalidRequest(
+                f"{request.model} makes a silent video when given an end frame; set audio to false or drop end_image"
+            )
         cfg = request.options.get("cfg_scale")
         if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1):
             raise InvalidRequest(f"cfg_scale must be a number from 0 to 1, not {cfg!r}")
@@ -314,12 +411,11 @@ class KlingProvider(Provider):
             "negative_prompt": request.negative_prompt,
             "mode": KLING_MODE[request.resolution],
             "aspect_ratio": request.aspect_ratio if text_only else None,  # image2video takes the image's
-            "duration": f"{request.duration:g}",  # a string on the wire: "5" | "10"
+            "duration": f"{request.duration:g}",  # a string on the wire: "5" | "10" (kling-v3: "3".."15")
             "sound": ("on" if request.audio else "off") if spec.audio else None,
             "image": self._image(request.images[0], "the start image") if request.images else None,
             "image_tail": self._image(request.end_image, "end_image") if request.end_image else None,
             "external_task_id": job_id,
-            "camera_control": request.options.get("camera_control"),
             "cfg_scale": request.options.get("cfg_scale"),
         }
         return {key: value for key, value in body.items() if value is not None}
@@ -350,21 +446,28 @@ class KlingProvider(Provider):
         if callback_url:
             body["callback_url"] = callback_url  # Kling POSTs the task's `data` at every status change
         endpoint = ENDPOINT[request.mode]
-        data = await self._call("POST", f"/v1/videos/{endpoint}", json=body)
-        return Submission(ref=str(data["task_id"]), state={"endpoint": endpoint})
+        task = KlingTask.model_validate(await self._call("POST", f"/v1/videos/{endpoint}", json=body))
+        if not task.task_id:
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                f"Kling accepted the task but sent no task_id; it is looked up by our id ({job_id}).",
+                retryable=False,
+            )
+        return Submission(ref=task.task_id, state={"endpoint": endpoint})
 
     async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
         """Kling's single-task query takes our external_task_id in place of its task_id."""
         endpoint = ENDPOINT[request.mode]
         try:
-            data = await self._call("GET", f"/v1/videos/{endpoint}/{job_id}")
+            task = KlingTask.model_validate(await self._call("GET", f"/v1/videos/{endpoint}/{job_id}"))
         except ProviderError as error:
             if error.code == ErrorCode.NOT_FOUND:
                 return None
             raise
-        if (data.get("task_info") or {}).get("external_task_id", job_id) != job_id:
+        external = task.task_info.external_task_id if task.task_info else None
+        if (external or job_id) != job_id or not task.task_id:
             return None
-        return Submission(ref=str(data["task_id"]), state={"endpoint": endpoint})
+        return Submission(ref=task.task_id, state={"endpoint": endpoint})
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         endpoint = submission.state.get("endpoint") or ENDPOINT[request.mode]
@@ -379,17 +482,15 @@ class KlingProvider(Provider):
 
 def task_snapshot(data: dict[str, Any]) -> Snapshot:
     """A task's `data` (from a query or a callback) in our terms."""
-    status = data.get("task_status")
-    detail = str(data.get("task_status_msg") or "")
+    task = KlingTask.model_validate(data)
+    status, detail = task.task_status, task.task_status_msg or ""
     if status == "submitted":
         return Snapshot(status="queued", message="waiting in Kling's queue")
     if status == "processing":  # Kling reports no progress figure
         return Snapshot(status="running", message="Kling is generating the video")
     if status == "succeed":
-        videos = (data.get("task_result") or {}).get("videos") or []
-        url = videos[0].get("url") if videos and isinstance(videos[0], dict) else None
-        if url:
-            return Snapshot(status="succeeded", message="generated", video_url=url)
+        if url := task.video_url:
+            return Snapshot(status="succeeded", message="generated", video_url=url, charged_usd=task.charged_usd)
         return _failed(ErrorCode.PROVIDER_FAILED, "Kling reported success but sent no video URL", retryable=True)
     if status == "failed":
         if CONTENT_FAILURE.search(detail):

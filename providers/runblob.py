@@ -1,15 +1,22 @@
 """runblob.io: Kling O3 (Kling 3.0 Omni video) through the runblob reseller.
 
-Wire contract (docs.runblob.io, api-reference/kling/o3-video-*):
-  POST /v1/kling/o3-video/generate  {prompt, model, duration "5"|"10"|"15", aspect_ratio, images_url | images_base64}
+Wire contract (docs.runblob.io, api-reference/kling/o3-video-*; the official SDK `runblob` 0.3.1,
+KlingO3VideoGenerateParams and KlingVideoStatusResponse):
+  POST /v1/kling/o3-video/generate  {prompt, model, duration "5"|"10"|"15", aspect_ratio, images_url | images_base64,
+       first_frame_url | _base64 + end_frame_url | _base64, prefer_multi_shots | customize_multi_shots}
     -> 201 {generation_id, status: "pending", price: "0.1500"}   (price: what this call charged, in USD)
   GET  /v1/kling/o3-video/generations/{generation_id}
-    -> {generation_id, status: pending|processing|completed|failed, prompt, video_url | null, model, message}
-There is no cancel endpoint and no lookup by an id of ours, so an unconfirmed submit cannot be reconciled.
+    -> {generation_id, status: pending|processing|completed|failed, prompt, video_url | null, model, description}
+The status has no `message` (the docs point to the webhook for the reason; the SDK names `description`); the
+webhook carries the reason in `message`. Both are read, as is `error`. There is no cancel endpoint and no lookup
+by an id of ours, so an unconfirmed submit cannot be reconciled. The SDK can send an `X-Idempotency-Key`; the
+docs say nothing of what runblob does with it, so it is sent (our job id) but a resubmit is not taken as safe.
 
 Choices:
 - Images: URLs are sent as `images_url`, local files (data URIs arrive as files, the engine stores them) as
   `images_base64` data URIs. runblob refuses a mix and we never fetch URLs, so a mix is refused before any call.
+- End frame: the SDK says a first frame needs an end frame and the other way round, so `end_image` with exactly
+  one image sends the pair first_frame_* / end_frame_* (each a URL, or a data URI for a file) instead.
 - `keep_original_sound` keeps the sound of input *video*; we send only images, so our `audio` flag is not offered
   (nothing in this API asks for generated sound) and the flag itself is passed through as an option.
 - Prices: runblob publishes only the `price` each submit returns. The estimates scale its documented example
@@ -19,8 +26,10 @@ Choices:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
 from providers.base import (
     RETRYABLE,
@@ -46,7 +55,14 @@ TITLE = "runblob (Kling O3)"
 API = "/v1/kling/o3-video"
 DURATIONS = (5.0, 10.0, 15.0)
 PER_SECOND = {"kling_o3": 0.03, "kling_o3_pro": 0.06}  # estimates: see the module docstring
-PRICE_NOTE = "estimate; the job records the price runblob returns when it accepts the video"
+PRICE_NOTE = (
+    "estimate: runblob publishes no price table, only the price each accepted video returns (the job records "
+    "that); scaled from its one documented example ($0.15 for 5 s standard), pro at 2x, quoted high"
+)
+# Where runblob shows what a call costs: the generate page's `price` ("Amount charged in USD", example "0.1500").
+PRICE_SOURCE = "https://docs.runblob.io/api-reference/kling/o3-video-generate"
+PRICE_CHECKED = "2026-12-03"
+MULTI_SHOTS = {"prefer": "prefer_multi_shots", "custom": "customize_multi_shots"}
 # The status guide's times for standard videos; pro takes 30-50% longer.
 USUAL_TIME = {5.0: "2-3 minutes", 10.0: "3-5 minutes", 15.0: "5-7 minutes"}
 # The guide's progressive polling [5, 5, 10, 15, 15] s, keyed by seconds since the job was created.
@@ -67,9 +83,15 @@ def _spec(model_id: str, name: str, resolution: str, typical_seconds: float, des
         resolutions=(resolution,),
         default_resolution=resolution,
         max_images=5,
+        end_image=True,  # with exactly one image: the first and end frames
         max_prompt_chars=2500,
-        options={"keep_original_sound": "runblob's keep_original_sound flag, true | false (its default true)"},
+        options={
+            "keep_original_sound": "runblob's keep_original_sound flag, true | false (its default true)",
+            "multi_shots": "prefer | custom: runblob's prefer_multi_shots or customize_multi_shots flag",
+        },
         price=PriceRule(by_duration={f"{d:g}": round(PER_SECOND[model_id] * d, 4) for d in DURATIONS}, note=PRICE_NOTE),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
         typical_seconds=typical_seconds,
     )
 
@@ -91,7 +113,7 @@ MODELS = (
     ),
 )
 
-# Why a generation failed (the `message` of a failed status or webhook) -> our code and what to do.
+# Why a generation failed (a failed status's `description`, a webhook's `message`) -> our code and what to do.
 FAILURES: dict[str, tuple[ErrorCode, str]] = {
     "CONTENT_POLICY_VIOLATION": (
         ErrorCode.CONTENT_POLICY,
@@ -120,6 +142,49 @@ REJECTIONS = {
 _CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
+# -- runblob's answers, as typed wire models: tolerant (a field of the wrong shape reads as absent), so every
+# odd answer still takes one of the error paths below rather than raising.
+T = TypeVar("T")
+
+
+def _or_none(value: Any, handler: Any) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Maybe = Annotated[T | None, WrapValidator(_or_none)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class Created(_Wire):
+    """The generate answer: {generation_id, status, price}."""
+
+    generation_id: Maybe[str] = None
+    price: Maybe[str] = None  # what the call charged, in USD: "0.1500"
+
+
+class Generation(_Wire):
+    """A status answer or a webhook body."""
+
+    generation_id: Maybe[str] = None
+    status: Maybe[str] = None
+    video_url: Maybe[str] = None
+    description: Maybe[str] = None  # the status's reason (SDK KlingVideoStatusResponse)
+    message: Maybe[str] = None  # the webhook's reason code
+    error: Maybe[Any] = None  # a string, or {"message": ...} as runblob's other webhooks send
+
+    @property
+    def reason(self) -> str:
+        error = self.error.get("message") if isinstance(self.error, dict) else self.error
+        given = (self.description, self.message, error if isinstance(error, str) else None)
+        return next((text.strip() for text in given if text and text.strip()), "")
+
+
 class RunblobProvider(Provider):
     name = "runblob"
     title = TITLE
@@ -137,6 +202,14 @@ class RunblobProvider(Provider):
         sound = request.options.get("keep_original_sound")
         if sound is not None and not isinstance(sound, bool):
             raise InvalidRequest(f"keep_original_sound must be true or false, not {sound!r}")
+        shots = request.options.get("multi_shots")
+        if shots is not None and shots not in MULTI_SHOTS:
+            raise InvalidRequest(f"multi_shots must be {' or '.join(MULTI_SHOTS)}, not {shots!r}")
+        if request.end_image and len(request.images) != 1:
+            raise InvalidRequest(
+                f"{TITLE} takes an end frame only as a pair with one first frame: give exactly one image with "
+                f"end_image (not {len(request.images)}), or drop end_image to use the images as references."
+            )
         urls = [image for image in request.images if classify(image) == "url"]
         if urls and len(urls) < len(request.images):
             raise InvalidRequest(
@@ -149,16 +222,19 @@ class RunblobProvider(Provider):
         body = self.body(request)
         if callback_url:
             body["callback_url"] = callback_url
-        response = await self.http.request("POST", f"{API}/generate", json=body)
-        data = json_body(response)
-        if not isinstance(data, dict) or not data.get("generation_id"):
+        # The SDK's optional header; what runblob does with it is not documented, so resubmits stay unsafe.
+        headers = {"X-Idempotency-Key": job_id}
+        response = await self.http.request("POST", f"{API}/generate", json=body, headers=headers)
+        body_json = json_body(response)
+        created = Created.model_validate(body_json) if isinstance(body_json, dict) else None
+        if created is None or not created.generation_id:
             raise ProviderError(
                 ErrorCode.SUBMIT_UNCONFIRMED,
                 f"{TITLE} accepted the request (HTTP {response.status_code}) but sent no generation_id; the video "
                 "may be generating and charged: check your runblob dashboard before submitting it again.",
                 retryable=False,
             )
-        return Submission(ref=str(data["generation_id"]), charged_usd=_usd(data.get("price")))
+        return Submission(ref=created.generation_id, charged_usd=_usd(created.price))
 
     def body(self, request: VideoRequest) -> dict[str, Any]:
         """The JSON runblob receives for `request`."""
@@ -170,6 +246,15 @@ class RunblobProvider(Provider):
         }
         if "keep_original_sound" in request.options:
             body["keep_original_sound"] = request.options["keep_original_sound"]
+        if (shots := request.options.get("multi_shots")) is not None:
+            body[MULTI_SHOTS[shots]] = True
+        if request.end_image:  # the pair of frames, each the way it was given
+            for name, image in (("first_frame", request.images[0]), ("end_frame", request.end_image)):
+                if classify(image) == "url":
+                    body[f"{name}_url"] = check_url(image)
+                else:
+                    body[f"{name}_base64"] = to_data_uri(image, self.allowed_dirs)
+            return body
         urls = [image for image in request.images if classify(image) == "url"]
         if urls:
             body["images_url"] = [check_url(url) for url in urls]
@@ -182,14 +267,15 @@ class RunblobProvider(Provider):
         data = json_body(response)
         if not isinstance(data, dict):
             raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} sent an unreadable status answer; asking again later.")
-        return _snapshot(data, submission, request)
+        return _snapshot(Generation.model_validate(data), submission, request)
 
     def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
         """runblob's webhook: {generation_id, status: completed | failed, video_url, model, message}."""
-        if about_another_job(payload.get("generation_id"), submission.ref):
+        generation = Generation.model_validate(payload)
+        if about_another_job(generation.generation_id, submission.ref):
             return None
         try:
-            return _snapshot(payload, submission)
+            return _snapshot(generation, submission)
         except ProviderError:
             return None  # completed without a video_url yet: a poll will read it
 
@@ -203,19 +289,17 @@ class RunblobProvider(Provider):
 # -- wire helpers ----------------------------------------------------------------------------------
 
 
-def _snapshot(data: dict[str, Any], submission: Submission, request: VideoRequest | None = None) -> Snapshot:
+def _snapshot(data: Generation, submission: Submission, request: VideoRequest | None = None) -> Snapshot:
     """A generation's status (from a status read or a webhook) in our terms."""
-    status = data.get("status")
+    status = data.status
     if status == "pending":
         return Snapshot(status="queued", message="waiting in runblob's queue")
     if status == "completed":
-        if not data.get("video_url"):
+        if not data.video_url:
             raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the video done but gave no video_url yet.")
-        return Snapshot(
-            status="succeeded", progress=1.0, video_url=data["video_url"], charged_usd=submission.charged_usd
-        )
+        return Snapshot(status="succeeded", progress=1.0, video_url=data.video_url, charged_usd=submission.charged_usd)
     if status == "failed":
-        error = _failure(data.get("message"))
+        error = _failure(data.reason)
         return Snapshot(status="failed", message=error.message, error=error)
     # "processing", or a status newer than these docs: either way runblob is working on it.
     word = "generating" if status == "processing" else f"status {status!r}"
@@ -232,14 +316,18 @@ def _usd(price: object) -> float | None:
         return None
 
 
-def _failure(code: object) -> ProviderErrorInfo:
-    reason = str(code).strip() if code else ""
-    if reason in FAILURES:
-        what, advice = FAILURES[reason]
-        return ProviderErrorInfo(code=what, message=f"{TITLE}: {advice} ({reason}).", retryable=what in RETRYABLE)
+def _failure(reason: str) -> ProviderErrorInfo:
+    """A failure reason in our terms: a documented code, given alone or inside a sentence in any case."""
+    spelled = "_" + re.sub(r"[^A-Z0-9]+", "_", reason.upper()) + "_"
+    known = next((code for code in FAILURES if f"_{code}_" in spelled), None)
+    if known:
+        what, advice = FAILURES[known]
+        said = known if reason == known else f"{known}: {reason}"
+        return ProviderErrorInfo(code=what, message=f"{TITLE}: {advice} ({said}).", retryable=what in RETRYABLE)
+    said = reason or "its status gave no reason; a webhook would"
     return ProviderErrorInfo(
         code=ErrorCode.PROVIDER_FAILED,
-        message=f"{TITLE} could not generate the video ({reason or 'no reason given'}); trying again may work.",
+        message=f"{TITLE} could not generate the video ({said}); trying again may work.",
         retryable=True,
     )
 

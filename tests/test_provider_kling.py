@@ -129,12 +129,18 @@ def resolve(settings: Settings, **args: Any):
 # -- declaration -------------------------------------------------------------------------------------
 def test_declaration() -> None:
     provider = KlingProvider(env={})
-    assert [m.id for m in provider.models] == ["kling-v2-6", "kling-v2-5-turbo", "kling-v2-1-master", "kling-v1-6"]
+    ids = ["kling-v2-6", "kling-v3", "kling-v2-5-turbo", "kling-v2-1-master", "kling-v1-6"]
+    assert [m.id for m in provider.models] == ids
     assert provider.default_model == "kling-v2-6" and provider.spec("kling-v2-6").audio
-    assert provider.env_vars == ("KLING_ACCESS_KEY", "KLING_SECRET_KEY") and not provider.configured()
+    assert provider.env_vars == ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY")
+    assert not provider.configured() and provider.missing_env() == ["KLING_API_KEY"]
     assert provider.base_url == "https://api-singapore.klingai.com"
     assert not provider.supports_cancel and not provider.resubmit_is_safe
-    assert all(m.durations == (5.0, 10.0) and "unverified" in m.price.note for m in provider.models)
+    assert all("unverified" in m.price.note for m in provider.models)
+    assert all(m.durations == (5.0, 10.0) for m in provider.models if m.id != "kling-v3")
+    assert provider.spec("kling-v3").durations == tuple(float(s) for s in range(3, 16))
+    # Every price names where Kling publishes it and when it was checked.
+    assert all(m.price_source.startswith("https://") and m.price_checked == "2026-05-29" for m in provider.models)
     # Frequent while content checks may still fail a task; then 5-10 s for 1-5 minute jobs.
     master, turbo = provider.spec("kling-v2-1-master"), provider.spec("kling-v2-5-turbo")
     assert provider.poll_interval(turbo, 0) == 3.0 and provider.poll_interval(turbo, 60) == 5.0

@@ -15,6 +15,8 @@ from server.settings import Settings
 
 pytestmark = pytest.mark.anyio
 CAMERA = {"type": "simple", "config": {"horizontal": 0, "vertical": 0, "pan": 5, "tilt": 0, "roll": 0, "zoom": 0}}
+# camera_control is gone: Kling's capability map offers it only on kling-v1 std 5 s (text) and kling-v1-5 pro 5 s
+# (image), models not offered here.
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,10 @@ async def generate(settings: Settings, **args) -> dict:
 @pytest.mark.parametrize(
     ("args", "sent"),
     [
-        ({"provider": "kling", "options": {"camera_control": CAMERA}}, {"camera_control": CAMERA}),
         ({"provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 0.8}}, {"cfg_scale": 0.8}),
-        (
-            {"provider": "kling", "options": {"camera_control": {"type": "down_back"}}},
-            {"camera_control": {"type": "down_back"}},
-        ),
         ({"provider": "runblob", "options": {"keep_original_sound": False}}, {"keep_original_sound": False}),
+        ({"provider": "runblob", "options": {"multi_shots": "prefer"}}, {"prefer_multi_shots": True}),
+        ({"provider": "runblob", "options": {"multi_shots": "custom"}}, {"customize_multi_shots": True}),
         ({"provider": "fal", "options": {"cfg_scale": 0.2}}, {"cfg_scale": 0.2}),
     ],
 )
@@ -61,35 +60,28 @@ async def test_without_options_the_providers_defaults_apply(settings, simulators
     assert simulators[1]["fal"].jobs[job["provider_job_id"]].payload["cfg_scale"] == 0.5
     job = await generate(settings, provider="kling")
     assert "camera_control" not in simulators[1]["kling"].jobs[job["provider_job_id"]].payload
+    job = await generate(settings, provider="runblob")
+    payload = simulators[1]["runblob"].jobs[job["provider_job_id"]].payload
+    assert not {"prefer_multi_shots", "customize_multi_shots"} & set(payload)
 
 
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ({"provider": "kling", "options": {"cfg_scale": 0.5}}, ["does not take option(s) cfg_scale", "camera_control"]),
         (
-            {"provider": "kling", "options": {"camera_control": {"type": "orbit"}}},
-            ['camera_control.type: "orbit" is not one of the choices', "one of simple"],
+            {"provider": "kling", "options": {"cfg_scale": 0.5}},
+            ["does not take option(s) cfg_scale", "its options: none"],
+        ),
+        ({"provider": "kling", "options": {"camera_control": CAMERA}}, ["camera_control: unknown", "allowed: "]),
+        (
+            {"provider": "kling", "model": "kling-v1-6", "options": {"camera_control": {"type": "down_back"}}},
+            ["camera_control: unknown"],
         ),
         (
-            {"provider": "kling", "options": {"camera_control": {"type": "simple", "config": {"pan": 11}}}},
-            ["config.pan: 11", "allowed: a number from -10 to 10"],
+            {"provider": "runblob", "options": {"multi_shots": "many"}},
+            ['options.multi_shots: "many" is not one of the choices', "one of prefer, custom"],
         ),
-        (
-            {"provider": "kling", "options": {"camera_control": {"type": "forward_up", "config": {"pan": 1}}}},
-            ["takes no config"],
-        ),
-        (
-            {
-                "provider": "kling",
-                "model": "kling-v1-6",
-                "resolution": "1080p",
-                "images": ["https://x.example/a.png"],
-                "end_image": "https://x.example/b.png",
-                "options": {"camera_control": CAMERA},
-            },
-            ["camera_control or an end frame"],
-        ),
+        ({"provider": "kling", "options": {"multi_shots": "prefer"}}, ["does not take option(s) multi_shots"]),
         (
             {"provider": "kling", "model": "kling-v1-6", "options": {"cfg_scale": 2}},
             ["options.cfg_scale: 2", "allowed: a number from 0 to 1"],
@@ -121,7 +113,7 @@ async def test_list_models_declares_each_models_options(settings):
             for m in compact
         ]
     options = {(m["provider"], m["model"]): m["options"] for m in models}
-    assert set(options[("kling", "kling-v1-6")]) == {"camera_control", "cfg_scale"}
-    assert set(options[("kling", "kling-v2-6")]) == {"camera_control"}
-    assert set(options[("runblob", "kling_o3")]) == {"keep_original_sound"}
+    assert set(options[("kling", "kling-v1-6")]) == {"cfg_scale"}
+    assert all(options[("kling", model)] == {} for model in ("kling-v2-6", "kling-v2-5-turbo", "kling-v3"))
+    assert set(options[("runblob", "kling_o3")]) == {"keep_original_sound", "multi_shots"}
     assert options[("runway", "gen4.5")] == {} and options[("demo", "demo-v1")] == {}

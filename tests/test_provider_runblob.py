@@ -156,8 +156,10 @@ async def test_list_models_declares_both_models(rb_settings: Settings):
     ]
     for model in models:
         assert model["durations"] == [5, 10, 15] and model["aspect_ratios"] == ["16:9", "9:16", "1:1"]
-        assert model["max_images"] == 5 and not model["end_image"] and not model["audio"] and model["configured"]
-        assert "price runblob returns" in model["price"]
+        assert model["max_images"] == 5 and model["end_image"] and not model["audio"] and model["configured"]
+        assert "price each accepted video returns" in model["price"] and "quoted high" in model["price"]
+        assert model["price_source"] == "https://docs.runblob.io/api-reference/kling/o3-video-generate"
+        assert model["price_checked"] == "2026-12-03"
 
 
 # -- the wire ----------------------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from providers import kling
-from providers.options import CameraAxes, CameraControl, VideoOptions
+from providers.options import VideoOptions
 from providers.registry import PROVIDERS, provider_class
 from server.app import build_server
 from server.arguments import closest_name
@@ -54,9 +53,6 @@ def test_every_option_a_model_declares_is_a_typed_field():
     assert declared, "no model declares an option: the test would prove nothing"
     missing = {option: where for option, where in declared.items() if option not in VideoOptions.model_fields}
     assert missing == {}
-    # Kling's camera rules, as its adapter checks them.
-    assert set(CameraAxes.model_fields) == set(kling.CAMERA_AXES)
-    assert CameraControl.model_json_schema()["properties"]["type"]["enum"] == list(kling.CAMERA_TYPES)
 
 
 async def test_every_input_field_is_described_and_no_object_is_free_form(settings: Settings):
@@ -91,8 +87,6 @@ async def test_bounds_are_in_the_schema(settings: Settings):
         assert (seed["type"], seed["minimum"], seed["maximum"]) == (["integer", "null"], 0, 4294967295)
         options = schemas[tool]["properties"]["options"]["properties"]
         assert (options["cfg_scale"]["minimum"], options["cfg_scale"]["maximum"]) == (0, 1)
-        axes = options["camera_control"]["properties"]["config"]["properties"]
-        assert all((a["minimum"], a["maximum"]) == (-10, 10) for a in axes.values())
     for tool in ("generate_video", "get_status"):
         wait = schemas[tool]["properties"]["wait_seconds"]
         assert wait["minimum"] == 0 and wait["maximum"] == 3600
@@ -168,14 +162,14 @@ REFUSED = [
         "estimate_cost",
         {"prompt": "x", "options": "fast"},
         'options: "fast" should be an object',
-        "an object with some of camera_control",
+        "an object with some of cfg_scale",
     ),
     ("estimate_cost", {"prompt": "x", "options": {"cfg_scale": 2}}, "options.cfg_scale: 2", "a number from 0 to 1"),
     (
         "estimate_cost",
-        {"prompt": "x", "options": {"camera_control": {"type": "orbit"}}},
-        'options.camera_control.type: "orbit" is not one of the choices',
-        "one of simple, down_back",
+        {"prompt": "x", "options": {"multi_shots": "many"}},
+        'options.multi_shots: "many" is not one of the choices',
+        "one of prefer, custom",
     ),
     (
         "estimate_cost",
@@ -213,7 +207,7 @@ async def test_typed_options_reach_the_catalog_as_given(settings: Settings):
         )
         nulls = await client.call_tool(  # what a strict-mode model sends: every option, unused ones null
             "estimate_cost",
-            {"prompt": "x", "provider": "demo", "options": {"camera_control": None, "cfg_scale": None}},
+            {"prompt": "x", "provider": "demo", "options": {"multi_shots": None, "cfg_scale": None}},
         )
     assert not taken.is_error, taken.content
     assert refused.is_error and "does not take option(s) cfg_scale" in refused.content[0].text

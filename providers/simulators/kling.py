@@ -1,15 +1,18 @@
 """A local Kling API (api-singapore.klingai.com) for tests and benchmarks, written from Kling's docs.
 
-It checks the HS256 JWT like Kling does (signature with the secret key of the token's `iss`, `nbf`,
-`exp`), validates text2video / image2video bodies with Kling's error codes and messages, runs tasks
+It takes either of Kling's credentials: a single API key sent as `Bearer <key>`, or the HS256 JWT made from
+an access/secret key pair, checked like Kling does (signature with the secret key of the token's `iss`, `nbf`,
+`exp`). It validates text2video / image2video bodies with Kling's error codes and messages, runs tasks
 through submitted -> processing -> succeed | failed over simulated time, answers single-task queries
-by task_id or by external_task_id, lists tasks, and serves a real MP4 at the result URL. No cancel
+by task_id or by external_task_id (a finished task with `final_unit_deduction`, the units of Kling's price
+table), lists tasks, and serves a real MP4 at the result URL. No cancel
 endpoint, like Kling. A `callback_url` gets the task's `data` POSTed at every status change (processing, then
 succeed or failed); Kling documents no retry policy, so a failed delivery is tried CALLBACK_ATTEMPTS times,
 CALLBACK_SPACING simulated seconds apart.
 
-Keys: `sim.config["keys"]` maps access key -> secret key; the default pair is
-DEFAULT_ACCESS_KEY / DEFAULT_SECRET_KEY below. Test switches (POST /_sim/config or `sim.config`):
+Keys: `sim.config["keys"]` maps access key -> secret key, `sim.config["api_keys"]` lists API keys; the
+defaults are DEFAULT_ACCESS_KEY / DEFAULT_SECRET_KEY and DEFAULT_API_KEY below.
+Test switches (POST /_sim/config or `sim.config`):
   {"balance": 0}                  every submit answers 429 code 1102 (resource pack depleted)
   {"fail_create": [1302, ...]}    the next submits answer these Kling error codes, one each
   {"fail_query": [5000, ...]}     the next task queries do the same
@@ -36,6 +39,7 @@ from providers.simulators.common import SimJob, Simulator, public_root, video_ur
 
 DEFAULT_ACCESS_KEY = "kling-sim-access-key-4f1d9a2b7c"
 DEFAULT_SECRET_KEY = "kling-sim-secret-key-8e27c3b5d1f04a69e0"
+DEFAULT_API_KEY = "kling-sim-api-key-5c0e7a91d24b8f36"
 
 # Kling's documented error codes: HTTP status and message.
 CODES: dict[int, tuple[int, str]] = {
@@ -62,7 +66,8 @@ CODES: dict[int, tuple[int, str]] = {
     5002: (504, "Server internal timeout, usually due to a backlog"),
 }
 
-# Models by endpoint; which take an end frame (pro mode only) and sound (pro mode only).
+# Models by endpoint (the docs' enums, kling-v3 included); which take an end frame (pro mode only), sound,
+# and which durations.
 TEXT_MODELS = {
     "kling-v1",
     "kling-v1-6",
@@ -70,10 +75,32 @@ TEXT_MODELS = {
     "kling-v2-1-master",
     "kling-v2-5-turbo",
     "kling-v2-6",
+    "kling-v3",
 }
 IMAGE_MODELS = TEXT_MODELS | {"kling-v1-5", "kling-v2-1"}
-TAIL_MODELS = {"kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-1", "kling-v2-5-turbo"}
-SOUND_MODELS = {"kling-v2-6"}
+TAIL_MODELS = {"kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-1", "kling-v2-5-turbo", "kling-v2-6"}
+SOUND_MODELS = {"kling-v2-6", "kling-v3"}
+SOUND_PRO_ONLY = {"kling-v2-6"}  # the capability map: v2.6 std makes silent video only
+SILENT_TAIL = {"kling-v2-6"}  # the capability map: v2.6 pro start/end frame, no audio
+DURATIONS = {"kling-v3": tuple(str(s) for s in range(3, 16))}  # the others: "5" | "10"
+# The capability map's camera control: (endpoint, model, mode, duration) -> the types it takes.
+CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+CAMERA = {
+    ("text2video", "kling-v1", "std", "5"): CAMERA_TYPES,
+    ("image2video", "kling-v1-5", "pro", "5"): ("simple",),
+}
+# Kling's price table in units per 5 s (10 s doubles): (std, pro, pro with sound); kling-v3 per second below.
+UNITS_PER_5S = {
+    "kling-v1": (1, 3.5, None),
+    "kling-v1-5": (2, 3.5, None),
+    "kling-v1-6": (2, 3.5, None),
+    "kling-v2-1": (2, 3.5, None),
+    "kling-v2-master": (10, 10, None),
+    "kling-v2-1-master": (10, 10, None),
+    "kling-v2-5-turbo": (1.5, 2.5, None),
+    "kling-v2-6": (1.5, 2.5, 5),
+}
+UNITS_PER_SECOND = {"kling-v3": {("std", False): 0.6, ("std", True): 0.9, ("pro", False): 0.8, ("pro", True): 1.2}}
 RATIOS = ("16:9", "9:16", "1:1")
 MAX_TEXT = 2500
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -97,6 +124,7 @@ class KlingSimulator(Simulator):
     def __init__(self, speed: float = 1.0):
         super().__init__("kling", speed=speed, typical_seconds=90.0, queue_seconds=10.0)
         self.config["keys"] = {DEFAULT_ACCESS_KEY: DEFAULT_SECRET_KEY}
+        self.config["api_keys"] = [DEFAULT_API_KEY]
         self.by_external: dict[str, str] = {}  # external_task_id -> task_id (unique per account)
         self.errors: Counter[int] = Counter()  # error codes answered
 
@@ -126,6 +154,8 @@ class KlingSimulator(Simulator):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise KlingError(1002, "expected 'Bearer <token>'")
+        if token.strip() in self.config.get("api_keys", ()):
+            return
         try:
             claims = jwt.decode(token.strip(), options={"verify_signature": False})
         except jwt.PyJWTError:
@@ -162,6 +192,9 @@ class KlingSimulator(Simulator):
         if phase == "succeeded":
             video = {"id": f"{job.id}-0", "url": video_url(where, job), "duration": f"{job.extra['duration']:g}"}
             data["task_result"] = {"videos": [video]}
+            data["final_unit_deduction"] = f"{units(job.payload):g}"
+        elif phase == "failed":
+            data["final_unit_deduction"] = "0"  # failed tasks are not charged
         return data
 
 
@@ -279,36 +312,22 @@ def validate(endpoint: str, body: dict[str, Any]) -> tuple[float, str]:
     if mode not in ("std", "pro"):
         raise KlingError(1201, "mode must be 'std' or 'pro'")
     duration = body.get("duration", "5")
-    if duration not in ("5", "10"):
-        raise KlingError(1201, "duration must be the string '5' or '10'")
+    durations = DURATIONS.get(model, ("5", "10"))
+    if duration not in durations:
+        raise KlingError(1201, f"duration must be the string {' | '.join(durations)} for {model}")
     cfg = body.get("cfg_scale")
     if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, int | float) or not 0 <= cfg <= 1):
         raise KlingError(1201, "cfg_scale must be a number from 0 to 1")
-    camera = body.get("camera_control")
-    if camera is not None:
-        axes = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-        kinds = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
-        config = camera.get("config") if isinstance(camera, dict) else None
-        if not isinstance(camera, dict) or camera.get("type") not in kinds:
-            raise KlingError(1201, f"camera_control.type must be one of {', '.join(kinds)}")
-        if (camera["type"] == "simple") != (config is not None) or (
-            config is not None
-            and (
-                not isinstance(config, dict)
-                or set(config) - set(axes)
-                or any(
-                    isinstance(v, bool) or not isinstance(v, int | float) or not -10 <= v <= 10 for v in config.values()
-                )
-            )
-        ):
-            raise KlingError(1201, "camera_control.config is required for type simple only, values in [-10, 10]")
+    if (camera := body.get("camera_control")) is not None:
+        where = f"{model} {mode} {duration}s {endpoint}"
+        check_camera(camera, CAMERA.get((endpoint, model, mode, duration), ()), where)
     sound = body.get("sound")
     if sound is not None:
         if sound not in ("on", "off"):
             raise KlingError(1201, "sound must be 'on' or 'off'")
         if model not in SOUND_MODELS:
             raise KlingError(1201, f"{model} does not support sound")
-        if sound == "on" and mode != "pro":
+        if sound == "on" and mode != "pro" and model in SOUND_PRO_ONLY:
             raise KlingError(1201, "sound is only supported in pro mode")
     ratio = body.get("aspect_ratio", "16:9")
     if ratio not in RATIOS:
@@ -328,10 +347,43 @@ def validate(endpoint: str, body: dict[str, Any]) -> tuple[float, str]:
                 raise KlingError(1201, f"image_tail is not supported by {model} in {mode} mode")
             if body.get("camera_control"):
                 raise KlingError(1201, "image_tail and camera_control cannot be used together")
+            if body.get("sound") == "on" and model in SILENT_TAIL:
+                raise KlingError(1201, f"{model} with image_tail makes silent video only: sound must be 'off'")
             check_image("image_tail", tail)
         if image:
             ratio = check_image("image", image) or "16:9"
     return float(duration), ratio
+
+
+def check_camera(camera: Any, types: tuple[str, ...], where: str) -> None:
+    """camera_control where the capability map offers it: a type it lists; for `simple`, a config of axes in
+    [-10, 10]."""
+    if not types:
+        raise KlingError(1201, f"camera_control is not supported by {where}")
+    axes = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+    config = camera.get("config") if isinstance(camera, dict) else None
+    if not isinstance(camera, dict) or camera.get("type") not in types:
+        raise KlingError(1201, f"camera_control.type must be one of {', '.join(types)} for {where}")
+    if (camera["type"] == "simple") != (config is not None) or (
+        config is not None
+        and (
+            not isinstance(config, dict)
+            or set(config) - set(axes)
+            or any(isinstance(v, bool) or not isinstance(v, int | float) or not -10 <= v <= 10 for v in config.values())
+        )
+    ):
+        raise KlingError(1201, "camera_control.config is required for type simple only, values in [-10, 10]")
+
+
+def units(body: dict[str, Any]) -> float:
+    """What Kling's price table charges for a validated task, in units."""
+    model, mode = body.get("model_name", "kling-v1"), body.get("mode", "std")
+    seconds, sound = int(body.get("duration", "5")), body.get("sound") == "on"
+    if model in UNITS_PER_SECOND:
+        return round(UNITS_PER_SECOND[model][(mode, sound)] * seconds, 4)
+    std, pro, pro_sound = UNITS_PER_5S[model]
+    per_5s = (pro_sound if sound else pro) if mode == "pro" else std
+    return per_5s * seconds / 5
 
 
 def check_image(field: str, value: Any) -> str | None:

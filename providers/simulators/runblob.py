@@ -1,16 +1,25 @@
-"""A local copy of runblob.io's Kling O3 video API, from docs.runblob.io (api-reference/kling/o3-video-*).
+"""A local copy of runblob.io's Kling O3 video API, from docs.runblob.io (api-reference/kling/o3-video-*) and the
+official SDK `runblob` 0.3.1 (KlingO3VideoGenerateParams, KlingVideoStatusResponse).
 
   POST /v1/kling/o3-video/generate                    -> 201 {generation_id, status: "pending", price}
-  GET  /v1/kling/o3-video/generations/{generation_id} -> {generation_id, status, prompt, video_url, model, message}
+  GET  /v1/kling/o3-video/generations/{generation_id} -> {generation_id, status, prompt, video_url, model, description}
 
 As documented: Bearer auth (401 {"detail": ...}); FastAPI 422 lists for malformed fields; 400 {"detail": text,
 "message": CODE} for INVALID_DURATION, INVALID_MODEL, TOO_MANY_IMAGES, MIXED_IMAGE_INPUTS; 402 INSUFFICIENT_CREDITS
 (its two documented bodies alternate); 404 GENERATION_NOT_FOUND (also for another key's generation); `mode` std|pro
 (sent by a guide example) stands for `model`; pending -> processing (10-30 s) -> completed | failed over the guide's
-times (5 s: ~2.5 min, 10 s: ~4 min, 15 s: ~6 min, pro 40% longer); failure codes in `message`; the 15-minute
-limit (TIMEOUT, credits refunded); a real MP4 at video_url. There is no cancel. A `callback_url` gets the documented
-webhook {generation_id, status: completed | failed, video_url, model, message} when the generation ends, tried 5
-times 30 s apart (simulated time) until it is answered with a 2xx.
+times (5 s: ~2.5 min, 10 s: ~4 min, 15 s: ~6 min, pro 40% longer); the 15-minute limit (TIMEOUT, credits
+refunded); a real MP4 at video_url. There is no cancel. A `callback_url` gets the documented webhook
+{generation_id, status: completed | failed, video_url, model, message: the failure code} when the generation ends,
+tried 5 times 30 s apart (simulated time) until it is answered with a 2xx. The status has no `message` (the docs);
+the SDK's `description` carries the failure code there (what runblob puts in it is not documented: an assumption).
+The webhook is not signed: the SDK can verify an X-RunBlob-Signature (HMAC-SHA256 of the body with "your webhook
+signing secret"), but neither it nor the docs say where that secret comes from, so no scheme can be copied.
+
+The SDK's frames and multi-shot fields are taken: first_frame_url | first_frame_base64 with end_frame_url |
+end_frame_base64 (the SDK: each needs the other; one frame alone is refused with 400 INVALID_PARAMETERS, an
+assumed code), customize_multi_shots and prefer_multi_shots (booleans). The SDK's optional X-Idempotency-Key is
+recorded (job.extra["idempotency_key"]) and changes nothing: the docs give it no behaviour.
 
 Price of a call, returned as a string with 4 decimals: $0.03 per second for kling_o3, $0.06 for kling_o3_pro, so
 the docs' example (a default 5 s standard video) costs "0.1500".
@@ -59,6 +68,7 @@ FAULT_TEXT = {429: "Rate limit exceeded", 500: "Internal server error", 503: "Se
 NO_CREDIT_BODIES = ({"detail": "INSUFFICIENT_CREDITS"}, {"success": False, "message": "INSUFFICIENT_CREDITS"})
 WIRE_STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
 WEBHOOK_ATTEMPTS, WEBHOOK_SPACING = 5, 30.0  # the webhook guide: 5 attempts, 30 s apart
+FRAME_FIELDS = ("first_frame_url", "first_frame_base64", "end_frame_url", "end_frame_base64")
 
 
 def price_of(model: str, duration: str) -> float:
@@ -91,7 +101,7 @@ def _malformed(body: dict[str, Any]) -> list[dict[str, Any]]:
         issues.append(_issue("string_too_short", "prompt", "String should have at least 1 character", prompt))
     elif len(prompt) > 2500:
         issues.append(_issue("string_too_long", "prompt", "String should have at most 2500 characters", prompt[:50]))
-    for field in ("duration", "aspect_ratio", "model", "mode", "callback_url"):
+    for field in ("duration", "aspect_ratio", "model", "mode", "callback_url", *FRAME_FIELDS):
         value = body.get(field)
         if value is not None and not isinstance(value, str):
             issues.append(_issue("string_type", field, "Input should be a valid string", value))
@@ -99,9 +109,10 @@ def _malformed(body: dict[str, Any]) -> list[dict[str, Any]]:
         value = body.get(field)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             issues.append(_issue("list_type", field, "Input should be a valid list of strings", None))
-    sound = body.get("keep_original_sound")
-    if sound is not None and not isinstance(sound, bool):
-        issues.append(_issue("bool_type", "keep_original_sound", "Input should be a valid boolean", sound))
+    for field in ("keep_original_sound", "customize_multi_shots", "prefer_multi_shots"):
+        value = body.get(field)
+        if value is not None and not isinstance(value, bool):
+            issues.append(_issue("bool_type", field, "Input should be a valid boolean", value))
     ratio = body.get("aspect_ratio")
     if isinstance(ratio, str) and ratio not in RATIOS:
         issues.append(_issue("enum", "aspect_ratio", "Input should be '16:9', '9:16' or '1:1'", ratio))
@@ -123,6 +134,19 @@ def _image_problem(urls: list[str], encoded: list[str]) -> str | JSONResponse | 
         if sniff(data) is None:
             return "image"
     return None
+
+
+def _frames(body: dict[str, Any]) -> tuple[list[str], list[str]] | JSONResponse:
+    """The first and end frames as (urls, base64s): both or neither, each given one way."""
+    given = {name: [body[f"{name}_{kind}"] for kind in ("url", "base64") if body.get(f"{name}_{kind}")]
+             for name in ("first_frame", "end_frame")}  # fmt: skip
+    if any(len(values) > 1 for values in given.values()):
+        return _refusal(400, "Give each frame as a URL or as base64, not both", "INVALID_PARAMETERS")
+    if bool(given["first_frame"]) != bool(given["end_frame"]):
+        return _refusal(400, "first_frame and end_frame must be given together", "INVALID_PARAMETERS")
+    urls = [body[f"{n}_url"] for n in ("first_frame", "end_frame") if body.get(f"{n}_url")]
+    encoded = [body[f"{n}_base64"] for n in ("first_frame", "end_frame") if body.get(f"{n}_base64")]
+    return urls, encoded
 
 
 def create_app(speed: float = 1.0) -> Starlette:
@@ -176,7 +200,10 @@ def create_app(speed: float = 1.0) -> Starlette:
             return _refusal(400, "Cannot provide both images_base64 and images_url", "MIXED_IMAGE_INPUTS")
         if len(urls) + len(encoded) > MAX_IMAGES:
             return _refusal(400, f"Maximum 5 images allowed, got {len(urls) + len(encoded)}", "TOO_MANY_IMAGES")
-        problem = _image_problem(urls, encoded)
+        frames = _frames(body)
+        if isinstance(frames, JSONResponse):
+            return frames
+        problem = _image_problem(urls + frames[0], encoded + frames[1])
         if isinstance(problem, JSONResponse):
             return problem
 
@@ -198,6 +225,7 @@ def create_app(speed: float = 1.0) -> Starlette:
         job.extra.update(
             owner=who, label=model_label(model, duration), price=price, duration=int(duration), aspect_ratio=ratio
         )
+        job.extra["idempotency_key"] = request.headers.get("x-idempotency-key")
         if body.get("callback_url"):
             job.extra["root"] = public_root(request)
             sim.call_back(
@@ -219,7 +247,9 @@ def create_app(speed: float = 1.0) -> Starlette:
         job = sim.get(request.path_params["generation_id"])
         if job is None or job.extra.get("owner") != who:
             return _refusal(404, "Generation not found", "GENERATION_NOT_FOUND")
-        return JSONResponse({**generation(job, public_root(request)), "prompt": job.payload.get("prompt")})
+        answer = generation(job, public_root(request))
+        reason = answer.pop("message")  # the status has no `message`: the SDK's `description` instead
+        return JSONResponse({**answer, "prompt": job.payload.get("prompt"), "description": reason})
 
     def generation(job: SimJob, root: str) -> dict[str, Any]:
         """What runblob says about a generation: the status answer (less the prompt), and the webhook body."""
