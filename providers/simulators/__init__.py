@@ -1,33 +1,130 @@
-"""Local copies of the providers' HTTP APIs, served together under /<provider> by `mcp-videogen simulate`."""
+"""Local copies of the providers' HTTP APIs, served together under /<provider> by `mcp-videogen simulate`.
+
+REGISTERED is the one table a provider with a simulator adds itself to: how to start its simulator, the
+credentials it accepts, and how a test makes it fail each way its provider fails (Fault). With that entry the
+provider gets `mcp-videogen simulate` and the whole contract suite (tests/test_contract.py).
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-# name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.
-SIMULATORS: dict[str, str] = {
-    "runway": "providers.simulators.runway:create_app",
-    "fal": "providers.simulators.fal:create_app",
-    "kling": "providers.simulators.kling:create_app",
-    "runblob": "providers.simulators.runblob:create_app",
-    "wireflow": "providers.simulators.wireflow:create_app",
+from providers.errors import ErrorCode
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way to make a simulator fail as its provider would, the way a person would trigger it there. The
+    contract runs one job with these changes and expects the ErrorCode it is registered under."""
+
+    config: Mapping[str, Any] = field(default_factory=dict)  # the simulator's test switches (sim.config)
+    env: Mapping[str, str] = field(default_factory=dict)  # environment changes, e.g. a key the provider rejects
+    prompt: str = ""  # a directive added to the prompt, e.g. "sim:fail=content"
+    args: Mapping[str, Any] = field(default_factory=dict)  # request fields, e.g. an image the provider refuses
+    image: tuple[int, int] | None = None  # a local PNG of this size (width, height) as the start image
+    faults: str = ""  # injected by providers.simulators.faults, e.g. "submit.503=1"
+    # Words the error message must hold: what to do next, in the provider's terms.
+    says: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A simulator: `factory` ("module:function", create_app(speed) -> ASGI app with `.state.sim`), the
+    credentials it accepts, the speed tests run it at, and its faults by the error they must end in."""
+
+    factory: str
+    keys: Mapping[str, str]
+    speed: float = 300.0
+    faults: Mapping[ErrorCode, Fault] = field(default_factory=dict)
+
+
+def _kling_keys() -> dict[str, str]:
+    from providers.simulators.kling import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+
+    return {"KLING_ACCESS_KEY": DEFAULT_ACCESS_KEY, "KLING_SECRET_KEY": DEFAULT_SECRET_KEY}
+
+
+_MANY = 1000  # a refusal that never clears, for a switch that counts its uses
+
+REGISTERED: dict[str, Registration] = {
+    "runway": Registration(
+        "providers.simulators.runway:create_app",
+        keys={"RUNWAYML_API_SECRET": "key_" + "5e" * 64},  # Runway's shape: key_ and 128 hex digits
+        faults={
+            ErrorCode.AUTH: Fault(
+                env={"RUNWAYML_API_SECRET": "rw-not-a-runway-key-0000"}, says=("RUNWAYML_API_SECRET",)
+            ),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"credits": 10}, says=("enough credits",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"errors": [429] * _MANY}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("moderation",)),
+            # An https URL (our check passes) that names an IP address, which Runway refuses.
+            ErrorCode.INVALID_INPUT: Fault(args={"images": ["https://203.0.113.7/a.png"]}, says=("promptImage",)),
+            ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
+        },
+    ),
+    "fal": Registration(
+        "providers.simulators.fal:create_app",
+        keys={"FAL_KEY": "sim-fal-key"},
+        faults={
+            ErrorCode.AUTH: Fault(config={"key": "fal-other-id:another-secret"}, says=("FAL_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"balance": 0}),
+            ErrorCode.RATE_LIMITED: Fault(config={"rate_limit": _MANY, "retry_after": 0.01, "on": "POST"}),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content"),
+            ErrorCode.TRANSIENT: Fault(config={"server_errors": _MANY, "error_status": 503, "on": "POST"}),
+        },
+    ),
+    "kling": Registration(
+        "providers.simulators.kling:create_app",
+        keys=_kling_keys(),
+        faults={
+            ErrorCode.AUTH: Fault(
+                env={"KLING_ACCESS_KEY": "an-unknown-access-key-0000000000"}, says=("KLING_ACCESS_KEY",)
+            ),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"balance": 0}, says=("buy or renew",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"fail_create": [1302] * _MANY}, says=("rate limit",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content"),
+            ErrorCode.INVALID_INPUT: Fault(config={"fail_create": [1201]}, says=("fix the request",)),
+            ErrorCode.TRANSIENT: Fault(config={"fail_create": [5001] * _MANY}, says=("retry later",)),
+        },
+    ),
+    "runblob": Registration(
+        "providers.simulators.runblob:create_app",
+        keys={"RUNBLOB_API_KEY": "sim-runblob-key"},
+        faults={
+            ErrorCode.AUTH: Fault(config={"api_keys": ["rb-live-someone-else"]}, says=("RUNBLOB_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"credits": 0.0}, says=("top up",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"submit_faults": [429] * _MANY, "retry_after": 0}),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content"),
+            ErrorCode.INVALID_INPUT: Fault(prompt="sim:fail=image", says=("JPEG, PNG, GIF or WebP",)),
+            ErrorCode.TRANSIENT: Fault(config={"submit_faults": [503] * _MANY, "retry_after": 0}),
+        },
+    ),
+    "wireflow": Registration(
+        "providers.simulators.wireflow:create_app",
+        keys={"WIREFLOW_API_KEY": "sk-sim-wireflow-key"},
+        speed=200.0,
+        faults={
+            ErrorCode.AUTH: Fault(env={"WIREFLOW_API_KEY": "wf-not-a-key-1234567"}, says=("WIREFLOW_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"credits": 3}, says=("Top up",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"rate_limit_per_min": 0}, says=("retry in",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("Rephrase",)),
+            ErrorCode.INVALID_INPUT: Fault(image=(64, 48), says=("at least 300 px",)),
+            ErrorCode.TRANSIENT: Fault(faults="submit.503=1"),
+        },
+    ),
 }
+
+# name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.
+SIMULATORS: dict[str, str] = {name: entry.factory for name, entry in REGISTERED.items()}
 
 
 def sample_env(base_url: str) -> dict[str, str]:
     """Environment that points every adapter at the simulators under `base_url`, with keys they accept."""
-    from providers.simulators.kling import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-
-    env = {f"VIDEOGEN_{name.upper()}_BASE_URL": f"{base_url}/{name}" for name in SIMULATORS}
-    keys = {
-        "RUNWAYML_API_SECRET": "key_" + "5e" * 64,  # Runway's shape: key_ and 128 hex digits
-        "FAL_KEY": "sim-fal-key",
-        "KLING_ACCESS_KEY": DEFAULT_ACCESS_KEY,
-        "KLING_SECRET_KEY": DEFAULT_SECRET_KEY,
-        "RUNBLOB_API_KEY": "sim-runblob-key",
-        "WIREFLOW_API_KEY": "sk-sim-wireflow-key",
-    }
+    env = {f"VIDEOGEN_{name.upper()}_BASE_URL": f"{base_url}/{name}" for name in REGISTERED}
+    keys = {var: value for entry in REGISTERED.values() for var, value in entry.keys.items()}
     return {**env, **keys}
 
 
