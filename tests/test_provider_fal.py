@@ -681,3 +681,113 @@ async def test_official_fal_client_talks_to_the_simulator(
     with pytest.raises(fal_module.FalClientHTTPError) as caught:
         await fal_client.AsyncClient(key="fal-wrong-id:wrong-secret").submit(endpoint, arguments={"prompt": "x"})
     assert caught.value.status_code == 401
+
+
+# -- fal's request errors and cancellation -------------------------------------------------------
+
+
+@pytest.mark.parametrize("status_errors", [True, False], ids=["status-error", "result-error"])
+@pytest.mark.parametrize("kind", ["runner_server_error", "startup_timeout", "runner_connection_timeout"])
+async def test_runner_failures_are_worth_retrying(fal_settings: Settings, sim: Simulator, kind: str, status_errors):
+    # fal's request errors: the runner, not the input, failed (and fal does not bill 5xx); a new submit may work.
+    sim.config["status_errors"] = status_errors
+    error = await failed(fal_settings, ErrorCode.PROVIDER_FAILED, prompt=f"sim:fail={kind} {QUICK}")
+    assert kind in error["message"] and "Submitting again may work" in error["message"]
+    assert error["retryable"]
+
+
+@pytest.mark.parametrize("status_errors", [True, False], ids=["status-error", "result-error"])
+async def test_a_request_cancelled_elsewhere_reads_as_cancelled(fal_settings: Settings, sim: Simulator, status_errors):
+    # Cancelled from fal's dashboard or another client: fal's error_type client_cancelled (HTTP 499), not a failure.
+    sim.config["status_errors"] = status_errors
+    async with Client(build_server(fal_settings)) as client:
+        job = (await call(client, "generate_video", prompt=LONG, model="pika-2.2", wait_seconds=0)).structured_content
+        await until_running(client, job["job_id"])
+        sim_job(sim).cancelled = True
+        done = (await call(client, "get_status", job_id=job["job_id"], wait_seconds=10)).structured_content
+    assert done["status"] == "cancelled" and done["error"] is None, done
+
+
+# -- fal's answers, read tolerantly ----------------------------------------------------------------
+
+
+def answered(fal_env: dict[str, str], reply: Any) -> FalProvider:
+    """The adapter with its own HTTP client, answered by `reply(request)` instead of a network."""
+    provider = FalProvider({**fal_env, "VIDEOGEN_FAL_BASE_URL": "https://queue.fal.run"})
+    options = provider.http_options()
+    options["transport"] = httpx.MockTransport(reply)
+    provider.http_options = lambda: options
+    return provider
+
+
+WAN = VideoRequest(
+    prompt="x",
+    provider="fal",
+    model="wan-2.5",
+    mode="text_to_video",
+    duration=5,
+    aspect_ratio="16:9",
+    resolution="720p",
+)
+URLS = {
+    f"{k}_url": f"https://queue.fal.run/fal-ai/wan-25-preview/requests/7/{k}" for k in ("status", "response", "cancel")
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "expect"),
+    [
+        ({"status": "IN_QUEUE", "queue_position": "three"}, ("queued", None, None)),  # a wrong type reads as absent
+        ({"status": "IN_QUEUE", "queue_position": 2}, ("queued", 2, None)),
+        (
+            {"status": "IN_PROGRESS", "logs": ["junk", {"message": 5}, {"message": "Generating video: 40%"}]},
+            ("running", None, 0.4),
+        ),
+        ({"status": "IN_PROGRESS", "logs": "not a list"}, ("running", None, None)),
+    ],
+)
+async def test_status_answers_are_read_tolerantly(fal_env: dict[str, str], status, expect):
+    provider = answered(fal_env, lambda _: httpx.Response(200, json=status))
+    try:
+        snap = await provider.poll(Submission(ref="7", state=URLS), WAN)
+    finally:
+        await provider.aclose()
+    assert (snap.status, snap.queue_position, snap.progress) == expect
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "reason"),
+    [
+        ({"status": 7}, None, "unknown request status"),
+        ({"status": "COMPLETED"}, {"video": "not-a-file"}, "no video URL"),
+        ({"status": "COMPLETED"}, {"video": {"url": None}}, "no video URL"),
+    ],
+)
+async def test_answers_that_say_nothing_are_read_again(fal_env: dict[str, str], status, result, reason):
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=status if request.url.path.endswith("/status") else result)
+
+    provider = answered(fal_env, reply)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await provider.poll(Submission(ref="7", state=URLS), WAN)
+    finally:
+        await provider.aclose()
+    assert caught.value.code == ErrorCode.TRANSIENT and reason in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "ref"),
+    [({"request_id": 123, **URLS}, "123"), ({"request_id": "r-1", **URLS, "queue_position": "x"}, "r-1")],
+)
+async def test_submit_answers_are_read_tolerantly(fal_env: dict[str, str], answer, ref):
+    provider = answered(fal_env, lambda _: httpx.Response(200, json=answer))
+    try:
+        assert (await provider.submit("job_t", WAN)).ref == ref
+        provider_bad = answered(fal_env, lambda _: httpx.Response(200, json={**answer, "status_url": 5}))
+        with pytest.raises(ProviderError) as caught:
+            await provider_bad.submit("job_t", WAN)
+        assert caught.value.code == ErrorCode.SUBMIT_UNCONFIRMED
+        await provider_bad.aclose()
+    finally:
+        await provider.aclose()

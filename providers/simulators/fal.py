@@ -353,7 +353,8 @@ def verdict(job: SimJob, phase: str) -> tuple[str, str]:
 
 
 def seconds_of(value: Any) -> float:
-    return float(str(value).rstrip("s"))
+    """A duration field's seconds: "5", "5s" or 5; Seedance's "auto" lets the model choose (here 5 s)."""
+    return 5.0 if value == "auto" else float(str(value).rstrip("s"))
 
 
 def create_app(speed: float = 1.0) -> Starlette:
