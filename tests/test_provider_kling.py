@@ -26,7 +26,13 @@ from providers.base import ErrorCode, InvalidRequest, ProviderError
 from providers.kling import KlingProvider
 from providers.registry import Providers
 from providers.simulators.common import running
-from providers.simulators.kling import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, KlingSimulator, create_app
+from providers.simulators.kling import (
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_API_KEY,
+    DEFAULT_SECRET_KEY,
+    KlingSimulator,
+    create_app,
+)
 from server.app import build_server
 from server.catalog import Catalog, RequestArgs
 from server.jobs import SUBMIT_RESENDS, JobManager
@@ -193,6 +199,24 @@ BODIES = [
         {"negative_prompt": "text", "mode": "pro", "duration": "5", "image": "https://images.example.com/a.jpg"},
     ),
     ("kling-v1-6", {"duration": 10}, {"mode": "std", "aspect_ratio": "16:9", "duration": "10"}),
+    # kling-v2-6 pro: start and end frame, silent (the capability map).
+    (
+        "kling-v2-6",
+        {"images": ["START"], "end_image": "END", "resolution": "1080p"},
+        {"mode": "pro", "duration": "5", "sound": "off", "image": "START", "image_tail": "END"},
+    ),
+    # kling-v3: any whole second from 3 to 15, sound in either mode.
+    ("kling-v3", {"duration": 3}, {"mode": "std", "aspect_ratio": "16:9", "duration": "3", "sound": "off"}),
+    (
+        "kling-v3",
+        {"duration": 12, "audio": True, "resolution": "1080p", "aspect_ratio": "1:1"},
+        {"mode": "pro", "aspect_ratio": "1:1", "duration": "12", "sound": "on"},
+    ),
+    (
+        "kling-v3",
+        {"images": ["START"], "audio": True},
+        {"mode": "std", "duration": "5", "sound": "on", "image": "START"},
+    ),
     (
         "kling-v1-6",
         {"images": ["START"], "end_image": "END", "resolution": "1080p"},
@@ -234,6 +258,11 @@ PRICES = [
     ("kling-v1-6", 10, "720p", False, 0.56),
     ("kling-v1-6", 5, "1080p", False, 0.49),
     ("kling-v1-6", 10, "1080p", False, 0.98),
+    # kling-v3 per second: std 0.6 units (0.9 with sound), pro 0.8 (1.2 with sound).
+    ("kling-v3", 5, "720p", False, 0.42),
+    ("kling-v3", 3, "720p", True, 0.378),
+    ("kling-v3", 15, "1080p", False, 1.68),
+    ("kling-v3", 12, "1080p", True, 2.016),
 ]
 
 
@@ -487,3 +516,139 @@ def test_the_docs_example_client_talks_to_the_simulator(kling: Sim) -> None:
         listed = client.get("/v1/videos/text2video", params={"pageNum": 1, "pageSize": 30}).json()["data"]
     assert mp4.status_code == 200 and mp4.headers["content-type"] == "video/mp4" and mp4.content[4:8] == b"ftyp"
     assert [t["task_id"] for t in listed] == [task_id]
+
+
+# -- the single API key (new accounts) besides the access/secret pair ----------------------------------
+API_KEY = DEFAULT_API_KEY
+
+
+def test_either_credential_configures_kling_and_both_are_redacted() -> None:
+    assert KlingProvider(env={"KLING_API_KEY": API_KEY}).configured()
+    assert KlingProvider(env={"KLING_ACCESS_KEY": ACCESS, "KLING_SECRET_KEY": SECRET}).configured()
+    half = KlingProvider(env={"KLING_ACCESS_KEY": ACCESS})
+    assert not half.configured() and half.missing_env() == ["KLING_SECRET_KEY"]
+    assert KlingProvider(env={"KLING_API_KEY": " "}).missing_env() == ["KLING_API_KEY"]
+    both = KlingProvider(env={"KLING_API_KEY": API_KEY, "KLING_ACCESS_KEY": ACCESS, "KLING_SECRET_KEY": SECRET})
+    assert set(both.secrets()) == {API_KEY, ACCESS, SECRET}
+    assert both.authorization() == f"Bearer {API_KEY}"  # with both, the API key is used
+    with pytest.raises(ProviderError) as caught:
+        KlingProvider(env={}).authorization()
+    assert caught.value.code is ErrorCode.NOT_CONFIGURED and "KLING_API_KEY" in caught.value.message
+
+
+async def test_an_api_key_alone_generates_a_video(env: dict[str, str], kling: Sim) -> None:
+    kling.sim.config["keys"] = {}  # no access/secret pair works: only the API key can pass
+    settings = Settings.from_env(
+        {**env, "VIDEOGEN_KLING_BASE_URL": kling.url, "KLING_API_KEY": API_KEY, "VIDEOGEN_POLL_SCALE": "0.01"}
+    )
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a paper boat", "provider": "kling"})
+        listed = (await client.call_tool("list_models", {"model": "kling/kling-v2-6"})).structured_content
+    job = result.structured_content
+    assert job["status"] == "succeeded" and kling.sim.submissions == 1, job
+    assert listed["models"][0]["configured"] and listed["models"][0]["missing_env"] == []
+    blob = json.dumps(job) + result.content[0].text
+    assert API_KEY not in blob
+    assert all(API_KEY.encode() not in f.read_bytes() for f in settings.data_dir.rglob("*") if f.is_file())
+
+
+async def test_a_rejected_api_key_names_it_and_is_not_shown(env: dict[str, str], kling: Sim) -> None:
+    wrong = "kling-api-key-that-was-revoked-0000"
+    settings = Settings.from_env({**env, "VIDEOGEN_KLING_BASE_URL": kling.url, "KLING_API_KEY": wrong})
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "x", "provider": "kling"})
+    job = result.structured_content
+    assert job["status"] == "failed" and job["error"]["code"] == "AUTH" and "KLING_API_KEY" in job["error"]["message"]
+    assert wrong not in json.dumps(job) + result.content[0].text and kling.sim.submissions == 0
+
+
+# -- capabilities the capability map gives, and refuses ------------------------------------------------
+async def test_kling_v2_6_end_frame_is_silent_and_pro_only(ksettings: Settings, kling: Sim, tmp_path: Path) -> None:
+    start, end = picture(tmp_path / "inputs" / "s.png"), picture(tmp_path / "inputs" / "e.png")
+    frames = {"model": "kling-v2-6", "images": [str(start)], "end_image": str(end)}
+    for extra, words in [({"resolution": "1080p", "audio": True}, "silent video"), ({}, "only at 1080p")]:
+        with pytest.raises(InvalidRequest, match=words):
+            resolve(ksettings, prompt="x", **frames, **extra)
+    job = await generate(ksettings, prompt="from dawn to dusk", resolution="1080p", **frames)
+    assert job["status"] == "succeeded", job
+    payload = kling.sim.jobs[job["provider_job_id"]].payload
+    assert payload["image_tail"] == b64(end) and payload["sound"] == "off" and payload["mode"] == "pro"
+
+
+async def test_kling_v3_takes_any_second_from_3_to_15_and_records_the_units_charged(ksettings: Settings, kling: Sim):
+    job = await generate(ksettings, prompt="a slow dolly in", model="kling-v3", duration=7, wait_seconds=30)
+    assert job["status"] == "succeeded", job
+    assert abs(probe(job["video"]["path"]).duration_seconds - 7) < 0.2
+    # final_unit_deduction: 7 s x 0.6 units x $0.14, the charge rather than the estimate.
+    assert job["cost"] == pytest.approx(7 * 0.6 * 0.14) and job["cost_is_estimate"] is False
+    async with Client(build_server(ksettings)) as client:
+        refused = await client.call_tool("estimate_cost", {"prompt": "x", "provider": "kling", "model": "kling-v3",
+                                                           "duration": 16})  # fmt: skip
+    assert refused.is_error and "3, 4, 5" in refused.content[0].text
+
+
+CAMERA_ANSWERS = [  # (endpoint, body, accepted); the capability map's only two camera-control cells
+    ("text2video", {"model_name": "kling-v1", "mode": "std", "duration": "5", "camera_control": {"type": "forward_up"}},
+     True),
+    ("text2video", {"model_name": "kling-v1", "mode": "std", "duration": "5",
+                    "camera_control": {"type": "simple", "config": {"zoom": 5}}}, True),
+    ("image2video", {"model_name": "kling-v1-5", "mode": "pro", "duration": "5", "image": "https://e.com/a.png",
+                     "camera_control": {"type": "simple", "config": {"horizontal": 3}}}, True),
+    ("image2video", {"model_name": "kling-v1-5", "mode": "pro", "duration": "5", "image": "https://e.com/a.png",
+                     "camera_control": {"type": "down_back"}}, False),
+    ("text2video", {"model_name": "kling-v1", "mode": "pro", "duration": "5", "camera_control": {"type": "down_back"}},
+     False),
+    ("text2video", {"model_name": "kling-v2-6", "camera_control": {"type": "down_back"}}, False),
+    ("text2video", {"model_name": "kling-v2-5-turbo", "camera_control": {"type": "simple", "config": {"pan": 2}}},
+     False),
+    ("text2video", {"model_name": "kling-v1-6", "camera_control": {"type": "forward_up"}}, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("endpoint", "body", "accepted"), CAMERA_ANSWERS)
+async def test_the_simulator_takes_camera_control_only_where_kling_offers_it(kling: Sim, endpoint, body, accepted):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(base_url=kling.url, headers=headers) as client:
+        answer = await client.post(f"/v1/videos/{endpoint}", json={"prompt": "a quiet street", **body})
+    if accepted:
+        assert answer.status_code == 200 and answer.json()["code"] == 0, answer.text
+    else:
+        assert answer.status_code == 400 and answer.json()["code"] == 1201, answer.text
+        assert "camera_control" in answer.json()["message"]
+
+
+SIM_TAILS_AND_DURATIONS = [  # (endpoint, body, accepted)
+    ("image2video", {"model_name": "kling-v2-6", "mode": "pro", "image": "https://e.com/a.png",
+                     "image_tail": "https://e.com/b.png", "sound": "off"}, True),
+    ("image2video", {"model_name": "kling-v2-6", "mode": "pro", "image": "https://e.com/a.png",
+                     "image_tail": "https://e.com/b.png", "sound": "on"}, False),
+    ("image2video", {"model_name": "kling-v2-6", "mode": "std", "image": "https://e.com/a.png",
+                     "image_tail": "https://e.com/b.png"}, False),
+    ("text2video", {"model_name": "kling-v3", "duration": "12", "sound": "on"}, True),
+    ("text2video", {"model_name": "kling-v3", "duration": "16"}, False),
+    ("text2video", {"model_name": "kling-v2-6", "duration": "12"}, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("endpoint", "body", "accepted"), SIM_TAILS_AND_DURATIONS)
+async def test_the_simulator_checks_end_frames_sound_and_durations(kling: Sim, endpoint, body, accepted):
+    token = encode_jwt_token(ACCESS, SECRET)  # the pair still works for these models (all <= 3.0)
+    async with httpx.AsyncClient(base_url=kling.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        answer = await client.post(f"/v1/videos/{endpoint}", json={"prompt": "a quiet street", **body})
+    assert (answer.status_code, answer.json()["code"]) == ((200, 0) if accepted else (400, 1201)), answer.text
+
+
+# -- Kling's answers, read through typed wire models ------------------------------------------------------
+def test_task_answers_of_odd_shapes_take_the_documented_error_paths() -> None:
+    from providers.kling import KlingEnvelope, task_snapshot
+
+    done = {"task_id": 1, "task_status": "succeed", "task_result": {"videos": [{"url": "https://v/x.mp4"}]}}
+    assert task_snapshot({**done, "final_unit_deduction": "2.5"}).charged_usd == pytest.approx(0.35)
+    assert task_snapshot({**done, "final_unit_deduction": "lots"}).charged_usd is None
+    assert task_snapshot(done).charged_usd is None
+    no_video = task_snapshot({"task_status": "succeed", "task_result": {"videos": ["x", 3]}})
+    assert no_video.status == "failed" and no_video.error.code is ErrorCode.PROVIDER_FAILED
+    assert task_snapshot({"task_status": ["odd"]}).status == "running"
+    failed = task_snapshot({"task_status": "failed", "task_status_msg": 42})
+    assert failed.status == "failed" and "42" in failed.message
+    assert KlingEnvelope.model_validate({"code": "1201", "data": []}).code is None  # not Kling's envelope

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from providers.base import ErrorCode, ProviderError, Submission, VideoRequest
-from providers.runblob import RunblobProvider, error_for
+from providers.runblob import Created, Generation, RunblobProvider, _snapshot, error_for
 from providers.simulators.common import Simulator, running
 from providers.simulators.runblob import create_app
 from server.app import build_server
@@ -164,7 +164,7 @@ async def test_list_models_declares_both_models(rb_settings: Settings):
 
 # -- the wire ----------------------------------------------------------------------------------------
 
-BODY_CASES = [(model, kind) for model in ("kling_o3", "kling_o3_pro") for kind in ("text", "files", "urls")]
+BODY_CASES = [(model, kind) for model in ("kling_o3", "kling_o3_pro") for kind in ("text", "files", "urls", "frames")]
 
 
 @pytest.mark.parametrize(("model", "kind"), BODY_CASES)
@@ -172,7 +172,7 @@ async def test_request_body_for_each_model_and_mode(rb_env, sim: Simulator, tmp_
     inputs = tmp_path / "inputs"
     files = [png(inputs / "a.png"), png(inputs / "b.jpg", (10, 200, 10), "JPEG")]
     urls = ["https://example.com/a.png", "https://cdn.example.com/b.jpg?sig=1"]
-    images = {"text": [], "files": [str(f) for f in files], "urls": urls}[kind]
+    images = {"text": [], "files": [str(f) for f in files], "urls": urls, "frames": [str(files[0])]}[kind]
     resolution = "1080p" if model.endswith("pro") else "720p"
     request = VideoRequest(
         prompt="two shots of a product",
@@ -183,6 +183,7 @@ async def test_request_body_for_each_model_and_mode(rb_env, sim: Simulator, tmp_
         aspect_ratio="1:1",
         resolution=resolution,
         images=images,
+        end_image=urls[1] if kind == "frames" else None,  # a file first frame, a URL end frame
     )
     provider = RunblobProvider(rb_env, [inputs])
     try:
@@ -199,7 +200,11 @@ async def test_request_body_for_each_model_and_mode(rb_env, sim: Simulator, tmp_
         expected["images_base64"] = [data_uri(files[0], "image/png"), data_uri(files[1], "image/jpeg")]
     if kind == "urls":
         expected["images_url"] = urls
+    if kind == "frames":  # the SDK's first/end frame pair, each the way it was given
+        expected.update(first_frame_base64=data_uri(files[0], "image/png"), end_frame_url=urls[1])
     assert sim.jobs[submission.ref].payload == expected
+    # The SDK's optional X-Idempotency-Key, our job id (sent; runblob documents no behaviour for it).
+    assert sim.jobs[submission.ref].extra["idempotency_key"] == "job_body" and not provider.resubmit_is_safe
     assert submission.charged_usd == (0.90 if model == "kling_o3_pro" else 0.45)
 
 
@@ -284,6 +289,22 @@ SIM_REFUSALS = [  # the documented error answers
     (None, {"prompt": "x" * 2501}, 422, "string_too_long"),
     (None, {"prompt": "x", "aspect_ratio": "4:3"}, 422, "'16:9', '9:16' or '1:1'"),
     (None, {"prompt": "x", "keep_original_sound": "yes"}, 422, "bool_type"),
+    (None, {"prompt": "x", "prefer_multi_shots": "yes"}, 422, "bool_type"),
+    (None, {"prompt": "x", "first_frame_url": ["https://e.com/a.png"]}, 422, "string_type"),
+    # The SDK: a first frame needs an end frame and the other way round (the code is assumed).
+    (None, {"prompt": "x", "first_frame_url": "https://e.com/a.png"}, 400, "INVALID_PARAMETERS"),
+    (None, {"prompt": "x", "end_frame_base64": "AAAA"}, 400, "given together"),
+    (
+        None,
+        {
+            "prompt": "x",
+            "first_frame_url": "https://e.com/a",
+            "first_frame_base64": "AAAA",
+            "end_frame_url": "https://e",
+        },
+        400,
+        "not both",
+    ),
 ]
 
 
@@ -537,3 +558,70 @@ def test_polling_follows_the_guides_progressive_intervals():
     spec = provider.spec("kling_o3")
     assert [provider.poll_interval(spec, t) for t in (0, 9, 10, 19, 20, 300, 900)] == [5, 5, 10, 10, 15, 15, 15]
     assert provider.spec("kling_o3_pro").typical_seconds > spec.typical_seconds
+
+
+# -- first and end frames, multi-shot ---------------------------------------------------------------------
+
+
+async def test_an_end_frame_goes_with_exactly_one_first_frame(rb_settings: Settings, sim: Simulator, tmp_path: Path):
+    first, other = png(tmp_path / "inputs" / "a.png"), png(tmp_path / "inputs" / "b.png", (0, 0, 200))
+    end = "https://example.com/end.png"
+    result = await call(rb_settings, "estimate_cost", prompt="x", images=[str(first), str(other)], end_image=end)
+    assert result.is_error and "exactly one image" in result.content[0].text
+    job = await generate(rb_settings, prompt="sim:seconds=30 from red to blue", images=[str(first)], end_image=end)
+    assert job["status"] == "succeeded", job
+    payload = sim.jobs[job["provider_job_id"]].payload
+    assert payload["first_frame_base64"] == data_uri(first, "image/png") and payload["end_frame_url"] == end
+    assert "images_base64" not in payload and "images_url" not in payload
+
+
+# -- the failure reason: the status's description, the webhook's message ----------------------------------
+
+
+async def test_the_status_has_no_message_and_gives_the_reason_in_description(base: str, sim: Simulator):
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
+        created = (await http.post(f"{API}/generate", json={"prompt": "sim:fail=content sim:seconds=5 x"})).json()
+        with anyio.fail_after(10):
+            while (status := (await http.get(f"{API}/generations/{created['generation_id']}")).json())[
+                "status"
+            ] != "failed":
+                await anyio.sleep(0.02)
+    assert "message" not in status and status["description"] == "CONTENT_POLICY_VIOLATION", status
+
+
+REASONS = [  # (what runblob sent, our code, retryable, words in the message)
+    ({"description": "CONTENT_POLICY_VIOLATION"}, ErrorCode.CONTENT_POLICY, False, ["CONTENT_POLICY_VIOLATION"]),
+    ({"description": "Invalid image: the file is corrupted"}, ErrorCode.INVALID_INPUT, False, ["INVALID_IMAGE"]),
+    ({"description": "content policy violation"}, ErrorCode.CONTENT_POLICY, False, ["change the prompt"]),
+    ({"message": "INVALID_IMAGE"}, ErrorCode.INVALID_INPUT, False, ["JPEG, PNG"]),  # the webhook's field
+    ({"error": {"message": "CONTENT_POLICY_VIOLATION"}}, ErrorCode.CONTENT_POLICY, False, ["content policy"]),
+    ({"description": "TIMEOUT"}, ErrorCode.TIMED_OUT, True, ["refunded"]),
+    ({"description": "GPU fell over"}, ErrorCode.PROVIDER_FAILED, True, ["GPU fell over", "may work"]),
+    ({}, ErrorCode.PROVIDER_FAILED, True, ["gave no reason"]),
+    ({"description": 7}, ErrorCode.PROVIDER_FAILED, True, ["(7)"]),
+]
+
+
+@pytest.mark.parametrize(("given", "code", "retryable", "says"), REASONS)
+def test_failure_reasons(given: dict, code: ErrorCode, retryable: bool, says: list[str]):
+    snapshot = _snapshot(Generation.model_validate({"status": "failed", **given}), Submission(ref="g"))
+    assert snapshot.status == "failed" and snapshot.error is not None
+    assert (snapshot.error.code, snapshot.error.retryable) == (code, retryable)
+    assert all(w in snapshot.error.message for w in says), snapshot.error.message
+
+
+def test_the_webhook_reads_like_the_status():
+    provider = RunblobProvider({})
+    body = {"generation_id": "g", "status": "failed", "video_url": None, "model": "kling-o3-video-5s"}
+    snapshot = provider.parse_callback({**body, "message": "CONTENT_POLICY_VIOLATION"}, Submission(ref="g"))
+    assert snapshot and snapshot.error and snapshot.error.code == ErrorCode.CONTENT_POLICY
+    assert provider.parse_callback({**body, "generation_id": "other"}, Submission(ref="g")) is None
+
+
+def test_answers_of_odd_shapes_take_the_error_paths():
+    assert Created.model_validate({"generation_id": 12, "price": "n/a"}).generation_id == "12"
+    assert Created.model_validate({"generation_id": ["x"], "price": 0.15}).generation_id is None
+    with pytest.raises(ProviderError) as caught:  # completed without a usable video_url: ask again later
+        _snapshot(Generation.model_validate({"status": "completed", "video_url": ["x"]}), Submission(ref="g"))
+    assert caught.value.code == ErrorCode.TRANSIENT
+    assert _snapshot(Generation.model_validate({"status": {"odd": 1}}), Submission(ref="g")).status == "running"
