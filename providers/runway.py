@@ -1,16 +1,20 @@
-"""Runway's developer API (api.dev.runwayml.com): Gen-4.5, Gen-4 Turbo, Veo 3.1 and Veo 3.1 Fast.
+"""Runway's developer API (api.dev.runwayml.com): Gen-4.5, Gen-4 Turbo, Veo 3.1, Veo 3.1 Fast and Seedance 2.
 
 Wire contract from the official SDK (runwayml 5.24: types/text_to_video_create_params.py,
 image_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py) and the docs
 (docs.dev.runwayml.com: api-details/errors, errors/troubleshooting, assets/inputs):
   POST /v1/text_to_video | /v1/image_to_video (camelCase JSON) -> {"id", "estimatedCost"}
-  GET /v1/tasks/{id} -> PENDING | THROTTLED | RUNNING (+progress) | SUCCEEDED (+output) | FAILED | CANCELLED
-  DELETE /v1/tasks/{id} -> 204 (cancels a task that has not finished, deletes one that has)
+  GET /v1/tasks/{id} -> PENDING | THROTTLED | RUNNING (+progress) | SUCCEEDED (+output) | FAILED | CANCELLED,
+    terminal ones with `cost.credits` (what stays charged after refunds)
+  DELETE /v1/tasks/{id} -> 204: cancels a task that has not finished, deletes one that has; either way the
+    task cannot be fetched again (404)
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
-`veo3` is offered as the API reference of 2024-11-06 describes it (8 s, first frame); newer SDKs omit it.
-Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled
-(the base class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
+Only models with a price Runway publishes are offered (runwayml/skills, rw-api-reference). `veo3` left the
+API spec in SDK 5.14.0; the other third-party models the SDK lists (Kling, Hailuo, Wan, Grok, Gemini Omni,
+...) have no published credit price yet. Runway cannot look a task up by our job id, so a submit cut off
+mid-way cannot be reconciled (the base class's `reconcile` returns None and the engine reports
+SUBMIT_UNCONFIRMED).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from providers import images
 from providers.base import (
@@ -38,20 +43,49 @@ from providers.base import (
 
 RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01
-MAX_PROMPT_UNITS = 1000  # promptText limit, counted in UTF-16 code units
+MAX_PROMPT_UNITS = 1000  # promptText limit of Runway's own models and Veo, counted in UTF-16 code units
 MAX_DATA_URI_CHARS = 5 * 1024 * 1024  # "the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
 RUNWAY_IMAGE_MIMES = ("image/jpeg", "image/png", "image/webp")
+# Runway's official price list (gen4.5, gen4_turbo, veo3.1, veo3.1_fast, seedance2 in credits per second).
+PRICE_SOURCE = "https://github.com/runwayml/skills/blob/main/skills/rw-api-reference/SKILL.md"
+PRICE_CHECKED = "2026-12-03"
 
-# Agents speak in aspect ratios; Runway takes output sizes. (our ratio, resolution) -> Runway `ratio`.
-RATIOS: dict[tuple[str, str], str] = {
+# Agents speak in aspect ratios; Runway takes output sizes, and each model has its own.
+# (our ratio, resolution) -> Runway `ratio`, per model, as the SDK's *_create_params literals list them.
+GEN4_SIZES: dict[tuple[str, str], str] = {
     ("16:9", "720p"): "1280:720",
     ("9:16", "720p"): "720:1280",
     ("4:3", "720p"): "1104:832",
     ("1:1", "720p"): "960:960",
     ("3:4", "720p"): "832:1104",
     ("21:9", "720p"): "1584:672",
+}
+VEO_SIZES: dict[tuple[str, str], str] = {
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
     ("16:9", "1080p"): "1920:1080",
     ("9:16", "1080p"): "1080:1920",
+}
+SEEDANCE_SIZES: dict[tuple[str, str], str] = {  # the 480p and 720p sizes Runway prices (1080p and 4K: no price)
+    ("21:9", "480p"): "992:432",
+    ("16:9", "480p"): "864:496",
+    ("4:3", "480p"): "752:560",
+    ("1:1", "480p"): "640:640",
+    ("3:4", "480p"): "560:752",
+    ("9:16", "480p"): "496:864",
+    ("21:9", "720p"): "1470:630",
+    ("16:9", "720p"): "1280:720",
+    ("4:3", "720p"): "1112:834",
+    ("1:1", "720p"): "960:960",
+    ("3:4", "720p"): "834:1112",
+    ("9:16", "720p"): "720:1280",
+}
+SIZES: dict[str, dict[tuple[str, str], str]] = {
+    "gen4.5": GEN4_SIZES,
+    "gen4_turbo": GEN4_SIZES,
+    "veo3.1": VEO_SIZES,
+    "veo3.1_fast": VEO_SIZES,
+    "seedance2": SEEDANCE_SIZES,
 }
 # A ModelSpec has one ratio list for both modes; gen4.5 makes fewer shapes from text than from an image.
 TEXT_TO_VIDEO_RATIOS: dict[str, tuple[str, ...]] = {"gen4.5": ("16:9", "9:16")}
@@ -64,10 +98,7 @@ def _veo(model: str, name: str, usd: float, usd_audio: float, typical: float) ->
     return ModelSpec(
         id=model,
         name=name,
-        description=(
-            f"Google's {name} through Runway: text or a first frame (optionally a last frame), 4, 6 or 8 s, "
-            "720p or 1080p, with optional generated audio (which raises the price)."
-        ),
+        description=f"Google's {name} through Runway: text or first (+last) frame, 4/6/8 s, 720p or 1080p, audio.",
         modes=("text_to_video", "image_to_video"),
         durations=(4.0, 6.0, 8.0),
         default_duration=8.0,
@@ -76,15 +107,20 @@ def _veo(model: str, name: str, usd: float, usd_audio: float, typical: float) ->
         resolutions=("720p", "1080p"),
         default_resolution="720p",
         audio=True,
-        default_audio=False,  # audio doubles the price: an agent asks for it
+        default_audio=False,  # audio raises the price: an agent asks for it
         max_images=1,
         end_image=True,
         negative_prompt=True,
         seed=True,
         max_prompt_chars=MAX_PROMPT_UNITS,
         price=PriceRule(
-            per_second=usd, per_second_audio=usd_audio, note=f"{usd * 100:g} credits/s, {usd_audio * 100:g} with audio"
+            per_second=usd,
+            per_second_audio=usd_audio,
+            note=f"{usd * 100:g} credits/s, {usd_audio * 100:g} with audio (Runway lists {usd * 100:g}-"
+            f"{usd_audio * 100:g}; audio sets which); same at 720p and 1080p",
         ),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
         typical_seconds=typical,
     )
 
@@ -94,7 +130,7 @@ MODELS: tuple[ModelSpec, ...] = (
         id="gen4.5",
         name="Runway Gen-4.5",
         description=(
-            "Runway's flagship model: text or a start image, 2-10 s at 720p. From text only 16:9 and 9:16; "
+            "Runway's flagship: text or a start image, 2-10 s at 720p. From text only 16:9 and 9:16; "
             "4:3, 1:1, 3:4 and 21:9 need a start image."
         ),
         modes=("text_to_video", "image_to_video"),
@@ -107,15 +143,17 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         seed=True,
         max_prompt_chars=MAX_PROMPT_UNITS,
-        price=PriceRule(per_second=0.12, note="12 credits/s"),
+        price=PriceRule(per_second=0.12, note="12 credits/s (MP4 output)"),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
         typical_seconds=75.0,
     ),
     ModelSpec(
         id="gen4_turbo",
         name="Runway Gen-4 Turbo",
-        description="Fast, cheap image-to-video: animates a start image for 5 or 10 s at 720p.",
+        description="Fast, cheap image-to-video: animates a start image for 2-10 s at 720p.",
         modes=("image_to_video",),
-        durations=(5.0, 10.0),  # the SDK types an int; 5 and 10 are the documented lengths
+        durations=tuple(float(s) for s in range(2, 11)),  # "gen4_turbo must specify a duration of 2-10 seconds"
         default_duration=5.0,
         aspect_ratios=GEN4_RATIOS,
         default_aspect_ratio="16:9",
@@ -125,28 +163,36 @@ MODELS: tuple[ModelSpec, ...] = (
         seed=True,
         max_prompt_chars=MAX_PROMPT_UNITS,
         price=PriceRule(per_second=0.05, note="5 credits/s"),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
         typical_seconds=30.0,
     ),
     _veo("veo3.1", "Veo 3.1", 0.20, 0.40, typical=90.0),
     _veo("veo3.1_fast", "Veo 3.1 Fast", 0.10, 0.15, typical=50.0),
     ModelSpec(
-        id="veo3",
-        name="Veo 3",
-        description=(
-            "Google's Veo 3 through Runway: text or a first frame, 8 s at 720p (16:9 or 9:16). Newer Runway SDKs "
-            "no longer list it; prefer veo3.1, which is cheaper and can add audio."
-        ),
+        id="seedance2",
+        name="Seedance 2.0",
+        description="ByteDance's Seedance 2.0 through Runway: long shots (4-15 s), first/last frame, audio; 480p/720p.",
         modes=("text_to_video", "image_to_video"),
-        durations=(8.0,),
-        default_duration=8.0,
-        aspect_ratios=VEO_RATIOS,
+        durations=tuple(float(s) for s in range(4, 16)),  # Runway's API spec: integer 4 to 15
+        default_duration=5.0,
+        aspect_ratios=GEN4_RATIOS,
         default_aspect_ratio="16:9",
-        resolutions=("720p",),
+        resolutions=("480p", "720p"),
         default_resolution="720p",
+        audio=True,
+        default_audio=False,
         max_images=1,
+        end_image=True,
         seed=True,
-        max_prompt_chars=MAX_PROMPT_UNITS,
-        price=PriceRule(per_second=0.40, note="40 credits/s"),
+        max_prompt_chars=3500,
+        price=PriceRule(
+            per_second=0.36,
+            note="36 credits/s at 480p and 720p, with or without audio (Runway lists one rate; its 1080p and 4K "
+            "sizes have no published price and are not offered)",
+        ),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
         typical_seconds=120.0,
     ),
 )
@@ -170,10 +216,12 @@ class RunwayProvider(Provider):
         return base * random.uniform(0.85, 1.15)
 
     def check(self, request: VideoRequest) -> None:
-        if len(request.prompt.encode("utf-16-le")) // 2 > MAX_PROMPT_UNITS:
+        spec = self.spec(request.model)
+        limit = spec.max_prompt_chars if spec else MAX_PROMPT_UNITS
+        if len(request.prompt.encode("utf-16-le")) // 2 > limit:
             raise InvalidRequest(
-                f"prompt is longer than Runway's {MAX_PROMPT_UNITS} UTF-16 units (emoji and some symbols count "
-                "twice); shorten it"
+                f"prompt is longer than Runway's {limit} UTF-16 units for {request.model} (emoji and some symbols "
+                "count twice); shorten it"
             )
         text_ratios = TEXT_TO_VIDEO_RATIOS.get(request.model)
         if request.mode == "text_to_video" and text_ratios and request.aspect_ratio not in text_ratios:
@@ -192,20 +240,26 @@ class RunwayProvider(Provider):
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         body = await anyio.to_thread.run_sync(self.body, request)  # may read and re-encode images
         path = "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
-        task = json_body(await self.http.request("POST", path, json=body))
-        if not isinstance(task, dict) or not task.get("id"):
+        created = _parse(CreatedTask, json_body(await self.http.request("POST", path, json=body)))
+        if created is None or not created.id:
             raise ProviderError(
                 ErrorCode.SUBMIT_UNCONFIRMED,
                 "Runway answered the submit without a task id; the task may exist and be charged. "
                 "Check the Runway developer portal's task history before submitting again.",
                 retryable=False,
             )
-        credits = (task.get("estimatedCost") or {}).get("credits")
-        return Submission(ref=str(task["id"]), state={"estimated_credits": credits} if credits is not None else {})
+        credits = created.estimated_cost.credits if created.estimated_cost else None
+        return Submission(ref=created.id, state={"estimated_credits": credits} if credits is not None else {})
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
         # Each read also hands out fresh output URLs (they expire in 24-48 h).
-        response = await self.http.request("GET", f"/v1/tasks/{quote(submission.ref, safe='')}")
+        try:
+            response = await self.http.request("GET", f"/v1/tasks/{quote(submission.ref, safe='')}")
+        except ProviderError as error:
+            # Runway forgets a task once it is cancelled: after our own DELETE a 404 is that cancel.
+            if error.code == ErrorCode.NOT_FOUND and submission.state.get("cancelled"):
+                return Snapshot(status="cancelled", message=CANCELLED_BY_US)
+            raise
         return snapshot(json_body(response))
 
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
@@ -214,6 +268,7 @@ class RunwayProvider(Provider):
         except ProviderError as error:
             if error.code != ErrorCode.NOT_FOUND:  # already gone: nothing left to cancel
                 raise
+        submission.state["cancelled"] = True  # stored by the engine: a later 404 is this cancel, not a loss
 
     # -- request mapping -----------------------------------------------------------------------
     def body(self, request: VideoRequest) -> dict[str, Any]:
@@ -223,7 +278,7 @@ class RunwayProvider(Provider):
         body: dict[str, Any] = {
             "model": spec.id,
             "promptText": request.prompt,
-            "ratio": RATIOS[(request.aspect_ratio, request.resolution)],
+            "ratio": SIZES[spec.id][(request.aspect_ratio, request.resolution)],
             "duration": int(request.duration),
         }
         if request.images:
@@ -274,14 +329,78 @@ class RunwayProvider(Provider):
         }
 
 
-# -- statuses --------------------------------------------------------------------------------------
+# -- Runway's answers (task_retrieve_response.py, *_create_response.py), read tolerantly ------------------
+
+CANCELLED_BY_US = "cancelled at Runway (a cancel there does not refund a task it found running)"
 
 
-def snapshot(task: Any) -> Snapshot:
-    """A task from GET /v1/tasks/{id} in our terms."""
-    if not isinstance(task, dict):
+class _Wire(BaseModel):
+    """Extra fields are ignored: Runway adds fields without a new API version."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+class Credits(_Wire):
+    credits: float | None = None
+
+
+class CreatedTask(_Wire):
+    """POST /v1/{text,image}_to_video: {"id", "estimatedCost": {"credits"}} (the most the task may charge)."""
+
+    id: str = ""
+    estimated_cost: Credits | None = Field(None, alias="estimatedCost")
+
+
+class Task(_Wire):
+    """GET /v1/tasks/{id}. `cost` is on terminal tasks: the credits that stay charged after refunds."""
+
+    id: str = ""
+    status: str = ""
+    progress: float | None = None
+    output: list[str] = Field(default_factory=list)
+    failure: str = ""
+    failure_code: str = Field("", alias="failureCode")
+    cost: Credits | None = None
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _fraction(cls, value: Any) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        value = value / 100 if value > 1 else value  # documented as a float, range unstated: accept percent too
+        return min(1.0, max(0.0, float(value)))
+
+    @field_validator("failure", "failure_code", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        return "" if value is None else value
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    def charged_usd(self) -> float | None:
+        credits = self.cost.credits if self.cost else None
+        return None if credits is None else round(credits * USD_PER_CREDIT, 4)
+
+
+def _parse(model: type[_Wire], body: Any) -> Any:
+    """`body` as `model`, or None when it is not that shape (not an object, wrong types)."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return None
+
+
+def snapshot(body: Any) -> Snapshot:
+    """A task from GET /v1/tasks/{id} in our terms. Every terminal status carries the charge Runway reports."""
+    task = _parse(Task, body)
+    if task is None:
         raise ProviderError(ErrorCode.TRANSIENT, "Runway answered a status check with something that is not a task")
-    status = task.get("status")
+    status = task.status
     if status == "PENDING":
         return Snapshot(status="queued", message="waiting in Runway's queue")
     if status == "THROTTLED":
@@ -290,33 +409,20 @@ def snapshot(task: Any) -> Snapshot:
             message="throttled: the Runway organisation is at its concurrency limit; starts when a task finishes",
         )
     if status == "SUCCEEDED":
-        output = task.get("output") or []
-        if not output:
+        if not task.output:
             error = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Runway finished with no output video")
-            return Snapshot(status="failed", error=error, message=error.message)
-        return Snapshot(status="succeeded", progress=1.0, video_url=output[0], charged_usd=_charged(task))
+            return Snapshot(status="failed", error=error, message=error.message, charged_usd=task.charged_usd())
+        return Snapshot(status="succeeded", progress=1.0, video_url=task.output[0], charged_usd=task.charged_usd())
     if status == "FAILED":
-        error = failure_error(str(task.get("failureCode") or ""), str(task.get("failure") or ""))
-        return Snapshot(status="failed", error=error, message=error.message, charged_usd=_charged(task))
+        error = failure_error(task.failure_code, task.failure)
+        return Snapshot(status="failed", error=error, message=error.message, charged_usd=task.charged_usd())
     if status == "CANCELLED":
-        return Snapshot(status="cancelled", message="cancelled at Runway", charged_usd=_charged(task))
+        return Snapshot(status="cancelled", message="cancelled at Runway", charged_usd=task.charged_usd())
     if status == "RUNNING":
-        progress = _fraction(task.get("progress"))
+        progress = task.progress
         return Snapshot(status="running", progress=progress, message=f"generating ({progress or 0:.0%})")
     # Like the SDK's own wait loop: a status Runway adds later is not an end, keep watching.
     return Snapshot(status="running", message=f"Runway reports {status}; still watching")
-
-
-def _fraction(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = value / 100 if value > 1 else value  # documented as a float, range unstated: accept percent too
-    return min(1.0, max(0.0, float(value)))
-
-
-def _charged(task: dict[str, Any]) -> float | None:
-    credits = (task.get("cost") or {}).get("credits")
-    return None if credits is None else round(credits * USD_PER_CREDIT, 4)
 
 
 # failureCode (docs.dev.runwayml.com/errors/task-failures) -> our code, whether resubmitting may help, advice.

@@ -18,9 +18,9 @@ from mcp import Client
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from providers.base import ErrorCode
+from providers.base import ErrorCode, InvalidRequest, ProviderError, Submission
 from providers.registry import Providers
-from providers.runway import MODELS, RATIOS, TEXT_TO_VIDEO_RATIOS, RunwayProvider, failure_error, snapshot
+from providers.runway import MODELS, SIZES, TEXT_TO_VIDEO_RATIOS, RunwayProvider, failure_error, snapshot
 from providers.simulators.common import Simulator, running
 from providers.simulators.runway import create_app
 from server.app import build_server
@@ -242,19 +242,34 @@ BODIES = [
         },
     ),
     (
-        {"model": "veo3", "aspect_ratio": "9:16", "seed": 7},
-        "text_to_video",
-        {"model": "veo3", "promptText": "P", "ratio": "720:1280", "duration": 8, "seed": 7},
-    ),
-    (
-        {"model": "veo3", "images": ["https://example.com/a.png"]},
+        {"model": "gen4_turbo", "duration": 3, "images": ["https://example.com/a.png"]},  # any 2-10 s (SDK)
         "image_to_video",
         {
-            "model": "veo3",
+            "model": "gen4_turbo",
             "promptText": "P",
             "ratio": "1280:720",
-            "duration": 8,
+            "duration": 3,
             "promptImage": "https://example.com/a.png",
+        },
+    ),
+    (
+        {"model": "seedance2", "duration": 12, "aspect_ratio": "9:16", "resolution": "480p", "audio": True, "seed": 9},
+        "text_to_video",
+        {"model": "seedance2", "promptText": "P", "ratio": "496:864", "duration": 12, "seed": 9, "audio": True},
+    ),
+    (
+        {"model": "seedance2", "aspect_ratio": "4:3", "images": ["<file>"], "end_image": "https://example.com/z.jpg"},
+        "image_to_video",
+        {
+            "model": "seedance2",
+            "promptText": "P",
+            "ratio": "1112:834",
+            "duration": 5,
+            "promptImage": [
+                {"uri": DATA, "position": "first"},
+                {"uri": "https://example.com/z.jpg", "position": "last"},
+            ],
+            "audio": False,
         },
     ),
 ]
@@ -282,11 +297,17 @@ async def test_request_body_per_model_and_mode(rw_env, sim: Simulator, picture: 
 
 
 async def test_every_declared_shape_has_a_runway_ratio():
+    from providers.simulators.runway import MODELS as SIMULATED
+
     for spec in MODELS:
         for ratio in spec.aspect_ratios:
             for resolution in spec.resolutions:
-                assert (ratio, resolution) in RATIOS, (spec.id, ratio, resolution)
-    assert [m.id for m in MODELS] == ["gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "veo3"]
+                size = SIZES[spec.id][(ratio, resolution)]
+                assert size in SIMULATED[spec.id].image_ratios, (spec.id, ratio, resolution)
+                in_text = TEXT_TO_VIDEO_RATIOS.get(spec.id, spec.aspect_ratios) if "text_to_video" in spec.modes else ()
+                assert ratio not in in_text or size in SIMULATED[spec.id].text_ratios, (spec.id, ratio)
+        assert spec.price_source.startswith("https://") and spec.price_checked == "2026-12-03", spec.id
+    assert [m.id for m in MODELS] == ["gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "seedance2"]
 
 
 @pytest.mark.parametrize(
@@ -328,12 +349,15 @@ PRICES = [
     ({"model": "gen4.5", "duration": 2}, 0.24),
     ({"model": "gen4_turbo", "duration": 5, "images": [URL]}, 0.25),
     ({"model": "gen4_turbo", "duration": 10, "images": [URL]}, 0.50),
+    ({"model": "gen4_turbo", "duration": 3, "images": [URL]}, 0.15),
     ({"model": "veo3.1", "duration": 8}, 1.60),
     ({"model": "veo3.1", "duration": 8, "audio": True}, 3.20),
     ({"model": "veo3.1", "duration": 4, "audio": True, "resolution": "1080p"}, 1.60),
     ({"model": "veo3.1_fast", "duration": 8}, 0.80),
     ({"model": "veo3.1_fast", "duration": 6, "audio": True}, 0.90),
-    ({"model": "veo3", "duration": 8}, 3.20),
+    ({"model": "seedance2", "duration": 5}, 1.80),
+    ({"model": "seedance2", "duration": 15, "audio": True}, 5.40),
+    ({"model": "seedance2", "duration": 4, "resolution": "480p"}, 1.44),
 ]
 
 
@@ -472,7 +496,7 @@ async def test_cancel_cancels_the_runway_task(rw_settings: Settings, sim: Simula
     job = cancelled.structured_content
     assert job["status"] == "cancelled" and "cancelled at Runway" in job["message"]
     (task,) = sim.jobs.values()
-    assert task.cancelled and task.phase()[0] == "cancelled"
+    assert task.cancelled and task.extra["deleted"]
 
 
 # -- 6. restart mid-job ----------------------------------------------------------------------------
@@ -522,7 +546,8 @@ async def test_official_sdk_talks_to_the_simulator(server: tuple[str, Simulator]
             audio=False,
         )
         await client.tasks.delete(frames.id)
-        assert (await client.tasks.retrieve(frames.id)).status == "CANCELLED"
+        with pytest.raises(runwayml.NotFoundError):  # "Aborted and deleted tasks will not be able to be fetched"
+            await client.tasks.retrieve(frames.id)
 
         with pytest.raises(runwayml.BadRequestError) as bad:
             await client.text_to_video.create(model="gen4.5", prompt_text="x", ratio="16:9", duration=5)
@@ -548,6 +573,231 @@ async def test_simulator_requires_the_version_header(server: tuple[str, Simulato
     assert missing.status_code == 400 and "X-Runway-Version" in missing.json()["error"]
     assert unknown.status_code == 400 and unknown.json()["issues"][0]["path"] == ["model"]
     assert sim.submissions == 0
+
+
+# -- 8. fidelity: models, refunds, deletes, charges (issue 9) ---------------------------------------
+
+
+async def test_veo3_is_gone_from_the_adapter_and_the_simulator(rw_settings: Settings, server, sim: Simulator):
+    # veo3 left the API spec in SDK 5.14.0 (and never took a seed).
+    async with Client(build_server(rw_settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", "model": "veo3"})
+    assert result.is_error and "unknown model 'veo3'" in result.content[0].text
+    body = {"model": "veo3", "promptText": "x", "ratio": "1280:720", "duration": 8}
+    answer = await _post(server, "/v1/text_to_video", body)
+    assert answer.status_code == 400 and answer.json()["issues"][0]["path"] == ["model"]
+    assert "'seedance2'" in answer.json()["issues"][0]["message"] and sim.submissions == 0
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "path"),
+    [
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "duration": 3}, ["duration"]),  # 4 to 15
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "ratio": "1584:672"}, ["ratio"]),
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "negativePrompt": "blur"}, []),  # not a field
+        ("image_to_video", {"model": "seedance2", "promptImage": URL, "references": [{"uri": URL}]}, []),  # t2v only
+        (
+            "image_to_video",
+            {"model": "seedance2", "promptImage": [{"uri": URL, "position": "first"}, {"uri": URL}]},
+            ["promptImage"],  # keyframes and references cannot be mixed
+        ),
+        ("text_to_video", {"model": "veo3.1", "promptText": "x", "ratio": "1280:720", "duration": 5}, ["duration"]),
+        (
+            "image_to_video",
+            {"model": "gen4_turbo", "promptImage": URL, "ratio": "1280:720", "duration": 11},
+            ["duration"],
+        ),
+        (
+            "image_to_video",
+            {
+                "model": "gen4.5",
+                "promptText": "x",
+                "ratio": "1280:720",
+                "duration": 5,
+                "promptImage": URL,
+                "audio": True,
+            },
+            [],  # gen4.5 has no audio field
+        ),
+    ],
+)
+async def test_simulator_refuses_what_the_sdk_types_do_not_allow(server, sim: Simulator, endpoint, body, path):
+    answer = await _post(server, f"/v1/{endpoint}", body)
+    assert answer.status_code == 400, answer.json()
+    assert [issue["path"] for issue in answer.json()["issues"]] == [path] and sim.submissions == 0
+
+
+async def test_simulator_accepts_what_the_sdk_types_allow(server, sim: Simulator):
+    bodies = [  # seedance2's 4K sizes, "auto" length and reference images; gen4_turbo's 7 s
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "ratio": "3840:2160", "duration": "auto"}),
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "references": [{"uri": URL}]}),
+        ("image_to_video", {"model": "seedance2", "promptImage": [{"uri": URL}, {"uri": URL}], "seed": 4}),
+        ("image_to_video", {"model": "gen4_turbo", "promptImage": URL, "ratio": "960:960", "duration": 7}),
+        (
+            "image_to_video",
+            {"model": "gen4.5", "promptText": "x", "promptImage": URL, "ratio": "1584:672", "duration": 2},
+        ),
+    ]
+    for endpoint, body in bodies:
+        answer = await _post(server, f"/v1/{endpoint}", body)
+        assert answer.status_code == 200, (body, answer.json())
+    # "auto" is billed at the longest (15 s) up front, seedance2 defaults to 5 s; gen4_turbo 7 s at 5 credits/s.
+    assert [job.extra["credits"] for job in sim.jobs.values()] == [15 * 36, 5 * 36, 5 * 36, 7 * 5, 2 * 12]
+
+
+async def test_refunds_as_runway_documents_them(server, sim: Simulator):
+    """SAFETY.INPUT.* is not refunded, other failures are; a cancel refunds only a task not yet RUNNING; a
+    deleted task is gone (404)."""
+    sim.config["credits"] = 1000
+
+    async def task(prompt: str) -> str:
+        body = {"model": "gen4.5", "promptText": prompt, "ratio": "1280:720", "duration": 5}  # 60 credits
+        answer = await _post(server, "/v1/text_to_video", body)
+        assert answer.status_code == 200, answer.json()
+        return answer.json()["id"]
+
+    blocked, broken = await task("x sim:fail=content sim:queue=0"), await task("x sim:fail=internal sim:queue=0")
+    waiting, running = await task("x sim:queue=600"), await task("x sim:queue=0 sim:seconds=6000")
+    assert sim.config["credits"] == 1000 - 4 * 60
+    await wait_until(lambda: all(sim.jobs[t].phase()[0] == "failed" for t in (blocked, broken)))
+    blocked_task, broken_task = (await _get(server, blocked)).json(), (await _get(server, broken)).json()
+    assert (blocked_task["failureCode"], blocked_task["cost"]) == ("SAFETY.INPUT.TEXT", {"credits": 60})
+    assert (broken_task["failureCode"], broken_task["cost"]) == ("INTERNAL.BAD_OUTPUT", {"credits": 0})
+    assert (await _get(server, running)).json()["status"] == "RUNNING"
+    for gone in (waiting, running, blocked):
+        assert (await _delete(server, gone)).status_code == 204
+        assert (await _get(server, gone)).status_code == 404  # not CANCELLED: the task is gone
+    assert (await _delete(server, waiting)).status_code == 404
+    # Refunded: the internal failure and the task cancelled while PENDING; charged: the blocked input and the
+    # task cancelled while RUNNING.
+    assert sim.config["credits"] == 1000 - 2 * 60
+
+
+async def test_poll_after_our_own_cancel_reads_cancelled(rw_env, sim: Simulator):
+    provider, _, request = _resolve(rw_env, prompt="x sim:queue=600", model="gen4.5", duration=2)
+    submission = await provider.submit("job_cancel", request)
+    await provider.cancel(submission, request)
+    assert submission.state["cancelled"] is True  # the engine stores the state after a cancel
+    after = await provider.poll(submission, request)  # Runway answers 404 for a cancelled task
+    assert after.status == "cancelled" and "does not refund" in after.message
+    other = await provider.submit("job_other", request)
+    sim.jobs[other.ref].extra["deleted"] = True  # gone without our cancel: still a clear NOT_FOUND
+    with pytest.raises(ProviderError) as gone:
+        await provider.poll(other, request)
+    await provider.aclose()
+    assert gone.value.code == ErrorCode.NOT_FOUND
+
+
+async def test_every_terminal_status_records_the_charge(rw_env, sim: Simulator):
+    # Through the simulator: a finished task and a failure whose input moderation refused (not refunded).
+    provider, _, request = _resolve(rw_env, prompt="x sim:queue=0 sim:seconds=1", model="gen4.5", duration=3)
+    done = await provider.submit("job_done", request)
+    blocked_request = request.model_copy(update={"prompt": "x sim:fail=content sim:queue=0 sim:seconds=1"})
+    blocked = await provider.submit("job_blocked", blocked_request)
+    await wait_until(lambda: all(sim.jobs[s.ref].phase()[0] in ("succeeded", "failed") for s in (done, blocked)))
+    finished, refused = await provider.poll(done, request), await provider.poll(blocked, blocked_request)
+    await provider.aclose()
+    assert (finished.status, finished.charged_usd) == ("succeeded", 0.36)
+    assert (refused.status, refused.charged_usd) == ("failed", 0.36) and refused.error.code == ErrorCode.CONTENT_POLICY
+    # Each status as Runway's task type has it (cost.credits: int, 0 when refunded).
+    for status, extra, ours in [
+        ("SUCCEEDED", {"output": ["https://x/v.mp4"]}, "succeeded"),
+        ("FAILED", {"failure": "Blocked.", "failureCode": "SAFETY.INPUT.IMAGE"}, "failed"),
+        ("FAILED", {"failure": "Oops.", "failureCode": "INTERNAL"}, "failed"),
+        ("CANCELLED", {}, "cancelled"),
+    ]:
+        for credits in (0, 45):
+            read = snapshot({"id": "t", "status": status, "cost": {"credits": credits}, **extra})
+            assert (read.status, read.charged_usd) == (ours, credits / 100), (status, credits)
+    assert (
+        snapshot({"id": "t", "status": "RUNNING", "progress": 0.5, "estimatedCost": {"credits": 9}}).charged_usd is None
+    )
+
+
+async def test_answers_are_read_tolerantly_with_the_same_error_paths(rw_env, sim: Simulator):
+    from providers.runway import CreatedTask, Task
+
+    read = Task.model_validate({"id": 7, "status": "FAILED", "failure": None, "failureCode": None, "new": [1]})
+    assert (read.id, read.failure, read.failure_code) == ("7", "", "")  # extra fields ignored, nulls read as empty
+    assert snapshot({"status": "RUNNING", "progress": "half"}).progress is None
+    assert (
+        CreatedTask.model_validate({"id": "t1", "estimatedCost": {"credits": 60}, "x": 1}).estimated_cost.credits == 60
+    )
+    for body in (["not", "a", "task"], {"status": "SUCCEEDED", "output": "https://not-a-list"}):
+        with pytest.raises(ProviderError) as bad:
+            snapshot(body)
+        assert bad.value.code == ErrorCode.TRANSIENT
+
+    async def answer(body: Any) -> Submission:
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def created(_: Any) -> JSONResponse:
+            return JSONResponse(body)
+
+        app = Starlette(routes=[Route("/v1/text_to_video", created, methods=["POST"])])
+        with running(app) as url:
+            provider, _, request = _resolve({**rw_env, "VIDEOGEN_RUNWAY_BASE_URL": url}, prompt="x", duration=2)
+            try:
+                return await provider.submit("job_odd", request)
+            finally:
+                await provider.aclose()
+
+    assert (await answer({"id": "t9", "estimatedCost": {"credits": 24}})).state == {"estimated_credits": 24}
+    assert (await answer({"id": "t9", "estimatedCost": None})).state == {}
+    for odd in ({"estimatedCost": {"credits": 24}}, {"id": ""}, {"id": None}, [1, 2], {"id": {"nested": 1}}):
+        with pytest.raises(ProviderError) as unconfirmed:
+            await answer(odd)
+        assert unconfirmed.value.code == ErrorCode.SUBMIT_UNCONFIRMED, odd
+
+
+async def test_seedance2_prompt_limit_is_its_own(rw_env, sim: Simulator):
+    long = "a slow pan across the harbour " * 100  # 3000 characters: over gen4.5's 1000, under seedance2's 3500
+    _, spec, request = _resolve(rw_env, prompt=long, model="seedance2", duration=4)
+    assert spec.max_prompt_chars == 3500 and request.prompt == long.strip()
+    with pytest.raises(InvalidRequest, match="1000"):
+        _resolve(rw_env, prompt=long, model="gen4.5", duration=4)
+    with pytest.raises(InvalidRequest, match="UTF-16"):
+        _resolve(rw_env, prompt="🎬" * 1800, model="seedance2", duration=4)  # 3600 UTF-16 units
+
+
+async def test_official_sdk_runs_a_third_party_model(server, sim: Simulator):
+    import runwayml
+
+    client = runwayml.RunwayML(api_key=KEY, base_url=f"{server[0]}/runway", max_retries=0)
+    with client:
+        created = client.text_to_video.create(
+            model="seedance2", prompt_text="a paper boat sim:seconds=30", ratio="1280:720", duration=5, audio=True
+        )
+        assert created.id in sim.jobs
+        task = client.tasks.retrieve(created.id).wait_for_task_output(timeout=10)  # the SDK's own poll loop
+        assert task.status == "SUCCEEDED" and task.cost.credits == 5 * 36
+        assert httpx.get(task.output[0]).content[4:8] == b"ftyp"
+        with pytest.raises(runwayml.BadRequestError) as bad:  # not one of seedance2's Literal ratios
+            client.text_to_video.create(model="seedance2", prompt_text="x", ratio="1584:672", duration=5)
+        assert bad.value.status_code == 400 and bad.value.body["issues"][0]["path"] == ["ratio"]
+        with pytest.raises(runwayml.BadRequestError) as frames:  # a last frame alone
+            client.image_to_video.create(model="seedance2", prompt_image=[{"uri": URL, "position": "last"}])
+        assert frames.value.body["issues"][0]["path"] == ["promptImage"]
+    assert sim.submissions == 1
+
+
+async def _post(server: tuple[str, Simulator], path: str, body: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway", headers=HEADERS) as http:
+        return await http.post(path, json=body)
+
+
+async def _get(server: tuple[str, Simulator], task_id: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway", headers=HEADERS) as http:
+        return await http.get(f"/v1/tasks/{task_id}")
+
+
+async def _delete(server: tuple[str, Simulator], task_id: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway", headers=HEADERS) as http:
+        return await http.delete(f"/v1/tasks/{task_id}")
+
+
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}
 
 
 async def wait_until(condition, seconds: float = 10.0) -> None:

@@ -1,16 +1,21 @@
 """A local Runway developer API (api.dev.runwayml.com/v1) that the official `runwayml` SDK can talk to.
 
 Follows the documented behaviour: `Authorization: Bearer key_<128 hex>` (else 401), a required
-`X-Runway-Version: 2024-11-06` (else 400), bodies validated per model as the SDK types them (400
-`{"error", "issues": [{"path", "message"}]}`), tasks PENDING/THROTTLED -> RUNNING (progress 0..1) ->
-SUCCEEDED (`output: [mp4 url]`) | FAILED (`failure`, `failureCode`) | CANCELLED, costs in credits,
-and DELETE /v1/tasks/{id} (204) cancelling an unfinished task or deleting a finished one.
+`X-Runway-Version: 2024-11-06` (else 400), bodies validated per model as the SDK 5.24 types them
+(*_create_params.py; 400 `{"error", "issues": [{"path", "message"}]}`, an unknown model included), tasks
+PENDING/THROTTLED -> RUNNING (progress 0..1) -> SUCCEEDED (`output: [mp4 url]`) | FAILED (`failure`,
+`failureCode`), costs in credits. Refunds as documented: a failure is refunded except SAFETY.INPUT.*
+("not refundable"); DELETE /v1/tasks/{id} (204) cancels an unfinished task (refunded only if it had not
+started RUNNING) or deletes a finished one (no refund), and either way the task answers 404 from then on
+("Aborted and deleted tasks will not be able to be fetched again"). A task flagged `cancelled` in the job
+table (as one cancelled in the developer portal) reads CANCELLED.
 
 Test switches (POST /_sim/config, or `app.state.sim.config`):
-  {"credits": N}       the organisation's balance: a task costing more is refused with Runway's 400
+  {"credits": N}       the organisation's balance: a task costing more is refused with Runway's 400;
+                       refunds are paid back into it
   {"errors": [429, 502, ...]}  the next API requests answer these statuses, one each
   {"throttled": true}  queued tasks report THROTTLED instead of PENDING
-Prompt directives: sim:fail=content (SAFETY.INPUT.TEXT), sim:fail=internal (INTERNAL.BAD_OUTPUT),
+Prompt directives: sim:fail=content (SAFETY.INPUT.TEXT, charged), sim:fail=internal (INTERNAL.BAD_OUTPUT),
 sim:fail=asset (ASSET.INVALID), sim:seconds=N, sim:queue=N.
 """
 
@@ -38,8 +43,6 @@ KEY = re.compile(r"^key_[0-9a-f]{128}$")
 MAX_DATA_URI = 5 * 1024 * 1024
 MAX_URL = 2048
 SEED_MAX = 2**32 - 1
-GEN4_IMAGE_RATIOS = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
-VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,33 @@ class Model:
     credits_audio: float | None = None
     seconds: float = 75.0  # simulated generation time
     image_prompt_text_required: bool = False
+    prompt_units: int = 1000  # promptText limit in UTF-16 code units
+    ratio_required: bool = True
+    default_ratio: str = ""
+    auto_duration: bool = False  # duration "auto": billed at the longest up front, the rest refunded
+    reference_images: bool = False  # promptImage items without `position` are references (not frames)
+    text_only: frozenset[str] = frozenset()  # fields only text_to_video takes
 
 
+GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
+VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
+SEEDANCE_RATIOS = (
+    *("992:432", "864:496", "752:560", "640:640", "560:752", "496:864"),  # 480p
+    *("1470:630", "1280:720", "1112:834", "960:960", "834:1112", "720:1280"),  # 720p
+    *("2206:946", "1920:1080", "1664:1248", "1440:1440", "1248:1664", "1080:1920"),  # 1080p
+    *("3840:1646", "3840:2160", "3840:2880", "3840:3840", "2880:3840", "2160:3840"),  # 4K
+)
+OUTPUT_FORMATS = (
+    *("mp4", "prores", "png_sequence", "hdr10", "hlg", "sdr_rec709_10bit", "hdr_pq_12bit_master", "hdr_prores"),
+    *("hdr_png_sequence", "hdr_exr_sequence", "hdr_exr_acescg_sequence_1_3", "hdr_exr_acescg_sequence_2_0"),
+)
+PRORES_PROFILES = ("422", "4444", "422 Proxy", "422 LT", "422 HQ", "4444 XQ")
 _GEN4_EXTRAS = frozenset({"seed", "contentModeration"})
 _VEO_EXTRAS = frozenset({"seed", "audio", "negativePrompt"})
 MODELS: dict[str, Model] = {
     "gen4.5": Model(
         text_ratios=("1280:720", "720:1280"),
-        image_ratios=GEN4_IMAGE_RATIOS,
+        image_ratios=GEN4_RATIOS,
         durations=tuple(range(2, 11)),
         duration_required=True,
         default_duration=5,
@@ -75,8 +97,8 @@ MODELS: dict[str, Model] = {
     ),
     "gen4_turbo": Model(
         text_ratios=(),
-        image_ratios=GEN4_IMAGE_RATIOS,
-        durations=tuple(range(2, 11)),  # the SDK types a plain int; accept the whole 2-10 range
+        image_ratios=GEN4_RATIOS,
+        durations=tuple(range(2, 11)),  # "gen4_turbo must specify a duration of 2-10 seconds" (API spec)
         duration_required=False,
         default_duration=10,
         positions=("first",),
@@ -108,17 +130,23 @@ MODELS: dict[str, Model] = {
         credits_audio=15,
         seconds=50.0,
     ),
-    # In the API reference this project was specified from (2024-11-06): 8 s, first frame only.
-    "veo3": Model(
-        text_ratios=("1280:720", "720:1280"),
-        image_ratios=("1280:720", "720:1280"),
-        durations=(8,),
+    # Runway publishes one rate (36 credits/s) with no split by size or audio; charged at every size here.
+    "seedance2": Model(
+        text_ratios=SEEDANCE_RATIOS,
+        image_ratios=SEEDANCE_RATIOS,
+        durations=tuple(range(4, 16)),  # the API spec: integer 4 to 15, or "auto"
         duration_required=False,
-        default_duration=8,
-        positions=("first",),
-        optional=frozenset({"seed"}),
-        credits=40,
+        default_duration=5,
+        positions=("first", "last"),
+        optional=frozenset({"seed", "audio", "referenceAudio"}),
+        credits=36,
         seconds=120.0,
+        prompt_units=3500,
+        ratio_required=False,
+        default_ratio="1280:720",
+        auto_duration=True,
+        reference_images=True,
+        text_only=frozenset({"references", "referenceVideos"}),
     ),
 }
 
@@ -154,8 +182,9 @@ def _enum(values: tuple[Any, ...], got: Any) -> str:
     return f"Invalid enum value. Expected {' | '.join(repr(v) for v in values)}, received {got!r}"
 
 
-def _uri_problem(uri: Any) -> str | None:
-    """Why Runway would refuse an image reference (docs: assets/inputs, errors/troubleshooting)."""
+def _uri_problem(uri: Any, kind: str = "image") -> str | None:
+    """Why Runway would refuse a media reference (docs: assets/inputs, errors/troubleshooting); `kind` is
+    image, audio or video (data URIs of each: up to 5MB, as the SDK types say)."""
     if not isinstance(uri, str):
         return "Expected string"
     if uri.startswith("runway://"):
@@ -166,8 +195,11 @@ def _uri_problem(uri: Any) -> str | None:
         header, comma, payload = uri[5:].partition(",")
         if not comma or not header.endswith(";base64"):
             return "Invalid data URI."
-        if header[: -len(";base64")] not in ("image/jpeg", "image/png", "image/webp"):
+        mime = header[: -len(";base64")]
+        if kind == "image" and mime not in ("image/jpeg", "image/png", "image/webp"):
             return "Unsupported asset type. Data URIs must be JPEG, PNG or WebP images."
+        if kind != "image" and not mime.startswith(f"{kind}/"):
+            return f"Unsupported asset type. Expected a {kind} data URI."
         try:
             base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
@@ -205,6 +237,8 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
     known = {"model", "promptText", "ratio", "duration", *model.optional}
     if endpoint == "image_to_video":
         known.add("promptImage")
+    else:
+        known |= model.text_only
     if unknown := sorted(set(body) - known):
         issues.append(_issue([], "Unrecognized key(s) in object: " + ", ".join(repr(k) for k in unknown)))
 
@@ -215,12 +249,13 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
             issues.append(_issue(["promptText"], "Required"))
     elif not isinstance(text, str) or not text.strip():
         issues.append(_issue(["promptText"], "Expected a non-empty string"))
-    elif _utf16_units(text) > 1000:
-        issues.append(_issue(["promptText"], "String must contain at most 1000 character(s)"))
+    elif _utf16_units(text) > model.prompt_units:
+        issues.append(_issue(["promptText"], f"String must contain at most {model.prompt_units} character(s)"))
 
     ratios = model.text_ratios if endpoint == "text_to_video" else model.image_ratios
     if "ratio" not in body:
-        issues.append(_issue(["ratio"], "Required"))
+        if model.ratio_required:
+            issues.append(_issue(["ratio"], "Required"))
     elif body["ratio"] not in ratios:
         issues.append(_issue(["ratio"], _enum(ratios, body["ratio"])))
 
@@ -228,19 +263,58 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
     if duration is None:
         if model.duration_required:
             issues.append(_issue(["duration"], "Required"))
-    elif isinstance(duration, bool) or not isinstance(duration, int) or duration not in model.durations:
-        allowed = model.durations
-        issues.append(_issue(["duration"], f"Expected an integer, one of {', '.join(map(str, allowed))}"))
+    elif not (model.auto_duration and duration == "auto") and (
+        isinstance(duration, bool) or not isinstance(duration, int) or duration not in model.durations
+    ):
+        allowed = f"{model.durations[0]} to {model.durations[-1]}" if len(model.durations) > 3 else model.durations
+        auto = ' or "auto"' if model.auto_duration else ""
+        issues.append(_issue(["duration"], f"Expected an integer, {allowed}{auto}"))
 
     if endpoint == "image_to_video":
         issues += _image_issues(body.get("promptImage"), model)
+    return issues + _option_issues(body)
+
+
+def _option_issues(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The optional fields' types (which fields a model takes is checked against its `optional` set)."""
+    issues: list[dict[str, Any]] = []
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
         issues.append(_issue(["seed"], f"Expected an integer from 0 to {SEED_MAX}"))
     if "audio" in body and not isinstance(body["audio"], bool):
         issues.append(_issue(["audio"], "Expected boolean"))
-    if "negativePrompt" in body and not isinstance(body["negativePrompt"], str):
-        issues.append(_issue(["negativePrompt"], "Expected string"))
+    negative = body.get("negativePrompt")
+    if "negativePrompt" in body and (not isinstance(negative, str) or not 1 <= _utf16_units(negative) <= 1000):
+        issues.append(_issue(["negativePrompt"], "Expected a string of 1 to 1000 characters"))
+    if "outputFormat" in body and body["outputFormat"] not in OUTPUT_FORMATS:
+        issues.append(_issue(["outputFormat"], _enum(OUTPUT_FORMATS, body["outputFormat"])))
+    if "proresProfile" in body and body["proresProfile"] not in PRORES_PROFILES:
+        issues.append(_issue(["proresProfile"], _enum(PRORES_PROFILES, body["proresProfile"])))
+    moderation = body.get("contentModeration")
+    if "contentModeration" in body and (
+        not isinstance(moderation, dict)
+        or set(moderation) - {"publicFigureThreshold"}
+        or moderation.get("publicFigureThreshold", "auto") not in ("auto", "low")
+    ):
+        issues.append(_issue(["contentModeration"], "Expected {publicFigureThreshold?: 'auto' | 'low'}"))
+    for field, kind in (("references", "image"), ("referenceAudio", "audio"), ("referenceVideos", "video")):
+        if field in body:
+            issues += _reference_issues(field, kind, body[field])
+    return issues
+
+
+def _reference_issues(field: str, kind: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return [_issue([field], "Expected array")]
+    issues = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            issues.append(_issue([field, i], "Expected object"))
+            continue
+        if kind != "image" and item.get("type") != kind:
+            issues.append(_issue([field, i, "type"], f"Invalid literal value, expected {kind!r}"))
+        if problem := _uri_problem(item.get("uri"), kind):
+            issues.append(_issue([field, i, "uri"], problem))
     return issues
 
 
@@ -258,24 +332,49 @@ def _image_issues(value: Any, model: Model) -> list[dict[str, Any]]:
             issues.append(_issue(["promptImage", i], "Expected object"))
             continue
         position = item.get("position")
-        if position not in model.positions:
+        if position is None and model.reference_images:
+            pass  # a reference image, not a frame
+        elif position not in model.positions:
             issues.append(_issue(["promptImage", i, "position"], _enum(model.positions, position)))
         seen.append(position)
         if problem := _uri_problem(item.get("uri")):
             issues.append(_issue(["promptImage", i, "uri"], problem))
-    if len(set(seen)) != len(seen):
+    frames = [p for p in seen if p is not None]
+    if frames and len(frames) != len(seen):
+        issues.append(_issue(["promptImage"], "Keyframes (with a position) and reference images cannot be mixed."))
+    elif len(set(frames)) != len(frames):
         issues.append(_issue(["promptImage"], "Each position may be used only once."))
-    elif "first" not in seen and not issues:
+    elif frames and "first" not in frames and not issues:
         issues.append(_issue(["promptImage"], "This model does not support generating with only a last frame."))
     return issues
 
 
+def _surcharge(body: dict[str, Any]) -> float:
+    """gen4.5's outputFormat surcharge per second: 5 for prores and png_sequence, 20 for 10-bit and deeper
+    (40 above 4 megapixels, which gen4.5's sizes never reach)."""
+    output = body.get("outputFormat", "mp4")
+    return 0.0 if output == "mp4" else 5.0 if output in ("prores", "png_sequence") else 20.0
+
+
 def task_credits(body: dict[str, Any]) -> float:
+    """The estimate Runway answers at submit: the most the task may charge."""
     model = MODELS[body["model"]]
     seconds = body.get("duration", model.default_duration)
+    if seconds == "auto":
+        seconds = model.durations[-1]  # billed at the longest up front
     audio = body.get("audio", True)  # Runway's default is undocumented; assume Veo's (with sound)
     rate = model.credits_audio if audio and model.credits_audio is not None else model.credits
-    return rate * seconds
+    return (rate + _surcharge(body)) * seconds
+
+
+def charged(job: SimJob) -> int:
+    """Credits a finished task stays charged: all of it, but a failure is refunded unless moderation refused
+    the input (SAFETY.INPUT.* "not refundable"), and "auto" gives back what the chosen length did not use."""
+    phase, _ = job.phase()
+    if phase == "failed":
+        code = FAILURES.get(job.fail or "", ("INTERNAL",))[0]
+        return int(job.extra["credits"]) if code.startswith("SAFETY.INPUT") else 0
+    return int(job.extra.get("final_credits", job.extra["credits"]))
 
 
 def _iso(ts: float) -> str:
@@ -291,13 +390,23 @@ def task_json(request: Request, job: SimJob, sim: Simulator) -> dict[str, Any]:
     elif phase == "running":
         task.update(status="RUNNING", progress=round(progress, 4), estimatedCost=estimated)
     elif phase == "succeeded":
-        task.update(status="SUCCEEDED", output=[video_url(request, job)], cost={"credits": int(job.extra["credits"])})
+        task.update(status="SUCCEEDED", output=[video_url(request, job)], cost={"credits": charged(job)})
     elif phase == "failed":
         code, failure = FAILURES.get(job.fail or "", ("INTERNAL", "An unexpected error occurred."))
-        task.update(status="FAILED", failure=failure, failureCode=code, cost={"credits": 0})  # failures are refunded
-    else:
-        task.update(status="CANCELLED", cost={"credits": 0})
+        task.update(status="FAILED", failure=failure, failureCode=code, cost={"credits": charged(job)})
+    else:  # cancelled elsewhere (the developer portal): what it cost then
+        task.update(status="CANCELLED", cost={"credits": int(job.extra.get("cancel_credits", 0))})
     return task
+
+
+def settle(sim: Simulator, job: SimJob, credits: int) -> None:
+    """Pay back into the balance (when tests track one) what a task no longer costs, once."""
+    with sim.lock:
+        if job.extra.get("settled"):
+            return
+        job.extra["settled"] = True
+        if sim.config.get("credits") is not None:
+            sim.config["credits"] += job.extra["credits"] - credits
 
 
 def create_app(speed: float = 1.0) -> Starlette:
@@ -338,9 +447,11 @@ def create_app(speed: float = 1.0) -> Starlette:
                 sim.config["credits"] = balance - credits
         model = MODELS[body["model"]]
         job = sim.create(body, prompt=body.get("promptText"), job_id=str(uuid.uuid4()), seconds=model.seconds)
-        job.extra.update(
-            duration=body.get("duration", model.default_duration), aspect_ratio=body["ratio"], credits=credits
-        )
+        duration = body.get("duration", model.default_duration)
+        if duration == "auto":  # the model chooses; the simulator chooses the default and refunds the rest
+            duration = model.default_duration
+            job.extra["final_credits"] = credits * duration / model.durations[-1]
+        job.extra.update(duration=duration, aspect_ratio=body.get("ratio", model.default_ratio), credits=credits)
         return JSONResponse({"id": job.id, "estimatedCost": {"credits": credits}})
 
     async def text_to_video(request: Request) -> Response:
@@ -356,12 +467,19 @@ def create_app(speed: float = 1.0) -> Starlette:
         job = sim.get(task_id) if request.method == "GET" else sim.jobs.get(task_id)
         if job is None or job.extra.get("deleted"):
             return _error(404, "Task not found.")
+        phase = job.phase()[0]
         if request.method == "GET":
+            if phase in ("succeeded", "failed"):
+                settle(sim, job, charged(job))
             return JSONResponse(task_json(request, job, sim))
-        if job.phase()[0] in ("queued", "running"):
-            job.cancelled = True  # unfinished: cancelled, and reads as CANCELLED from now on
-        else:  # finished: deleted, output included (kept in the table, marked, so tests can audit it)
-            job.extra["deleted"] = True
+        # DELETE: cancelled if unfinished, deleted if finished; gone either way (kept in the table, marked,
+        # so tests can audit it). Only a task not yet RUNNING is refunded.
+        if phase in ("queued", "running"):
+            job.cancelled = True
+            settle(sim, job, 0 if phase == "queued" else int(job.extra["credits"]))
+        elif phase != "cancelled":
+            settle(sim, job, charged(job))
+        job.extra["deleted"] = True
         return Response(status_code=204)
 
     app = Starlette(
