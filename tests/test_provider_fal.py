@@ -207,6 +207,23 @@ BODIES = [
         },
     ),
     (
+        {"model": "veo-3.1-fast", "images": [A], "end_image": B, "duration": 4, "audio": False},
+        "fal-ai/veo3.1/fast/first-last-frame-to-video",
+        {
+            "first_frame_url": A,
+            "last_frame_url": B,
+            "duration": "4s",
+            "aspect_ratio": "16:9",
+            "resolution": "720p",
+            "generate_audio": False,
+        },
+    ),
+    (
+        {"model": "veo-3.1-fast", "aspect_ratio": "9:16", "resolution": "1080p", "seed": 1},
+        "fal-ai/veo3.1/fast",
+        {"duration": "8s", "aspect_ratio": "9:16", "resolution": "1080p", "generate_audio": True, "seed": 1},
+    ),
+    (
         {"model": "wan-2.5", "duration": 10, "aspect_ratio": "1:1", "resolution": "720p", "seed": 7},
         "fal-ai/wan-25-preview/text-to-video",
         {"duration": "10", "aspect_ratio": "1:1", "resolution": "720p", "seed": 7},
@@ -402,6 +419,8 @@ PRICES = [
     ({"model": "kling-o3-standard", "images": [A], "audio": True, "duration": 15}, 1.68),
     ({"model": "veo-3.1"}, 3.20),  # 8 s x $0.40 with audio
     ({"model": "veo-3.1", "duration": 4, "audio": False}, 0.80),
+    ({"model": "veo-3.1-fast"}, 1.20),  # 8 s x $0.15 with audio
+    ({"model": "veo-3.1-fast", "duration": 6, "audio": False, "resolution": "1080p"}, 0.60),
     ({"model": "wan-2.5"}, 0.50),  # 5 s x $0.10 at the default 720p
     ({"model": "wan-2.5", "resolution": "480p"}, 0.25),
     ({"model": "wan-2.5", "resolution": "1080p"}, 0.75),  # $0.15/s: what the old flat $0.05/s quoted at $0.25

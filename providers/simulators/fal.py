@@ -247,6 +247,18 @@ ENDPOINTS: dict[str, dict[str, F]] = {
         "last_frame_url": F(image, required=True),
         "aspect_ratio": F(one_of("auto", "16:9", "9:16")),
     },
+    "fal-ai/veo3.1/fast": {**VEO, "aspect_ratio": F(one_of("16:9", "9:16"), default="16:9")},
+    "fal-ai/veo3.1/fast/image-to-video": {
+        **VEO,
+        "image_url": START,
+        "aspect_ratio": F(one_of("auto", "16:9", "9:16")),
+    },
+    "fal-ai/veo3.1/fast/first-last-frame-to-video": {
+        **VEO,
+        "first_frame_url": START,
+        "last_frame_url": F(image, required=True),
+        "aspect_ratio": F(one_of("auto", "16:9", "9:16")),
+    },
     "fal-ai/wan-25-preview/text-to-video": {**WAN, "aspect_ratio": F(one_of("16:9", "9:16", "1:1"), default="16:9")},
     "fal-ai/wan-25-preview/image-to-video": {**WAN, "image_url": START},
     "fal-ai/wan/v2.7/text-to-video": {
