@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server import MCPServer
+from mcp.server.apps import APP_MIME_TYPE, Apps
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.resources import Resource
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
+    INVALID_PARAMS,
     CallToolResult,
     SubscribeRequestParams,
     ToolAnnotations,
@@ -24,10 +28,11 @@ from providers.base import ErrorCode, ProviderError
 from providers.options import VideoOptions
 from server.arguments import VideogenServer
 from server.catalog import RequestArgs
+from server.delivery.links import Links, LinkSigner, origin
 from server.jobs import JobManager, UnknownJob
 from server.models import CostReport, Job, JobList, ModelList, SameJob
 from server.notify import JOBS_URI, JobNotifier
-from server.present import Presenter, models_result, progress_value, to_job
+from server.present import Presenter, models_result, progress_value, to_job, with_links
 from server.settings import Settings
 from server.store import JobRow, StoreError
 from server.tasks import JobTasks, answering_as_task
@@ -217,6 +222,73 @@ def _tool_error(error: Exception) -> ToolError:
     return ToolError(str(error))
 
 
+PLAYER_URI = "ui://videogen/player.html"
+NO_PLAYER = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>videogen</title></head><body>'
+    "<p>The videogen player is not installed in this server (server/delivery/player.py is missing). "
+    "The tool result's text and structured content have the job.</p></body></html>"
+)
+
+
+def player_meta(origins: list[str]) -> dict[str, Any]:
+    """The player's `_meta.ui`: media and images from the server's own origin(s) (the signed links), nothing else."""
+    return {"ui": {"csp": {"resourceDomains": origins, "connectDomains": []}, "prefersBorder": True}}
+
+
+class PlayerPage(Resource):
+    """The MCP Apps player (ui://videogen/player.html), read from server.delivery.player when it is installed."""
+
+    async def read(self) -> str:
+        try:
+            from server.delivery.player import player_html
+        except ImportError:
+            return NO_PLAYER
+        return player_html()
+
+
+class Delivery:
+    """How finished videos reach a server's clients beyond file paths. `serve` runs when an HTTP app is built
+    for the server (server.transport.http_app): from then on, results over HTTP carry signed links. Under stdio
+    it never runs: results keep file paths only, and the player reads the video as a resource."""
+
+    def __init__(self, settings: Settings | None):
+        self.settings = settings
+        self.links: Links | None = None
+        self.player = PlayerPage(
+            uri=PLAYER_URI,
+            name="player",
+            title="videogen player",
+            description="Shows a job live and plays the finished video (MCP Apps).",
+            mime_type=APP_MIME_TYPE,
+            meta=player_meta([]),
+        )
+
+    def serve(self, host: str, port: int, allowed_hosts: list[str]) -> Any:
+        """Start handing out links for an HTTP server on host:port; the /files/ ASGI app that answers them."""
+        from server.delivery.files import files_app
+
+        settings = self.settings or Settings.from_env()
+        signer = LinkSigner.from_data_dir(settings.data_dir, settings.link_ttl_seconds)
+        every = host in ("0.0.0.0", "::", "")
+        base = settings.public_url or (None if every else f"http://{_netloc(host)}:{port}")
+        self.links = Links(signer, settings.output_dir, base)
+        names = ["127.0.0.1", "localhost", *allowed_hosts]
+        self.player.meta = player_meta([origin(base)] if base else [f"http://{_netloc(n)}:{port}" for n in names])
+        return files_app(settings.output_dir, signer)
+
+    def job(self, job: Job, ctx: Context) -> Job:
+        """The job with fresh links when this request came over HTTP to a server that hands them out."""
+        request = ctx.request_context.request
+        if self.links is None or request is None or job.status != "succeeded":
+            return job
+        base = self.links.base_for(request.url.scheme, request.headers.get("host"))
+        return with_links(job, self.links, base) if base else job
+
+
+def _netloc(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def build_server(settings: Settings | None = None, manager: JobManager | None = None) -> MCPServer:
     """The MCP server. With `manager`, the caller owns the engine (HTTP transports: one per process)."""
 
@@ -224,6 +296,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     presenter = Presenter()  # sends each finished job's thumbnail once
     notifier = JobNotifier(bus)
     running: list[JobManager] = []  # engines serving now: static resources get no Context to find theirs
+    delivery = Delivery(settings or (manager.settings if manager else None))
+    apps = Apps()  # announces MCP Apps; generate_video and get_status name the player in their _meta
+    apps.add_resource(delivery.player)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[JobManager]:
@@ -249,14 +324,18 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         # Task support is announced as the 2026-07-28 tasks extension defines it: in the server's capabilities
         # (extensions), each call then decided by the server. The extension has no per-tool flag in tools/list;
         # the 2025-11-25 `execution.taskSupport` would promise that era's task protocol, not served here.
-        extensions=[JobTasks()],
+        extensions=[JobTasks(), apps],
     )
+    mcp.delivery = delivery  # type: ignore[attr-defined]  # server.transport.http_app starts it
     # MCPServer serves subscriptions/listen (2026-07-28) but not the older resources/subscribe.
     mcp._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, notifier.subscribe)
     mcp._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, notifier.unsubscribe)
 
     def engine(ctx: Context) -> JobManager:
         return ctx.request_context.lifespan_context
+
+    def shown(row: JobRow, ctx: Context) -> Job:
+        return delivery.job(to_job(row, engine(ctx).settings.wait_seconds), ctx)
 
     def wait_for(ctx: Context, wait_seconds: float | None) -> float:
         m = engine(ctx)
@@ -265,6 +344,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
 
     @mcp.tool(
         title="Generate a video",
+        meta={"ui": {"resourceUri": PLAYER_URI}},
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
@@ -324,10 +404,11 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         wait = 0.0 if answering_as_task() else wait_for(ctx, wait_seconds)
         row = await m.wait(row.job_id, wait, ProgressReporter(ctx))
         row.deduplicated = deduplicated  # wait reads the row afresh: keep what submit found
-        return presenter.job_result(to_job(row, m.settings.wait_seconds), m.settings.result_links)
+        return presenter.job_result(shown(row, ctx), m.settings.result_links)
 
     @mcp.tool(
         title="Get a job's status",
+        meta={"ui": {"resourceUri": PLAYER_URI}},
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
     async def get_status(
@@ -351,7 +432,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             row = await m.wait(job_id.strip(), wait_for(ctx, wait_seconds or 0), ProgressReporter(ctx))
         except (UnknownJob, StoreError) as error:
             raise ToolError(str(error)) from None
-        return presenter.job_result(to_job(row, m.settings.wait_seconds), m.settings.result_links)
+        return presenter.job_result(shown(row, ctx), m.settings.result_links)
 
     @mcp.tool(
         title="List video models",
@@ -442,7 +523,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             rows = m.db.list(status, limit)
         except StoreError as error:
             raise _tool_error(error) from None
-        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in rows])
+        return JobList(jobs=[shown(r, ctx) for r in rows])
 
     @mcp.tool(
         title="Cancel a job",
@@ -461,7 +542,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             row = await m.cancel(job_id)
         except (UnknownJob, ProviderError, StoreError) as error:
             raise _tool_error(error) from None
-        return presenter.job_result(to_job(row, m.settings.wait_seconds), m.settings.result_links)
+        return presenter.job_result(shown(row, ctx), m.settings.result_links)
 
     @mcp.resource(
         JOBS_URI,
@@ -484,9 +565,20 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     def job_resource(job_id: str, ctx: Context) -> str:
         m = engine(ctx)
         try:
-            return to_job(m.get(job_id), m.settings.wait_seconds).model_dump_json()
+            return shown(m.get(job_id), ctx).model_dump_json()
         except UnknownJob as error:  # -32602 (invalid params), as for any resource that does not exist
             raise ResourceNotFoundError(str(error)) from None
+
+    @mcp.resource(
+        JOBS_URI + "/{job_id}/video",
+        name="job_video",
+        title="A finished video",
+        mime_type="video/mp4",
+        description="The MP4 as a blob, up to VIDEOGEN_RESOURCE_MAX_MB (25 by default); a larger one: "
+        "video.download_url or video.path from get_status.",
+    )
+    async def job_video(job_id: str, ctx: Context) -> bytes:
+        return await finished_file(job_id, "path", "video", ctx)
 
     @mcp.resource(
         JOBS_URI + "/{job_id}/thumbnail",
@@ -494,14 +586,34 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         title="A finished video's thumbnail",
         mime_type="image/png",
     )
-    def job_thumbnail(job_id: str, ctx: Context) -> bytes:
+    async def job_thumbnail(job_id: str, ctx: Context) -> bytes:
+        return await finished_file(job_id, "thumbnail_path", "thumbnail", ctx)
+
+    async def finished_file(job_id: str, field: str, what: str, ctx: Context) -> bytes:
+        """A finished job's video or thumbnail as bytes, at most VIDEOGEN_RESOURCE_MAX_MB; -32602 otherwise."""
+        m = engine(ctx)
         try:
-            row = engine(ctx).get(job_id)
+            row = m.get(job_id)
         except UnknownJob as error:  # -32602 (invalid params), as for any resource that does not exist
             raise ResourceNotFoundError(str(error)) from None
-        if not row.video or not row.video.get("thumbnail_path"):
-            raise ResourceNotFoundError(f"job {job_id} has no thumbnail yet (status: {row.status})")
-        return Path(row.video["thumbnail_path"]).read_bytes()
+        path = anyio.Path(row.video[field]) if row.video and row.video.get(field) else None
+        if path is None or not await path.is_file():
+            wait = f" yet; get_status(job_id={row.job_id!r}, wait_seconds=...) waits for it" if not row.terminal else ""
+            raise ResourceNotFoundError(f"job {row.job_id} has no {what}{wait} (status: {row.status})")
+        size, limit = (await path.stat()).st_size, m.settings.resource_max_bytes
+        if size > limit:
+            job = shown(row, ctx)
+            link = (job.video.download_url if what == "video" else job.video.thumbnail_url) if job.video else None
+            where = (
+                f"download it from {link}" if link else "read it from video.path (get_status) on the server's machine"
+            )
+            raise MCPError(
+                INVALID_PARAMS,
+                f"the {what} of job {row.job_id} is {size / 2**20:.1f} MB, above the {limit / 2**20:g} MB a resource "
+                f"read returns (VIDEOGEN_RESOURCE_MAX_MB); {where}",
+                {"uri": f"{JOBS_URI}/{row.job_id}/{what}", "size_bytes": size, "limit_bytes": limit},
+            )
+        return await path.read_bytes()
 
     return mcp
 

@@ -58,6 +58,8 @@ class JobVideo(Shape):
     width: int = Field(description="pixels")
     height: int = Field(description="pixels")
     size_bytes: int = Field(description="file size")
+    download_url: str | None = Field(None, description="signed HTTP link (expires)")
+    thumbnail_url: str | None = Field(None, description="same, to the PNG")
 
 
 class JobError(Shape):

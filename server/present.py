@@ -10,6 +10,9 @@ framework hands its model, so they are chosen for the frameworks, not only for M
 - The video as a file:// resource_link only with VIDEOGEN_RESULT_LINKS=file: only a local stdio client can
   read that file, and the same LangChain conversion crashes on it. The path is in the text and in
   structured content either way.
+- Over HTTP, a succeeded job's video carries signed links (download_url, thumbnail_url; fresh on every
+  answer) and its text names the download link instead of the path, which only the server's machine can open.
+  Not as resource_link blocks either, for the same frameworks' sake. Under stdio: paths only, as before.
 - The thumbnail a small JPEG (160 px wide, a few KB), sent once per job by this process: the first result
   that shows the job succeeded. Later polls carry text and structured content only; the full-size PNG stays
   readable as videogen://jobs/{id}/thumbnail.
@@ -22,6 +25,7 @@ import itertools
 import logging
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 
@@ -29,6 +33,9 @@ from server.jobs import iso
 from server.models import Job, JobError, JobVideo, ModelList, ModelSummary
 from server.settings import RESULT_LINKS, ResultLinks, result_links
 from server.store import JobRow
+
+if TYPE_CHECKING:
+    from server.delivery.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +48,12 @@ THUMBNAIL_QUALITY = 70
 REMEMBERED_JOBS = 10_000  # thumbnails-sent memory per process; the oldest are forgotten first
 
 
+DONE = "Done: the video is at video.path (thumbnail at video.thumbnail_path)."
+
+
 def next_step(row: JobRow, wait_default: float) -> str:
     if row.status == "succeeded":
-        return "Done: the video is at video.path (thumbnail at video.thumbnail_path)."
+        return DONE
     if row.status == "failed":
         retry = row.error and row.error.get("retryable")
         return (
@@ -87,12 +97,35 @@ def to_job(row: JobRow, wait_default: float = 45) -> Job:
     )
 
 
+def with_links(job: Job, links: Links, base: str) -> Job:
+    """The job with fresh signed links to its video and thumbnail: only a succeeded job whose file exists."""
+    if job.status != "succeeded" or not job.video:
+        return job
+    download = links.url(job.video.path, base)
+    if download is None:
+        return job
+    video = job.video.model_copy(
+        update={"download_url": download, "thumbnail_url": links.url(job.video.thumbnail_path, base)}
+    )
+    step = (
+        f"Done: download it from video.download_url (valid {_duration(links.signer.ttl)}; get_status gives a "
+        "fresh link)."
+    )
+    return job.model_copy(update={"video": video, "next_step": job.next_step.replace(DONE, step)})
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.3g} s"
+
+
 def summary(job: Job) -> str:
     head = f"Job {job.job_id} ({job.provider}/{job.model}): {job.status}"
     if job.status == "succeeded" and job.video:
         v = job.video
         return (
-            f"{head}. Video: {v.path} ({v.width}x{v.height}, {v.duration_seconds:g} s, "
+            f"{head}. Video: {v.download_url or v.path} ({v.width}x{v.height}, {v.duration_seconds:g} s, "
             f"{v.size_bytes / 1e6:.1f} MB). Cost: ${job.cost or 0:.2f}. {job.next_step}"
         )
     if job.status == "failed" and job.error:
@@ -212,4 +245,5 @@ __all__ = [
     "result_links",
     "summary",
     "to_job",
+    "with_links",
 ]

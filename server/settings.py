@@ -112,7 +112,13 @@ class Settings(BaseModel):
     poll_scale: float = Field(1.0, description="multiplier on every provider's polling interval (tests: 0.01)")
     max_download_bytes: int = 2 * 1024**3
     public_url: str | None = Field(
-        None, description="where providers can reach this HTTP server, for job callbacks (VIDEOGEN_PUBLIC_URL)"
+        None,
+        description="where providers and clients reach this HTTP server: job callbacks and download links "
+        "(VIDEOGEN_PUBLIC_URL)",
+    )
+    link_ttl_seconds: float = Field(86400.0, description="how long a download link stays valid")
+    resource_max_bytes: int = Field(
+        25 * 1024 * 1024, description="the largest video readable as an MCP resource (VIDEOGEN_RESOURCE_MAX_MB)"
     )
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
     result_links: ResultLinks = Field(
@@ -152,6 +158,8 @@ class Settings(BaseModel):
             stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
             max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
             public_url=_public_url(env, "VIDEOGEN_PUBLIC_URL"),
+            link_ttl_seconds=_number(env, "VIDEOGEN_LINK_TTL_SECONDS", 86400.0, minimum=1),
+            resource_max_bytes=int(_number(env, "VIDEOGEN_RESOURCE_MAX_MB", 25, minimum=0) * 1024 * 1024),
             result_links=result_links(env.get("VIDEOGEN_RESULT_LINKS")),
             limits=Limits(
                 max_cost_per_job=_optional(env, "VIDEOGEN_MAX_COST_PER_JOB"),

@@ -110,23 +110,49 @@ class BearerTokenGuard:
         await self.app(scope, receive, send)
 
 
-class WebhookDispatch:
-    """Provider callbacks (/webhooks/...) to their own app, everything else (lifespan included) to the
-    guarded MCP app. Providers cannot send our bearer token and call us by our public name, so the per-job
-    token in the path authenticates them instead; no other path gets past the guard."""
+class PublicRoutes:
+    """Routes that carry their own credential to their own apps, everything else (lifespan included) to the
+    guarded MCP app. Provider callbacks (/webhooks/...): providers cannot send our bearer token, so the per-job
+    token in the path authenticates them. Downloads (/files/...): a browser or a player in a chat has no token
+    either; the link's signature is the credential. No other path gets past the guard."""
 
-    def __init__(self, mcp_app: Any, webhooks: Any):
-        from server.webhooks import PREFIX
-
-        self.prefix = PREFIX
+    def __init__(self, mcp_app: Any, routes: Sequence[tuple[str, Any]]):
         self.mcp_app = mcp_app
-        self.webhooks = webhooks
+        self.routes = list(routes)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path", "").startswith(self.prefix):
-            await self.webhooks(scope, receive, send)
-        else:
-            await self.mcp_app(scope, receive, send)
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            for prefix, app in self.routes:
+                if path.startswith(prefix):
+                    await app(scope, receive, send)
+                    return
+        await self.mcp_app(scope, receive, send)
+
+
+def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """The SDK's Host rule (transport_security): an exact entry, or `name:*` for name with any port."""
+    return bool(host) and any(host == a or (a.endswith(":*") and host.startswith(a[:-1])) for a in allowed)
+
+
+class HostCheck:
+    """ASGI middleware: the DNS-rebinding check the SDK makes on /mcp, for a route outside it: a Host that is
+    not ours gets 421. (No Origin check: a player in a chat's sandbox loads the signed link cross-origin.)"""
+
+    def __init__(self, app: Any, allowed: Sequence[str]):
+        self.app = app
+        self.allowed = list(allowed)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if not host_allowed(host, self.allowed):
+                body = b"Invalid Host header"
+                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]
+                await send({"type": "http.response.start", "status": 421, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -165,7 +191,8 @@ def http_app(
     webhooks: Any | None = None,
     max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Any:
-    """The ASGI app to serve: MCP behind the bearer-token guard, plus the webhook route when given."""
+    """The ASGI app to serve: MCP behind the bearer-token guard, plus the webhook route when given and the
+    signed download route (/files/, behind the Host check) when `mcp` is one of ours (build_server)."""
     security = security_settings(host, port, allowed_hosts)
     # The SDK's default body limit (4 MiB) would refuse a request within the documented image limit.
     if transport == "sse":
@@ -174,7 +201,27 @@ def http_app(
         app = mcp.streamable_http_app(host=host, transport_security=security, max_request_body_size=max_bytes)
     app = BodyLimit(app, max_bytes)
     guarded = BearerTokenGuard(app, token) if token else app
-    return WebhookDispatch(guarded, webhooks) if webhooks is not None else guarded
+    routes: list[tuple[str, Any]] = []
+    if webhooks is not None:
+        from server.webhooks import PREFIX as WEBHOOKS
+
+        routes.append((WEBHOOKS, webhooks))
+    delivery = getattr(mcp, "delivery", None)
+    if delivery is not None:
+        from server.delivery.links import PREFIX as FILES
+
+        files = delivery.serve(host, port, list(allowed_hosts))
+        routes.append((FILES, HostCheck(files, [*security.allowed_hosts, *_public_hosts(delivery)])))
+    return PublicRoutes(guarded, routes) if routes else guarded
+
+
+def _public_hosts(delivery: Any) -> list[str]:
+    """The Host a request to VIDEOGEN_PUBLIC_URL arrives with (a proxy passing it on), with and without port."""
+    from urllib.parse import urlsplit
+
+    base = delivery.links.base_url if delivery.links else None
+    parts = urlsplit(base) if base else None
+    return [parts.netloc, parts.hostname or ""] if parts and parts.netloc else []
 
 
 # -- stdio -------------------------------------------------------------------------------------------------

@@ -24,8 +24,12 @@ async def test_job_resources_mirror_get_status(settings: Settings, mode: str):
     async with Client(build_server(settings), mode=mode) as client:
         listed = [str(r.uri) for r in (await client.list_resources()).resources]
         templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
-        assert listed == ["videogen://jobs"]
-        assert {"videogen://jobs/{job_id}", "videogen://jobs/{job_id}/thumbnail"} <= set(templates)
+        assert sorted(listed) == ["ui://videogen/player.html", "videogen://jobs"]
+        assert {
+            "videogen://jobs/{job_id}",
+            "videogen://jobs/{job_id}/thumbnail",
+            "videogen://jobs/{job_id}/video",
+        } <= set(templates)
 
         made = (await client.call_tool("generate_video", {"prompt": "resource", **FAST})).structured_content
         uri = f"videogen://jobs/{made['job_id']}"

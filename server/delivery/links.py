@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -120,3 +120,35 @@ def relative_path(path: str | Path, output_dir: Path) -> str | None:
         return Path(path).resolve().relative_to(Path(output_dir).resolve()).as_posix()
     except (ValueError, OSError):
         return None
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL: what a Content-Security-Policy names."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Links:
+    """The links one HTTP server hands out. Made when its HTTP app is built (server.transport.http_app), so a
+    server under stdio has none. `base_url`: VIDEOGEN_PUBLIC_URL, else the address it serves on; None when
+    it serves on every interface (0.0.0.0), where each request's own Host (checked against the allowed hosts
+    before any tool runs) says how that client reaches it."""
+
+    def __init__(self, signer: LinkSigner, output_dir: Path, base_url: str | None):
+        self.signer = signer
+        self.output_dir = Path(output_dir).resolve()
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def base_for(self, scheme: str, host: str | None) -> str | None:
+        if self.base_url:
+            return self.base_url
+        return f"{scheme}://{host}" if host and scheme in ("http", "https") else None
+
+    def url(self, path: str | None, base: str) -> str | None:
+        """A fresh signed link to the file at `path`, or None when it is not a file inside the output folder."""
+        if not path:
+            return None
+        relpath = relative_path(path, self.output_dir)
+        if relpath is None or not Path(path).is_file():
+            return None
+        return self.signer.url(relpath, base)
