@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--seed", type=int, default=0, help="seed for the fault draws")
 
+    ui = sub.add_parser("ui", help="a local web page of your jobs: thumbnails, status, cost, a player (127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8777)
+    ui.add_argument("--no-open", action="store_true", help="do not open a browser")
+
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
     cancel.add_argument("--json", action="store_true")
@@ -426,6 +430,46 @@ async def _cancel(args: argparse.Namespace) -> int:
         return 0
 
 
+async def _ui(args: argparse.Namespace) -> int:
+    import functools
+    import socket
+
+    import uvicorn
+
+    from server.delivery.gallery import gallery_app
+    from server.delivery.links import LinkSigner
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", args.port))  # loopback only: the page shows every job and its prompt
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        print(f"error: cannot listen on 127.0.0.1:{args.port} ({error.strerror}); use another --port", file=sys.stderr)
+        return EXIT_USAGE
+    # Read-only: no resume, so this process never takes over a job; the server (or `generate`) runs them.
+    async with _engine(resume=False) as m:
+        signer = LinkSigner.from_data_dir(m.settings.data_dir)
+        app = gallery_app(m.db, m.settings.output_dir, signer)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [listener])
+            print(f"videogen gallery on {url} (Ctrl-C to stop)", file=sys.stderr)
+            if not args.no_open:
+                tg.start_soon(functools.partial(anyio.to_thread.run_sync, _open_browser, url, abandon_on_cancel=True))
+    return 0
+
+
+def _open_browser(url: str) -> None:
+    import webbrowser
+
+    try:
+        webbrowser.open(url)
+    except Exception:  # no browser here (a server, a container): the URL is printed
+        pass
+
+
 _COMMANDS = {
     "generate": _generate,
     "status": _status,
@@ -434,6 +478,7 @@ _COMMANDS = {
     "cost": _cost,
     "cancel": _cancel,
     "spend": _spend,
+    "ui": _ui,
 }
 
 if __name__ == "__main__":
