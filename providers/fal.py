@@ -7,7 +7,10 @@ logs) -> COMPLETED, which may carry an error; the result then is the model's out
 or the error status and body the model answered with.
 
 Each model below is a ModelSpec (what the catalog validates and prices) plus a Wire row (endpoints and
-field names, which differ per model: "5" vs "5s" vs 5, start_image_url vs image_url, ...).
+field names, which differ per model: "5" vs "5s" vs 5, start_image_url vs image_url, ..., and the limits of
+fal's schema a ModelSpec cannot hold: UTF-8 bytes, a negative prompt's own length). Field names and limits
+follow fal's generated input types (fal-ai/fal-js endpoints.ts); prices, the model pages (price_source).
+fal's answers are read through small tolerant pydantic models (QueueAnswer, QueueStatus, ...).
 """
 
 from __future__ import annotations
