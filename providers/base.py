@@ -198,7 +198,8 @@ class Provider:
     title: ClassVar[str]
     env_vars: ClassVar[tuple[str, ...]] = ()
     default_model: ClassVar[str]
-    models: ClassVar[tuple[ModelSpec, ...]]
+    # Declared on the class; an instance may narrow it (the demo's typical_seconds follows its latency).
+    models: tuple[ModelSpec, ...]
     supports_cancel: ClassVar[bool] = False
     # True only when sending the same submit twice cannot cost twice (the local demo).
     resubmit_is_safe: ClassVar[bool] = False

@@ -34,7 +34,9 @@ from providers.base import (
 
 if TYPE_CHECKING:  # Pillow is imported when rendering, not when the server starts
     from PIL.Image import Image as Picture
-    from PIL.ImageFont import FreeTypeFont
+    from PIL.ImageFont import FreeTypeFont, ImageFont
+
+    Font = FreeTypeFont | ImageFont  # load_default() gives the bitmap font where FreeType is missing
 
 DEFAULT_LATENCY = 5.0
 QUEUE_SHARE = 0.15  # the first 15% of the latency is spent "queued"
@@ -247,16 +249,17 @@ class _Scene:
     def _background(self, t: float) -> Picture:
         from PIL import Image
 
-        gradient = None
-        if self.start is None or self.end is None:
+        gradient: Picture | None = None
+        if self.start is not None and self.end is not None:
+            first, last = self.start, self.end
+        else:
             # Six colours on a 3x2 grid stretched over the frame; hues drift with time. Stretched at a
             # quarter of the size, then enlarged without filtering: 4x cheaper, and a smooth gradient hides it.
             grid = Image.new("RGB", (3, 2))
             grid.putdata([_rgb(hue + self.drift * t) for hue in self.hues])
             small = grid.resize((-(-self.width // 4), -(-self.height // 4)), Image.Resampling.BILINEAR)
             gradient = small.resize((self.width, self.height), Image.Resampling.NEAREST)
-        first = self.start or gradient
-        last = self.end or gradient
+            first, last = self.start or gradient, self.end or gradient
         blend = min(1.0, max(0.0, 2 * t / self.duration - 1))  # 0 in the first half, then up to 1
         if blend > 0 and first is not last:
             return Image.blend(first, last, blend)
@@ -268,7 +271,7 @@ def _rgb(hue: float) -> tuple[int, int, int]:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def _font(size: int) -> FreeTypeFont:
+def _font(size: int) -> Font:
     from PIL import ImageFont
 
     return ImageFont.load_default(size=size)
@@ -316,7 +319,7 @@ def _text_layer(prompt: str, labels: list[str], width: int, height: int) -> Pict
     return layer
 
 
-def _wrap(text: str, font: FreeTypeFont, max_width: float, max_lines: int) -> list[str]:
+def _wrap(text: str, font: Font, max_width: float, max_lines: int) -> list[str]:
     """Greedy word wrap, giving up once past max_lines; a word wider than a line is split."""
     lines: list[str] = []
     line = ""
@@ -337,7 +340,7 @@ def _wrap(text: str, font: FreeTypeFont, max_width: float, max_lines: int) -> li
     return [*lines, line] if line or not lines else lines
 
 
-def _fitting_prefix(text: str, font: FreeTypeFont, max_width: float) -> int:
+def _fitting_prefix(text: str, font: Font, max_width: float) -> int:
     """Length of the longest prefix that fits (at least one character), by bisection: a long word
     (a 2,500-character prompt without spaces, a sentence in Chinese) costs log(n) measurements."""
     low, high = 1, len(text)

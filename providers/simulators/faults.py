@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
+from starlette.types import Message, Receive, Scope, Send
 
 from providers.simulators.common import created_here
 
@@ -86,7 +88,7 @@ def request_kind(method: str, path: str) -> str | None:
     return "submit" if method == "POST" else "status"
 
 
-def _local_path(scope: dict[str, Any]) -> str:
+def _local_path(scope: Scope) -> str:
     """The path inside the mounted simulator (Starlette keeps the mount prefix in `path`)."""
     path, root = scope.get("path", ""), scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
@@ -95,12 +97,12 @@ def _local_path(scope: dict[str, Any]) -> str:
 class FaultInjector:
     """ASGI middleware around one simulator app."""
 
-    def __init__(self, app: Any, plan: FaultPlan):
+    def __init__(self, app: Any, plan: FaultPlan):  # a simulator app: ASGI, with `.state.sim`
         self.app = app
         self.plan = plan
         self.state = app.state  # the simulator stays reachable as app.state.sim
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = request_kind(scope.get("method", ""), _local_path(scope)) if scope["type"] == "http" else None
         fault = self.plan.pick(kind) if kind and self.plan.rates else None
         if fault is None:
@@ -150,18 +152,20 @@ class _Captured:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = b""
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status, self.headers = message["status"], list(message.get("headers", []))
         elif message["type"] == "http.response.body":
             self.body += message.get("body", b"")
 
-    async def replay(self, send: Any) -> None:
+    async def replay(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": self.body})
 
 
-async def _respond(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] = (), raw: bytes = b""):
+async def _respond(
+    send: Send, status: int, body: Any, headers: Sequence[tuple[bytes, bytes]] = (), raw: bytes = b""
+) -> None:
     payload = raw or json.dumps(body).encode()
     await send(
         {
