@@ -81,7 +81,6 @@ class Wire:
 FOLLOWS_IMAGE = " Image-to-video output takes the start image's shape."
 CFG_SCALE = "how closely to follow the prompt, 0..1 (0.5 unless given)"
 CHECKED = "2026-12-03"  # prices read on the model pages that day
-REFERENCE_DATE = "2026-11-29"  # prices taken from the team's reference, which read the model page that day
 
 
 def _page(endpoint: str) -> str:
@@ -128,7 +127,7 @@ MODELS: tuple[ModelSpec, ...] = (
         options={"cfg_scale": CFG_SCALE},
         price=PriceRule(flat=0.35, flat_seconds=5, per_second=0.07, note="10 s: $0.35 + 5 s x $0.07"),
         price_source=_page("fal-ai/kling-video/v2.5-turbo/pro/image-to-video"),
-        price_checked=REFERENCE_DATE,
+        price_checked=CHECKED,
         typical_seconds=90.0,
     ),
     ModelSpec(
