@@ -693,10 +693,11 @@ class WireflowProvider(Provider):
         return Submission(ref=execution, state=state)
 
     async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
-        """Send the run again under the same Idempotency-Key: Wireflow replays the first answer (the run it
-        started) or, if the first request never arrived, starts it now. Passing faults are waited out here,
-        as the engine does not resend after a reconcile. Safe only within the key's 24 h: the engine calls
-        this right after a lost answer, or when it restarts with a job caught mid-submit."""
+        """Send the run again under the same Idempotency-Key. If Wireflow replays it (the spec document says it
+        does for 24 h; the official docs say nothing), the first run comes back, or, if the first request never
+        arrived, the run starts now; if it ignores the key, a second run may start and be billed. Passing faults
+        are waited out here, as the engine does not resend after a reconcile. Only within the 24 h: the engine
+        calls this right after a lost answer, or when it restarts with a job caught mid-submit."""
         for attempt in range(ASKS):
             try:
                 return await self.submit(job_id, request)
