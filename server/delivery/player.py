@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from importlib.resources import files
-from urllib.parse import urlsplit
 
 PLAYER_URI = "ui://videogen/player.html"
 SHARED = ("videogen.css", "job.js")  # inlined where a page says /*{{name}}*/
@@ -28,12 +27,3 @@ def page(name: str) -> str:
 def player_html() -> str:
     """The player's HTML (read once)."""
     return page("player.html")
-
-
-def player_csp(base_url: str | None) -> dict[str, list[str]]:
-    """The resource's `_meta.ui.csp`: the origin of the signed links, so a host lets the player load the video
-    and thumbnail from them. Without it (stdio, no links) the player reads the video through the bridge."""
-    if not base_url:
-        return {}
-    parts = urlsplit(base_url)
-    return {"resourceDomains": [f"{parts.scheme}://{parts.netloc}"]} if parts.scheme and parts.netloc else {}

@@ -1,10 +1,10 @@
-"""The MCP Apps player in a real Chromium, inside a minimal host page that plays the host's part of the bridge
-against the real server over streamable HTTP: it renders, shows progress that moves, and plays the MP4."""
+"""The MCP Apps player in a real Chromium, inside a minimal host page (host.html) that plays the host's part of
+the bridge against the real server over streamable HTTP: it renders, shows progress that moves, and plays
+the MP4, from the signed link where the host's CSP allows the server's origin, else through resources/read."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,36 +15,42 @@ from test_transports import serving
 # Long enough to see the job running between two polls of the player (it long-polls 2 s at a time).
 LATENCY = "3"
 PROMPT = "a red kite over the dunes <b>not bold</b>"  # markup in a prompt must show as text
+FINAL = ("succeeded", "failed", "cancelled")
 
 
-def _view(page: Any) -> Any:
-    """The player's frame (sandboxed, opaque origin: Playwright reaches it anyway) once it shows a job."""
+def _open(page: Any, host: str, tool: str = "generate_video", args: dict | None = None, **query: str) -> None:
+    args = args if args is not None else {"prompt": PROMPT, "duration": 2, "resolution": "360p", "wait_seconds": 0}
+    page.goto(f"{host}/?{urlencode({'tool': tool, 'args': json.dumps(args), **query})}")
+
+
+def _view(page: Any, selector: str = ".vg-card:not([data-job-id=''])") -> Any:
+    """The player's frame (sandboxed, opaque origin: Playwright reaches it anyway) once `selector` shows."""
     try:
-        page.frame_locator("#view").locator(".vg-card:not([data-job-id=''])").wait_for(timeout=15_000)
+        page.frame_locator("#view").locator(selector).wait_for(timeout=15_000)
     except Exception as error:
-        raise AssertionError(f"the player never rendered a job: {page.evaluate('window.hostLog')}") from error
+        raise AssertionError(f"the player never showed {selector}: {page.evaluate('window.hostLog')}") from error
     return page.query_selector("#view").content_frame()
 
 
 def _watch_until_done(view: Any, seconds: float = 30) -> list[float]:
     """Progress percentages the bar showed, in order, until the job was final."""
     seen: list[float] = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        state = view.evaluate(
+    deadline = seconds * 10
+    for _ in range(int(deadline)):
+        status, percent = view.evaluate(
             "() => [document.querySelector('.vg-card').dataset.status,"
             " document.querySelector('.vg-bar').dataset.percent]"
         )
-        if state[1] is not None and (not seen or seen[-1] != float(state[1])):
-            seen.append(float(state[1]))
-        if state[0] in ("succeeded", "failed", "cancelled"):
+        if percent is not None and (not seen or seen[-1] != float(percent)):
+            seen.append(float(percent))
+        if status in FINAL:
             return seen
-        time.sleep(0.1)
+        view.wait_for_timeout(100)
     raise AssertionError(f"the job did not finish in the player; progress seen: {seen}")
 
 
 def _plays(view: Any) -> dict[str, Any]:
-    """Waits for the video to have a frame, plays it muted and reports what the element says."""
+    """Waits for the video to have a frame, plays it muted, and reports what the element says."""
     view.wait_for_function("() => document.querySelector('video').readyState >= 2", timeout=20_000)
     view.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
     view.wait_for_function("() => document.querySelector('video').currentTime > 0.2", timeout=10_000)
@@ -55,36 +61,75 @@ def _plays(view: Any) -> dict[str, Any]:
     )
 
 
-def _open(page: Any, host: str, **query: str) -> None:
-    args = {"prompt": PROMPT, "duration": 2, "resolution": "360p", "wait_seconds": 0}
-    page.goto(f"{host}/?{urlencode({'args': json.dumps(args), **query})}")
+def _log(page: Any) -> list[dict]:
+    return page.evaluate("window.hostLog")
 
 
-@pytest.mark.parametrize("csp", ["resource", "default"])
+# "resource": the host builds its CSP from the resource's _meta.ui.csp (the server's origin for media), so the
+# signed link plays. "default": the spec's restrictive default (media-src 'self' data:): no link, no Blob
+# URL; the player reads videogen://jobs/{id}/video through the bridge and plays it as a data: URL.
+@pytest.mark.parametrize(("csp", "source"), [("resource", "link"), ("default", "resource-data")])
 def test_player_shows_progress_and_plays_the_video(
-    env: dict[str, str], page: Any, host_page: Any, tmp_path: Path, csp: str
+    env: dict[str, str], page: Any, host_page: Any, tmp_path: Path, csp: str, source: str
 ) -> None:
     with serving({**env, "VIDEOGEN_DEMO_LATENCY": LATENCY}, "streamable-http") as url:
-        host = host_page(url)
-        _open(page, host, csp=csp)
+        _open(page, host_page(url), csp=csp)
         view = _view(page)
-        # The prompt is text, never markup.
-        assert view.inner_text(".vg-prompt") == PROMPT
-        assert view.query_selector(".vg-prompt b") is None
+        log = _log(page)
+        assert {"resourceUri": "ui://videogen/player.html"} in log  # generate_video names the player
+        assert {"resourceMime": "text/html;profile=mcp-app"}.items() <= next(
+            e for e in log if "resourceMime" in e
+        ).items()
+        assert view.inner_text(".vg-prompt") == PROMPT and view.query_selector(".vg-prompt b") is None
         assert view.inner_text(".vg-model") == "demo/demo-v1"
+        # The host's theme (hostContext.styles.variables) is the page's.
+        assert view.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(17, 17, 19)"
         seen = _watch_until_done(view)
         assert view.text_content(".vg-status") == "succeeded"
-        # Progress moved: it was shown below 100 (queued or running), then rose, never fell.
-        assert seen[0] < 100 and seen[-1] == 100, seen
-        assert any(0 < p < 100 for p in seen) and seen == sorted(seen), seen
+        # Progress moved: shown below 100 (pending or running), then in between, then 100; it never fell.
+        assert seen[0] < 100 and seen[-1] == 100 and any(0 < p < 100 for p in seen) and seen == sorted(seen), seen
         video = _plays(view)
         page.screenshot(path=str(tmp_path / f"player-{csp}.png"))
-        log = page.evaluate("window.hostLog")
+        log = _log(page)
         assert not page.errors, page.errors
-        # The player polled get_status through the bridge; the host forwarded the calls to the server.
+        # The player polled get_status through the bridge (the host forwarded each call to the server).
         polls = [e["job"] for e in log if e.get("forwarded") == "tools/call" and e.get("name") == "get_status"]
         assert polls and polls[-1]["status"] == "succeeded", log
         done = polls[-1]["video"]
+        assert video["source"] == source, (video, log)
+        assert video["ready"] >= 2 and video["time"] > 0.2
         assert abs(video["duration"] - done["duration_seconds"]) < 0.15, (video, done)
         assert (video["width"], video["height"]) == (done["width"], done["height"])
-        print(f"player ({csp} CSP) played from {video['source']}: {video}; log: {log}")
+        reads = [e["name"] for e in log if e.get("forwarded") == "resources/read"]
+        assert reads == ([] if source == "link" else [f"videogen://jobs/{polls[-1]['job_id']}/video"])
+
+
+def test_player_stops_at_a_cancelled_job(env: dict[str, str], page: Any, host_page: Any) -> None:
+    with serving({**env, "VIDEOGEN_DEMO_LATENCY": "60"}, "streamable-http") as url:
+        _open(page, host_page(url))
+        view = _view(page)
+        job_id = view.get_attribute(".vg-card", "data-job-id")
+        assert page.evaluate("(id) => window.hostCall('cancel_job', {job_id: id})", job_id)["structuredContent"]
+        view.wait_for_function(
+            "() => document.querySelector('.vg-card').dataset.status === 'cancelled'", timeout=15_000
+        )
+        assert view.get_attribute(".vg-bar", "data-percent") == "100.0"
+        assert view.is_hidden("video") and view.get_attribute("video", "src") is None
+        polls = sum(e.get("forwarded") == "tools/call" for e in _log(page))
+        view.wait_for_timeout(2500)  # no more polling once the job is final
+        assert sum(e.get("forwarded") == "tools/call" for e in _log(page)) == polls
+        assert not page.errors, page.errors
+
+
+def test_player_shows_a_failed_call_as_its_message(env: dict[str, str], page: Any, host_page: Any) -> None:
+    with serving(env, "streamable-http") as url:
+        _open(page, host_page(url), tool="get_status", args={"job_id": "job_0000000000000000"})
+        view = _view(page, ".vg-error:not([hidden])")
+        assert "job_0000000000000000" in view.inner_text(".vg-error")
+        assert not page.errors, page.errors
+
+
+def test_player_opened_without_a_host_says_what_it_is(page: Any, host_page: Any) -> None:
+    page.goto(host_page("http://127.0.0.1:9") + "/player.html")
+    assert "MCP Apps view" in page.inner_text("#about")
+    assert not page.errors, page.errors
