@@ -38,8 +38,14 @@ FAULT_KINDS = (
     ErrorCode.INVALID_INPUT,
     ErrorCode.TRANSIENT,
 )
+RETRY_WORDS = ("retry", "try again", "wait")
 # (provider, case) -> why it fails today: a bug in that provider's adapter or simulator, reported to its owner.
-KNOWN: dict[tuple[str, str], str] = {}
+KNOWN: dict[tuple[str, str], str] = {
+    ("fal", "fault-TRANSIENT"): "providers/fal.py (about line 1002): a 503 on submit reads 'fal.ai had a temporary "
+    "problem (HTTP 503 runner_scheduling_failure: Internal server error).', which does not say to retry",
+    ("wireflow", "fault-TRANSIENT"): "providers/wireflow.py (about line 523): a 503 reads 'Wireflow server error (HTTP "
+    "503) on POST ...: ...; it may pass.', which does not say to retry or wait",
+}
 
 
 def cases(case: str) -> list[Any]:
@@ -128,7 +134,11 @@ async def test_each_failure_ends_in_its_error_code(rig: Rig, name: str, code: Er
     error = row.error or {}
     assert error.get("code") == code.value, (name, error)
     message = error.get("message", "")
-    assert len(message) > 20 and all(word in message for word in fault.says), message
+    assert len(message) > 20 and all(word.lower() in message.lower() for word in fault.says), message
+    if code == ErrorCode.AUTH:
+        assert any(var in message for var in rig.entry.keys), f"names none of {list(rig.entry.keys)}: {message}"
+    if code in (ErrorCode.RATE_LIMITED, ErrorCode.TRANSIENT):
+        assert any(word in message.lower() for word in RETRY_WORDS), f"says neither {RETRY_WORDS}: {message}"
     assert error.get("retryable") == (code in (ErrorCode.RATE_LIMITED, ErrorCode.TRANSIENT)), error
     for secret in rig.entry.keys.values():
         assert secret not in message

@@ -26,7 +26,9 @@ class Fault:
     args: Mapping[str, Any] = field(default_factory=dict)  # request fields, e.g. an image the provider refuses
     image: tuple[int, int] | None = None  # a local PNG of this size (width, height) as the start image
     faults: str = ""  # injected by providers.simulators.faults, e.g. "submit.503=1"
-    # Words the error message must hold: what to do next, in the provider's terms.
+    # Words the error message must hold (any case): what to do next, in the provider's terms. The contract
+    # itself asks of every provider that an AUTH message names a credential variable and that a rate limit
+    # or a transient fault says to retry or wait.
     says: tuple[str, ...] = ()
 
 
@@ -59,7 +61,7 @@ REGISTERED: dict[str, Registration] = {
             ),
             ErrorCode.OUT_OF_CREDIT: Fault(config={"credits": 10}, says=("enough credits",)),
             ErrorCode.RATE_LIMITED: Fault(config={"errors": [429] * _MANY}, says=("try again",)),
-            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("moderation",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("moderation", "change the prompt")),
             # An https URL (our check passes) that names an IP address, which Runway refuses.
             ErrorCode.INVALID_INPUT: Fault(args={"images": ["https://203.0.113.7/a.png"]}, says=("promptImage",)),
             ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
@@ -70,9 +72,9 @@ REGISTERED: dict[str, Registration] = {
         keys={"FAL_KEY": "sim-fal-key"},
         faults={
             ErrorCode.AUTH: Fault(config={"key": "fal-other-id:another-secret"}, says=("FAL_KEY",)),
-            ErrorCode.OUT_OF_CREDIT: Fault(config={"balance": 0}),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"balance": 0}, says=("top up",)),
             ErrorCode.RATE_LIMITED: Fault(config={"rate_limit": _MANY, "retry_after": 0.01, "on": "POST"}),
-            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content"),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("change the prompt",)),
             ErrorCode.TRANSIENT: Fault(config={"server_errors": _MANY, "error_status": 503, "on": "POST"}),
         },
     ),
@@ -85,7 +87,7 @@ REGISTERED: dict[str, Registration] = {
             ),
             ErrorCode.OUT_OF_CREDIT: Fault(config={"balance": 0}, says=("buy or renew",)),
             ErrorCode.RATE_LIMITED: Fault(config={"fail_create": [1302] * _MANY}, says=("rate limit",)),
-            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content"),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("change the prompt",)),
             ErrorCode.INVALID_INPUT: Fault(config={"fail_create": [1201]}, says=("fix the request",)),
             ErrorCode.TRANSIENT: Fault(config={"fail_create": [5001] * _MANY}, says=("retry later",)),
         },
@@ -97,7 +99,7 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.AUTH: Fault(config={"api_keys": ["rb-live-someone-else"]}, says=("RUNBLOB_API_KEY",)),
             ErrorCode.OUT_OF_CREDIT: Fault(config={"credits": 0.0}, says=("top up",)),
             ErrorCode.RATE_LIMITED: Fault(config={"submit_faults": [429] * _MANY, "retry_after": 0}),
-            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content"),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("change the prompt",)),
             ErrorCode.INVALID_INPUT: Fault(prompt="sim:fail=image", says=("JPEG, PNG, GIF or WebP",)),
             ErrorCode.TRANSIENT: Fault(config={"submit_faults": [503] * _MANY, "retry_after": 0}),
         },
@@ -110,7 +112,7 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.AUTH: Fault(env={"WIREFLOW_API_KEY": "wf-not-a-key-1234567"}, says=("WIREFLOW_API_KEY",)),
             ErrorCode.OUT_OF_CREDIT: Fault(config={"credits": 3}, says=("Top up",)),
             ErrorCode.RATE_LIMITED: Fault(config={"rate_limit_per_min": 0}, says=("retry in",)),
-            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("Rephrase",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("rephrase the prompt",)),
             ErrorCode.INVALID_INPUT: Fault(image=(64, 48), says=("at least 300 px",)),
             ErrorCode.TRANSIENT: Fault(faults="submit.503=1"),
         },
