@@ -609,7 +609,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             )
             raise MCPError(
                 INVALID_PARAMS,
-                f"the {what} of job {row.job_id} is {size / 2**20:.1f} MB, above the {limit / 2**20:g} MB a resource "
+                f"the {what} of job {row.job_id} is {size / 2**20:.1f} MB, above the {limit / 2**20:.3g} MB a resource "
                 f"read returns (VIDEOGEN_RESOURCE_MAX_MB); {where}",
                 {"uri": f"{JOBS_URI}/{row.job_id}/{what}", "size_bytes": size, "limit_bytes": limit},
             )
