@@ -41,8 +41,6 @@ FAULT_KINDS = (
 RETRY_WORDS = ("retry", "try again", "wait")
 # (provider, case) -> why it fails today: a bug in that provider's adapter or simulator, reported to its owner.
 KNOWN: dict[tuple[str, str], str] = {
-    ("fal", "fault-TRANSIENT"): "providers/fal.py (about line 1002): a 503 on submit reads 'fal.ai had a temporary "
-    "problem (HTTP 503 runner_scheduling_failure: Internal server error).', which does not say to retry",
     ("wireflow", "fault-TRANSIENT"): "providers/wireflow.py (about line 523): a 503 reads 'Wireflow server error (HTTP "
     "503) on POST ...: ...; it may pass.', which does not say to retry or wait",
 }
@@ -77,9 +75,16 @@ def loopback() -> Iterator[Any]:
 def rig(request: pytest.FixtureRequest, loopback: Any, env: dict[str, str], tmp_path: Path) -> Rig:
     name = request.node.callspec.params["name"]
     url, slot = loopback.get(name)
-    rig = Rig(name=name, entry=REGISTERED[name], url=url, slot=slot, base_env=env, inputs=tmp_path / "inputs")
-    rig.reset()
-    return rig
+    return Rig(name=name, entry=REGISTERED[name], url=url, slot=slot, base_env=env, inputs=tmp_path / "inputs")
+
+
+def test_every_provider_that_calls_an_api_has_a_simulator():
+    """A provider with an API to call must register a simulator, or it would silently miss the contract."""
+    from providers.registry import Providers, provider_class
+
+    remote = [name for name in Providers.names() if provider_class(name).base_url_default]
+    assert remote and [name for name in remote if name not in REGISTERED] == []
+    assert set(REGISTERED) <= set(Providers.names()), "a simulator registered for no provider"
 
 
 def settings(rig: Rig, **changes: str) -> Settings:

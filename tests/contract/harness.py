@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,11 @@ class Rig:
     slot: Swappable
     base_env: dict[str, str]
     inputs: Path
-    sim: Simulator = None  # type: ignore[assignment]  # set by reset()
-    plan: FaultPlan = None  # type: ignore[assignment]
+    sim: Simulator = field(init=False)
+    plan: FaultPlan = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset()
 
     def reset(self, faults: str = "") -> None:
         """A new simulator (empty job table, default switches) with `faults` injected."""
