@@ -999,7 +999,10 @@ class FalProvider(Provider):
             message = f"fal.ai failed ({detail}{f', {kind}' if kind else ''}) and says retrying will not help."
         elif status >= 500 or status == 408:
             code = ErrorCode.TRANSIENT
-            message = f"fal.ai had a temporary problem (HTTP {status}{f' {kind}' if kind else ''}: {detail})."
+            message = (
+                f"fal.ai had a temporary problem (HTTP {status}{f' {kind}' if kind else ''}: {detail}); "
+                "retry in a moment."
+            )
         else:
             code = ErrorCode.INVALID_INPUT
             message = f"fal.ai rejected the request (HTTP {status}): {detail}. Fix the input and submit again."
