@@ -781,7 +781,11 @@ async def test_official_sdk_runs_a_third_party_model(server, sim: Simulator):
             model="seedance2", prompt_text="a paper boat sim:seconds=30", ratio="1280:720", duration=5, audio=True
         )
         assert created.id in sim.jobs
-        task = client.tasks.retrieve(created.id).wait_for_task_output(timeout=10)  # the SDK's own poll loop
+        task = client.tasks.retrieve(created.id)  # polled here: the SDK's own wait loop sleeps 6 s a round
+        deadline = time.monotonic() + 10
+        while task.status in ("PENDING", "THROTTLED", "RUNNING") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            task = client.tasks.retrieve(created.id)
         assert task.status == "SUCCEEDED" and task.cost.credits == 5 * 36
         assert httpx.get(task.output[0]).content[4:8] == b"ftyp"
         with pytest.raises(runwayml.BadRequestError) as bad:  # not one of seedance2's Literal ratios
