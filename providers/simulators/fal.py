@@ -501,9 +501,9 @@ def create_app(speed: float = 1.0) -> Starlette:
             return 422, {"detail": detail}, {"X-Fal-Retryable": "false"}
         if phase == "failed":
             kind = error_kind(job)
-            status, detail = REQUEST_ERRORS.get(kind, (500, "Internal server error"))
+            status, reason = REQUEST_ERRORS[kind]
             headers = {"X-Fal-Retryable": "true", "X-Fal-Request-Id": job.id, "X-Fal-Error-Type": kind}
-            return status, {"detail": detail, "error_type": kind}, headers
+            return status, {"detail": reason, "error_type": kind}, headers
         duration, ratio = float(job.extra["duration"]), str(job.extra["aspect_ratio"])
         size = len(await anyio.to_thread.run_sync(sample_video, duration, ratio))
         video = {
