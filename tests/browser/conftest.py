@@ -28,17 +28,20 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("VIDEOGEN_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
+    """VIDEOGEN_CHROMIUM when set (only that), else Debian's /usr/bin/chromium or a chromium on PATH."""
+    named = os.environ.get("VIDEOGEN_CHROMIUM")
+    candidates = [named] if named else ["/usr/bin/chromium", shutil.which("chromium")]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no Chromium: install Debian's package (apt-get install -y chromium) or set VIDEOGEN_CHROMIUM")
+        pytest.skip(
+            "no Chromium at VIDEOGEN_CHROMIUM, /usr/bin/chromium or on PATH: install Debian's package "
+            "(apt-get install -y chromium) or point VIDEOGEN_CHROMIUM at one"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
