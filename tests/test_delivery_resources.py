@@ -98,15 +98,28 @@ async def test_a_job_over_streamable_http_carries_links_that_download_and_decode
 
 
 async def test_files_need_no_bearer_token_but_mcp_does_and_a_foreign_host_is_refused(env: dict[str, str]):
+    """Served on every interface (0.0.0.0) without VIDEOGEN_PUBLIC_URL: a link uses the Host the client came by."""
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with serving(
-        {**env, "VIDEOGEN_AUTH_TOKEN": TOKEN}, "streamable-http", "--allowed-host", "videogen.internal"
+        {**env, "VIDEOGEN_AUTH_TOKEN": TOKEN},
+        "streamable-http",
+        "--host",
+        "0.0.0.0",
+        "--allowed-host",
+        "videogen.internal",
     ) as url:
         client = Client(streamable_http_client(f"{url}/mcp", http_client=create_mcp_http_client(headers=auth)))
         async with client:
             job = (await client.call_tool("generate_video", FAST, progress_callback=_progress)).structured_content
+            player = (await client.read_resource(PLAYER_URI)).contents[0]
         download = job["video"]["download_url"]
-        assert TOKEN not in download
+        assert download.startswith(f"{url}/files/") and TOKEN not in download
+        port = urlsplit(url).port
+        assert player.meta["ui"]["csp"]["resourceDomains"] == [
+            f"http://127.0.0.1:{port}",
+            f"http://localhost:{port}",
+            f"http://videogen.internal:{port}",
+        ]
 
         assert httpx.get(download).status_code == 200  # no token: the signature is the credential
         assert httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).status_code == 401
@@ -116,6 +129,16 @@ async def test_files_need_no_bearer_token_but_mcp_does_and_a_foreign_host_is_ref
         assert evil.status_code == 421
         allowed = httpx.get(download, headers={"Host": "videogen.internal"})
         assert allowed.status_code == 200 and allowed.content == Path(job["video"]["path"]).read_bytes()
+
+
+async def test_links_over_sse(env: dict[str, str]):
+    from mcp.client.sse import sse_client
+
+    with serving(env, "sse") as url:
+        async with Client(sse_client(f"{url}/sse"), mode="legacy") as client:
+            job = (await client.call_tool("generate_video", FAST, progress_callback=_progress)).structured_content
+        response = httpx.get(job["video"]["download_url"])
+        assert response.status_code == 200 and response.content == Path(job["video"]["path"]).read_bytes()
 
 
 async def test_links_use_the_public_url_and_the_player_csp_names_only_that_origin(env: dict[str, str]):
@@ -220,3 +243,19 @@ async def test_over_stdio_nothing_about_links_appears(env: dict[str, str]):
     assert video["path"] in status.content[0].text and "video.path" in status.structured_content["next_step"]
     assert player.meta["ui"]["csp"] == {"resourceDomains": [], "connectDomains": []}
     assert not (Path(env["VIDEOGEN_DATA_DIR"]) / KEY_FILE).exists()  # no links, no key
+
+
+async def test_the_ui_resource_is_the_players_page_or_says_it_is_missing(settings: Settings, monkeypatch):
+    import sys
+
+    from mcp.server.apps import APP_MIME_TYPE
+
+    player = pytest.importorskip("server.delivery.player")
+    assert player.PLAYER_URI == PLAYER_URI
+    async with Client(build_server(settings)) as client:
+        page = (await client.read_resource(PLAYER_URI)).contents[0]
+        assert page.mime_type == APP_MIME_TYPE and page.text == player.player_html()
+        monkeypatch.setitem(sys.modules, "server.delivery.player", None)  # as if the module were not there
+        missing = (await client.read_resource(PLAYER_URI)).contents[0]
+    assert missing.mime_type == APP_MIME_TYPE and "player is not installed" in missing.text
+    assert missing.text.startswith("<!DOCTYPE html>")

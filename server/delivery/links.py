@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from server.settings import SettingsError
+
 log = logging.getLogger(__name__)
 
 PREFIX = "/files/"
@@ -32,8 +34,8 @@ _EXP = re.compile(r"[0-9]{1,12}")
 _SIG = re.compile(r"[0-9a-f]{64}")
 
 
-class LinkKeyError(OSError):
-    """The key file exists but cannot be used (unreadable, wrong length)."""
+class LinkKeyError(SettingsError):
+    """The key file exists but cannot be used (wrong length): a start-up error saying what to do."""
 
 
 def load_or_create_key(path: Path) -> bytes:
