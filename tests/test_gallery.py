@@ -18,18 +18,23 @@ from providers.simulators.common import free_port
 from server.delivery.gallery import loopback_host
 
 
+def start(env: dict[str, str], *args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """`python -m server ARGS` as a process, its stderr piped."""
+    return subprocess.Popen(
+        [PYTHON, "-m", "server", *args],
+        env=subprocess_env(env),
+        cwd=ROOT,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @contextmanager
 def gallery(env: dict[str, str]) -> Iterator[str]:
     """`python -m server ui --no-open` as a process; yields its URL once it listens."""
     port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-m", "server", "ui", "--port", str(port), "--no-open"],
-        env=subprocess_env(env),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(env, "ui", "--port", str(port), "--no-open")
     try:
         line = process.stderr.readline()  # printed once it listens
         assert f"127.0.0.1:{port}" in line, line + process.stderr.read()

@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import PYTHON, ROOT, subprocess_env
 from test_cli import cli
-from test_gallery import gallery
+from test_gallery import gallery, start
 
 
 def _card(page: Any, job_id: str) -> Any:
@@ -58,25 +57,8 @@ def test_a_new_job_appears_first_and_finishes_live(env: dict[str, str], page: An
         page.goto(url)
         _card(page, first["job_id"]).wait_for(timeout=10_000)
         slow = {**env, "VIDEOGEN_DEMO_LATENCY": "3"}
-        started = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "server",
-                "generate",
-                "made while watching",
-                "--duration",
-                "1",
-                "--resolution",
-                "360p",
-                "--json",
-            ],
-            env=subprocess_env(slow),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        made = ("generate", "made while watching", "--duration", "1", "--resolution", "360p", "--json")
+        started = start(slow, *made, stdout=subprocess.PIPE)
         try:
             # It shows up before it is done, above the older job, with no reload of the page.
             page.wait_for_function(
