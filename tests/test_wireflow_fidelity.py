@@ -444,3 +444,25 @@ def test_the_docs_example_requests_replayed_verbatim(served):
         anonymous = httpx.get(f"{served.url}/workflows")
         assert anonymous.status_code == 401
         assert anonymous.json() == {"error": "Invalid API key format. Expected: Bearer sk-..."}
+
+
+# -- the Idempotency-Key: the spec document's promise, not the docs' ---------------------------------------------
+async def test_if_wireflow_ignores_the_idempotency_key_a_resend_runs_twice(served, tmp_path):
+    """The risk the adapter's description names: only the spec document says a key replays. Where the real API
+    ignores it, the resend after a lost answer starts (and bills) a second run; the simulator can show both."""
+    served.sim.config.update(idempotency="ignore", fail_execute=1)  # the run starts, then a gateway answers 500
+    wf = provider(served, tmp_path)
+    submission = await wf.submit("job_ignored_key", request())
+    await wf.aclose()
+    assert served.sim.submissions == 2 and served.sim.replayed == 0 and submission.ref in served.sim.jobs
+
+
+def test_the_simulators_request_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("VIDEOGEN_SIM_WIREFLOW_RATE_LIMIT", "10")  # the Free plan
+    with (
+        running(create_app(speed=1)) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as c,
+    ):
+        listed, started = c.get("/workflows"), c.post("/workflows/none/execute", json={"nodes": [], "edges": []})
+    assert listed.headers["x-ratelimit-limit"] == "10" and listed.headers["x-ratelimit-remaining"] == "9"
+    assert started.status_code == 404 and started.headers["x-ratelimit-limit"] == "10"  # executions: 10 on every plan

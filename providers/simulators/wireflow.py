@@ -276,7 +276,7 @@ class WireflowSim(Simulator):
             found.append(_violation("max-nodes", f"{len(nodes)} nodes; a workflow may have at most {MAX_NODES}"))
         if len(edges) > MAX_EDGES:
             found.append(_violation("max-edges", f"{len(edges)} edges; a workflow may have at most {MAX_EDGES}"))
-        types: dict[str, str] = {}
+        types: dict[str, Any] = {}  # node id -> its nodeType, whatever was sent
         for node in nodes:
             node_id = node.get("id") if isinstance(node, dict) else None
             if not isinstance(node_id, str) or not node_id:
@@ -319,7 +319,7 @@ class WireflowSim(Simulator):
     def _upstream(self, nodes: dict[str, dict], edges: list[dict], target: str, port: str) -> dict | None:
         for edge in edges:
             if edge.get("target") == target and edge.get("targetHandle") == f"in-{port}":
-                return nodes.get(edge.get("source"))
+                return nodes.get(str(edge.get("source")))
         return None
 
     def _prompt(self, nodes: dict[str, dict], edges: list[dict], target: str) -> str:
@@ -588,7 +588,7 @@ def create_app(speed: float = 1.0) -> Starlette:
             return _error(400, f"Cannot save workflow with 0 nodes and 0 edges. {frontend}")
         if violations := sim.lint(nodes, edges):
             return sim.lint_error(violations)
-        workflow_id = body.get("id") if body.get("id") in sim.workflows else f"cm{secrets.token_hex(11)}"
+        workflow_id = str(body["id"]) if body.get("id") in sim.workflows else f"cm{secrets.token_hex(11)}"
         workflow = {
             "id": workflow_id,
             "name": name,
@@ -749,10 +749,10 @@ def create_app(speed: float = 1.0) -> Starlette:
             url = f"{public_root(request)}/media/files/{name}"
             return JSONResponse({"data": {"id": name, "url": url, "mimeType": f"image/{kind}", "size": len(data)}}, 201)
         body = await json_body(request)
-        url = (body or {}).get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        link = (body or {}).get("url")
+        if not isinstance(link, str) or not link.startswith(("http://", "https://")):
             return _error(400, 'Send multipart/form-data with a \'file\', or JSON {"url": "https://..."}')
-        return JSONResponse({"data": {"id": secrets.token_hex(10), "url": url}}, status_code=201)
+        return JSONResponse({"data": {"id": secrets.token_hex(10), "url": link}}, status_code=201)
 
     async def media_file(request: Request) -> Response:
         found = sim.media.get(request.path_params["name"])
