@@ -133,3 +133,14 @@ def test_player_opened_without_a_host_says_what_it_is(page: Any, host_page: Any)
     page.goto(host_page("http://127.0.0.1:9") + "/player.html")
     assert "MCP Apps view" in page.inner_text("#about")
     assert not page.errors, page.errors
+
+
+def test_player_plays_a_job_the_tool_call_already_finished(env: dict[str, str], page: Any, host_page: Any) -> None:
+    args = {"prompt": "done before the view asks", "duration": 1, "resolution": "360p", "wait_seconds": 20}
+    with serving(env, "streamable-http") as url:
+        _open(page, host_page(url), args=args)
+        view = _view(page, ".vg-card[data-status='succeeded']")
+        video = _plays(view)
+        assert video["source"] == "link" and abs(video["duration"] - 1) < 0.15, video
+        assert not any(e.get("forwarded") == "tools/call" for e in _log(page))  # nothing left to poll
+        assert not page.errors, page.errors
