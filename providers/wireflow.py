@@ -564,6 +564,8 @@ class RateLimit:
                 if now < self.next_at:
                     return min(self.next_at - now, self.MAX_WAIT)
                 self.next_at = now + (self.reset_at - now) / self.remaining
+            elif self.remaining is not None and self.remaining <= 0 and self.in_flight:
+                return 0.05  # a new window's allowance is spent before any answer told its Reset: wait for one
             if self.remaining is not None:
                 self.remaining -= 1
             self.in_flight += 1
