@@ -282,3 +282,64 @@ def test_streaming_memory_stays_flat_for_a_large_file(tmp_path: Path, signer: Li
     # Buffering the file anywhere in the process shows as a peak of 50 MB or more (measured: about 150 MB
     # with one 64 MB chunk; about 10 MB, mostly the HTTP stack's own buffers and imports, when streamed).
     assert max(peaks) < size / 2, max(peaks)
+
+
+# -- a job with links (server/present.py) ------------------------------------------------------------------
+
+
+def _job(video: Path, status: str = "succeeded"):
+    from server.models import Job
+
+    return Job.model_validate(
+        {
+            "job_id": "job_1",
+            "status": status,
+            "provider": "demo",
+            "model": "demo-v1",
+            "request": {
+                "provider": "demo",
+                "model": "demo-v1",
+                "mode": "text_to_video",
+                "prompt": "links",
+                "duration": 1,
+                "aspect_ratio": "16:9",
+                "resolution": "360p",
+            },
+            "created_at": "2026-12-03T08:00:00Z",
+            "updated_at": "2026-12-03T08:00:01Z",
+            "video": {
+                "path": str(video),
+                "thumbnail_path": str(video.with_suffix(".png")),
+                "duration_seconds": 1,
+                "width": 160,
+                "height": 96,
+                "size_bytes": video.stat().st_size if video.exists() else 0,
+            },
+            "next_step": "Done: the video is at video.path (thumbnail at video.thumbnail_path).",
+        }
+    )
+
+
+def test_with_links_only_for_a_succeeded_job_whose_file_is_ours(output: Path, signer: LinkSigner, tmp_path: Path):
+    from server.delivery.links import Links
+    from server.present import summary, with_links
+
+    links = Links(signer, output, None)
+    job = with_links(_job(output / "clip.mp4"), links, BASE)
+    assert job.video.download_url.startswith(f"{BASE}/files/clip.mp4?exp=")
+    assert job.video.thumbnail_url.startswith(f"{BASE}/files/clip.png?exp=")
+    assert "video.download_url" in job.next_step and "10 min" in job.next_step  # the signer's 600 s
+    assert job.video.download_url in summary(job) and str(output / "clip.mp4") not in summary(job)
+    q = _query(job.video.download_url)
+    assert signer.verify("clip.mp4", q["exp"], q["sig"])
+
+    (output / "clip.png").unlink()
+    assert with_links(_job(output / "clip.mp4"), links, BASE).video.thumbnail_url is None
+    for unlinked in (
+        _job(output / "clip.mp4", status="running"),
+        _job(output / "gone.mp4"),  # the file was deleted
+        _job(tmp_path / "elsewhere.mp4"),  # not inside the output folder
+    ):
+        (tmp_path / "elsewhere.mp4").write_bytes(b"x")
+        shown = with_links(unlinked, links, BASE)
+        assert shown.video.download_url is None and shown == unlinked

@@ -57,6 +57,7 @@ async def test_a_job_over_streamable_http_carries_links_that_download_and_decode
             assert urlsplit(download).path.endswith(".mp4") and urlsplit(thumbnail).path.endswith(".png")
             assert download in made.content[0].text  # the text names the link
             assert "video.download_url" in job["next_step"]
+            assert len(made.model_dump_json(by_alias=True, exclude_none=True)) <= 16_000  # issue 8's budget
 
             response = httpx.get(download)
             assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
