@@ -45,6 +45,7 @@ def test_gallery_lists_a_finished_job_with_its_thumbnail_and_plays_it(
         state = video.evaluate("(v) => ({ready: v.readyState, duration: v.duration, width: v.videoWidth})")
         assert state["ready"] >= 2 and abs(state["duration"] - job["video"]["duration_seconds"]) < 0.15, state
         assert state["width"] == job["video"]["width"]
+        assert card.locator("a.vg-download").get_attribute("href") == video.get_attribute("src")
         page.screenshot(path=str(tmp_path / "gallery.png"), full_page=True)
         assert not page.errors, page.errors
 

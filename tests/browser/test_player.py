@@ -143,4 +143,9 @@ def test_player_plays_a_job_the_tool_call_already_finished(env: dict[str, str], 
         video = _plays(view)
         assert video["source"] == "link" and abs(video["duration"] - 1) < 0.15, video
         assert not any(e.get("forwarded") == "tools/call" for e in _log(page))  # nothing left to poll
+        # The download goes through the host (ui/open-link): a sandboxed view cannot open a window.
+        view.click(".vg-download")
+        page.wait_for_function("() => window.hostLog.some((e) => e.openLink)")
+        opened = next(e["openLink"] for e in _log(page) if "openLink" in e)
+        assert opened == view.get_attribute("video", "src") and "/files/" in opened and "sig=" in opened
         assert not page.errors, page.errors
