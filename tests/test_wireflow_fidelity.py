@@ -10,25 +10,24 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from test_provider_wireflow import KEY, SPEED, Served, provider, request
 
-from providers.base import ErrorCode, InvalidRequest, ProviderError, VideoRequest
+from providers.base import ErrorCode, InvalidRequest, ProviderError
 from providers.simulators.common import running
-from providers.simulators.wireflow import WireflowSim, create_app
+from providers.simulators.wireflow import create_app
 from providers.wireflow import (
     KLING_I2V,
     MODELS,
     ErrorBody,
     PollAnswer,
     RateLimit,
-    WireflowProvider,
     build_graph,
     map_error,
     read_poll,
@@ -39,14 +38,6 @@ from server.media import probe
 from server.settings import Settings
 
 pytestmark = pytest.mark.anyio
-
-KEY = "sk-wf-fidelity-5c2e8a1f9b3d"
-SPEED = 200  # a 60 s simulated run takes 0.3 s
-
-
-class Served(NamedTuple):
-    url: str
-    sim: WireflowSim
 
 
 class _Current:
@@ -76,24 +67,6 @@ def served(server: tuple[str, _Current]) -> Served:
 
 def http(served: Served, key: str = KEY) -> httpx.Client:
     return httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {key}"})
-
-
-def provider(served: Served, tmp_path: Path) -> WireflowProvider:
-    env = {"WIREFLOW_API_KEY": KEY, "VIDEOGEN_WIREFLOW_BASE_URL": served.url, "VIDEOGEN_RETRY_SCALE": "0.02"}
-    return WireflowProvider(env=env, allowed_dirs=[tmp_path])
-
-
-def request(**changes: Any) -> VideoRequest:
-    fields: dict[str, Any] = {
-        "prompt": "a red kite over green hills",
-        "provider": "wireflow",
-        "model": "kling-2.5-turbo",
-        "mode": "text_to_video",
-        "duration": 5.0,
-        "aspect_ratio": "16:9",
-        "resolution": "1080p",
-    }
-    return VideoRequest(**{**fields, **changes})
 
 
 def response(status: int, body: Any, method: str = "POST", path: str = "/api/v1/workflows") -> httpx.Response:
