@@ -32,8 +32,9 @@ def _view(page: Any, selector: str = ".vg-card:not([data-job-id=''])") -> Any:
     return page.query_selector("#view").content_frame()
 
 
-def _watch_until_done(view: Any, seconds: float = 30) -> list[float]:
-    """Progress percentages the bar showed, in order, until the job was final."""
+def _watch_until_done(view: Any, shot: Path | None = None, seconds: float = 30) -> list[float]:
+    """Progress percentages the bar showed, in order, until the job was final; a screenshot to `shot` when it
+    first shows the job part way."""
     seen: list[float] = []
     deadline = seconds * 10
     for _ in range(int(deadline)):
@@ -43,6 +44,8 @@ def _watch_until_done(view: Any, seconds: float = 30) -> list[float]:
         )
         if percent is not None and (not seen or seen[-1] != float(percent)):
             seen.append(float(percent))
+            if shot and 5 < seen[-1] < 100 and not shot.exists():
+                view.page.screenshot(path=str(shot))
         if status in FINAL:
             return seen
         view.wait_for_timeout(100)
@@ -84,7 +87,7 @@ def test_player_shows_progress_and_plays_the_video(
         assert view.inner_text(".vg-model") == "demo/demo-v1"
         # The host's theme (hostContext.styles.variables) is the page's.
         assert view.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(17, 17, 19)"
-        seen = _watch_until_done(view)
+        seen = _watch_until_done(view, tmp_path / f"player-{csp}-running.png")
         assert view.text_content(".vg-status") == "succeeded"
         # Progress moved: shown below 100 (pending or running), then in between, then 100; it never fell.
         assert seen[0] < 100 and seen[-1] == 100 and any(0 < p < 100 for p in seen) and seen == sorted(seen), seen
