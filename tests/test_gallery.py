@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,3 +112,29 @@ def test_a_taken_port_is_a_clear_error(env: dict[str, str]):
 def test_loopback_host_names():
     assert all(map(loopback_host, ["127.0.0.1:8777", "localhost", "LOCALHOST:1", "[::1]:8777", "[::1]"]))
     assert not any(map(loopback_host, ["", "evil.example", "localhost.evil.example", "127.0.0.1.nip.io:80", "[::2]"]))
+
+
+def _serves(env: dict[str, str], *args: str) -> str:
+    """Starts `ui ARGS`, checks the page answers, stops it; returns what it printed."""
+    process = start(env, "ui", *args)
+    try:
+        line = process.stderr.readline()
+        url = line.split(" on ", 1)[1].split()[0]
+        assert httpx.get(url).status_code == 200
+        return line
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_opens_the_browser_and_never_fails_without_one(env: dict[str, str], tmp_path: Path):
+    opened = tmp_path / "opened.txt"
+    record = f"{PYTHON} -c \"import pathlib, sys; pathlib.Path(r'{opened}').write_text(sys.argv[1])\" %s"
+    line = _serves({**env, "BROWSER": record}, "--port", str(free_port()))
+    for _ in range(100):
+        if opened.exists() and opened.read_text():
+            break
+        time.sleep(0.05)
+    assert opened.read_text() == line.split(" on ", 1)[1].split()[0]
+    # No browser at all: the URL is printed and the page served all the same.
+    assert "127.0.0.1" in _serves({**env, "BROWSER": str(tmp_path / "no-such-browser")}, "--port", str(free_port()))
