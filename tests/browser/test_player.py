@@ -13,7 +13,7 @@ import pytest
 from test_transports import serving
 
 # Long enough to see the job running between two polls of the player (it long-polls 2 s at a time).
-LATENCY = "3"
+LATENCY = "4"
 PROMPT = "a red kite over the dunes <b>not bold</b>"  # markup in a prompt must show as text
 FINAL = ("succeeded", "failed", "cancelled")
 
