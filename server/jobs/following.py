@@ -1,0 +1,193 @@
+"""Following a submitted job until the provider is done with it: one look per turn in the scheduler's queue.
+
+News comes from the provider's callbacks (kept in the index by whichever process received them) or from
+polling with the provider's cadence; for a job given a callback URL, polling is only a slow safety net. Between
+polls the index is looked at (cheaply) at the provider's cadence, for a callback another process stored.
+
+A poll is written to the index only when it says something: a new status, message, queue position or charge,
+or progress moved by PROGRESS_STEP. Cadences and stuck detection run on the monotonic clock (_age_clock).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from providers.base import ErrorCode, ModelSpec, Provider, ProviderError, Snapshot, Submission, VideoRequest
+from server.store import JobRow
+
+from . import common
+from .scheduler import Followed
+
+log = logging.getLogger("videogen.jobs")
+
+
+def _changes(row: JobRow, snapshot: Snapshot) -> dict[str, Any]:
+    """What of a running job's snapshot is worth writing: nothing when only progress crept (under one point)."""
+    changes: dict[str, Any] = {
+        "status": snapshot.status,
+        "progress": snapshot.progress,
+        "queue_position": snapshot.queue_position,
+        "message": snapshot.message or snapshot.status,
+    }
+    if snapshot.charged_usd is not None:
+        changes["cost_charged"] = snapshot.charged_usd
+    if any(getattr(row, k) != v for k, v in changes.items() if k != "progress"):
+        return changes
+    old, new = row.progress, snapshot.progress
+    if old == new or (old is not None and new is not None and abs(new - old) < common.PROGRESS_STEP):
+        return {}
+    return changes
+
+
+class Following:
+    """The JobManager's following part (see server/jobs/manager.py for the attributes it uses)."""
+
+    async def _look(self, job: Followed) -> float | None:
+        """The scheduler's step: look at a followed job once. Returns when to look next, or None when the job
+        has left the queue (done, handed to delivery, failed, or taken over by another process)."""
+        try:
+            return await self._look_once(job)
+        except Exception as error:
+            delay = await self._ended_by(job.job_id, error)
+            if delay is None:
+                await self._done(job.job_id)
+                return None
+            return time.monotonic() + delay  # a store error: look again once it may work
+
+    async def _look_once(self, job: Followed) -> float | None:
+        row = await self._read(job.job_id)
+        if row.terminal:
+            await self._done(job.job_id)
+            return None
+        if row.cancel_requested:
+            await self._cancel_remote(job.job_id, job.provider, job.submission, job.request)
+            await self._done(job.job_id)
+            return None
+        news = await self._store(self.db.take_callback, job.job_id, self.owner) if row.callback is not None else None
+        now = time.monotonic()
+        if news is not None and news.get("snapshot") is not None:
+            snapshot = Snapshot.model_validate(news["snapshot"])
+        elif news is not None or now >= job.due:  # an unreadable callback asks for a poll
+            try:
+                snapshot = await job.provider.poll(job.submission, job.request)
+            except ProviderError as error:
+                return self._unreachable(job, error, now)
+            job.unreachable_since = None
+        else:
+            return self._next(min(job.due - now, self._interval(job.provider, job.spec, job.elapsed())))
+        if snapshot.status == "succeeded":
+            self._deliver_later(job, snapshot)
+            return None
+        if snapshot.status == "failed":
+            err = snapshot.error
+            raise ProviderError(
+                err.code if err else ErrorCode.PROVIDER_FAILED,
+                err.message if err else f"{job.provider.title} reported the job as failed",
+                retryable=err.retryable if err else False,
+            )
+        if snapshot.status == "cancelled":
+            message = f"cancelled at {job.provider.title}"
+            await self._write(job.job_id, status="cancelled", message=message, finished_at=time.time())
+            await self._done(job.job_id)
+            return None
+        if changes := _changes(row, snapshot):
+            await self._write(job.job_id, **changes)
+        waited = job.elapsed() / self.settings.poll_scale  # in the provider's own seconds
+        if waited > self._stuck_after(job.spec):
+            await self._give_up(job.provider, job.submission, job.request, job.spec, waited)
+        delay = self._poll_delay(job.provider, job.spec, job.elapsed(), job.safety_net)
+        job.due = time.monotonic() + delay
+        return self._next(min(delay, self._interval(job.provider, job.spec, job.elapsed())))
+
+    def _unreachable(self, job: Followed, error: ProviderError, now: float) -> float:
+        """A failed poll: transient faults never fail a job, for as long as MAX_UNREACHABLE_SECONDS."""
+        if job.unreachable_since is None:
+            job.unreachable_since = now
+        if not error.retryable or now - job.unreachable_since > common.MAX_UNREACHABLE_SECONDS:
+            raise error
+        log.warning("job %s: status check failed, will retry: %s", job.job_id, error.message)
+        wait = max(error.retry_after or 0, self._interval(job.provider, job.spec, 0))
+        job.due = now + wait
+        return self._next(wait)
+
+    def _next(self, seconds: float) -> float:
+        """The monotonic time `seconds` from now, never sooner than the floor: no busy loop, whatever the
+        interval says."""
+        return time.monotonic() + max(seconds, common.SLEEP_FLOOR * self.settings.poll_scale, 0.001)
+
+    def _poll_delay(self, provider: Provider, spec: ModelSpec, elapsed: float, safety_net: bool) -> float:
+        """Seconds until the next status poll: the provider's cadence, or, for a job that will be called back,
+        not before the model's usual time is up and then CALLBACK_POLL_FACTOR times less often. `elapsed`:
+        seconds since the job was created (see _age_clock)."""
+        interval = self._interval(provider, spec, elapsed)
+        if not safety_net:
+            return interval
+        return max(interval * common.CALLBACK_POLL_FACTOR, spec.typical_seconds * self.settings.poll_scale - elapsed)
+
+    def _interval(self, provider: Provider, spec: ModelSpec, elapsed: float) -> float:
+        """The provider's cadence on a scaled clock (it sees elapsed time in its own, unscaled seconds); for a
+        job far past its model's usual time, slower (see LATE_FACTOR), never faster."""
+        scale = self.settings.poll_scale
+        waited = elapsed / scale
+        seconds = provider.poll_interval(spec, waited)
+        if waited > common.LATE_FACTOR * spec.typical_seconds:
+            seconds = max(seconds, min(common.LATE_MAX_INTERVAL, waited / common.LATE_DIVISOR))
+        return seconds * scale
+
+    def _stuck_after(self, spec: ModelSpec) -> float:
+        """How long a job may run before it counts as stuck: far past what the model usually takes."""
+        if self.settings.stuck_seconds is not None:
+            return self.settings.stuck_seconds
+        return max(common.STUCK_FACTOR * spec.typical_seconds, common.STUCK_FLOOR_SECONDS)
+
+    async def _give_up(
+        self, provider: Provider, submission: Submission, request: VideoRequest, spec: ModelSpec, waited: float
+    ) -> None:
+        """End a stuck job with a clear timeout, cancelling it at the provider where that is possible."""
+        outcome = "it may still finish there and be charged"
+        if provider.supports_cancel:
+            try:
+                await provider.cancel(submission, request)
+                outcome = f"it was cancelled at {provider.title}"
+            except ProviderError as error:
+                outcome = f"cancelling it there failed ({error.message}); it may still be charged"
+        raise ProviderError(
+            ErrorCode.TIMED_OUT,
+            f"{provider.title} has not finished this job after {waited / 60:.0f} min (this model usually takes "
+            f"{spec.typical_seconds / 60:.1f} min), so this server stopped waiting; {outcome}. Submitting again "
+            "may work.",
+            retryable=True,
+        )
+
+    async def _poll(
+        self, job_id: str, provider: Provider, spec: ModelSpec, submission: Submission, request: VideoRequest
+    ) -> Snapshot | None:
+        """One status answer, asking again through transient faults for as long as MAX_UNREACHABLE_SECONDS
+        (delivery asks this way for a fresh URL). None: a cancel request arrived while waiting."""
+        started = time.monotonic()
+        while True:
+            try:
+                return await provider.poll(submission, request)
+            except ProviderError as error:
+                if not error.retryable or time.monotonic() - started > common.MAX_UNREACHABLE_SECONDS:
+                    raise
+                log.warning("job %s: status check failed, will retry: %s", job_id, error.message)
+                wait = max(error.retry_after or 0, self._interval(provider, spec, 0))
+            await self._sleep(job_id, wait)
+            if (await self._read(job_id)).cancel_requested:
+                return None
+
+    async def _cancel_remote(self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest):
+        if provider.supports_cancel:
+            await provider.cancel(submission, request)
+            message = f"cancelled at {provider.title}"
+        else:
+            message = (
+                f"{provider.title} cannot cancel a submitted job: it may still run there and be charged; "
+                "this server stopped watching it"
+            )
+        await self._write(
+            job_id, status="cancelled", provider_state=submission.state, message=message, finished_at=time.time()
+        )
