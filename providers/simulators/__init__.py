@@ -117,6 +117,17 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.TRANSIENT: Fault(faults="submit.503=1"),
         },
     ),
+    "replicate": Registration(
+        "providers.simulators.replicate:create_app",
+        keys={"REPLICATE_API_TOKEN": "r8_sim" + "7c" * 17},  # the simulator's DEFAULT_TOKEN
+        faults={
+            ErrorCode.AUTH: Fault(env={"REPLICATE_API_TOKEN": "r8_not-this-account-0"}, says=("REPLICATE_API_TOKEN",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"credit": False}, says=("add credit",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"rate_limit": _MANY, "retry_after": 0}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("sensitive", "change the prompt")),
+            ErrorCode.TRANSIENT: Fault(config={"server_errors": _MANY, "error_status": 503}),
+        },
+    ),
 }
 
 # name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.

@@ -1,0 +1,454 @@
+"""Replicate's Predictions API (api.replicate.com): curated official video models, priced as Replicate prices them.
+
+Wire contract from the official SDK (replicate 1.0.7: client.py, prediction.py, model.py, exceptions.py,
+webhook.py) and Replicate's docs (topics/predictions/lifecycle, topics/webhooks):
+  POST /v1/models/{owner}/{name}/predictions {input, webhook, webhook_events_filter} -> a prediction
+    (official models take no version; others POST /v1/predictions with `version`)
+  GET /v1/predictions/{id} -> starting | processing (+logs) | succeeded (+output) | failed (+error) | canceled,
+    and `aborted` (the docs: a deadline passed before it started; SDK 1.0.7 does not know it yet)
+  POST /v1/predictions/{id}/cancel -> the prediction
+Every request carries `Authorization: Bearer <REPLICATE_API_TOKEN>`. Errors are RFC 7807 problem details
+{title, detail, status} (ReplicateError.from_response). A webhook POSTs the prediction itself.
+
+Outputs are deleted an hour after a prediction finishes, so the engine downloads the video as soon as it sees
+`succeeded`. Replicate keeps no reference of ours: a submit cut off mid-way cannot be reconciled.
+
+Prices and input fields: each model's page on replicate.com (price_source); the figures were read from a
+transcript of those pages fetched 2026-10-06 (price_checked), not from the pages today.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+
+from providers import images
+from providers.base import (
+    ErrorCode,
+    InvalidRequest,
+    Mode,
+    ModelSpec,
+    PriceRule,
+    Provider,
+    ProviderError,
+    ProviderErrorInfo,
+    Snapshot,
+    Submission,
+    VideoRequest,
+    about_another_job,
+    json_body,
+)
+
+TEXT: Mode = "text_to_video"
+IMAGE: Mode = "image_to_video"
+BOTH: tuple[Mode, ...] = (TEXT, IMAGE)
+PRICE_CHECKED = "2026-10-06"  # the date of the transcript of the model pages the prices were read from
+BILLING = "https://replicate.com/account/billing"
+TOKENS = "https://replicate.com/account/api-tokens"
+# Events we ask webhooks for: start (queued -> running) and completed (any end). Not logs/output: a video
+# model's output arrives once, at the end, and a POST per log line would outnumber our polls.
+WEBHOOK_EVENTS = ["start", "completed"]
+# The SDK's Prediction.Progress pattern: a tqdm line "  42%|████      | 21/50 [...]".
+_PROGRESS = re.compile(r"^\s*(\d+)%\s*\|.+?\|\s*(\d+)/(\d+)")
+_CONTENT = re.compile(r"\bE005\b|flagged as sensitive|nsfw|safety|content polic|moderat", re.IGNORECASE)
+
+
+def _page(model: str) -> str:
+    return f"https://replicate.com/{model}"
+
+
+@dataclass(frozen=True)
+class Wire:
+    """Where a request goes in one model's input (field names from its published Input schema)."""
+
+    start: str = ""  # the start image's field ("" for text-only models)
+    end: str = ""  # the last frame's field ("" when the model takes none)
+    ratio: bool = True  # sends aspect_ratio (from text only: with a start image the image sets the shape)
+    resolution: bool = False
+    audio: str = ""  # the audio switch's field, always sent (Replicate's defaults turn audio on)
+    duration: bool = True  # sends duration (integer seconds)
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # sent as is, so results and prices do not drift
+
+
+def _spec(model: str, name: str, description: str, **fields: Any) -> ModelSpec:
+    return ModelSpec(id=model, name=name, description=description, price_source=_page(model), **fields)
+
+
+KLING_26 = "kwaivgi/kling-v2.6"
+VEO_31_FAST = "google/veo-3.1-fast"
+SEEDANCE_1_PRO = "bytedance/seedance-1-pro"
+WAN_22_T2V = "wan-video/wan-2.2-t2v-fast"
+WAN_22_I2V = "wan-video/wan-2.2-i2v-fast"
+WAN_NOTE = "81 frames at 16 fps (about 5 s), priced per video"
+
+MODELS: tuple[ModelSpec, ...] = (
+    _spec(
+        KLING_26,
+        "Kling 2.6 (Replicate)",
+        "Kling 2.6 Pro: text or a start image, 5/10 s, optional native audio.",
+        modes=BOTH,
+        durations=(5.0, 10.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("1080p",),  # no resolution input; the page does not state the output size
+        default_resolution="1080p",
+        audio=True,
+        max_images=1,
+        negative_prompt=True,
+        price=PriceRule(per_second=0.07, per_second_audio=0.14, note="audio doubles the rate"),
+        price_checked=PRICE_CHECKED,
+        typical_seconds=150.0,
+    ),
+    _spec(
+        VEO_31_FAST,
+        "Veo 3.1 Fast (Replicate)",
+        "Google's Veo 3.1 Fast: text or first (+last) frame, 4/6/8 s, 720p/1080p, audio.",
+        modes=BOTH,
+        durations=(4.0, 6.0, 8.0),
+        default_duration=8.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p", "1080p"),
+        default_resolution="1080p",
+        audio=True,
+        max_images=1,
+        end_image=True,
+        negative_prompt=True,
+        seed=True,
+        price=PriceRule(per_second=0.10, per_second_audio=0.15, note="same rate at 720p and 1080p"),
+        price_checked=PRICE_CHECKED,
+        typical_seconds=90.0,
+    ),
+    _spec(
+        SEEDANCE_1_PRO,
+        "Seedance 1 Pro (Replicate)",
+        "ByteDance Seedance 1 Pro: text or first (+last) frame, 2-12 s, 480p-1080p.",
+        modes=BOTH,
+        durations=tuple(float(s) for s in range(2, 13)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "9:21"),
+        default_aspect_ratio="16:9",
+        resolutions=("480p", "720p", "1080p"),
+        default_resolution="720p",
+        max_images=1,
+        end_image=True,
+        seed=True,
+        options={"camera_fixed": "true or false: keep the camera still"},
+        price=PriceRule(per_second=0.03, resolution_factor={"720p": 2.0, "1080p": 5.0}, note="$0.03/s at 480p"),
+        price_checked=PRICE_CHECKED,
+        typical_seconds=90.0,
+    ),
+    _spec(
+        WAN_22_T2V,
+        "Wan 2.2 T2V Fast (Replicate)",
+        "Wan 2.2 A14B, PrunaAI's fast build: text only, about 5 s, 480p/720p, cheap.",
+        modes=(TEXT,),
+        durations=(5.0,),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=("480p", "720p"),
+        default_resolution="480p",
+        seed=True,
+        price=PriceRule(by_duration={"5": 0.05}, resolution_factor={"720p": 2.0}, note=WAN_NOTE),
+        price_checked=PRICE_CHECKED,
+        typical_seconds=40.0,
+    ),
+    _spec(
+        WAN_22_I2V,
+        "Wan 2.2 I2V Fast (Replicate)",
+        "Wan 2.2 A14B fast build: animates a start (+last) image, about 5 s, 480p/720p; shape follows the image.",
+        modes=(IMAGE,),
+        durations=(5.0,),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("480p", "720p"),
+        default_resolution="480p",
+        max_images=1,
+        end_image=True,
+        seed=True,
+        price=PriceRule(
+            by_duration={"5": 0.05}, resolution_factor={"720p": 2.2}, note=f"{WAN_NOTE}, no frame interpolation"
+        ),
+        price_checked=PRICE_CHECKED,
+        typical_seconds=40.0,
+    ),
+)
+
+WIRES: dict[str, Wire] = {
+    KLING_26: Wire(start="start_image", audio="generate_audio"),
+    VEO_31_FAST: Wire(start="image", end="last_frame", resolution=True, audio="generate_audio"),
+    SEEDANCE_1_PRO: Wire(start="image", end="last_frame_image", resolution=True),
+    # The price covers 81 frames at 16 fps; more frames or another rate would cost more, so both are sent.
+    WAN_22_T2V: Wire(resolution=True, duration=False, fixed={"num_frames": 81, "frames_per_second": 16}),
+    WAN_22_I2V: Wire(
+        start="image",
+        end="last_image",
+        ratio=False,
+        resolution=True,
+        duration=False,
+        fixed={"num_frames": 81, "frames_per_second": 16, "interpolate_output": False},
+    ),
+}
+MAX_SEED = 2**31 - 1  # the narrowest seed range of these models' schemas
+
+
+class ReplicateProvider(Provider):
+    name = "replicate"
+    title = "Replicate"
+    env_vars = ("REPLICATE_API_TOKEN",)
+    base_url_default = "https://api.replicate.com"
+    default_model = KLING_26
+    models = MODELS
+    supports_cancel = True
+    supports_callbacks = True  # `webhook` + `webhook_events_filter`: the prediction is POSTed to it
+
+    def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
+        # Video predictions take 1-5 minutes and a read is cheap: every 2 s at first, easing to 5 s.
+        return min(5.0, 2.0 + elapsed / 30)
+
+    # -- requests ------------------------------------------------------------------------------
+    def check(self, request: VideoRequest) -> None:
+        camera = request.options.get("camera_fixed")
+        if camera is not None and not isinstance(camera, bool):
+            raise InvalidRequest(f"camera_fixed must be true or false, not {camera!r}")
+        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+            raise InvalidRequest(f"seed must be from 0 to {MAX_SEED} for Replicate models, not {request.seed}")
+
+    def body(self, request: VideoRequest, callback_url: str | None = None) -> dict[str, Any]:
+        """The JSON body of POST /v1/models/{owner}/{name}/predictions for a validated request."""
+        self.check(request)
+        wire = WIRES[request.model]
+        spec = self.spec(request.model)
+        assert spec is not None, request.model
+        data: dict[str, Any] = {"prompt": request.prompt}
+        if request.images:
+            data[wire.start] = self.image(request.images[0])
+            if request.end_image:
+                data[wire.end] = self.image(request.end_image)
+        if wire.duration:
+            data["duration"] = int(request.duration)
+        if wire.ratio and not request.images:
+            data["aspect_ratio"] = request.aspect_ratio
+        if wire.resolution:
+            data["resolution"] = request.resolution
+        if wire.audio:
+            data[wire.audio] = request.audio
+        if request.negative_prompt:
+            data["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            data["seed"] = request.seed
+        body: dict[str, Any] = {"input": data | dict(wire.fixed) | request.options}
+        if callback_url:
+            body |= {"webhook": callback_url, "webhook_events_filter": WEBHOOK_EVENTS}
+        return body
+
+    def image(self, value: str) -> str:
+        """An http(s) URL as is (Replicate fetches it); a local file or data URI as a data URI, as the SDK's
+        base64 file encoding sends it."""
+        if images.classify(value) == "url":
+            return images.check_url(value)
+        return images.to_data_uri(value, self.allowed_dirs)
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        import anyio.to_thread
+
+        body = await anyio.to_thread.run_sync(self.body, request, callback_url)  # may read images
+        owner, _, name = request.model.partition("/")
+        path = f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}/predictions"
+        prediction = _parse(json_body(await self.http.request("POST", path, json=body)))
+        if prediction is None or not prediction.id:
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                "Replicate answered the submit without a prediction id; the prediction may exist and be charged. "
+                "Check replicate.com/predictions before submitting again.",
+                retryable=False,
+            )
+        return Submission(ref=prediction.id, state={"model": request.model})
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        response = await self.http.request("GET", f"/v1/predictions/{quote(submission.ref, safe='')}")
+        prediction = _parse(json_body(response))
+        if prediction is None or prediction.status is None:
+            raise ProviderError(ErrorCode.TRANSIENT, "Replicate answered a status check with no prediction; retrying")
+        return snapshot(prediction)
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """A webhook's body is the prediction itself (docs: topics/webhooks), read as a poll would read it."""
+        prediction = _parse(payload)
+        if prediction is None or prediction.status is None or about_another_job(prediction.id, submission.ref):
+            return None
+        return snapshot(prediction)
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        # Cancelling twice is harmless, so a lost answer may be retried.
+        path = f"/v1/predictions/{quote(submission.ref, safe='')}/cancel"
+        try:
+            await self.http.request("POST", path, idempotent=True)
+        except ProviderError as error:
+            if error.code != ErrorCode.NOT_FOUND:
+                raise
+        submission.state["cancelled"] = True
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def http_options(self) -> dict[str, Any]:
+        token = self.env.get("REPLICATE_API_TOKEN", "").strip()  # a trailing newline is a common 401
+        return {"headers": {"Authorization": f"Bearer {token}"}, "error_mapper": self._error}
+
+    def _error(self, response: Any) -> ProviderError:
+        return error_for(response.status_code, json_body(response, {}), _path(response))
+
+
+# -- Replicate's answers, read tolerantly ------------------------------------------------------------
+
+
+def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Lenient = WrapValidator(_or_none)
+
+
+class Prediction(BaseModel):
+    """A prediction (GET /v1/predictions/{id}, a submit's answer, a webhook's body). Extra fields ignored; a
+    field of the wrong type reads as absent."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: Annotated[str | None, Lenient] = None
+    status: Annotated[str | None, Lenient] = None
+    output: Any = None
+    logs: Annotated[str | None, Lenient] = None
+    error: Any = None
+
+
+def _parse(body: Any) -> Prediction | None:
+    return Prediction.model_validate(body) if isinstance(body, dict) else None
+
+
+def video_url(output: Any) -> str | None:
+    """The first URL in `output`: a URL, or a list of URLs (a model's output schema says which)."""
+    if isinstance(output, str):
+        return output if output.startswith(("http://", "https://")) else None
+    if isinstance(output, list):
+        return next((url for item in output if (url := video_url(item))), None)
+    return None
+
+
+def progress(logs: str | None) -> tuple[float | None, str]:
+    """(fraction, latest line) from a prediction's logs, read as the SDK's Prediction.progress reads them."""
+    lines = [line.strip() for line in (logs or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if match := _PROGRESS.match(line):
+            return min(1.0, int(match.group(1)) / 100), line[:200]
+    return None, lines[-1][:200] if lines else ""
+
+
+def snapshot(prediction: Prediction) -> Snapshot:
+    status = (prediction.status or "").lower()
+    if status == "starting":
+        return Snapshot(status="queued", message="starting at Replicate (a cold boot can take a few minutes)")
+    if status == "processing":
+        fraction, latest = progress(prediction.logs)
+        return Snapshot(
+            status="running", progress=fraction, message=f"running at Replicate{': ' + latest if latest else ''}"
+        )
+    if status == "succeeded":
+        url = video_url(prediction.output)
+        if url is None:
+            info = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Replicate finished with no video URL")
+            return Snapshot(status="failed", error=info, message=info.message)
+        # Replicate deletes outputs an hour after the prediction ends: the engine downloads at once.
+        return Snapshot(status="succeeded", progress=1.0, video_url=url, message="finished at Replicate")
+    if status == "canceled":
+        return Snapshot(status="cancelled", message="cancelled at Replicate")
+    if status == "failed":
+        return _failed(prediction.error)
+    if status == "aborted":
+        message = "Replicate aborted the prediction before it started (a deadline passed); submitting again may work."
+        info = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message=message, retryable=True)
+        return Snapshot(status="failed", error=info, message=message)
+    # Like the SDK's wait loop: a status Replicate adds later is not an end, keep watching.
+    return Snapshot(status="running", message=f"Replicate reports {status or 'no status'}; still watching")
+
+
+def _failed(error: Any) -> Snapshot:
+    reason = (_text(error) or "no reason given").rstrip(".")
+    if _CONTENT.search(reason):
+        code, again = ErrorCode.CONTENT_POLICY, False
+        hint = "Change the prompt or images and submit again."
+    else:
+        code, again = ErrorCode.PROVIDER_FAILED, True
+        hint = "Submitting again may work; if it fails the same way, check the inputs."
+    message = f"Replicate could not make the video: {reason}. {hint}"
+    return Snapshot(
+        status="failed", message=message, error=ProviderErrorInfo(code=code, message=message, retryable=again)
+    )
+
+
+# -- HTTP errors (problem details: {type, title, status, detail, instance}) ---------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return " ".join(value.replace("\n- ", "; ").lstrip("- ").split())
+    if isinstance(value, dict):
+        return _text(value.get("detail") or value.get("title") or value.get("error"))
+    return ""
+
+
+def error_for(status: int, body: Any, where: str) -> ProviderError:
+    """Replicate's HTTP errors in our terms, with what to do next."""
+    body = body if isinstance(body, dict) else {}
+    detail = (_text(body.get("detail")) or _text(body.get("title")) or f"HTTP {status}").rstrip(".")
+    if status == 401:
+        code = ErrorCode.AUTH
+        message = (
+            f"Replicate rejected the API token ({detail}). Check REPLICATE_API_TOKEN: a token from {TOKENS} "
+            "(r8_...), with no spaces."
+        )
+    elif status == 402:
+        code = ErrorCode.OUT_OF_CREDIT
+        message = (
+            f"Replicate says payment is required ({detail}). Add credit at {BILLING}, wait a few minutes, "
+            "then submit again."
+        )
+    elif status == 403:
+        code = ErrorCode.AUTH
+        message = f"Replicate refused access ({detail}); check that REPLICATE_API_TOKEN may run this model."
+    elif status == 404:
+        code = ErrorCode.NOT_FOUND
+        message = (
+            f"Replicate has no such prediction ({detail}); it was made with another account's token or removed."
+            if "/v1/predictions/" in where
+            else f"Replicate has no such model ({detail}); the model may have been renamed or removed."
+        )
+    elif status == 422:
+        code = ErrorCode.INVALID_INPUT
+        message = f"Replicate rejected the input (HTTP 422): {detail}. Fix the fields named and submit again."
+    elif status == 429:
+        code = ErrorCode.RATE_LIMITED
+        message = f"Replicate is throttling this token ({detail}). Wait and try again."
+    elif status >= 500:
+        code = ErrorCode.TRANSIENT
+        message = f"Replicate had a temporary problem (HTTP {status}: {detail}); retry in a moment."
+    else:
+        code = ErrorCode.INVALID_INPUT
+        message = f"Replicate rejected the request (HTTP {status}): {detail}. Fix it and submit again."
+    return ProviderError(code, message)
+
+
+def _path(response: Any) -> str:
+    request = getattr(response, "request", None)
+    return urlsplit(str(request.url)).path if request is not None else ""
