@@ -17,6 +17,7 @@ PROVIDERS: dict[str, str] = {
     "kling": "providers.kling:KlingProvider",
     "runblob": "providers.runblob:RunblobProvider",
     "wireflow": "providers.wireflow:WireflowProvider",
+    "luma": "providers.luma:LumaProvider",
     "replicate": "providers.replicate:ReplicateProvider",
 }
 FALLBACK = "demo"

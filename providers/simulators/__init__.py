@@ -117,6 +117,19 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.TRANSIENT: Fault(faults="submit.503=1"),
         },
     ),
+    "luma": Registration(
+        "providers.simulators.luma:create_app",
+        keys={"LUMAAI_API_KEY": "luma-sim-" + "4c" * 16},  # the docs' shape: luma-...
+        faults={
+            ErrorCode.AUTH: Fault(env={"LUMAAI_API_KEY": "not-a-luma-key-0000"}, says=("LUMAAI_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"balance_cents": 10}, says=("add credits",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"errors": [429] * _MANY}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("moderation", "change the prompt")),
+            # Luma's 400 {"detail": "400: ..."} for a request it refuses (our checks leave none to trigger it).
+            ErrorCode.INVALID_INPUT: Fault(config={"errors": [400]}, says=("fix the request",)),
+            ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
+        },
+    ),
     "replicate": Registration(
         "providers.simulators.replicate:create_app",
         keys={"REPLICATE_API_TOKEN": "r8_sim" + "7c" * 17},  # the simulator's DEFAULT_TOKEN
