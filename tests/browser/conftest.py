@@ -34,8 +34,10 @@ def chromium_path() -> str | None:
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    """A Chromium for one test. Not kept for the session: Playwright's sync API holds an asyncio loop while it
+    runs, which would break every anyio test that follows in the same worker."""
     executable = chromium_path()
     if executable is None:
         pytest.skip(
