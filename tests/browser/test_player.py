@@ -146,6 +146,13 @@ def test_player_plays_a_job_the_tool_call_already_finished(env: dict[str, str], 
         video = _plays(view)
         assert video["source"] == "link" and abs(video["duration"] - 1) < 0.15, video
         assert not any(e.get("forwarded") == "tools/call" for e in _log(page))  # nothing left to poll
+        # The host switches to a light theme: the view follows (ui/notifications/host-context-changed).
+        page.evaluate(
+            "() => window.hostNotify('ui/notifications/host-context-changed', {theme: 'light',"
+            " styles: {variables: {'--color-background-primary': '#fafafa'}}})"
+        )
+        view.wait_for_function("() => getComputedStyle(document.body).backgroundColor === 'rgb(250, 250, 250)'")
+        assert view.evaluate("document.documentElement.dataset.theme") == "light"
         # The download goes through the host (ui/open-link): a sandboxed view cannot open a window.
         view.click(".vg-download")
         page.wait_for_function("() => window.hostLog.some((e) => e.openLink)")
