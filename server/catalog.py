@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from providers.base import InvalidRequest, Mode, ModelSpec, Provider, VideoRequest
 from providers.registry import Providers
-from server.models import CostReport, ModelInfo, ModelList, ModelSummary
+from server.models import CostReport, ModelInfo, ModelList, ModelSummary, ProviderModels
 
 MODES: tuple[str, ...] = get_args(Mode)
 
@@ -246,16 +246,36 @@ class Catalog:
                         is_default=name == default_provider and spec.id == provider.default_model,
                     )
                 )
-        rows: list[ModelSummary] = list(infos)
-        if compact:
-            rows = [ModelSummary(**info.model_dump(include=set(ModelSummary.model_fields))) for info in infos]
-        if not rows:
-            note = "No model matches these filters; drop or widen one."
+        default = self.providers.get(default_provider)
+        listing = ModelList(
+            default_provider=default_provider, default_model=f"{default.name}/{default.default_model}", models=[]
+        )
+        bare = compact and not (provider_name or mode or audio is not None or max_usd is not None or wanted)
+        if bare:  # providers without credentials as their ids alone: the listing stays small as the catalogue grows
+            for name in names:
+                rows_of = [info for info in infos if info.provider == name]
+                if rows_of and not rows_of[0].configured:
+                    listing.unconfigured.append(
+                        ProviderModels(
+                            provider=name, missing_env=rows_of[0].missing_env, models=[i.model for i in rows_of]
+                        )
+                    )
+            infos = [info for info in infos if info.configured]
+        listing.models = (
+            [ModelSummary(**info.model_dump(include=set(ModelSummary.model_fields))) for info in infos]
+            if compact
+            else list(infos)
+        )
+        if not listing.models and not listing.unconfigured:
+            listing.note = "No model matches these filters; drop or widen one."
         elif compact:
-            note = (
+            listing.note = (
                 "Filters: provider, mode, audio, max_usd; model=<id> gives one in full (aspect ratios, options, "
                 "price rule)."
+                + (
+                    " Providers without credentials list their model ids; provider=<name> shows their rows."
+                    if bare
+                    else ""
+                )
             )
-        else:
-            note = ""
-        return ModelList(default_provider=default_provider, models=rows, note=note)
+        return listing

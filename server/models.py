@@ -126,19 +126,19 @@ class ModelSummary(Shape):
 
     provider: str = Field(description="provider name")
     model: str = Field(description="model id")
-    name: str = Field(description="display name")
     modes: list[Mode] = Field(description="text_to_video, image_to_video")
     durations: list[Seconds] = Field(description="seconds allowed")
     resolutions: list[str] = Field(description="allowed")
     audio: bool = Field(description="can generate sound")
     example_cost_usd: float = Field(description="one video at the model's defaults")
     configured: bool = Field(description="credentials set: usable now")
-    is_default: bool = Field(description="used when no provider/model is given")
 
 
 class ModelInfo(ModelSummary):
     """Everything about one model (list_models with `model`)."""
 
+    name: str = Field(description="display name")
+    is_default: bool = Field(description="used when no provider/model is given")
     provider_title: str = Field(description="provider's display name")
     description: str = Field(description="what it is good at")
     default_duration: float = Field(description="seconds")
@@ -157,6 +157,14 @@ class ModelInfo(ModelSummary):
     missing_env: list[str] = Field(default_factory=list, description="env vars to set to use it")
 
 
+class ProviderModels(Shape):
+    """A provider without credentials, in one row: its model ids and what to set (the bare listing)."""
+
+    provider: str
+    missing_env: list[str]
+    models: list[str]
+
+
 # Rows are ModelSummary, or ModelInfo in full: serialized as what they are, described once in words.
 Rows = Annotated[
     list[SerializeAsAny[ModelSummary]],
@@ -164,10 +172,17 @@ Rows = Annotated[
         {
             "type": "array",
             "items": {"type": "object"},
-            "description": "one row per model: provider, model, name, modes, durations (s), resolutions, audio, "
-            "example_cost_usd (one video at its defaults), configured (usable now), is_default; with `model`, also "
-            "description, aspect_ratios, defaults, image limits, options, price rule with price_source and "
-            "price_checked, missing_env",
+            "description": "rows: provider, model, modes, durations (s), resolutions, audio, example_cost_usd (a "
+            "default video), configured; with `model`, every detail and the price's source",
+        }
+    ),
+]
+Unconfigured = Annotated[
+    list[ProviderModels],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "description": "without filters: providers lacking credentials as {provider, missing_env, models (ids)}",
         }
     ),
 ]
@@ -175,7 +190,9 @@ Rows = Annotated[
 
 class ModelList(Shape):
     default_provider: str = Field(description="used when no provider is given")
+    default_model: str = Field("", description="provider/model used when none is given")
     models: Rows
+    unconfigured: Unconfigured = []
     note: str = Field("", description="how to narrow or get detail")
 
 
@@ -212,5 +229,6 @@ __all__ = [
     "ModelInfo",
     "ModelList",
     "ModelSummary",
+    "ProviderModels",
     "SameJob",
 ]

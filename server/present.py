@@ -207,10 +207,12 @@ def _seconds(durations: list[float]) -> str:
 MODES = {"text_to_video": "text", "image_to_video": "image"}
 
 
-def model_line(m: ModelSummary) -> str:
-    flags = "".join(f for f, on in ((" default", m.is_default), (" ready", m.configured)) if on)
+def model_line(m: ModelSummary, default_model: str = "") -> str:
+    flags = "".join(
+        f for f, on in ((" default", f"{m.provider}/{m.model}" == default_model), (" ready", m.configured)) if on
+    )
     return (
-        f"{m.provider}/{m.model}{flags}: {m.name}; {'+'.join(MODES[x] for x in m.modes)}; "
+        f"{m.provider}/{m.model}{flags}: {'+'.join(MODES[x] for x in m.modes)}; "
         f"{_seconds(m.durations)} s; {', '.join(m.resolutions)}; {'audio' if m.audio else 'silent'}; "
         f"${m.example_cost_usd:.2f}"
     )
@@ -225,12 +227,13 @@ def models_result(listing: ModelList, detail: bool) -> CallToolResult:
             structured_content=listing.model_dump(mode="json"),
         )
     head = (
-        f"{len(listing.models)} model(s): provider/model, name; inputs; seconds; resolutions; audio; USD per "
-        f"default video. ready: usable now. {listing.note}"
+        f"{len(listing.models)} model(s): provider/model; inputs; seconds; resolutions; audio; USD per default "
+        f"video. ready: usable now. {listing.note}"
     )
-    text = "\n".join([head.strip(), *(model_line(m) for m in listing.models)])
+    lines = [head.strip(), *(model_line(m, listing.default_model) for m in listing.models)]
+    lines += [f"{p.provider} (set {', '.join(p.missing_env)}): {', '.join(p.models)}" for p in listing.unconfigured]
     return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=listing.model_dump(mode="json")
+        content=[TextContent(type="text", text="\n".join(lines))], structured_content=listing.model_dump(mode="json")
     )
 
 

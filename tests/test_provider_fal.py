@@ -121,7 +121,7 @@ async def test_list_models_shows_every_fal_model(fal_settings: Settings):
         listed = (await call(client, "list_models", provider="fal")).structured_content
     assert [m["model"] for m in listed["models"]] == [m.id for m in MODELS]
     assert all(m["configured"] for m in listed["models"]) and listed["default_provider"] == "fal"
-    assert next(m for m in listed["models"] if m["is_default"])["model"] == "kling-2.6-pro"
+    assert listed["default_model"] == "fal/kling-2.6-pro"
 
 
 async def test_text_to_video_through_the_tools(fal_settings: Settings, sim: Simulator):

@@ -159,7 +159,7 @@ async def test_list_models_estimate_cost_list_jobs(settings: Settings, mode: str
     async with Client(build_server(settings), mode=mode) as client:
         models = (await client.call_tool("list_models", {})).structured_content
         demo = next(m for m in models["models"] if m["provider"] == "demo")
-        assert models["default_provider"] == "demo" and demo["is_default"] and demo["configured"]
+        assert models["default_provider"] == "demo" and models["default_model"] == "demo/demo-v1" and demo["configured"]
         assert demo["modes"] == ["text_to_video", "image_to_video"] and 5 in demo["durations"]
         assert demo["example_cost_usd"] == 0
         detail = (await client.call_tool("list_models", {"model": "demo-v1"})).structured_content["models"]
