@@ -141,6 +141,18 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.TRANSIENT: Fault(config={"server_errors": _MANY, "error_status": 503}),
         },
     ),
+    "byteplus": Registration(
+        "providers.simulators.byteplus:create_app",
+        keys={"ARK_API_KEY": "sim-ark-api-key-0000"},
+        faults={
+            ErrorCode.AUTH: Fault(config={"api_keys": ["ark-someone-else"]}, says=("ARK_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"overdue": True}, says=("top up",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"errors": [429] * _MANY}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("moderation", "change the prompt")),
+            ErrorCode.INVALID_INPUT: Fault(image=(200, 150), says=("300-6000 px",)),
+            ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
+        },
+    ),
 }
 
 # name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.

@@ -1,0 +1,453 @@
+"""BytePlus ModelArk (ark.ap-southeast.bytepluses.com): ByteDance's Seedance 1.0 Pro, 1.0 Lite and 1.5 Pro.
+
+Wire contract from the official SDK (byteplus-python-sdk-v2 3.0.63, module byteplussdkarkruntime:
+resources/content_generation/tasks.py, types/content_generation/*, _exceptions.py, _client.py) and the ModelArk
+docs (docs.byteplus.com/en/docs/ModelArk/1520757 Video Generation API, 1299023 Common Error Codes):
+  POST   /api/v3/contents/generations/tasks  {model, content: [{type: text, text} | {type: image_url,
+         image_url: {url}, role: first_frame | last_frame}], resolution, ratio, duration, seed, camera_fixed,
+         watermark, generate_audio, callback_url, ...}                      -> {"id": "cgt-..."}
+  GET    /api/v3/contents/generations/tasks/{id} -> {id, model, status: queued | running | succeeded | failed |
+         cancelled | expired, error: {code, message}, content: {video_url}, usage: {completion_tokens}, ...}
+  DELETE /api/v3/contents/generations/tasks/{id} -> {}: cancels a queued task; deletes the record of a succeeded,
+         failed or expired one; refused for a running or cancelled task
+Auth is `Authorization: Bearer $ARK_API_KEY`; errors are {"error": {code, message, param, type}} (the SDK reads
+`error`). The SDK's request body has the top-level resolution/ratio/duration/seed/... fields, so those are sent;
+the older `--rs 720p --dur 5` text commands are not. A `callback_url` gets the task, as GET returns it, at each
+status change. There is no lookup by an id of ours, so an unconfirmed submit cannot be reconciled.
+
+Billing is by output tokens: tokens = width x height x fps x duration / 1024 (24 fps). `usage.completion_tokens`
+of a finished task times the model's rate is recorded as the charged cost. Estimates (see RATES, SIZES) quote the
+largest output size of each resolution, so no aspect ratio costs more than its estimate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+
+from providers import images
+from providers.base import (
+    ErrorCode,
+    InvalidRequest,
+    ModelSpec,
+    PriceRule,
+    Provider,
+    ProviderError,
+    ProviderErrorInfo,
+    Snapshot,
+    Submission,
+    VideoRequest,
+    about_another_job,
+    json_body,
+)
+
+TITLE = "BytePlus ModelArk"
+TASKS = "/api/v3/contents/generations/tasks"
+FPS = 24  # Seedance 1.x makes 24 fps only
+# USD per million output tokens (online inference). BytePlus's own pricing page (PRICE_SOURCE) could not be read
+# here past its LLM tables; these are the highest rates found where sources differ (docs.dev.xavier.icvr.xyz's
+# BytePlus page: 1.0 pro 2.5, 1.0 lite 1.8, 1.5 pro 2.4 with audio / 1.2 silent; 302.ai lists 2.2 and 1.5).
+RATES: dict[str, tuple[float, float | None]] = {  # model -> (silent, with audio)
+    "seedance-1-0-pro-250528": (2.5, None),
+    "seedance-1-0-lite-t2v-250428": (1.8, None),
+    "seedance-1-0-lite-i2v-250428": (1.8, None),
+    "seedance-1-5-pro-251215": (1.2, 2.4),
+}
+PRICE_SOURCE = "https://docs.byteplus.com/en/docs/ModelArk/1544106"
+PRICE_CHECKED = "2026-12-03"
+RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
+# Output sizes (width, height) by resolution and ratio, as the Seedance docs tabulate them.
+SIZES_1_0: dict[str, dict[str, tuple[int, int]]] = {
+    "480p": {"16:9": (864, 480), "4:3": (736, 544), "1:1": (640, 640), "3:4": (544, 736), "9:16": (480, 864),
+             "21:9": (960, 416)},
+    "720p": {"16:9": (1248, 704), "4:3": (1120, 832), "1:1": (960, 960), "3:4": (832, 1120), "9:16": (704, 1248),
+             "21:9": (1504, 640)},
+    "1080p": {"16:9": (1920, 1088), "4:3": (1664, 1248), "1:1": (1440, 1440), "3:4": (1248, 1664),
+              "9:16": (1088, 1920), "21:9": (2176, 928)},
+}  # fmt: skip
+SIZES_1_5: dict[str, dict[str, tuple[int, int]]] = {
+    "480p": {"16:9": (864, 496), "4:3": (752, 560), "1:1": (640, 640), "3:4": (560, 752), "9:16": (496, 864),
+             "21:9": (992, 432)},
+    "720p": {"16:9": (1280, 720), "4:3": (1112, 834), "1:1": (960, 960), "3:4": (834, 1112), "9:16": (720, 1280),
+             "21:9": (1470, 630)},
+}  # fmt: skip
+SIZES = {model: SIZES_1_5 if "1-5" in model else SIZES_1_0 for model in RATES}
+# 1080p is documented for 1.0 Pro; for Lite and 1.5 Pro it is not confirmed by what was read, so not offered.
+for _lite in ("seedance-1-0-lite-t2v-250428", "seedance-1-0-lite-i2v-250428"):
+    SIZES[_lite] = {r: SIZES_1_0[r] for r in ("480p", "720p")}
+
+
+def tokens(width: int, height: int, seconds: float, fps: int = FPS) -> float:
+    """Output tokens of a video, as BytePlus bills them."""
+    return width * height * fps * seconds / 1024
+
+
+def usd_per_second(model: str, resolution: str, audio: bool = False) -> float:
+    """One second at `resolution` at the model's rate, for its largest size there (quoting high). Exact for
+    that size at 24 fps, because tokens grow linearly with duration."""
+    width, height = max(SIZES[model][resolution].values(), key=lambda size: size[0] * size[1])
+    silent, with_audio = RATES[model]
+    rate = with_audio if audio and with_audio is not None else silent
+    return tokens(width, height, 1) * rate / 1_000_000
+
+
+def price_rule(model: str) -> PriceRule:
+    """A per-second rule from the token formula: the lowest resolution's rate and each resolution's factor."""
+    resolutions = list(SIZES[model])
+    base = usd_per_second(model, resolutions[0])
+    audio = usd_per_second(model, resolutions[0], audio=True) if RATES[model][1] is not None else None
+    silent, with_audio = RATES[model]
+    rates = f"${silent:g}" + (f" (${with_audio:g} with audio)" if with_audio is not None else "")
+    return PriceRule(
+        per_second=base,
+        per_second_audio=audio,
+        resolution_factor={r: usd_per_second(model, r) / base for r in resolutions},
+        note=f"{rates} per million output tokens, tokens = width x height x 24 fps x seconds / 1024, quoted at "
+        "each resolution's largest size; the job records BytePlus's completion_tokens. Rates from third-party "
+        "pages (BytePlus's own table was not readable here), highest where they differ",
+    )
+
+
+def _spec(model: str, name: str, description: str, **fields: Any) -> ModelSpec:
+    resolutions = tuple(SIZES[model])
+    values: dict[str, Any] = {
+        "modes": ("text_to_video", "image_to_video"),
+        "durations": tuple(float(s) for s in range(2, 13)),  # integer seconds, 2-12
+        "default_duration": 5.0,
+        "aspect_ratios": RATIOS,
+        "default_aspect_ratio": "16:9",
+        "resolutions": resolutions,
+        "default_resolution": "720p",
+        "max_images": 1,
+        "end_image": True,
+        "seed": True,
+        "options": {
+            "camera_fixed": "true | false: keep the camera still (BytePlus's camera_fixed)",
+            "watermark": "true | false: BytePlus's AI watermark (default false)",
+        },
+        "typical_seconds": 90.0,
+        **fields,
+    }
+    return ModelSpec(
+        id=model,
+        name=name,
+        description=description,
+        price=price_rule(model),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
+        **values,
+    )
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    _spec(
+        "seedance-1-0-pro-250528",
+        "Seedance 1.0 Pro",
+        "ByteDance's Seedance 1.0 Pro: text or first (+last) frame, 2-12 s, up to 1080p.",
+        default_resolution="1080p",
+    ),
+    _spec(
+        "seedance-1-0-lite-t2v-250428",
+        "Seedance 1.0 Lite (text)",
+        "Cheaper Seedance 1.0 Lite from text only, 2-12 s, 480p or 720p.",
+        modes=("text_to_video",),
+        max_images=0,
+        end_image=False,
+        typical_seconds=60.0,
+    ),
+    _spec(
+        "seedance-1-0-lite-i2v-250428",
+        "Seedance 1.0 Lite (image)",
+        "Cheaper Seedance 1.0 Lite from a first (+last) frame, 2-12 s, 480p or 720p.",
+        modes=("image_to_video",),
+        typical_seconds=60.0,
+    ),
+    _spec(
+        "seedance-1-5-pro-251215",
+        "Seedance 1.5 Pro",
+        "Seedance 1.5 Pro with optional generated audio: text or first (+last) frame, 4-12 s, 480p or 720p.",
+        durations=tuple(float(s) for s in range(4, 13)),
+        audio=True,
+        default_audio=False,  # audio doubles the price: an agent asks for it
+    ),
+)
+
+
+class BytePlusProvider(Provider):
+    name = "byteplus"
+    title = TITLE
+    env_vars = ("ARK_API_KEY",)
+    base_url_default = "https://ark.ap-southeast.bytepluses.com"
+    default_model = "seedance-1-0-pro-250528"
+    models = MODELS
+    supports_cancel = True  # DELETE: only while the task is queued
+    supports_callbacks = True  # callback_url: the task, POSTed at each status change
+
+    def check(self, request: VideoRequest) -> None:
+        for option in ("camera_fixed", "watermark"):
+            value = request.options.get(option)
+            if value is not None and not isinstance(value, bool):
+                raise InvalidRequest(f"{option} must be true or false, not {value!r}")
+        if request.end_image and not request.images:
+            raise InvalidRequest("BytePlus takes a last frame only with a first frame: pass the first in images")
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        body = self.body(request)
+        if callback_url:
+            body["callback_url"] = callback_url
+        created = _parse(Created, json_body(await self.http.request("POST", TASKS, json=body)))
+        if created is None or not created.id:
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                f"{TITLE} answered the submit without a task id; the task may exist and be charged. Check the "
+                "ModelArk console's task list before submitting again.",
+                retryable=False,
+            )
+        return Submission(ref=created.id)
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        try:
+            response = await self.http.request("GET", f"{TASKS}/{quote(submission.ref, safe='')}")
+        except ProviderError as error:
+            if error.code == ErrorCode.NOT_FOUND and submission.state.get("cancelled"):
+                return Snapshot(status="cancelled", message=f"cancelled at {TITLE}")
+            raise
+        task = _parse(Task, json_body(response))
+        if task is None:
+            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} answered a status check with something not a task")
+        return snapshot(task, request.audio)
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """A callback carries the task as GET returns it; None for another task or an unreadable body."""
+        task = _parse(Task, payload)
+        if task is None or about_another_job(task.id, submission.ref):
+            return None
+        return snapshot(task, bool(task.generate_audio))
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        try:
+            await self.http.request("DELETE", f"{TASKS}/{quote(submission.ref, safe='')}")
+        except ProviderError as error:
+            if error.code == ErrorCode.NOT_FOUND:
+                submission.state["cancelled"] = True  # already gone
+                return
+            if error.code == ErrorCode.INVALID_INPUT:
+                raise ProviderError(
+                    ErrorCode.INVALID_INPUT,
+                    f"{TITLE} cancels a task only while it is queued; this one is already running, so it will "
+                    f"finish and be charged ({error.message})",
+                    retryable=False,
+                ) from None
+            raise
+        submission.state["cancelled"] = True
+
+    # -- request mapping -----------------------------------------------------------------------
+    def body(self, request: VideoRequest) -> dict[str, Any]:
+        """The JSON body for a validated request (field names as in the SDK's tasks.create)."""
+        content: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
+        frames = [("first_frame", request.images[0])] if request.images else []
+        if request.end_image:
+            frames.append(("last_frame", request.end_image))
+        for role, image in frames:
+            content.append({"type": "image_url", "image_url": {"url": self.image_url(image)}, "role": role})
+        body: dict[str, Any] = {
+            "model": request.model,
+            "content": content,
+            "resolution": request.resolution,
+            "ratio": request.aspect_ratio,
+            "duration": int(request.duration),
+            "watermark": bool(request.options.get("watermark", False)),
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if "camera_fixed" in request.options:
+            body["camera_fixed"] = request.options["camera_fixed"]
+        spec = self.spec(request.model)
+        if spec is not None and spec.audio:
+            body["generate_audio"] = request.audio  # always said: BytePlus's default is true
+        return body
+
+    def image_url(self, value: str) -> str:
+        """A URL as is; a local file or data URI as a data URI (BytePlus takes both)."""
+        return images.to_data_uri(value, self.allowed_dirs)
+
+    def http_options(self) -> dict[str, Any]:
+        key = self.env.get("ARK_API_KEY", "").strip()
+        if not key:
+            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set ARK_API_KEY.")
+        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
+
+
+# -- BytePlus's answers (types/content_generation), read tolerantly: a field of the wrong shape reads as absent
+
+T = TypeVar("T")
+
+
+def _or_none(value: Any, handler: Any) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Maybe = Annotated[T | None, WrapValidator(_or_none)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class Created(_Wire):
+    id: Maybe[str] = None
+
+
+class Failure(_Wire):
+    code: Maybe[str] = None
+    message: Maybe[str] = None
+
+
+class Content(_Wire):
+    video_url: Maybe[str] = None
+
+
+class Usage(_Wire):
+    completion_tokens: Maybe[float] = None
+
+
+class Task(_Wire):
+    id: Maybe[str] = None
+    model: Maybe[str] = None
+    status: Maybe[str] = None
+    error: Maybe[Failure] = None
+    content: Maybe[Content] = None
+    usage: Maybe[Usage] = None
+    generate_audio: Maybe[bool] = None
+
+    def charged_usd(self, audio: bool) -> float | None:
+        used = self.usage.completion_tokens if self.usage else None
+        if used is None or self.model not in RATES:
+            return None
+        silent, with_audio = RATES[self.model]
+        rate = with_audio if audio and with_audio is not None else silent
+        return round(used * rate / 1_000_000, 6)
+
+
+def _parse(model: type[_Wire], body: Any) -> Any:
+    if not isinstance(body, dict):
+        return None
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return None
+
+
+def snapshot(task: Task, audio: bool) -> Snapshot:
+    """A task in our terms. A finished task carries its charge, from completion_tokens."""
+    status = task.status
+    if status == "queued":
+        return Snapshot(status="queued", message=f"waiting in {TITLE}'s queue")
+    if status == "running":
+        return Snapshot(status="running", message=f"generating at {TITLE}")
+    if status == "succeeded":
+        url = task.content.video_url if task.content else None
+        if not url:
+            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the task done but gave no video_url yet.")
+        return Snapshot(status="succeeded", progress=1.0, video_url=url, charged_usd=task.charged_usd(audio))
+    if status == "failed":
+        error = failure_error(task.error)
+        return Snapshot(status="failed", error=error, message=error.message, charged_usd=0.0)
+    if status == "expired":
+        error = ProviderErrorInfo(
+            code=ErrorCode.TIMED_OUT,
+            message=f"{TITLE} expired the task: it waited longer than its execution_expires_after (48 h by "
+            "default) without running, and nothing was charged; submit it again.",
+            retryable=True,
+        )
+        return Snapshot(status="failed", error=error, message=error.message, charged_usd=0.0)
+    if status == "cancelled":
+        return Snapshot(status="cancelled", message=f"cancelled at {TITLE}")
+    return Snapshot(status="running", message=f"{TITLE} reports {status!r}; still watching")
+
+
+def failure_error(error: Failure | None) -> ProviderErrorInfo:
+    """A failed task's error {code, message}: moderation codes name SensitiveContent, the rest is BytePlus's."""
+    code = (error.code if error else None) or ""
+    reason = (error.message if error else None) or ""
+    said = f" ({code}{': ' + reason.rstrip('.') if reason else ''})" if code or reason else ""
+    if "SensitiveContent" in code:
+        return ProviderErrorInfo(
+            code=ErrorCode.CONTENT_POLICY,
+            message=f"{TITLE}'s moderation blocked the video{said}; change the prompt or the image.",
+        )
+    if code.startswith("InvalidParameter") or code.startswith("MissingParameter"):
+        return ProviderErrorInfo(code=ErrorCode.INVALID_INPUT, message=f"{TITLE} could not use the input{said}.")
+    return ProviderErrorInfo(
+        code=ErrorCode.PROVIDER_FAILED,
+        message=f"{TITLE} could not generate the video{said}; submitting it again may work.",
+        retryable=True,
+    )
+
+
+# -- HTTP errors (docs: Common Error Codes; the SDK's Ark*Error by status) ------------------------------------
+
+
+def _error(response: Any) -> tuple[str, str]:
+    """(code, message) of {"error": {code, message, param, type}}."""
+    body = json_body(response)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    code, message = str(error.get("code") or ""), str(error.get("message") or "").strip()
+    return code, message if len(message) <= 400 else message[:399] + "…"
+
+
+def error_for(response: Any) -> ProviderError | None:
+    """A ModelArk error answer in our terms, with what to do next; None leaves others to the default."""
+    status = response.status_code
+    code, message = _error(response)
+    said = f" ({code}: {message.rstrip('.')})" if code else (f" ({message})" if message else "")
+    if status == 401:
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"{TITLE} rejected the API key (HTTP 401){said}. Check ARK_API_KEY: a ModelArk API key of the "
+            "ap-southeast region (console, API Key Management); keys work in one region only.",
+        )
+    if code == "AccountOverdueError":
+        return ProviderError(
+            ErrorCode.OUT_OF_CREDIT,
+            f"{TITLE}: the account has an overdue balance (HTTP {status}){said}; top up in the BytePlus billing "
+            "center, then submit again.",
+        )
+    if status == 403:
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"{TITLE} denied access (HTTP 403){said}: activate this model for the account in the ModelArk console "
+            "and check ARK_API_KEY's project and permissions.",
+        )
+    if status == 404:
+        return ProviderError(
+            ErrorCode.NOT_FOUND,
+            f"{TITLE} has no such task or model (HTTP 404){said}: a task is seen only by its account, and "
+            "a deleted one is gone; a model must be activated in the ModelArk console.",
+        )
+    if "SensitiveContent" in code:
+        return ProviderError(
+            ErrorCode.CONTENT_POLICY,
+            f"{TITLE}'s moderation refused the request{said}; change the prompt or the image.",
+        )
+    if status == 400:
+        return ProviderError(ErrorCode.INVALID_INPUT, f"{TITLE} rejected the request (HTTP 400){said}.")
+    if status == 429:
+        return ProviderError(
+            ErrorCode.RATE_LIMITED,
+            f"{TITLE} rate limit or quota reached (HTTP 429){said}; wait a minute and try again (at most 120 tasks "
+            "may queue per account).",
+        )
+    if status >= 500:
+        return ProviderError(
+            ErrorCode.TRANSIENT, f"{TITLE} had a server problem (HTTP {status}){said}; try again shortly."
+        )
+    return None
