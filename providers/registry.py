@@ -20,6 +20,7 @@ PROVIDERS: dict[str, str] = {
     "luma": "providers.luma:LumaProvider",
     "replicate": "providers.replicate:ReplicateProvider",
     "byteplus": "providers.byteplus:BytePlusProvider",
+    "dashscope": "providers.dashscope:DashScopeProvider",
 }
 FALLBACK = "demo"
 

@@ -153,6 +153,19 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
         },
     ),
+    "dashscope": Registration(
+        "providers.simulators.dashscope:create_app",
+        keys={"DASHSCOPE_API_KEY": "sk-sim" + "d5" * 16},  # the docs' shape: sk-...
+        faults={
+            ErrorCode.AUTH: Fault(config={"api_keys": ["sk-someone-else"]}, says=("DASHSCOPE_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"arrearage": True}, says=("top up",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"errors": ["Throttling.RateQuota"] * _MANY}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("moderation", "change the prompt")),
+            # DashScope's 400 InvalidParameter for a request it refuses (our checks leave none to trigger it).
+            ErrorCode.INVALID_INPUT: Fault(config={"errors": ["InvalidParameter"]}, says=("fix the request",)),
+            ErrorCode.TRANSIENT: Fault(config={"errors": ["ServiceUnavailable"] * _MANY}),
+        },
+    ),
 }
 
 # name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.
