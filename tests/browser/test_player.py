@@ -129,6 +129,7 @@ def test_player_shows_a_failed_call_as_its_message(env: dict[str, str], page: An
         _open(page, host_page(url), tool="get_status", args={"job_id": "job_0000000000000000"})
         view = _view(page, ".vg-error:not([hidden])")
         assert "job_0000000000000000" in view.inner_text(".vg-error")
+        assert view.text_content(".vg-status") == "error" and view.is_hidden(".vg-bar")
         assert not page.errors, page.errors
 
 
@@ -158,4 +159,20 @@ def test_player_plays_a_job_the_tool_call_already_finished(env: dict[str, str], 
         page.wait_for_function("() => window.hostLog.some((e) => e.openLink)")
         opened = next(e["openLink"] for e in _log(page) if "openLink" in e)
         assert opened == view.get_attribute("video", "src") and "/files/" in opened and "sig=" in opened
+        assert not page.errors, page.errors
+
+
+def test_player_keeps_polling_after_a_failed_refresh(env: dict[str, str], page: Any, host_page: Any) -> None:
+    with serving({**env, "VIDEOGEN_DEMO_LATENCY": "3"}, "streamable-http") as url:
+        _open(page, host_page(url), fail="1")
+        view = _view(page)
+        view.wait_for_function(
+            "() => document.querySelector('.vg-message').textContent.includes('the server broke')", timeout=10_000
+        )
+        assert "trying again" in view.inner_text(".vg-message")
+        view.wait_for_function(
+            "() => document.querySelector('.vg-card').dataset.status === 'succeeded'", timeout=20_000
+        )
+        assert "the server broke" not in view.inner_text(".vg-message")  # the next refresh cleared it
+        assert {"failed": "get_status"} in _log(page)
         assert not page.errors, page.errors
