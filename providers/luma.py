@@ -49,6 +49,7 @@ from providers.base import (
     about_another_job,
     json_body,
 )
+from providers.options import VideoOptions
 
 TITLE = "Luma"
 KEYS_PAGE = "lumalabs.ai/dream-machine/api/keys"
@@ -65,6 +66,10 @@ PRICE_NOTE = (
     "${rate} per million pixels at 24 fps (16:9 frame sizes; other ratios assumed the same): a third-party "
     "figure (ComfyUI's API price list), as Luma's own price page no longer lists this model"
 )
+# Luma's `loop`, offered once the tools' typed options (providers/options.py) take it: the catalog refuses an
+# option the tool schema does not declare.
+OPTIONS = {"loop": "true | false: Luma's loop (the last frame blends into the first)"}
+OPTIONS = {name: what for name, what in OPTIONS.items() if name in VideoOptions.model_fields}
 IMAGE_RULE = (
     "Luma takes keyframe images only as public https URLs (its docs: 'currently this is the only way to pass "
     "an image'); upload the image to your own storage or CDN and pass its https URL"
@@ -87,7 +92,7 @@ def _spec(model: str, name: str, description: str, typical_seconds: float) -> Mo
         default_resolution="720p",
         max_images=1,
         end_image=True,
-        options={"loop": "true | false: Luma's loop (the last frame blends into the first)"},
+        options=OPTIONS,
         price=PriceRule(
             per_second=per_second_720p,
             resolution_factor={r: FRAME_PIXELS[r] / FRAME_PIXELS["720p"] for r in RESOLUTIONS if r != "720p"},
@@ -327,14 +332,14 @@ def error_for(response: Any) -> ProviderError | None:
     if status == 402 or (status in (400, 403) and any(w in detail.lower() for w in ("credit", "balance"))):
         return ProviderError(
             ErrorCode.OUT_OF_CREDIT,
-            f"Luma: not enough API credits for this generation (HTTP {status}{said}). Add credits at "
+            f"Luma: not enough API credits for this generation (HTTP {status}){said}. Add credits at "
             f"{BILLING_PAGE} (API credits, separate from a Dream Machine subscription), or choose ray-flash-2, "
             "a lower resolution or 5 s.",
         )
     if status in (401, 403):
         return ProviderError(
             ErrorCode.AUTH,
-            f"Luma rejected the API key (HTTP {status}{said}). Check LUMAAI_API_KEY: a key from {KEYS_PAGE}, "
+            f"Luma rejected the API key (HTTP {status}){said}. Check LUMAAI_API_KEY: a key from {KEYS_PAGE}, "
             "with no spaces.",
         )
     if status in (400, 422):
@@ -349,11 +354,11 @@ def error_for(response: Any) -> ProviderError | None:
     if status == 429:
         return ProviderError(
             ErrorCode.RATE_LIMITED,
-            f"Luma is rate limiting this key (HTTP 429{said}): too many requests or generations at once. Wait and "
-            "try again.",
+            f"Luma is rate limiting this key (HTTP 429){said}: too many requests or generations at once. Wait "
+            "and try again.",
         )
     if status >= 500:
         return ProviderError(
-            ErrorCode.TRANSIENT, f"Luma had a server problem (HTTP {status}{said}); try again in a minute."
+            ErrorCode.TRANSIENT, f"Luma had a server problem (HTTP {status}){said}; try again in a minute."
         )
     return None

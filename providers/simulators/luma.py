@@ -247,7 +247,7 @@ def create_app(speed: float = 1.0) -> Starlette:
                 attempts=CALLBACK_ATTEMPTS,
                 spacing=CALLBACK_SPACING,
             )
-        return JSONResponse(generation(job, job.extra["root"]), status_code=201)
+        return JSONResponse(generation(job, job.extra["root"], "queued"), status_code=201)
 
     async def callback(job: SimJob, phase: str) -> dict[str, Any]:
         return generation(job, job.extra["root"], phase)
