@@ -138,3 +138,21 @@ def test_opens_the_browser_and_never_fails_without_one(env: dict[str, str], tmp_
     assert opened.read_text() == line.split(" on ", 1)[1].split()[0]
     # No browser at all: the URL is printed and the page served all the same.
     assert "127.0.0.1" in _serves({**env, "BROWSER": str(tmp_path / "no-such-browser")}, "--port", str(free_port()))
+
+
+def test_the_pages_are_self_contained():
+    """The player (an MCP Apps resource) and the gallery fetch no script, style or font from anywhere: the
+    shared card CSS/JS is inlined, and the player's own CSP allows no connection at all (the bridge is its
+    only channel)."""
+    import re
+
+    from server.delivery.player import page, player_html
+
+    for html in (player_html(), page("gallery.html")):
+        assert "{{" not in html and "function card(" in html and ".vg-card {" in html
+        assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", html), "external reference"
+        assert "@import" not in html and "url(" not in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', player_html())
+    assert csp, "the player carries its own CSP"
+    assert "connect-src 'none'" in csp[1] and "default-src 'none'" in csp[1] and "object-src 'none'" in csp[1]
+    assert "script-src 'unsafe-inline'" in csp[1]  # no script source besides the page itself
