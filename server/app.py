@@ -367,8 +367,8 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         idempotency_key: Annotated[
             str | None,
             Field(
-                description="Same key, same job. Without one, an identical request while its twin runs (or soon "
-                "after it succeeded) returns that job; a new key makes a new variation."
+                description="Same key, same job. Without one, an identical recent request returns its job; a new "
+                "key makes a new variation."
             ),
         ] = None,
         *,
@@ -452,9 +452,8 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         ] = None,
         model: Annotated[str | None, Field(description="A model id (or provider/id): that model in full.")] = None,
     ) -> Annotated[CallToolResult, ModelList]:
-        """The models, one compact row each (modes, durations, resolutions, audio, price of a default video,
-        whether usable now), filtered as asked. With `model`: that model in full (aspect ratios, image limits,
-        options, price rule, description)."""
+        """The models as compact rows (inputs, seconds, resolutions, audio, price of a default video), filtered
+        as asked. With `model`: that model in full (aspect ratios, image limits, options, price rule)."""
         try:
             listing = engine(ctx).catalog.models(
                 provider, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=model is None

@@ -19,6 +19,9 @@ from providers.registry import Providers
 from server.models import CostReport, ModelInfo, ModelList, ModelSummary, ProviderModels
 
 MODES: tuple[str, ...] = get_args(Mode)
+# Rows in a listing without filters (about 290 characters each, text and structured together): the rest of the
+# catalogue is named by model id, so list_models stays within an agent's budget however many providers join.
+BARE_ROWS = 40
 
 
 class RequestArgs(BaseModel):
@@ -251,31 +254,28 @@ class Catalog:
             default_provider=default_provider, default_model=f"{default.name}/{default.default_model}", models=[]
         )
         bare = compact and not (provider_name or mode or audio is not None or max_usd is not None or wanted)
-        if bare:  # providers without credentials as their ids alone: the listing stays small as the catalogue grows
-            for name in names:
-                rows_of = [info for info in infos if info.provider == name]
-                if rows_of and not rows_of[0].configured:
-                    listing.unconfigured.append(
-                        ProviderModels(
-                            provider=name, missing_env=rows_of[0].missing_env, models=[i.model for i in rows_of]
-                        )
+        if bare:  # rows for usable providers up to BARE_ROWS; the others as their ids, so the size stays bounded
+            shown: list[ModelInfo] = []
+            for name in sorted(names, key=lambda n: n != default_provider):
+                of = [info for info in infos if info.provider == name]
+                if of and of[0].configured and len(shown) + len(of) <= BARE_ROWS:
+                    shown += of
+                elif of:
+                    listing.others.append(
+                        ProviderModels(provider=name, missing_env=of[0].missing_env, models=[i.model for i in of])
                     )
-            infos = [info for info in infos if info.configured]
+            infos = shown
         listing.models = (
             [ModelSummary(**info.model_dump(include=set(ModelSummary.model_fields))) for info in infos]
             if compact
             else list(infos)
         )
-        if not listing.models and not listing.unconfigured:
+        if not listing.models and not listing.others:
             listing.note = "No model matches these filters; drop or widen one."
         elif compact:
             listing.note = (
                 "Filters: provider, mode, audio, max_usd; model=<id> gives one in full (aspect ratios, options, "
                 "price rule)."
-                + (
-                    " Providers without credentials list their model ids; provider=<name> shows their rows."
-                    if bare
-                    else ""
-                )
+                + (" Other providers list their model ids; provider=<name> shows their rows." if listing.others else "")
             )
         return listing

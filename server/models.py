@@ -40,7 +40,7 @@ Request = Annotated[
     WithJsonSchema(
         {
             "type": "object",
-            "description": "the request as validated, defaults filled in (prompt, duration, aspect_ratio, ...)",
+            "description": "the validated request, defaults filled in",
         }
     ),
 ]
@@ -68,6 +68,11 @@ class JobError(Shape):
     retryable: bool = Field(description="retrying as is may work")
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """Results carry every field: a default in an output schema is tokens that tell an agent nothing."""
+    schema.pop("default", None)
+
+
 class Job(Shape):
     """A video job from the local job index."""
 
@@ -80,7 +85,7 @@ class Job(Shape):
     model: str = Field(description="model id")
     request: Request
     cost: float | None = Field(None, description="USD: charged, else estimated")
-    cost_is_estimate: bool = Field(True, description="no charge reported yet")
+    cost_is_estimate: bool = Field(True, description="no charge reported yet", json_schema_extra=_no_default)
     provider_job_id: str | None = Field(None, description="the provider's id")
     idempotency_key: str | None = Field(None, description="as given to generate_video")
     created_at: str = Field(description="ISO 8601")
@@ -88,7 +93,7 @@ class Job(Shape):
     finished_at: str | None = Field(None, description="ISO 8601")
     video: JobVideo | None = Field(None, description="once succeeded")
     error: JobError | None = Field(None, description="why it failed")
-    deduplicated: bool = Field(False, description="an identical earlier request's job, not a new one")
+    deduplicated: bool = Field(False, description="an earlier identical request's job", json_schema_extra=_no_default)
     next_step: str = Field("", description="what to do next")
 
 
@@ -158,7 +163,7 @@ class ModelInfo(ModelSummary):
 
 
 class ProviderModels(Shape):
-    """A provider without credentials, in one row: its model ids and what to set (the bare listing)."""
+    """A provider in one row of the bare listing: its model ids, and what to set when it has no credentials."""
 
     provider: str
     missing_env: list[str]
@@ -172,17 +177,17 @@ Rows = Annotated[
         {
             "type": "array",
             "items": {"type": "object"},
-            "description": "rows: provider, model, modes, durations (s), resolutions, audio, example_cost_usd (a "
-            "default video), configured; with `model`, every detail and the price's source",
+            "description": "rows: provider, model, modes, durations, resolutions, audio, example_cost_usd, "
+            "configured; with `model`, every detail",
         }
     ),
 ]
-Unconfigured = Annotated[
+Others = Annotated[
     list[ProviderModels],
     WithJsonSchema(
         {
             "type": "array",
-            "description": "without filters: providers lacking credentials as {provider, missing_env, models (ids)}",
+            "description": "unfiltered: the other providers as {provider, missing_env (to set), models (ids)}",
         }
     ),
 ]
@@ -192,7 +197,7 @@ class ModelList(Shape):
     default_provider: str = Field(description="used when no provider is given")
     default_model: str = Field("", description="provider/model used when none is given")
     models: Rows
-    unconfigured: Unconfigured = []
+    others: Others = []
     note: str = Field("", description="how to narrow or get detail")
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
 
 from server.jobs import iso
-from server.models import Job, JobError, JobVideo, ModelList, ModelSummary
+from server.models import Job, JobError, JobVideo, ModelList, ModelSummary, ProviderModels
 from server.settings import RESULT_LINKS, ResultLinks, result_links
 from server.store import JobRow
 
@@ -218,6 +218,11 @@ def model_line(m: ModelSummary, default_model: str = "") -> str:
     )
 
 
+def others_line(p: ProviderModels) -> str:
+    ready = f"set {', '.join(p.missing_env)}" if p.missing_env else "ready"
+    return f"{p.provider} ({ready}): {', '.join(p.models)}"
+
+
 def models_result(listing: ModelList, detail: bool) -> CallToolResult:
     """list_models: compact rows as text lines (what most frameworks show their model), the rows as
     structured content; with `detail`, the chosen model(s) in full, as JSON text too."""
@@ -231,7 +236,7 @@ def models_result(listing: ModelList, detail: bool) -> CallToolResult:
         f"video. ready: usable now. {listing.note}"
     )
     lines = [head.strip(), *(model_line(m, listing.default_model) for m in listing.models)]
-    lines += [f"{p.provider} (set {', '.join(p.missing_env)}): {', '.join(p.models)}" for p in listing.unconfigured]
+    lines += [others_line(p) for p in listing.others]
     return CallToolResult(
         content=[TextContent(type="text", text="\n".join(lines))], structured_content=listing.model_dump(mode="json")
     )
