@@ -19,6 +19,7 @@ PROVIDERS: dict[str, str] = {
     "wireflow": "providers.wireflow:WireflowProvider",
     "luma": "providers.luma:LumaProvider",
     "replicate": "providers.replicate:ReplicateProvider",
+    "google": "providers.google:GoogleProvider",
     "byteplus": "providers.byteplus:BytePlusProvider",
     "dashscope": "providers.dashscope:DashScopeProvider",
 }

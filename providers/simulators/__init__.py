@@ -153,6 +153,18 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
         },
     ),
+    "google": Registration(
+        "providers.simulators.google:create_app",
+        keys={"GEMINI_API_KEY": "AIzaSySimulatedGeminiKey" + "0" * 15},  # the simulator's DEFAULT_KEY
+        faults={
+            ErrorCode.AUTH: Fault(env={"GEMINI_API_KEY": "AIzaSyNotOurs" + "0" * 26}, says=("GEMINI_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"credits_usd": 0.01}, says=("billing",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"errors": [429] * _MANY}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("safety", "change the prompt")),
+            ErrorCode.INVALID_INPUT: Fault(prompt="sim:fail=image", image=(64, 48), says=("input image",)),
+            ErrorCode.TRANSIENT: Fault(config={"errors": [503] * _MANY}),
+        },
+    ),
     "dashscope": Registration(
         "providers.simulators.dashscope:create_app",
         keys={"DASHSCOPE_API_KEY": "sk-sim" + "d5" * 16},  # the docs' shape: sk-...

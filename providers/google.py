@@ -1,0 +1,443 @@
+"""Gemini Omni video through the Gemini API's Interactions endpoints (generativelanguage.googleapis.com).
+
+Wire contract from the official SDK google-genai 3.6.1 (google/genai/_gaos/interactions.py; types/interactions/
+createmodelinteraction.py, interaction.py, videoresponseformat.py, videoconfig.py, videocontent.py, model.py;
+_gaos/_hooks/google_genai_auth.py; files.py):
+  POST /v1/interactions {model, input, background: true, generation_config.video_config.task,
+    response_format {type: video, aspect_ratio, resolution, duration, delivery}, webhook_config} -> Interaction
+  GET /v1/interactions/{id} -> queued | in_progress | completed | failed | cancelled | incomplete |
+    budget_exceeded | requires_action | requires_continuation | idle; a completed one's model_output step holds
+    the video: base64 `data` (inline) or a `uri`
+  POST /v1/interactions/{id}/cancel -> the cancelled Interaction
+The key goes in `x-goog-api-key` on every request; "v1" is the SDK's default API version. We ask for
+`delivery: "uri"` (the answer stays small) and read inline `data` when that is what comes back. A `uri` on
+the API's own host is a Files API download (`files/{name}:download?alt=media`), which needs the key as the
+SDK's files.download sends it: so this provider fetches the video itself (`fetch`), sending the key only to
+the API's own origin and never to another host.
+
+The SDK reads GOOGLE_API_KEY before GEMINI_API_KEY when both are set (_api_client.py): so do we. Interactions
+cannot be listed or looked up by a label, so a submit cut off mid-way cannot be reconciled (SUBMIT_UNCONFIRMED).
+Callbacks: `webhook_config.uris` gets a POST per event (interaction.completed / interaction.failed); the SDK
+does not type the event body, so a callback only makes the engine poll.
+
+Prices: Google bills Omni by output tokens and its pricing page could not be read here; the rates are the
+highest credible third-party figures (see each model's price note), quoted high.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from providers import images
+from providers.base import (
+    ErrorCode,
+    InvalidRequest,
+    ModelSpec,
+    PriceRule,
+    Provider,
+    ProviderError,
+    ProviderErrorInfo,
+    Snapshot,
+    Submission,
+    VideoRequest,
+    json_body,
+)
+
+API_VERSION = "v1"
+KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # the SDK's order of preference
+MAX_INLINE_IMAGE_BYTES = 7 * 1024 * 1024  # the request's inline data stays well under Gemini's 20 MB request cap
+MAX_VIDEO_BYTES = 2 * 1024**3
+PRICE_CHECKED = "2026-12-03"
+# Google bills 5,792 video tokens per second of 720p output at $17.50 per 1M video tokens (runware's copy of
+# Google's rates) = $0.1014/s; 360p costs a third of 720p (Google's 1.1 announcement), 1080p x1.5, 4K x3
+# (WaveSpeed's grid for 1.1: $0.03 / $0.10 / $0.15 / $0.30).
+TOKENS_SOURCE = "https://runware.ai/docs/models/google-gemini-omni-flash"
+OMNI_12_SOURCE = "https://muapi.ai/zh/gemini-omni-1.2-flash"
+RESOLUTIONS = ("360p", "720p", "1080p", "4k")
+FACTORS = {"360p": 0.34, "1080p": 1.5, "4k": 3.0}
+THIRD_PARTY = "third-party figures (Google's page could not be read), quoted high"
+
+
+def _omni(
+    model: str, name: str, what: str, seconds: int, resolutions: tuple[str, ...], rate: float, note: str, source: str
+) -> ModelSpec:
+    return ModelSpec(
+        id=model,
+        name=name,
+        description=f"{what}; 3-{seconds} s, 16:9 or 9:16, always with sound; third-party price, quoted high.",
+        modes=("text_to_video", "image_to_video"),
+        durations=tuple(float(s) for s in range(3, seconds + 1)),
+        default_duration=8.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=resolutions,
+        default_resolution="720p",
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        price=PriceRule(
+            per_second=rate,
+            resolution_factor={r: f for r, f in FACTORS.items() if r in resolutions},
+            note=f"{note}; {THIRD_PARTY}",
+        ),
+        price_source=source,
+        price_checked=PRICE_CHECKED,
+        typical_seconds=60.0,
+    )
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    _omni(
+        "gemini-omni-1.2-flash",
+        "Gemini Omni 1.2 Flash",
+        "Google's newest Omni model: text or a start image",
+        15,
+        RESOLUTIONS,
+        0.07,
+        "muapi's grid ($0.023 360p, $0.07 720p, $0.105 1080p, $0.21 4K), as LaoZhang reads Google's list price",
+        OMNI_12_SOURCE,
+    ),
+    _omni(
+        "gemini-omni-1.1-flash",
+        "Gemini Omni 1.1 Flash",
+        "Omni 1.1 (GA): text or a start image",
+        10,
+        RESOLUTIONS,
+        0.1014,
+        "5,792 video tokens/s x $17.50 per 1M = $0.1014/s at 720p; 360p a third, 1080p x1.5, 4K x3",
+        TOKENS_SOURCE,
+    ),
+    _omni(
+        "gemini-omni-flash-preview",
+        "Gemini Omni Flash (preview)",
+        "The Omni preview: text or a start image, 720p only",
+        10,
+        ("720p",),
+        0.1014,
+        "5,792 video tokens/s x $17.50 per 1M = $0.1014/s",
+        TOKENS_SOURCE,
+    ),
+)
+
+
+class GoogleProvider(Provider):
+    name = "google"
+    title = "Google Gemini"
+    env_vars = ("GEMINI_API_KEY",)
+    base_url_default = "https://generativelanguage.googleapis.com"
+    default_model = "gemini-omni-1.2-flash"
+    models = MODELS
+    supports_cancel = True
+    supports_callbacks = True
+
+    # -- credentials: either variable will do ---------------------------------------------------
+    def api_key(self) -> str:
+        return next((self.env[var].strip() for var in KEY_VARS if self.env.get(var, "").strip()), "")
+
+    def configured(self) -> bool:
+        return bool(self.api_key())
+
+    def missing_env(self) -> list[str]:
+        return [] if self.configured() else ["GEMINI_API_KEY"]
+
+    def secrets(self) -> list[str]:
+        return [self.env[var] for var in KEY_VARS if self.env.get(var)]
+
+    def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
+        """Every 5-10 s (a clip takes about a minute), jittered so jobs sent together do not poll together."""
+        return min(10.0, max(5.0, spec.typical_seconds / 10, 1.0 + elapsed / 10)) * random.uniform(0.85, 1.15)
+
+    def check(self, request: VideoRequest) -> None:
+        if not request.audio:
+            raise InvalidRequest("Gemini Omni always makes video with sound; leave audio unset or set it to true")
+        for image in request.images:
+            if images.classify(image) == "url" and urlsplit(image).scheme.lower() != "https":
+                raise InvalidRequest(
+                    f"Gemini takes image URLs only over https://, not {image[:80]!r}; pass an https URL or a local file"
+                )
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        body = await anyio.to_thread.run_sync(self.body, request)  # may read and encode an image
+        if callback_url:
+            body["webhook_config"] = {"uris": [callback_url], "user_metadata": {"videogen_job_id": job_id}}
+        response = await self.http.request("POST", f"/{API_VERSION}/interactions", json=body)
+        created = _parse(Interaction, json_body(response))
+        if created is None or not created.id:
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                "Google answered the submit without an interaction id; the video may be in the making and billed. "
+                "Check usage in Google AI Studio before submitting again.",
+                retryable=False,
+            )
+        return Submission(ref=created.id)
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        return snapshot(json_body(await self.http.request("GET", self._path(submission))))
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        await self.http.request("POST", self._path(submission) + "/cancel", idempotent=True)
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """A webhook event only says something changed (its body is not typed by the SDK): poll to read it."""
+        return None
+
+    async def fetch(self, snapshot: Snapshot, submission: Submission, request: VideoRequest, dest: Path) -> None:
+        """The finished video, read again from the interaction (inline base64, or its uri downloaded)."""
+        found = _parse(Interaction, json_body(await self.http.request("GET", self._path(submission))))
+        video = found.video() if found else None
+        if video is None:
+            raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's finished interaction no longer holds the video.")
+        if video.data:
+            try:
+                data = base64.b64decode(video.data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google sent video data that is not base64.") from None
+            await anyio.Path(dest).write_bytes(data)
+            return
+        await anyio.Path(dest).write_bytes(await self._download(video.uri or ""))
+
+    async def _download(self, uri: str) -> bytes:
+        """A uri on the API's own origin is fetched with the key (the Files API needs it); any other https
+        uri without it, so the key never reaches another host."""
+        parts = urlsplit(uri)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ProviderError(
+                ErrorCode.DOWNLOAD_FAILED,
+                f"Google gave a video location this server cannot read ({uri[:60]!r}); a gs:// URI is Vertex's.",
+            )
+        own = urlsplit(self.base_url)
+        if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
+            response = await self.http.request("GET", uri)
+        else:
+            import httpx
+
+            async with httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), follow_redirects=True) as client:
+                try:
+                    response = await client.get(uri)
+                except httpx.HTTPError as exc:
+                    raise ProviderError(
+                        ErrorCode.DOWNLOAD_FAILED, f"could not download the video from Google ({type(exc).__name__})"
+                    ) from None
+            if response.status_code != 200:
+                raise ProviderError(
+                    ErrorCode.DOWNLOAD_FAILED, f"Google's video link answered HTTP {response.status_code}"
+                )
+        if len(response.content) > MAX_VIDEO_BYTES:
+            raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's video is larger than 2 GB", retryable=False)
+        return response.content
+
+    def _path(self, submission: Submission) -> str:
+        return f"/{API_VERSION}/interactions/{quote(submission.ref, safe='')}"
+
+    # -- request mapping -----------------------------------------------------------------------
+    def body(self, request: VideoRequest) -> dict[str, Any]:
+        """The create-interaction body for a validated request (field names as in CreateModelInteraction)."""
+        content: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
+        content += [self.image_block(image) for image in request.images]
+        return {
+            "model": request.model,
+            "input": content if request.images else request.prompt,
+            "background": True,
+            "generation_config": {"video_config": {"task": request.mode}},
+            "response_format": {
+                "type": "video",
+                "aspect_ratio": request.aspect_ratio,
+                "resolution": request.resolution,
+                "duration": f"{int(request.duration)}s",  # a protobuf Duration string, like "8s"
+                "delivery": "uri",
+            },
+        }
+
+    def image_block(self, value: str) -> dict[str, Any]:
+        """An https URL as a `uri`; a local file or data URI inline (base64 `data` + `mime_type`)."""
+        if images.classify(value) == "url":
+            return {"type": "image", "uri": images.check_url(value)}
+        data, mime = images.to_bytes(value, self.allowed_dirs, MAX_INLINE_IMAGE_BYTES)
+        return {"type": "image", "data": base64.b64encode(data).decode(), "mime_type": mime}
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def http_options(self) -> dict[str, Any]:
+        key = self.api_key()
+        if not key:
+            raise ProviderError(
+                ErrorCode.NOT_CONFIGURED, "Set GEMINI_API_KEY (or GOOGLE_API_KEY) to a key from Google AI Studio."
+            )
+        return {"auth": lambda: {"x-goog-api-key": key}, "error_mapper": error_for}
+
+
+# -- Google's answers (types/interactions/interaction.py, videocontent.py, error.py), read tolerantly --------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class Content(_Wire):
+    type: str = ""
+    data: str | None = None
+    uri: str | None = None
+    mime_type: str | None = None
+
+
+class Status(_Wire):
+    """google.rpc.Status on a model_output step; Error ({code: a URI, message}) on the interaction."""
+
+    code: str | None = None
+    message: str = ""
+
+
+class Step(_Wire):
+    type: str = ""
+    content: list[Content] = Field(default_factory=list)
+    error: Status | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _blocks(cls, value: Any) -> Any:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+class Interaction(_Wire):
+    id: str = ""
+    status: str = ""
+    steps: list[Step] = Field(default_factory=list)
+    errors: list[Status] = Field(default_factory=list)
+    output_video: Content | None = None
+
+    @field_validator("steps", "errors", mode="before")
+    @classmethod
+    def _items(cls, value: Any) -> Any:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    def video(self) -> Content | None:
+        """The last video the model output (what the SDK's output_video picks), with data or a uri."""
+        blocks = [c for s in self.steps if s.type == "model_output" for c in s.content if c.type == "video"]
+        found = [b for b in blocks if b.data or b.uri] or ([self.output_video] if self.output_video else [])
+        return found[-1] if found and (found[-1].data or found[-1].uri) else None
+
+    def failure(self) -> str:
+        said = [e.message for e in self.errors] + [s.error.message for s in self.steps if s.error]
+        return "; ".join(m.strip().rstrip(".") for m in said if m and m.strip())
+
+
+def _parse(model: type[_Wire], body: Any) -> Any:
+    if not isinstance(body, dict):
+        return None
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return None
+
+
+POLICY_WORDS = ("safety", "blocked", "prohibited", "policy", "responsible ai", "harm")
+ENDED: dict[str, tuple[ErrorCode, bool, str]] = {
+    "incomplete": (ErrorCode.PROVIDER_FAILED, True, "Google stopped before the video was finished; submit again"),
+    "budget_exceeded": (
+        ErrorCode.OUT_OF_CREDIT,
+        False,
+        "the interaction ran over its budget; check billing in Google AI Studio, or ask for a shorter video",
+    ),
+    "requires_action": (ErrorCode.PROVIDER_FAILED, False, "Google asked for a tool action a video job cannot give"),
+    "requires_continuation": (ErrorCode.PROVIDER_FAILED, True, "Google paused the interaction; submit again"),
+}
+
+
+def snapshot(body: Any) -> Snapshot:
+    """An Interaction in our terms."""
+    found = _parse(Interaction, body)
+    if found is None:
+        raise ProviderError(ErrorCode.TRANSIENT, "Google answered a status check with something not an interaction")
+    status = found.status
+    if status == "queued":
+        return Snapshot(status="queued", message="waiting in Google's queue")
+    if status in ("in_progress", "idle"):
+        return Snapshot(status="running", message="generating at Google")
+    if status == "completed":
+        if found.video() is None:
+            error = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Google finished with no video")
+            return Snapshot(status="failed", error=error, message=error.message)
+        return Snapshot(status="succeeded", progress=1.0, message="generated; downloading from Google")
+    if status == "cancelled":
+        return Snapshot(status="cancelled", message="cancelled at Google Gemini")
+    if status == "failed" or status in ENDED:
+        error = failure_error(status, found.failure())
+        return Snapshot(status="failed", error=error, message=error.message)
+    return Snapshot(status="running", message=f"Google reports {status!r}; still watching")
+
+
+def failure_error(status: str, reason: str) -> ProviderErrorInfo:
+    said = f": {reason}" if reason else ""
+    if any(word in reason.lower() for word in POLICY_WORDS):
+        return ProviderErrorInfo(
+            code=ErrorCode.CONTENT_POLICY,
+            message=f"Google's safety filters blocked the video{said}. Change the prompt or image and submit again.",
+        )
+    code, retryable, advice = ENDED.get(
+        status, (ErrorCode.PROVIDER_FAILED, True, "a fault at Google; submitting again usually works")
+    )
+    return ProviderErrorInfo(code=code, message=f"Google interaction {status}{said}. {advice}.", retryable=retryable)
+
+
+# -- HTTP errors: {"error": {"code", "message", "status", "details": [{"reason"}]}} ----------------------------
+
+
+def _google_error(response: Any) -> tuple[str, str, str]:
+    """(status word, message, ErrorInfo reason) of Google's error body; empty where it says nothing."""
+    body = json_body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", "", ""
+    reasons = [d.get("reason", "") for d in error.get("details") or [] if isinstance(d, dict)]
+    message = " ".join(str(error.get("message") or "").split())
+    message = message if len(message) <= 400 else message[:399] + "…"
+    return str(error.get("status") or ""), message, next((r for r in reasons if r), "")
+
+
+def error_for(response: Any) -> ProviderError | None:
+    """Google's HTTP errors (ai.google.dev/gemini-api/docs/troubleshooting) in our terms."""
+    status = response.status_code
+    word, message, reason = _google_error(response)
+    said = f" {word}" if word else ""
+    detail = f": {message.rstrip('.')}" if message else ""
+    if reason == "API_KEY_INVALID" or "api key not valid" in message.lower() or status in (401, 403):
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"Google rejected the API key (HTTP {status}{said}){detail}. Check GEMINI_API_KEY (or GOOGLE_API_KEY, "
+            "which wins when both are set): a key from aistudio.google.com/apikey, with the Gemini API enabled.",
+        )
+    text = message.lower()
+    # A depleted prepaid balance, or billing never enabled (Omni has no free tier); a quota 429 also names
+    # "billing details", so the words alone do not decide it.
+    if ("credits" in text and "depleted" in text) or (word == "FAILED_PRECONDITION" and "billing" in text):
+        return ProviderError(
+            ErrorCode.OUT_OF_CREDIT,
+            f"Google: no funds for this video (HTTP {status}{said}){detail}. Gemini Omni has no free tier: enable "
+            "billing or top up prepaid credits in Google AI Studio, or ask for a shorter or lower-resolution video.",
+            retryable=False,
+        )
+    if status == 400:
+        return ProviderError(
+            ErrorCode.INVALID_INPUT, f"Google rejected the request (HTTP 400{said}){detail}; fix the request."
+        )
+    if status == 404:
+        return ProviderError(ErrorCode.NOT_FOUND, f"Google has no such interaction (HTTP 404{said}){detail}.")
+    if status == 429:
+        return ProviderError(
+            ErrorCode.RATE_LIMITED,
+            f"Google rate limit or quota reached (HTTP 429{said}){detail}. Wait a minute and try again, or raise "
+            "the project's tier in Google AI Studio.",
+        )
+    if status >= 500:
+        return ProviderError(
+            ErrorCode.TRANSIENT, f"Google is overloaded or failed (HTTP {status}{said}){detail}; try again shortly."
+        )
+    return None

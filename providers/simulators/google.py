@@ -1,0 +1,396 @@
+"""A local copy of the Gemini API's Interactions endpoints for Gemini Omni video, as the official SDK
+`google-genai` 3.6.1 calls them (google/genai/_gaos/interactions.py, types/interactions/*.py):
+
+  POST /{api_version}/interactions               -> Interaction {id, status, model, ...}
+  GET  /{api_version}/interactions/{id}          -> Interaction (steps[] holds the model_output video when done)
+  POST /{api_version}/interactions/{id}/cancel   -> Interaction (cancelled)
+  GET  /{api_version}/files/{name}:download      -> the MP4 of a `delivery: "uri"` result (needs the key too)
+
+The SDK sends the key as `x-goog-api-key` (the REST docs' `?key=` is accepted too) and `{api_version}` is
+"v1" by default ("v1beta" in the docs' curl examples): both are served. Errors are Google's
+`{"error": {"code", "message", "status", "details"?}}`: an unknown key is 400 INVALID_ARGUMENT with the
+ErrorInfo reason API_KEY_INVALID (what generativelanguage.googleapis.com answers), no key 403 PERMISSION_DENIED,
+an unknown body field 400 'Invalid JSON payload received. Unknown name "x"' (proto JSON parsing), a bad value
+400 INVALID_ARGUMENT, an unknown interaction 404 NOT_FOUND, a depleted prepaid balance 429 RESOURCE_EXHAUSTED.
+
+The request: `model` (the Omni ids of types/interactions/model.py), `input` (a string or content blocks: text,
+image with base64 `data` + `mime_type` or a `uri`), `background`, `generation_config.video_config.task`
+(text_to_video | image_to_video | reference_to_video | edit | extend | upscale), `response_format`
+{type: "video", aspect_ratio 16:9 | 9:16, resolution 360p | 720p | 1080p | 4k, duration, delivery inline | uri},
+`webhook_config` {uris, user_metadata}. `duration` is a string in the SDK; the simulator takes the protobuf
+Duration JSON form ("8s"), which is how a proto string duration is written (an inference: no example found).
+Per model (Google Cloud model pages, resellers' published limits): gemini-omni-1.2-flash 3-15 s,
+gemini-omni-1.1-flash 3-10 s, both 360p-4k; gemini-omni-flash-preview 3-10 s at 720p only.
+
+Statuses: queued -> in_progress -> completed | failed, cancelled after a cancel. A completed interaction's
+steps end in {"type": "model_output", "content": [{"type": "video", "mime_type": "video/mp4", "data": b64}]}
+(inline, the default) or `uri` (delivery "uri"); usage counts 5,792 video tokens per second. A webhook_config
+gets one POST per end state, {"type": "interaction.completed" | "interaction.failed", "data": {"id", "status",
+"user_metadata"}}, tried 3 times 10 s apart: the event names are the SDK's (WebhookSubscribedEvent); the body's
+shape is not in the SDK (an assumption), so the adapter treats a callback only as a prompt to poll.
+
+Test switches (POST /_sim/config or app.state.sim.config):
+  {"api_keys": [...]}       the keys that work (default: DEFAULT_KEY)
+  {"credits_usd": N}        a prepaid balance; a job costing more is refused with 429 RESOURCE_EXHAUSTED
+  {"errors": [429, 503]}    the next API requests answer these statuses, one each
+Prompt directives: sim:fail=content (blocked by safety filters), sim:fail=internal, sim:fail=image (the submit is
+refused: the input image cannot be processed), sim:seconds=N, sim:queue=N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from providers.images import sniff
+from providers.simulators.common import SimJob, Simulator, directives, public_root, sample_video
+
+DEFAULT_KEY = "AIzaSySimulatedGeminiKey" + "0" * 15  # the shape of a Gemini key: AIza and 35 more characters
+VERSIONS = ("v1", "v1beta")
+VIDEO_TOKENS_PER_SECOND = 5792
+USD_PER_VIDEO_TOKEN = 17.50 / 1_000_000  # the simulator's own bill, for the credits switch
+TASKS = ("text_to_video", "image_to_video", "reference_to_video", "edit", "extend", "upscale")
+RATIOS = ("16:9", "9:16")
+DELIVERIES = ("inline", "uri")
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "image/gif", "image/bmp")
+RESOLUTION_FACTOR = {"360p": 1 / 3, "720p": 1.0, "1080p": 1.5, "4k": 3.0}
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+TOP_LEVEL = frozenset(
+    {
+        *("model", "agent", "agent_config", "background", "cached_content", "continuation_token", "environment"),
+        *("generation_config", "input", "labels", "previous_interaction_id", "response_format"),
+        *("response_mime_type", "response_modalities", "safety_settings", "service_tier", "store", "stream"),
+        *("system_instruction", "tools", "webhook_config"),
+    }
+)
+GENERATION_CONFIG = frozenset(
+    {
+        *("image_config", "max_output_tokens", "seed", "speech_config", "stop_sequences", "temperature"),
+        *("thinking_level", "thinking_summaries", "tool_choice", "top_p", "transcription_config", "video_config"),
+    }
+)
+VIDEO_FORMAT = frozenset({"type", "aspect_ratio", "delivery", "duration", "gcs_uri", "resolution"})
+STATUS_TEXT = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+CANNED = {
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+    503: "The model is overloaded. Please try again later.",
+    504: "The request timed out. Please try again.",
+}
+FAILURES = {
+    "content": "The request was blocked by safety filters (PROHIBITED_CONTENT). Try rephrasing the prompt.",
+    "internal": "An internal error has occurred. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting",
+}
+
+
+@dataclass(frozen=True)
+class Model:
+    durations: tuple[int, int]  # whole seconds, inclusive
+    resolutions: tuple[str, ...]
+    seconds: float  # simulated generation time
+
+
+MODELS: dict[str, Model] = {
+    "gemini-omni-1.2-flash": Model((3, 15), ("360p", "720p", "1080p", "4k"), 60.0),
+    "gemini-omni-1.1-flash": Model((3, 10), ("360p", "720p", "1080p", "4k"), 60.0),
+    "gemini-omni-flash-preview": Model((3, 10), ("720p",), 40.0),
+}
+DEFAULT_SECONDS = 8
+
+
+def _error(code: int, message: str, reason: str | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message, "status": STATUS_TEXT.get(code, "UNKNOWN")}
+    if reason:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}
+        ]
+    return JSONResponse({"error": error}, status_code=code)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unknown(names: set[str], where: str = "") -> str:
+    name = sorted(names)[0]
+    at = f" at {where!r}" if where else ""
+    return f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot find field.'
+
+
+def _image_problem(block: dict[str, Any]) -> str | None:
+    data, uri = block.get("data"), block.get("uri")
+    if (data is None) == (uri is None):
+        return "An image content block needs exactly one of `data` or `uri`."
+    if uri is not None:
+        if not isinstance(uri, str) or not re.match(r"^(https://|gs://|files/)", uri):
+            return f"Unsupported image uri {str(uri)[:80]!r}: use an https://, gs:// or files/ URI."
+        return None
+    if block.get("mime_type") not in IMAGE_MIMES:
+        return f"Unsupported MIME type for image data: {block.get('mime_type')!r}."
+    try:
+        raw = base64.b64decode(str(data), validate=True)
+    except (binascii.Error, ValueError):
+        return "Invalid value at 'input.data' (TYPE_BYTES), Base64 decoding failed."
+    return (
+        None
+        if sniff(raw)
+        else "Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"
+    )
+
+
+def _input_issues(value: Any) -> tuple[str | None, str, int]:
+    """(problem, the prompt text, how many images) of the `input` field."""
+    if isinstance(value, str):
+        return (None if value.strip() else "`input` must not be empty."), value, 0
+    blocks = [value] if isinstance(value, dict) else value
+    if not isinstance(blocks, list) or not blocks:
+        return "`input` must be a string or a list of content blocks.", "", 0
+    text, images = [], 0
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "Each `input` item must be a content object.", "", 0
+        kind = block.get("type")
+        if kind == "text":
+            if not isinstance(block.get("text"), str):
+                return "A text content block needs a string `text`.", "", 0
+            text.append(block["text"])
+        elif kind == "image":
+            if problem := _image_problem(block):
+                return problem, "", 0
+            images += 1
+        else:
+            return f"Unsupported content type {kind!r} in `input`.", "", 0
+    return (None if "".join(text).strip() else "`input` needs a text prompt."), " ".join(text), images
+
+
+def validate(body: Any) -> tuple[str | None, dict[str, Any]]:
+    """(why Google would refuse it, or None; what the job is: prompt, seconds, ratio, resolution, delivery)."""
+    if not isinstance(body, dict):
+        return "Invalid JSON payload received. Expected an object.", {}
+    if unknown := set(body) - TOP_LEVEL:
+        return _unknown(unknown), {}
+    model = MODELS.get(body.get("model"))  # type: ignore[arg-type]
+    if "model" not in body:
+        return "`model` is required.", {}
+    if model is None:
+        return f"Model {body['model']!r} does not support video generation with the Interactions API.", {}
+    problem, prompt, images = _input_issues(body.get("input"))
+    if problem:
+        return problem, {}
+    config = body.get("generation_config") or {}
+    if not isinstance(config, dict) or (unknown := set(config) - GENERATION_CONFIG):
+        return _unknown(unknown if isinstance(config, dict) else {"generation_config"}, "generation_config"), {}
+    task = (config.get("video_config") or {}).get("task")
+    if task is not None and task not in TASKS:
+        return f"Invalid value at 'generation_config.video_config.task': {task!r}. Expected one of {TASKS}.", {}
+    if task == "image_to_video" and not images:
+        return "Task image_to_video needs an image in `input`.", {}
+    fmt = body.get("response_format") or {"type": "video"}
+    fmt = fmt[0] if isinstance(fmt, list) and fmt else fmt
+    if not isinstance(fmt, dict) or fmt.get("type") != "video":
+        return "`response_format` must be a video response format for this model.", {}
+    if unknown := set(fmt) - VIDEO_FORMAT:
+        return _unknown(unknown, "response_format"), {}
+    ratio = fmt.get("aspect_ratio", "16:9")
+    if ratio not in RATIOS:
+        return f"Unsupported aspect_ratio {ratio!r}. Supported: 16:9, 9:16.", {}
+    resolution = fmt.get("resolution", "720p")
+    if resolution not in model.resolutions:
+        allowed = ", ".join(model.resolutions)
+        return f"Unsupported resolution {resolution!r} for {body['model']}. Supported: {allowed}.", {}
+    delivery = fmt.get("delivery", "inline")
+    if delivery not in DELIVERIES:
+        return f"Unsupported delivery {delivery!r}. Supported: inline, uri.", {}
+    seconds = DEFAULT_SECONDS
+    if "duration" in fmt:
+        match = DURATION.match(str(fmt["duration"])) if isinstance(fmt["duration"], str) else None
+        low, high = model.durations
+        if match is None or float(match.group(1)) != int(float(match.group(1))):
+            return f'Invalid duration {fmt["duration"]!r}: use whole seconds such as "8s".', {}
+        seconds = int(float(match.group(1)))
+        if not low <= seconds <= high:
+            return f"Unsupported duration {seconds}s for {body['model']}: {low}s to {high}s.", {}
+    hook = body.get("webhook_config")
+    if hook is not None and (
+        not isinstance(hook, dict)
+        or set(hook) - {"uris", "user_metadata"}
+        or not all(isinstance(u, str) for u in hook.get("uris") or [])
+        or not isinstance(hook.get("user_metadata") or {}, dict)
+    ):
+        return "Invalid `webhook_config`: {uris: [string], user_metadata: object}.", {}
+    job = {"prompt": prompt, "seconds": seconds, "ratio": ratio, "resolution": resolution, "delivery": delivery}
+    job["images"] = images
+    return None, job
+
+
+def price(job: dict[str, Any]) -> float:
+    return job["seconds"] * VIDEO_TOKENS_PER_SECOND * USD_PER_VIDEO_TOKEN * RESOLUTION_FACTOR[job["resolution"]]
+
+
+def create_app(speed: float = 1.0) -> Starlette:
+    sim = Simulator("google", speed=speed, typical_seconds=60.0, queue_seconds=3.0)
+
+    def refused(request: Request) -> Response | None:
+        """The key and the injected errors: what every API request passes first."""
+        if request.path_params.get("version") not in VERSIONS:
+            return _error(404, "Method not found.")
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        if not key:
+            return _error(
+                403,
+                "Method doesn't allow unregistered callers (callers without established identity). "
+                "Please use API Key or other form of API consumer identity to call this API.",
+            )
+        if key.strip() not in sim.config.get("api_keys", [DEFAULT_KEY]):
+            return _error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
+        with sim.lock:
+            queued = sim.config.get("errors") or []
+            status = int(queued.pop(0)) if queued else None
+        return _error(status, CANNED.get(status, "Error.")) if status else None
+
+    def interaction(request: Request, job: SimJob) -> dict[str, Any]:
+        phase, _ = job.phase()
+        body: dict[str, Any] = {
+            "id": job.id,
+            "object": "interaction",
+            "model": job.payload["model"],
+            "created": _iso(job.created),
+            "updated": _iso(job.created + (job.queue_seconds if phase != "queued" else 0)),
+            "status": {"running": "in_progress", "succeeded": "completed"}.get(phase, phase),
+        }
+        if job.extra.get("webhook_config"):
+            body["webhook_config"] = job.extra["webhook_config"]
+        if phase == "failed":
+            body["errors"] = [{"code": f"google.rpc.Code/{job.fail}", "message": FAILURES.get(job.fail or "")}]
+        if phase == "succeeded":
+            video: dict[str, Any] = {"type": "video", "mime_type": "video/mp4"}
+            if job.extra["delivery"] == "uri":
+                version = request.path_params.get("version", "v1")
+                video["uri"] = f"{public_root(request)}/{version}/files/{job.extra['file']}:download?alt=media"
+            else:
+                data = sample_video(float(job.extra["duration"]), job.extra["aspect_ratio"])
+                video["data"] = base64.b64encode(data).decode()
+                sim.downloads[job.id] += 1
+            body["steps"] = [
+                {"type": "user_input", "content": [{"type": "text", "text": job.extra["prompt"]}]},
+                {"type": "model_output", "content": [video]},
+            ]
+            tokens = VIDEO_TOKENS_PER_SECOND * int(job.extra["duration"])
+            body["usage"] = {
+                "output_tokens_by_modality": [{"modality": "video", "tokens": tokens}],
+                "total_output_tokens": tokens,
+            }
+        return body
+
+    async def event(job: SimJob, phase: str) -> dict[str, Any]:
+        kind = "interaction.completed" if phase == "succeeded" else "interaction.failed"
+        status = "completed" if phase == "succeeded" else "failed"
+        metadata = (job.extra.get("webhook_config") or {}).get("user_metadata") or {}
+        return {"type": kind, "data": {"id": job.id, "status": status, "user_metadata": metadata}}
+
+    async def create(request: Request) -> Response:
+        if (response := refused(request)) is not None:
+            return response
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "Invalid JSON payload received.")
+        problem, job_info = validate(body)
+        if problem:
+            return _error(400, problem)
+        if job_info["images"] and directives(job_info["prompt"]).get("fail") == "image":
+            return _error(400, FAILURES_IMAGE)
+        cost = price(job_info)
+        with sim.lock:
+            balance = sim.config.get("credits_usd")
+            if balance is not None and balance < cost:
+                return _error(
+                    429,
+                    "Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects "
+                    "to manage your project and billing.",
+                )
+            if balance is not None:
+                sim.config["credits_usd"] = balance - cost
+        model = MODELS[body["model"]]
+        job_id = "v1_" + secrets.token_urlsafe(24)
+        job = sim.create(body, prompt=job_info["prompt"], job_id=job_id, seconds=model.seconds)
+        job.extra.update(
+            duration=job_info["seconds"],
+            aspect_ratio=job_info["ratio"],
+            delivery=job_info["delivery"],
+            prompt=job_info["prompt"],
+            webhook_config=body.get("webhook_config"),
+            file=secrets.token_hex(8),  # a Files API name: lowercase letters and digits (the SDK's t_file_name)
+        )
+        uris = (body.get("webhook_config") or {}).get("uris") or []
+        for uri in uris:
+            sim.call_back(job, uri, event, on=("succeeded", "failed"), attempts=3, spacing=10.0)
+        if not body.get("background"):  # a foreground call answers when the video is made
+            await asyncio.sleep(max(0.0, job.created + job.queue_seconds + job.run_seconds - time.time()))
+        return JSONResponse(interaction(request, job))
+
+    async def get(request: Request) -> Response:
+        if (response := refused(request)) is not None:
+            return response
+        job = sim.get(request.path_params["interaction_id"])
+        if job is None:
+            return _error(404, "Interaction not found.")
+        return JSONResponse(interaction(request, job))
+
+    async def cancel(request: Request) -> Response:
+        if (response := refused(request)) is not None:
+            return response
+        job = sim.jobs.get(request.path_params["interaction_id"])
+        if job is None:
+            return _error(404, "Interaction not found.")
+        phase = job.phase()[0]
+        if phase in ("succeeded", "failed"):
+            return _error(400, f"Interaction is already {interaction(request, job)['status']} and cannot be cancelled.")
+        job.cancelled = True
+        return JSONResponse(interaction(request, job))
+
+    async def download(request: Request) -> Response:
+        if (response := refused(request)) is not None:
+            return response
+        name = request.path_params["name"].removesuffix(":download")
+        job = next((j for j in list(sim.jobs.values()) if j.extra.get("file") == name), None)
+        if job is None or job.phase()[0] != "succeeded" or request.query_params.get("alt") != "media":
+            return _error(404, "File not found.")
+        sim.downloads[job.id] += 1
+        return Response(sample_video(float(job.extra["duration"]), job.extra["aspect_ratio"]), media_type="video/mp4")
+
+    app = Starlette(
+        routes=[
+            Route("/{version}/interactions", create, methods=["POST"]),
+            Route("/{version}/interactions/{interaction_id}", get, methods=["GET"]),
+            Route("/{version}/interactions/{interaction_id}/cancel", cancel, methods=["POST"]),
+            Route("/{version}/files/{name}", download, methods=["GET"]),
+            *sim.routes(),
+        ]
+    )
+    app.state.sim = sim
+    return app
+
+
+FAILURES_IMAGE = "Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"
