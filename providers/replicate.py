@@ -139,7 +139,6 @@ MODELS: tuple[ModelSpec, ...] = (
         max_images=1,
         end_image=True,
         seed=True,
-        options={"camera_fixed": "true or false: keep the camera still"},
         price=PriceRule(per_second=0.03, resolution_factor={"720p": 2.0, "1080p": 5.0}, note="$0.03/s at 480p"),
         price_checked=PRICE_CHECKED,
         typical_seconds=90.0,
@@ -216,9 +215,6 @@ class ReplicateProvider(Provider):
 
     # -- requests ------------------------------------------------------------------------------
     def check(self, request: VideoRequest) -> None:
-        camera = request.options.get("camera_fixed")
-        if camera is not None and not isinstance(camera, bool):
-            raise InvalidRequest(f"camera_fixed must be true or false, not {camera!r}")
         if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
             raise InvalidRequest(f"seed must be from 0 to {MAX_SEED} for Replicate models, not {request.seed}")
 
