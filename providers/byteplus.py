@@ -46,6 +46,7 @@ from providers.base import (
 TITLE = "BytePlus ModelArk"
 TASKS = "/api/v3/contents/generations/tasks"
 FPS = 24  # Seedance 1.x makes 24 fps only
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 # USD per million output tokens (online inference). BytePlus's own pricing page (PRICE_SOURCE) could not be read
 # here past its LLM tables; these are the highest rates found where sources differ (docs.dev.xavier.icvr.xyz's
 # BytePlus page: 1.0 pro 2.5, 1.0 lite 1.8, 1.5 pro 2.4 with audio / 1.2 silent; 302.ai lists 2.2 and 1.5).
@@ -123,10 +124,6 @@ def _spec(model: str, name: str, description: str, **fields: Any) -> ModelSpec:
         "max_images": 1,
         "end_image": True,
         "seed": True,
-        "options": {
-            "camera_fixed": "true | false: keep the camera still (BytePlus's camera_fixed)",
-            "watermark": "true | false: BytePlus's AI watermark (default false)",
-        },
         "typical_seconds": 90.0,
         **fields,
     }
@@ -186,10 +183,6 @@ class BytePlusProvider(Provider):
     supports_callbacks = True  # callback_url: the task, POSTed at each status change
 
     def check(self, request: VideoRequest) -> None:
-        for option in ("camera_fixed", "watermark"):
-            value = request.options.get(option)
-            if value is not None and not isinstance(value, bool):
-                raise InvalidRequest(f"{option} must be true or false, not {value!r}")
         if request.end_image and not request.images:
             raise InvalidRequest("BytePlus takes a last frame only with a first frame: pass the first in images")
 
@@ -223,7 +216,7 @@ class BytePlusProvider(Provider):
     def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
         """A callback carries the task as GET returns it; None for another task or an unreadable body."""
         task = _parse(Task, payload)
-        if task is None or about_another_job(task.id, submission.ref):
+        if task is None or task.status not in STATUSES or about_another_job(task.id, submission.ref):
             return None
         return snapshot(task, bool(task.generate_audio))
 
@@ -259,12 +252,10 @@ class BytePlusProvider(Provider):
             "resolution": request.resolution,
             "ratio": request.aspect_ratio,
             "duration": int(request.duration),
-            "watermark": bool(request.options.get("watermark", False)),
+            "watermark": False,  # no watermark unless asked (camera_fixed and watermark are not options yet)
         }
         if request.seed is not None:
             body["seed"] = request.seed
-        if "camera_fixed" in request.options:
-            body["camera_fixed"] = request.options["camera_fixed"]
         spec = self.spec(request.model)
         if spec is not None and spec.audio:
             body["generate_audio"] = request.audio  # always said: BytePlus's default is true

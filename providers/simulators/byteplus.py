@@ -135,20 +135,20 @@ def _given(body: dict[str, Any], name: str, default: Any) -> Any:
     return default if body.get(name) is None else body[name]
 
 
-def _commands(text: str) -> dict[str, Any]:
-    """The prompt's text commands, read loosely (a malformed one is ignored, as the docs say)."""
-    found: dict[str, Any] = {}
+def _commands(text: str) -> list[tuple[str, Any]]:
+    """The prompt's text commands as (field, value), read loosely (a malformed one is dropped, as the docs say)."""
+    found: list[tuple[str, Any]] = []
     for name, raw in _COMMAND.findall(text):
         field = COMMANDS.get(name.lower())
         if field in ("duration", "seed"):
             try:
-                found[field] = int(raw)
+                found.append((field, int(raw)))
             except ValueError:
                 continue
         elif field in ("camera_fixed", "watermark") and raw.lower() in ("true", "false"):
-            found[field] = raw.lower() == "true"
+            found.append((field, raw.lower() == "true"))
         elif field:
-            found[field] = raw
+            found.append((field, raw))
     return found
 
 
@@ -221,7 +221,7 @@ def _fields(model: str, body: dict[str, Any], roles: list[str]) -> dict[str, Any
     loose = _commands(next((i["text"] for i in body["content"] if i.get("type") == "text"), ""))
     resolutions = tuple(SIZES[model])
     ratios = (*RATIOS, "adaptive")
-    for key, value in loose.items():  # weak validation: a wrong command is dropped
+    for key, value in loose:  # weak validation: a wrong command is dropped; the first good one counts
         fine = {"resolution": value in resolutions, "ratio": value in ratios, "duration": _is_int(value)}
         if key not in settings and fine.get(key, True):
             settings[key] = value
@@ -419,10 +419,10 @@ def create_app(speed: float = 1.0) -> Starlette:
             return "expired"
         return WIRE[phase]
 
-    def task(job: SimJob, root: str) -> dict[str, Any]:
-        """The task as GET answers it (and as a callback carries it)."""
+    def task(job: SimJob, root: str, status: str | None = None) -> dict[str, Any]:
+        """The task as GET answers it, or as it was in `status` (what a callback for that change carries)."""
         fields, model = job.extra["fields"], job.extra["model"]
-        status = wire_status(job)
+        status = status or wire_status(job)
         answer: dict[str, Any] = {
             "id": job.id,
             "model": model,
@@ -454,7 +454,8 @@ def create_app(speed: float = 1.0) -> Starlette:
         return answer
 
     async def announce(job: SimJob, phase: str) -> dict[str, Any]:
-        return task(job, job.extra["root"])
+        final = phase in ("succeeded", "failed")  # the final phase is read as it is now (expired included)
+        return task(job, job.extra["root"], None if final else phase)
 
     app = Starlette(
         routes=[
