@@ -137,7 +137,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 # A stable version id per model (sha256 of its name, as Replicate's are 64 hex digits).
 VERSIONS = {hashlib.sha256(name.encode()).hexdigest(): name for name in SCHEMAS}
 VERSION_OF = {name: version for version, name in VERSIONS.items()}
-TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list, "object": dict}
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -163,7 +170,7 @@ def field_problem(name: str, rule: dict[str, Any], value: Any) -> tuple[str, str
         return "number_gte", f"Must be greater than or equal to {rule['minimum']}"
     if "maximum" in rule and value > rule["maximum"]:
         return "number_lte", f"Must be less than or equal to {rule['maximum']}"
-    if rule.get("format") == "uri" and not _is_uri(value):
+    if rule.get("format") == "uri" and not _is_uri(str(value)):
         return "format", "Does not match format 'uri'"
     return None
 
