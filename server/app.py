@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from mcp.server import MCPServer
@@ -68,13 +68,17 @@ Audio = Annotated[bool | None, Field(strict=True, description="Generate sound, w
 Options = Annotated[
     VideoOptions | None, Field(description="Provider-specific settings the model lists in list_models.")
 ]
+# estimate_cost takes generate_video's request: the same types and bounds, described once (in generate_video) so
+# that every agent does not pay for each description twice on every turn.
+T = TypeVar("T")
+Same = Annotated[T, Field(description="As in generate_video.")]
 Wait = Annotated[
     float | None,
     Field(
         strict=True,
         ge=0,
         le=3600,
-        description="Seconds to wait before returning the job unfinished (default about 45).",
+        description="Seconds to wait before returning the job unfinished.",
     ),
 ]
 
@@ -375,10 +379,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         # Keyword-only without a default: before 3.11, `= None` would make get_type_hints wrap it in Optional.
         confirmation: Annotated[ElicitationResult[SpendApproval], Resolve(spend_approval)],
     ) -> Annotated[CallToolResult, SameJob]:
-        """Start a video generation job (text-to-video, or image-to-video with `images`) and wait up to
-        `wait_seconds` for it, sending progress. Returns the Job: when it is not finished yet, call get_status
-        with its job_id; the job keeps running in the background either way. Check the price with
-        estimate_cost first."""
+        """Start a video job (text-to-video, or image-to-video with `images`) and wait up to `wait_seconds`,
+        sending progress. Returns the Job; if unfinished, call get_status with its job_id (it runs on in the
+        background). Check the price with estimate_cost first."""
         m = engine(ctx)
         _approved(confirmation, m)
         args = RequestArgs(
@@ -420,12 +423,12 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
                 strict=True,
                 ge=0,
                 le=3600,
-                description="Wait up to this long for the job to finish, sending progress (0 = answer at once).",
+                description="Wait up to this long for it to finish, sending progress (0: answer at once).",
             ),
         ] = 0,
     ) -> Annotated[CallToolResult, Job]:
-        """The job's current state; with wait_seconds, long-poll until it finishes or the time runs out.
-        Works for every job this server ever created, also after a restart."""
+        """A job's current state; with wait_seconds, long-poll until it finishes. Works for every job this server
+        made, also after a restart."""
         m = engine(ctx)
         try:
             m.get(job_id)
@@ -452,8 +455,8 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         ] = None,
         model: Annotated[str | None, Field(description="A model id (or provider/id): that model in full.")] = None,
     ) -> Annotated[CallToolResult, ModelList]:
-        """The models as compact rows (inputs, seconds, resolutions, audio, price of a default video), filtered
-        as asked. With `model`: that model in full (aspect ratios, image limits, options, price rule)."""
+        """Models as compact rows (inputs, seconds, resolutions, audio, price of a default video), filtered as
+        asked; with `model`, that model in full."""
         try:
             listing = engine(ctx).catalog.models(
                 provider, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=model is None
@@ -469,20 +472,20 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     async def estimate_cost(
         prompt: Prompt,
         ctx: Context,
-        provider: ProviderName = None,
-        model: ModelName = None,
-        duration: Duration = None,
-        aspect_ratio: Ratio = None,
-        resolution: Resolution = None,
-        images: Images = None,
-        end_image: EndImage = None,
-        negative_prompt: Negative = None,
-        seed: Seed = None,
-        audio: Audio = None,
-        options: Options = None,
+        provider: Same[ProviderName] = None,
+        model: Same[ModelName] = None,
+        duration: Same[Duration] = None,
+        aspect_ratio: Same[Ratio] = None,
+        resolution: Same[Resolution] = None,
+        images: Same[Images] = None,
+        end_image: Same[EndImage] = None,
+        negative_prompt: Same[Negative] = None,
+        seed: Same[Seed] = None,
+        audio: Same[Audio] = None,
+        options: Same[Options] = None,
     ) -> CostReport:
-        """The price in USD of the same request generate_video would make, with its breakdown. Validates the
-        request the same way; creates no job and calls no provider."""
+        """The USD price of the request generate_video would make, with a breakdown; validated the same way.
+        Creates no job, calls no provider."""
         args = RequestArgs(
             prompt=prompt,
             provider=provider,
@@ -516,7 +519,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         ] = None,
         limit: Annotated[int, Field(strict=True, ge=1, le=200, description="How many, newest first.")] = 20,
     ) -> JobList:
-        """Recent jobs from the local job index, newest first."""
+        """Recent jobs, newest first."""
         m = engine(ctx)
         try:
             rows = m.db.list(status, limit)
@@ -534,8 +537,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         job_id: Annotated[str, Field(description="The job to cancel.")],
         ctx: Context,
     ) -> Annotated[CallToolResult, SameJob]:
-        """Cancel a job that has not finished (at the provider too, where it allows). Finished jobs are
-        returned unchanged."""
+        """Cancel an unfinished job (at the provider too, where it can). Finished jobs are returned unchanged."""
         m = engine(ctx)
         try:
             row = await m.cancel(job_id)

@@ -102,7 +102,7 @@ def _points_to_get_status(schema: dict[str, Any], cls: type | None = None) -> No
     schema.clear()
     schema.update(
         type="object",
-        description="The Job, as get_status returns it (its outputSchema describes every field).",
+        description="The Job, as get_status returns it.",
         properties={"job_id": {"type": "string"}, "status": {"type": "string"}, "next_step": {"type": "string"}},
         required=["job_id", "status"],
     )
@@ -210,8 +210,8 @@ Budget = Annotated[
     WithJsonSchema(
         {
             "type": ["object", "null"],
-            "description": "today's spend and limits: today_spent_usd, daily_budget_usd, remaining_today_usd, "
-            "max_cost_per_job_usd, confirm_above_usd, needs_confirmation, refused (why it would be refused)",
+            "description": "today's spend and limits (today_spent_usd, daily_budget_usd, remaining_today_usd, "
+            "max_cost_per_job_usd, confirm_above_usd), needs_confirmation, refused (why)",
         }
     ),
 ]
