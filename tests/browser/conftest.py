@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -34,20 +34,27 @@ def chromium_path() -> str | None:
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
+def missing(reason: str) -> NoReturn:
+    """Skip on a developer's machine without it; in CI (.ci/run installs both) a missing browser is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI installs it: see .ci/run)")
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """A Chromium for one test. Not kept for the session: Playwright's sync API holds an asyncio loop while it
     runs, which would break every anyio test that follows in the same worker."""
     executable = chromium_path()
     if executable is None:
-        pytest.skip(
+        missing(
             "no Chromium at VIDEOGEN_CHROMIUM, /usr/bin/chromium or on PATH: install Debian's package "
             "(apt-get install -y chromium) or point VIDEOGEN_CHROMIUM at one"
         )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip('no Playwright: pip install -e ".[test]" (never `playwright install`: the system Chromium is used)')
+        missing('no Playwright: pip install -e ".[test]" (never `playwright install`: the system Chromium is used)')
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
