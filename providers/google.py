@@ -245,7 +245,8 @@ class GoogleProvider(Provider):
         content += [self.image_block(image) for image in request.images]
         return {
             "model": request.model,
-            "input": content if request.images else request.prompt,
+            # A content list goes as one user_input step, as the SDK itself sends it.
+            "input": [{"type": "user_input", "content": content}] if request.images else request.prompt,
             "background": True,
             "generation_config": {"video_config": {"task": request.mode}},
             "response_format": {

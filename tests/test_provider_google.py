@@ -107,7 +107,9 @@ async def test_image_to_video_sends_the_local_image_inline(g_env, sim: Simulator
     job = await generate(g_env, prompt=f"the water ripples {QUICK}", images=[str(picture)], resolution="1080p")
     assert job["status"] == "succeeded", job
     (sim_job,) = sim.jobs.values()
-    text, image = sim_job.payload["input"]
+    (step,) = sim_job.payload["input"]
+    assert step["type"] == "user_input"
+    text, image = step["content"]
     assert text == {"type": "text", "text": f"the water ripples {QUICK}"}
     assert image["mime_type"] == "image/png" and base64.b64decode(image["data"]) == picture.read_bytes()
     assert sim_job.payload["generation_config"] == {"video_config": {"task": "image_to_video"}}
@@ -150,7 +152,7 @@ async def test_the_body_is_what_the_official_sdk_types_accept(g_env, picture: Pa
         "delivery": "uri",
     }
     url_body = provider.body(request_for(g_env, prompt="p", images=["https://example.com/a.png"]))
-    assert url_body["input"][1] == {"type": "image", "uri": "https://example.com/a.png"}
+    assert url_body["input"][0]["content"][1] == {"type": "image", "uri": "https://example.com/a.png"}
 
 
 @pytest.mark.parametrize(

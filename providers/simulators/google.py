@@ -13,12 +13,13 @@ ErrorInfo reason API_KEY_INVALID (what generativelanguage.googleapis.com answers
 an unknown body field 400 'Invalid JSON payload received. Unknown name "x"' (proto JSON parsing), a bad value
 400 INVALID_ARGUMENT, an unknown interaction 404 NOT_FOUND, a depleted prepaid balance 429 RESOURCE_EXHAUSTED.
 
-The request: `model` (the Omni ids of types/interactions/model.py), `input` (a string or content blocks: text,
-image with base64 `data` + `mime_type` or a `uri`), `background`, `generation_config.video_config.task`
-(text_to_video | image_to_video | reference_to_video | edit | extend | upscale), `response_format`
-{type: "video", aspect_ratio 16:9 | 9:16, resolution 360p | 720p | 1080p | 4k, duration, delivery inline | uri},
-`webhook_config` {uris, user_metadata}. `duration` is a string in the SDK; the simulator takes the protobuf
-Duration JSON form ("8s"), which is how a proto string duration is written (an inference: no example found).
+The request: `model` (the Omni ids of types/interactions/model.py), `input` (a string, or content blocks: text,
+image with base64 `data` + `mime_type` or a `uri`; the SDK wraps a content list in one user_input step),
+`background`, `generation_config.video_config.task` (text_to_video | image_to_video | reference_to_video | edit |
+extend | upscale), `response_format` {type: "video", aspect_ratio 16:9 | 9:16, resolution 360p | 720p | 1080p | 4k,
+duration, delivery inline | uri}, `webhook_config` {uris, user_metadata}. `duration` is a string in the SDK;
+the simulator takes the protobuf Duration JSON form ("8s"), how a proto duration is written as a string (an
+inference: no example found).
 Per model (Google Cloud model pages, resellers' published limits): gemini-omni-1.2-flash 3-15 s,
 gemini-omni-1.1-flash 3-10 s, both 360p-4k; gemini-omni-flash-preview 3-10 s at 720p only.
 
@@ -166,6 +167,12 @@ def _input_issues(value: Any) -> tuple[str | None, str, int]:
     blocks = [value] if isinstance(value, dict) else value
     if not isinstance(blocks, list) or not blocks:
         return "`input` must be a string or a list of content blocks.", "", 0
+    # The SDK sends a content list as one user_input step (InteractionsInput: Content | [Step] | [Content]).
+    steps = [b for b in blocks if isinstance(b, dict) and b.get("type") == "user_input"]
+    if steps:
+        if len(steps) != len(blocks) or not all(isinstance(b.get("content"), list) for b in steps):
+            return "`input` steps must all be user_input steps with a `content` list.", "", 0
+        blocks = [c for b in steps for c in b["content"]]
     text, images = [], 0
     for block in blocks:
         if not isinstance(block, dict):
