@@ -230,8 +230,8 @@ class BytePlusProvider(Provider):
             if error.code == ErrorCode.INVALID_INPUT:
                 raise ProviderError(
                     ErrorCode.INVALID_INPUT,
-                    f"{TITLE} cancels a task only while it is queued; this one is already running, so it will "
-                    f"finish and be charged ({error.message})",
+                    f"{TITLE} cancels a task only while it is queued; task {submission.ref} is already running, so "
+                    "it will finish and be charged. Its video can still be fetched from ModelArk by that task id.",
                     retryable=False,
                 ) from None
             raise

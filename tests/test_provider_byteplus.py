@@ -378,3 +378,21 @@ async def test_not_configured_without_ark_api_key(base: str):
     with pytest.raises(ProviderError) as caught:
         await provider.submit("job_x", request())
     assert caught.value.code == ErrorCode.NOT_CONFIGURED and "ARK_API_KEY" in caught.value.message
+
+
+async def test_a_job_served_over_http_finishes_by_callback_with_zero_status_polls(tmp_path: Path):
+    """`serve` over HTTP with VIDEOGEN_PUBLIC_URL: BytePlus gets the job's callback URL, POSTs the task at each
+    status change, and the job finishes (and downloads) without one status poll."""
+    from test_webhooks import QUICK, SPEED, generate, serving
+
+    from providers.simulators import build_app
+
+    app = build_app(speed=SPEED, names=["byteplus"])
+    with running(app) as sim_url, serving(tmp_path, sim_url) as url:
+        job = await generate(url, "byteplus", f"a lighthouse at dusk {QUICK}")
+    sim = app.state.simulators["byteplus"]
+    ref = job["provider_job_id"]
+    assert job["status"] == "succeeded", job
+    assert sim.polls[ref] == 0 and sim.callbacks_delivered[ref] >= 1 and sim.downloads[ref] == 1
+    assert sim.jobs[ref].extra["callback_url"].startswith(f"{url}/webhooks/{job['job_id']}/")
+    assert job["cost"] and not job["cost_is_estimate"]  # the callback's completion_tokens priced it
