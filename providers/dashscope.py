@@ -64,7 +64,7 @@ I2V_SOURCE = "https://www.alibabacloud.com/help/en/model-studio/image-to-video-a
 # The dates of the pages read (their "Last Updated"), not of today: newer versions of these pages could not be read.
 T2V_CHECKED = "2025-05-22"
 I2V_CHECKED = "2025-06-10"
-PRICE_NOTE = "billed per second of video made; the same rate at every resolution"
+PRICE_NOTE = "per second of video; one rate at every resolution (Alibaba's page as of mid-2025)"
 MAX_PROMPT = 800  # wan2.1: longer prompts are cut off by DashScope
 MAX_NEGATIVE = 500
 MAX_SEED = 2_147_483_647

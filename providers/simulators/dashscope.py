@@ -86,7 +86,9 @@ def _time(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _error(code: str, message: str | None = None, status: int | None = None, **headers: str) -> JSONResponse:
+def _error(
+    code: str, message: str | None = None, status: int | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     known_status, known_message = ERRORS.get(code, (400, "The request is invalid."))
     body = {"request_id": str(uuid.uuid4()), "code": code, "message": message or known_message}
     return JSONResponse(body, status_code=status or known_status, headers=headers or None)
@@ -197,7 +199,7 @@ def create_app(speed: float = 1.0) -> Starlette:
         retry = sim.config.get("retry_after")
         status = ERRORS.get(code, (400, ""))[0]
         headers = {"Retry-After": str(retry)} if retry is not None and status in (429, 503) else {}
-        return _error(code, **headers)
+        return _error(code, headers=headers)
 
     def refused(request: Request) -> str | JSONResponse:
         who = caller(request)
