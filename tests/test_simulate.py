@@ -52,7 +52,20 @@ def simulate() -> Iterator[tuple[str, dict[str, str]]]:
 def test_it_serves_every_simulator_and_prints_a_working_environment(simulate):
     url, printed = simulate
     index = httpx.get(url).json()
-    assert set(index["simulators"]) == set(SIMULATORS) == {"runway", "fal", "kling", "runblob", "wireflow", "luma", "dashscope"}
+    assert (
+        set(index["simulators"])
+        == set(SIMULATORS)
+        == {
+            "runway",
+            "fal",
+            "kling",
+            "runblob",
+            "wireflow",
+            "luma",
+            "dashscope",
+            "byteplus",
+        }
+    )
     assert index["speed"] == 300
     assert {printed[f"VIDEOGEN_{name.upper()}_BASE_URL"] for name in SIMULATORS} == {
         f"{url}/{name}" for name in SIMULATORS
