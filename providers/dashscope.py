@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
+import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
 from providers import images
@@ -219,14 +220,13 @@ class DashScopeProvider(Provider):
             )
         if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
             raise InvalidRequest(f"seed must be between 0 and {MAX_SEED}, not {request.seed}.")
-        if request.images:
-            self.image(request.images[0])  # refused now, before any job exists, if DashScope would refuse it
+        if request.images and images.classify(request.images[0]) == "url":
+            images.check_url(request.images[0])  # files are read (and checked) when the job is submitted
 
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        response = await self.http.request(
-            "POST", SYNTHESIS, json=self.body(request), headers={"X-DashScope-Async": "enable"}
-        )
+        body = await anyio.to_thread.run_sync(self.body, request)  # may read and check a local image
+        response = await self.http.request("POST", SYNTHESIS, json=body, headers={"X-DashScope-Async": "enable"})
         created = _answer(json_body(response))
         task_id = created.output.task_id if created.output else None
         if not task_id:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -180,9 +181,12 @@ async def test_requests_dashscope_would_refuse_are_refused_first(ds_env, sim: Si
     ids=["too-small", "too-large", "gif"],
 )
 async def test_start_images_dashscope_cannot_take_are_refused(ds_env, sim: Simulator, tmp_path, size, fmt, words):
+    """Checked when the job is submitted (estimates never read files), before anything is sent."""
     image = picture(tmp_path / "inputs", size, fmt)
+    provider, _, request = resolve(ds_env, prompt="p", model="wan2.1-i2v-turbo", images=[str(image)])
     with pytest.raises(InvalidRequest) as caught:
-        resolve(ds_env, prompt="p", model="wan2.1-i2v-turbo", images=[str(image)])
+        await provider.submit("job_image", request)
+    await provider.aclose()
     assert words in caught.value.message and sim.submissions == 0
 
 
@@ -379,3 +383,16 @@ def test_the_simulator_takes_only_async_calls_and_known_keys(server, sim: Simula
     ok = post(server[0], {**T2V, "input": {"prompt": "p", "extend_prompt": True}})  # the SDK adds extend_prompt
     assert ok.status_code == 200 and ok.json()["output"]["task_status"] == "PENDING"
     assert sim.submissions == 1
+
+
+async def test_cancel_job_on_a_running_task_says_it_runs_on_and_is_charged(ds_env, sim: Simulator):
+    async with JobManager(Settings.from_env(ds_env)) as manager:
+        row = await manager.submit(RequestArgs(prompt="go sim:queue=0 sim:seconds=6000", provider="dashscope"))
+        for _ in range(3000):
+            if manager.get(row.job_id).status == "running":
+                break
+            await anyio.sleep(0.01)
+        done = await manager.cancel(row.job_id)
+    (task,) = sim.jobs.values()
+    assert not task.cancelled and done.status == "failed" and done.error["code"] == "INVALID_INPUT", done
+    assert "only while it is PENDING" in done.message and "charged" in done.message, done.message
