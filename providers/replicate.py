@@ -15,6 +15,12 @@ Outputs are deleted an hour after a prediction finishes, so the engine downloads
 
 Prices and input fields: each model's page on replicate.com (price_source); the figures were read from a
 transcript of those pages fetched 2026-10-06 (price_checked), not from the pages today.
+
+Any other model is reached by `describe("owner/name")`: its latest version's published OpenAPI Input schema
+(GET /v1/models/{owner}/{name}) becomes a ModelSpec (our fields mapped onto the schema's where they fit) and
+each request is checked against that schema before it is sent. Replicate's API publishes no price, so such a
+model is unpriced: `submit` refuses it (NEEDS_CONFIRMATION) unless the person running the server has approved
+it by name in VIDEOGEN_REPLICATE_UNPRICED (its price is on its replicate.com page).
 """
 
 from __future__ import annotations
@@ -197,6 +203,11 @@ WIRES: dict[str, Wire] = {
     ),
 }
 MAX_SEED = 2**31 - 1  # the narrowest seed range of these models' schemas
+OWNER_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+UNPRICED_ENV = "VIDEOGEN_REPLICATE_UNPRICED"  # comma-separated owner/name ids (or *) approved to run unpriced
+# Our request fields -> the names models' Input schemas use for them, most common first.
+START_FIELDS = ("start_image", "image", "first_frame_image", "first_frame", "input_image", "image_url")
+END_FIELDS = ("end_image", "last_frame", "last_frame_image", "last_image", "tail_image")
 
 
 class ReplicateProvider(Provider):
@@ -208,6 +219,11 @@ class ReplicateProvider(Provider):
     models = MODELS
     supports_cancel = True
     supports_callbacks = True  # `webhook` + `webhook_events_filter`: the prediction is POSTed to it
+
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
+        super().__init__(env, allowed_dirs)
+        # Models found by `describe`: owner/name -> (spec, wire, Input schema); None: no such usable model.
+        self._described: dict[str, tuple[ModelSpec, Wire, dict[str, Any]] | None] = {}
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # Video predictions take 1-5 minutes and a read is cheap: every 2 s at first, easing to 5 s.
@@ -221,9 +237,10 @@ class ReplicateProvider(Provider):
     def body(self, request: VideoRequest, callback_url: str | None = None) -> dict[str, Any]:
         """The JSON body of POST /v1/models/{owner}/{name}/predictions for a validated request."""
         self.check(request)
-        wire = WIRES[request.model]
-        spec = self.spec(request.model)
-        assert spec is not None, request.model
+        described = self._described.get(request.model)
+        wire = WIRES.get(request.model) or (described[1] if described else None)
+        if wire is None:
+            raise InvalidRequest(f"{request.model} is not a Replicate model this server has read; see list_models")
         data: dict[str, Any] = {"prompt": request.prompt}
         if request.images:
             data[wire.start] = self.image(request.images[0])
@@ -241,7 +258,10 @@ class ReplicateProvider(Provider):
             data["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             data["seed"] = request.seed
-        body: dict[str, Any] = {"input": data | dict(wire.fixed) | request.options}
+        data = data | dict(wire.fixed) | request.options
+        if described is not None and (problems := schema_problems(described[2], data)):
+            raise InvalidRequest(f"{request.model} would refuse this input: {'; '.join(problems)}")
+        body: dict[str, Any] = {"input": data}
         if callback_url:
             body |= {"webhook": callback_url, "webhook_events_filter": WEBHOOK_EVENTS}
         return body
@@ -253,10 +273,50 @@ class ReplicateProvider(Provider):
             return images.check_url(value)
         return images.to_data_uri(value, self.allowed_dirs)
 
+    # -- any model by owner/name ---------------------------------------------------------------
+    async def describe(self, model_id: str) -> ModelSpec | None:
+        """The spec of any Replicate model, from its latest version's OpenAPI Input schema (read once, then
+        cached; the spec joins `models` so the synchronous catalog finds it). None: not owner/name, no such
+        model, or not one our fields map onto (no text prompt, or output that is not a file URL)."""
+        model_id = model_id.strip()
+        if (spec := self.spec(model_id)) is not None:
+            return spec
+        if not OWNER_NAME.match(model_id):
+            return None
+        if model_id not in self._described:
+            owner, _, name = model_id.partition("/")
+            try:
+                response = await self.http.request("GET", f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}")
+            except ProviderError as error:
+                if error.code != ErrorCode.NOT_FOUND:
+                    raise  # a fault of ours or of the moment: not remembered
+                self._described[model_id] = None
+            else:
+                found = from_schema(model_id, json_body(response, {}))
+                self._described[model_id] = found
+                if found is not None:
+                    self.models = (*self.models, found[0])
+        entry = self._described[model_id]
+        return entry[0] if entry else None
+
+    def _unpriced_refusal(self, model: str) -> ProviderError | None:
+        approved = {item.strip() for item in self.env.get(UNPRICED_ENV, "").split(",") if item.strip()}
+        if model in WIRES or "*" in approved or model in approved:
+            return None
+        return ProviderError(
+            ErrorCode.NEEDS_CONFIRMATION,
+            f"Replicate's API publishes no price for {model}, so its cost cannot be quoted before it runs (the price "
+            f"is on https://replicate.com/{model}). Nothing was started. Choose a curated model (list_models "
+            f"provider=replicate), or the person running this server can approve it by adding it to {UNPRICED_ENV}.",
+            retryable=False,
+        )
+
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         import anyio.to_thread
 
+        if (refusal := self._unpriced_refusal(request.model)) is not None:
+            raise refusal  # before any request: an unpriced model never runs unapproved
         body = await anyio.to_thread.run_sync(self.body, request, callback_url)  # may read images
         owner, _, name = request.model.partition("/")
         path = f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}/predictions"
@@ -391,6 +451,154 @@ def _failed(error: Any) -> Snapshot:
     return Snapshot(
         status="failed", message=message, error=ProviderErrorInfo(code=code, message=message, retryable=again)
     )
+
+
+# -- published schemas (any model) ------------------------------------------------------------------
+
+
+def _resolved(rule: Any, components: Mapping[str, Any]) -> dict[str, Any]:
+    """A property with Cog's `allOf: [{$ref: ...}]` (how it publishes enums) or a bare $ref merged in."""
+    if not isinstance(rule, dict):
+        return {}
+    merged = {k: v for k, v in rule.items() if k not in ("allOf", "$ref")}
+    refs = [rule] + [part for part in rule.get("allOf") or [] if isinstance(part, dict)]
+    for part in refs:
+        ref = part.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            target = components.get(ref.rsplit("/", 1)[-1])
+            merged = {**(target if isinstance(target, dict) else {}), **merged}
+    return merged
+
+
+def input_schema(model: Any) -> dict[str, Any] | None:
+    """latest_version.openapi_schema.components.schemas.Input of GET /v1/models/{owner}/{name}, its properties
+    resolved; {"properties", "required", "output"}. None when the answer has none."""
+    try:
+        components = model["latest_version"]["openapi_schema"]["components"]["schemas"]
+        raw = components["Input"]
+    except (KeyError, TypeError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("properties"), dict):
+        return None
+    properties = {name: _resolved(rule, components) for name, rule in raw["properties"].items()}
+    required = [name for name in raw.get("required") or [] if isinstance(name, str)]
+    return {"properties": properties, "required": required, "output": components.get("Output") or {}}
+
+
+def _is_file_output(output: Any) -> bool:
+    if not isinstance(output, dict):
+        return False
+    if output.get("type") == "array":
+        return _is_file_output(output.get("items"))
+    return output.get("type") == "string" and output.get("format") == "uri"
+
+
+def _choices(rule: dict[str, Any], kind: type) -> list[Any]:
+    return [v for v in rule.get("enum") or [] if isinstance(v, kind) and not isinstance(v, bool)]
+
+
+def _durations(rule: dict[str, Any]) -> tuple[float, ...]:
+    if values := _choices(rule, int):
+        return tuple(float(v) for v in values)
+    low, high = rule.get("minimum"), rule.get("maximum")
+    if rule.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and 0 < low <= high <= 60:
+        return tuple(float(s) for s in range(low, high + 1))
+    return ()
+
+
+def from_schema(model_id: str, model: Any) -> tuple[ModelSpec, Wire, dict[str, Any]] | None:
+    """A ModelSpec, Wire and the Input schema for a model Replicate publishes, mapped by field name. Unpriced."""
+    schema = input_schema(model)
+    if schema is None or not _is_file_output(schema["output"]):
+        return None
+    props, required = schema["properties"], schema["required"]
+    prompt = props.get("prompt", {})
+    if prompt.get("type") != "string":
+        return None  # not driven by a text prompt: nothing of ours maps onto it
+    start = next((f for f in START_FIELDS if props.get(f, {}).get("type") == "string"), "")
+    end = next((f for f in END_FIELDS if props.get(f, {}).get("type") == "string"), "") if start else ""
+    modes: tuple[Mode, ...] = (IMAGE,) if start in required else (TEXT, IMAGE) if start else (TEXT,)
+    durations = _durations(props.get("duration", {}))
+    ratios = [r for r in _choices(props.get("aspect_ratio", {}), str) if ":" in r]
+    resolutions = _choices(props.get("resolution", {}), str)
+    audio = "generate_audio" if props.get("generate_audio", {}).get("type") == "boolean" else ""
+
+    def default(name: str, allowed: Any) -> Any:
+        value = props.get(name, {}).get("default")
+        return value if value in allowed else allowed[0]
+
+    unknown = [] if durations else ["its length is the model's own (duration not sent)"]
+    description = (model.get("description") or "").strip().split("\n")[0][:80] if isinstance(model, dict) else ""
+    spec = ModelSpec(
+        id=model_id,
+        name=f"{model_id} (Replicate, from its schema)",
+        description=f"{description or model_id}; not curated, unpriced" + (f"; {unknown[0]}" if unknown else ""),
+        modes=modes,
+        durations=durations or (5.0,),
+        default_duration=float(default("duration", [int(d) for d in durations])) if durations else 5.0,
+        aspect_ratios=tuple(ratios) or ("16:9",),
+        default_aspect_ratio=default("aspect_ratio", ratios) if ratios else "16:9",
+        resolutions=tuple(resolutions) or ("default",),
+        default_resolution=default("resolution", resolutions) if resolutions else "default",
+        audio=bool(audio),
+        max_images=1 if start else 0,
+        end_image=bool(end),
+        negative_prompt=props.get("negative_prompt", {}).get("type") == "string",
+        seed=props.get("seed", {}).get("type") == "integer",
+        max_prompt_chars=prompt.get("maxLength") if isinstance(prompt.get("maxLength"), int) else 2500,
+        price=PriceRule(note=f"unknown: Replicate's API publishes no price; see https://replicate.com/{model_id}"),
+        price_source=_page(model_id),
+    )
+    wire = Wire(
+        start=start,
+        end=end,
+        ratio=bool(ratios),
+        resolution=bool(resolutions),
+        audio=audio,
+        duration=bool(durations),
+    )
+    return spec, wire, schema
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+def schema_problems(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    """What the model's published Input schema says is wrong with `data`: required fields, unknown fields,
+    types, enums and ranges (the checks OpenAPI states; rules between fields it cannot state are the model's)."""
+    props = schema["properties"]
+    problems = [f"{name} is required" for name in schema["required"] if name not in data]
+    for name, value in data.items():
+        rule = props.get(name)
+        if rule is None:
+            problems.append(f"{name} is not an input of this model")
+            continue
+        kind = rule.get("type")
+        wanted = _TYPES.get(kind) if isinstance(kind, str) else None
+        if wanted is not None and (not isinstance(value, wanted) or (isinstance(value, bool) and kind != "boolean")):
+            problems.append(f"{name} must be a {kind}")
+        elif "enum" in rule and value not in rule["enum"]:
+            problems.append(f"{name} must be one of {', '.join(str(v) for v in rule['enum'])}")
+        elif (
+            isinstance(rule.get("minimum"), (int, float))
+            and isinstance(value, (int, float))
+            and value < rule["minimum"]
+        ):
+            problems.append(f"{name} must be at least {rule['minimum']}")
+        elif (
+            isinstance(rule.get("maximum"), (int, float))
+            and isinstance(value, (int, float))
+            and value > rule["maximum"]
+        ):
+            problems.append(f"{name} must be at most {rule['maximum']}")
+    return problems
 
 
 # -- HTTP errors (problem details: {type, title, status, detail, instance}) ---------------------------

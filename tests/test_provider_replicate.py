@@ -22,7 +22,17 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from providers.base import ErrorCode, ProviderError, Submission, VideoRequest
-from providers.replicate import MODELS, Prediction, ReplicateProvider, error_for, progress, snapshot, video_url
+from providers.replicate import (
+    MODELS,
+    Prediction,
+    ReplicateProvider,
+    error_for,
+    from_schema,
+    progress,
+    schema_problems,
+    snapshot,
+    video_url,
+)
 from providers.simulators.common import Simulator, running
 from providers.simulators.replicate import DEFAULT_TOKEN, create_app
 from server.app import build_server
@@ -417,3 +427,127 @@ def test_declarations():
     assert provider.supports_cancel and provider.supports_callbacks and not provider.can_reconcile
     spec = provider.spec(provider.default_model)
     assert spec is not None and provider.poll_interval(spec, 0) == 2.0 and provider.poll_interval(spec, 600) == 5.0
+
+
+# -- any model by owner/name, from its published schema ------------------------------------------------------
+
+HAILUO = "minimax/hailuo-02"
+
+
+async def test_describe_reads_the_published_schema_once(rep_env: dict[str, str], sim: Simulator):
+    provider = ReplicateProvider(rep_env)
+    try:
+        spec = await provider.describe(HAILUO)
+        assert spec is not None and provider.spec(HAILUO) == spec  # now in `models`, for the synchronous catalog
+        assert spec.modes == ("text_to_video", "image_to_video") and spec.durations == (6.0, 10.0)
+        assert (spec.default_duration, spec.resolutions, spec.default_resolution) == (
+            6.0,
+            ("512p", "768p", "1080p"),
+            "1080p",
+        )
+        assert spec.end_image and not spec.audio and not spec.seed and not spec.negative_prompt
+        assert not spec.priced and "publishes no price" in spec.price.note and spec.price_source.endswith(HAILUO)
+        sim.config["tokens"] = ["r8_another"]  # a second read would now be refused: the cache answers
+        assert await provider.describe(HAILUO) == spec
+        with pytest.raises(ProviderError):  # a model not read yet is asked for, and refused
+            await provider.describe("nobody/no-such-model")
+    finally:
+        await provider.aclose()
+    fresh = ReplicateProvider(rep_env)
+    try:
+        sim.config.clear()
+        assert await fresh.describe("nobody/no-such-model") is None  # 404: no such model
+        assert await fresh.describe("not an owner/name") is None and await fresh.describe("kwaivgi") is None
+        assert await fresh.describe("kwaivgi/kling-v2.6") == fresh.spec("kwaivgi/kling-v2.6")  # curated: no read
+    finally:
+        await fresh.aclose()
+
+
+async def test_a_refused_read_is_not_remembered(rep_env: dict[str, str], sim: Simulator):
+    provider = ReplicateProvider({**rep_env, "REPLICATE_API_TOKEN": "r8_wrong"})
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await provider.describe(HAILUO)
+        assert caught.value.code == ErrorCode.AUTH
+        provider.env["REPLICATE_API_TOKEN"] = DEFAULT_TOKEN
+        await provider.aclose()  # a new client with the new token
+        assert await provider.describe(HAILUO) is not None
+    finally:
+        await provider.aclose()
+
+
+async def test_a_described_model_is_validated_and_unpriced_until_approved(rep_env: dict[str, str], sim: Simulator):
+    provider = ReplicateProvider(rep_env)
+    try:
+        await provider.describe(HAILUO)
+        with pytest.raises(ProviderError) as bad:
+            provider.body(request(HAILUO, duration=7, resolution="1080p"))  # as a stale or hand-made request would be
+        assert bad.value.code == ErrorCode.INVALID_INPUT and "duration must be one of 6, 10" in bad.value.message
+        with pytest.raises(ProviderError) as unpriced:
+            await provider.submit("job_u", request(HAILUO, duration=6, resolution="768p"))
+        assert (
+            unpriced.value.code == ErrorCode.NEEDS_CONFIRMATION
+            and "VIDEOGEN_REPLICATE_UNPRICED" in unpriced.value.message
+        )
+        assert sim.submissions == 0
+    finally:
+        await provider.aclose()
+    approved = ReplicateProvider({**rep_env, "VIDEOGEN_REPLICATE_UNPRICED": f"someone/else, {HAILUO}"})
+    req = request(HAILUO, prompt=f"a heron {QUICK}", mode="image_to_video", duration=10, resolution="768p",
+                  images=[A], end_image=B)  # fmt: skip
+    try:
+        await approved.describe(HAILUO)
+        submission = await approved.submit("job_a", req)
+        assert sim.jobs[submission.ref].payload["input"] == {
+            "prompt": f"a heron {QUICK}", "first_frame_image": A, "last_frame_image": B, "duration": 10,
+            "resolution": "768p",
+        }  # fmt: skip
+        deadline = time.monotonic() + 10
+        while (snap := await approved.poll(submission, req)).status != "succeeded":
+            assert time.monotonic() < deadline and snap.status in ("queued", "running"), snap
+            await anyio.sleep(0.05)
+        assert snap.video_url
+    finally:
+        await approved.aclose()
+
+
+def test_schemas_our_fields_cannot_map_onto_are_not_offered():
+    def model(properties: dict[str, Any], output: Any = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+        schemas = {"Input": {"properties": properties, "required": list(required)}}
+        schemas["Output"] = output if output is not None else {"type": "string", "format": "uri"}
+        return {"latest_version": {"openapi_schema": {"components": {"schemas": schemas}}}}
+
+    assert from_schema("a/b", model({"image": {"type": "string", "format": "uri"}})) is None  # no prompt
+    assert from_schema("a/b", model({"prompt": {"type": "string"}}, {"type": "string"})) is None  # text output
+    assert from_schema("a/b", {"latest_version": None}) is None
+    listed = from_schema(
+        "a/b", model({"prompt": {"type": "string"}}, {"type": "array", "items": {"type": "string", "format": "uri"}})
+    )
+    assert (
+        listed is not None
+        and listed[0].modes == ("text_to_video",)
+        and "length is the model's own" in listed[0].description
+    )
+    ranged = from_schema(
+        "a/b",
+        model(
+            {
+                "prompt": {"type": "string", "maxLength": 800},
+                "image": {"type": "string", "format": "uri"},
+                "duration": {"type": "integer", "minimum": 3, "maximum": 6, "default": 4},
+                "generate_audio": {"type": "boolean"},
+                "seed": {"type": "integer"},
+            },
+            required=("prompt", "image"),
+        ),
+    )
+    assert ranged is not None
+    spec, wire, schema = ranged
+    assert spec.modes == ("image_to_video",) and spec.durations == (3.0, 4.0, 5.0, 6.0) and spec.default_duration == 4
+    assert spec.audio and spec.seed and spec.max_prompt_chars == 800 and wire.audio == "generate_audio"
+    assert schema_problems(schema, {"prompt": "x", "duration": 9, "seed": True, "extra": 1}) == [
+        "image is required",
+        "duration must be at most 6",
+        "seed must be a integer",
+        "extra is not an input of this model",
+    ]

@@ -106,9 +106,13 @@ def test_cancel(client: replicate.Client, sim: Simulator):
 
 def test_models_get_has_the_openapi_input_schema(client: replicate.Client):
     model = client.models.get(KLING)
-    schema = model.latest_version.openapi_schema["components"]["schemas"]["Input"]
+    components = model.latest_version.openapi_schema["components"]["schemas"]
+    schema = components["Input"]
     assert model.owner == "kwaivgi" and model.name == "kling-v2.6"
-    assert schema["properties"]["duration"]["enum"] == [5, 10] and "prompt" in schema["required"]
+    # Cog's shape: an enum is its own component, the property points at it through allOf.
+    assert schema["properties"]["duration"]["allOf"] == [{"$ref": "#/components/schemas/duration"}]
+    assert components["duration"]["enum"] == [5, 10] and "prompt" in schema["required"]
+    assert client.models.get("minimax/hailuo-02").latest_version.id  # a model the adapter does not declare
 
 
 def test_invalid_input_is_a_replicate_error_with_the_fields(client: replicate.Client, sim: Simulator):

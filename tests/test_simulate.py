@@ -64,6 +64,7 @@ def test_it_serves_every_simulator_and_prints_a_working_environment(simulate):
             "luma",
             "dashscope",
             "byteplus",
+            "replicate",
         }
     )
     assert index["speed"] == 300

@@ -134,6 +134,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+# Models the adapter has no declaration for (reached by owner/name through their published schema).
+SCHEMAS["minimax/hailuo-02"] = {  # replicate.com/minimax/hailuo-02 (version c43b610e, API page)
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {"type": "string", "description": "Text prompt for generation"},
+        "first_frame_image": _uri("First frame image for video generation"),
+        "last_frame_image": _uri("Last frame image for video generation"),
+        "duration": _enum([6, 10], 6),
+        "resolution": _enum(["512p", "768p", "1080p"], "1080p", "string"),
+        "prompt_optimizer": {"type": "boolean", "default": True},
+    },
+}
 # A stable version id per model (sha256 of its name, as Replicate's are 64 hex digits).
 VERSIONS = {hashlib.sha256(name.encode()).hexdigest(): name for name in SCHEMAS}
 VERSION_OF = {name: version for version, name in VERSIONS.items()}
@@ -469,7 +481,15 @@ def model_json(owner: str, name: str) -> dict[str, Any]:
     """GET /v1/models/{owner}/{name}: the model, its latest version with the OpenAPI schema."""
     full = f"{owner}/{name}"
     schema = SCHEMAS[full]
-    properties = {key: {"title": key.replace("_", " ").title(), **rule} for key, rule in schema["properties"].items()}
+    properties: dict[str, Any] = {}
+    enums: dict[str, Any] = {}
+    for order, (key, rule) in enumerate(schema["properties"].items()):
+        shown = {"title": key.replace("_", " ").title(), "x-order": order, **rule}
+        if "enum" in rule:  # Cog publishes an enum as its own component, referenced through allOf
+            enums[key] = {"title": key, "description": "An enumeration.", "type": rule["type"], "enum": rule["enum"]}
+            shown = {k: v for k, v in shown.items() if k not in ("type", "enum")}
+            shown["allOf"] = [{"$ref": f"#/components/schemas/{key}"}]
+        properties[key] = shown
     input_schema = {"type": "object", "title": "Input", "required": schema["required"], "properties": properties}
     return {
         "url": f"https://replicate.com/{full}",
@@ -495,6 +515,7 @@ def model_json(owner: str, name: str) -> dict[str, Any]:
                     "schemas": {
                         "Input": input_schema,
                         "Output": {"type": "string", "title": "Output", "format": "uri"},
+                        **enums,
                     }
                 },
             },
