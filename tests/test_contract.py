@@ -113,11 +113,14 @@ async def test_text_to_video(rig: Rig, name: str):
 
 @pytest.mark.parametrize("name", cases("image_to_video"))
 async def test_image_to_video_from_a_local_file(rig: Rig, name: str):
+    """A local start image (or, for a provider that takes only URLs, the registered URL) makes a video."""
     spec = rig.model("image_to_video")
     if spec is None:
         pytest.skip(f"no {name} model takes a start image")
     async with JobManager(settings(rig)) as manager:
-        row = await run_job(manager, rig.args(f"the water ripples {QUICK}", spec, images=[rig.picture()]))
+        row = await run_job(
+            manager, rig.args(f"the water ripples {QUICK}", spec, images=[rig.entry.image_url or rig.picture()])
+        )
     the_video(row, spec.default_duration)
     assert row.request["mode"] == "image_to_video" and rig.sim.submissions == 1
 

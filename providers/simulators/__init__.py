@@ -41,6 +41,9 @@ class Registration:
     keys: Mapping[str, str]
     speed: float = 300.0
     faults: Mapping[ErrorCode, Fault] = field(default_factory=dict)
+    # For a provider that takes start images only as URLs (Luma): the https URL the contract sends instead of a
+    # local file (the simulator does not fetch it). None: a local file, converted as the provider needs.
+    image_url: str | None = None
 
 
 def _kling_keys() -> dict[str, str]:
@@ -120,6 +123,7 @@ REGISTERED: dict[str, Registration] = {
     "luma": Registration(
         "providers.simulators.luma:create_app",
         keys={"LUMAAI_API_KEY": "luma-sim-" + "4c" * 16},  # the docs' shape: luma-...
+        image_url="https://storage.cdn-luma.com/dream_machine/sim/start.jpg",
         faults={
             ErrorCode.AUTH: Fault(env={"LUMAAI_API_KEY": "not-a-luma-key-0000"}, says=("LUMAAI_API_KEY",)),
             ErrorCode.OUT_OF_CREDIT: Fault(config={"balance_cents": 10}, says=("add credits",)),
