@@ -202,6 +202,7 @@ WIRES: dict[str, Wire] = {
         fixed={"num_frames": 81, "frames_per_second": 16, "interpolate_output": False},
     ),
 }
+MAX_DATA_URI = 1024 * 1024  # "only recommended if the file is less than 1MB" (docs: predictions/input-files)
 MAX_SEED = 2**31 - 1  # the narrowest seed range of these models' schemas
 OWNER_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 UNPRICED_ENV = "VIDEOGEN_REPLICATE_UNPRICED"  # comma-separated owner/name ids (or *) approved to run unpriced
@@ -267,11 +268,22 @@ class ReplicateProvider(Provider):
         return body
 
     def image(self, value: str) -> str:
-        """An http(s) URL as is (Replicate fetches it); a local file or data URI as a data URI, as the SDK's
-        base64 file encoding sends it."""
+        """An http(s) URL as is (Replicate fetches it); a local file or data URI as a data URI (as the SDK's
+        base64 file encoding sends it) under the 1 MB the docs recommend for data URIs, JPEG or PNG (what these
+        models take), re-encoded smaller when too large."""
         if images.classify(value) == "url":
             return images.check_url(value)
-        return images.to_data_uri(value, self.allowed_dirs)
+        data, mime = images.to_bytes(value, self.allowed_dirs)
+        if mime not in ("image/jpeg", "image/png"):
+            data, mime = images.reencode(data, "png"), "image/png"
+        uri = images.data_uri(data, mime)
+        for max_side in (None, 2048, 1280):
+            if len(uri) < MAX_DATA_URI:
+                return uri
+            uri = images.data_uri(images.reencode(data, "jpeg", max_side), "image/jpeg")
+        if len(uri) < MAX_DATA_URI:
+            return uri
+        raise InvalidRequest("image is too large to send to Replicate even as a 1280 px JPEG; pass an https URL")
 
     # -- any model by owner/name ---------------------------------------------------------------
     async def describe(self, model_id: str) -> ModelSpec | None:

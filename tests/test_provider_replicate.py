@@ -551,3 +551,26 @@ def test_schemas_our_fields_cannot_map_onto_are_not_offered():
         "seed must be a integer",
         "extra is not an input of this model",
     ]
+
+
+def test_large_and_webp_local_images_become_small_jpeg_or_png_data_uris(tmp_path: Path):
+    import os
+
+    from PIL import Image
+
+    from providers import images
+
+    folder = tmp_path / "inputs"
+    folder.mkdir(exist_ok=True)
+    noisy = folder / "noisy.png"
+    # A photo-like picture (smooth, detailed): about 3 MB as PNG, well under 1 MB as JPEG.
+    Image.frombytes("RGB", (200, 150), os.urandom(200 * 150 * 3)).resize((1600, 1200), Image.BICUBIC).save(noisy)
+    assert noisy.stat().st_size > 2 * 1024 * 1024
+    webp = folder / "small.webp"
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(webp)
+    provider = ReplicateProvider({}, allowed_dirs=[folder])
+    big = provider.image(str(noisy))
+    assert big.startswith("data:image/jpeg;base64,") and len(big) < 1024 * 1024
+    assert images.image_size(images.decode_data_uri(big)[0])[0] <= 2048
+    assert provider.image(str(webp)).startswith("data:image/png;base64,")
+    assert provider.image(A) == A
