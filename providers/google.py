@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import random
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -287,10 +288,11 @@ class Content(_Wire):
     data: str | None = None
     uri: str | None = None
     mime_type: str | None = None
+    text: str | None = None
 
 
 class Status(_Wire):
-    """google.rpc.Status on a model_output step; Error ({code: a URI, message}) on the interaction."""
+    """google.rpc.Status on a model_output step; Error ({code: a string, message}) on the interaction."""
 
     code: str | None = None
     message: str = ""
@@ -307,17 +309,41 @@ class Step(_Wire):
         return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+class ModalityTokens(_Wire):
+    modality: str = ""
+    tokens: float = 0
+
+
+class Usage(_Wire):
+    output_tokens_by_modality: list[ModalityTokens] = Field(default_factory=list)
+
+
 class Interaction(_Wire):
+    """GET /v1/interactions/{id}. `errors` is the SDK's; `error` and `finish_reason` are seen on live answers."""
+
     id: str = ""
     status: str = ""
     steps: list[Step] = Field(default_factory=list)
     errors: list[Status] = Field(default_factory=list)
+    error: Status | None = None
+    finish_reason: str = ""
     output_video: Content | None = None
+    usage: Usage | None = None
 
     @field_validator("steps", "errors", mode="before")
     @classmethod
     def _items(cls, value: Any) -> Any:
         return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    @field_validator("error", "usage", "output_video", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else None
+
+    @field_validator("finish_reason", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return value if isinstance(value, str) else ""
 
     def video(self) -> Content | None:
         """The last video the model output (what the SDK's output_video picks), with data or a uri."""
@@ -325,8 +351,21 @@ class Interaction(_Wire):
         found = [b for b in blocks if b.data or b.uri] or ([self.output_video] if self.output_video else [])
         return found[-1] if found and (found[-1].data or found[-1].uri) else None
 
+    def made_video(self) -> bool:
+        """Whether usage counts video tokens: a video was made (and billed), wherever it is."""
+        rows = self.usage.output_tokens_by_modality if self.usage else []
+        return any(row.modality.lower() == "video" and row.tokens > 0 for row in rows)
+
+    def said(self) -> str:
+        """What the model answered in text (a refusal explains itself there)."""
+        texts = [c.text for s in self.steps if s.type == "model_output" for c in s.content if c.type == "text"]
+        return " ".join(t.strip() for t in texts if t and t.strip())
+
     def failure(self) -> str:
-        said = [e.message for e in self.errors] + [s.error.message for s in self.steps if s.error]
+        errors = [*self.errors, *([self.error] if self.error else []), *(s.error for s in self.steps if s.error)]
+        said = [f"{e.code}: {e.message}" if e.code and e.message else e.message or e.code or "" for e in errors]
+        if self.finish_reason:
+            said.append(f"finish_reason {self.finish_reason}")
         return "; ".join(m.strip().rstrip(".") for m in said if m and m.strip())
 
 
@@ -339,7 +378,10 @@ def _parse(model: type[_Wire], body: Any) -> Any:
         return None
 
 
-POLICY_WORDS = ("safety", "blocked", "prohibited", "policy", "responsible ai", "harm")
+# Safety, as a whole token (a status, code or finish_reason) or in the "blocked ... for safety" phrasing: a
+# message that only names a field such as safety_settings, or API_KEY_SERVICE_BLOCKED, is not a refusal.
+SAFETY_TOKEN = re.compile(r"\b(IMAGE_)?(SAFETY|PROHIBITED_CONTENT|BLOCKLIST|SPII)\b")
+SAFETY_PHRASE = re.compile(r"\bblocked\b[^.]*\b(safety|policy|policies)\b|\bsafety polic", re.IGNORECASE)
 ENDED: dict[str, tuple[ErrorCode, bool, str]] = {
     "incomplete": (ErrorCode.PROVIDER_FAILED, True, "Google stopped before the video was finished; submit again"),
     "budget_exceeded": (
@@ -350,6 +392,10 @@ ENDED: dict[str, tuple[ErrorCode, bool, str]] = {
     "requires_action": (ErrorCode.PROVIDER_FAILED, False, "Google asked for a tool action a video job cannot give"),
     "requires_continuation": (ErrorCode.PROVIDER_FAILED, True, "Google paused the interaction; submit again"),
 }
+
+
+def is_safety(text: str) -> bool:
+    return bool(SAFETY_TOKEN.search(text) or SAFETY_PHRASE.search(text))
 
 
 def snapshot(body: Any) -> Snapshot:
@@ -363,10 +409,10 @@ def snapshot(body: Any) -> Snapshot:
     if status in ("in_progress", "idle"):
         return Snapshot(status="running", message="generating at Google")
     if status == "completed":
-        if found.video() is None:
-            error = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Google finished with no video")
-            return Snapshot(status="failed", error=error, message=error.message)
-        return Snapshot(status="succeeded", progress=1.0, message="generated; downloading from Google")
+        if found.video() is not None:
+            return Snapshot(status="succeeded", progress=1.0, message="generated; downloading from Google")
+        error = no_video_error(found)
+        return Snapshot(status="failed", error=error, message=error.message)
     if status == "cancelled":
         return Snapshot(status="cancelled", message="cancelled at Google Gemini")
     if status == "failed" or status in ENDED:
@@ -375,9 +421,27 @@ def snapshot(body: Any) -> Snapshot:
     return Snapshot(status="running", message=f"Google reports {status!r}; still watching")
 
 
+def no_video_error(found: Interaction) -> ProviderErrorInfo:
+    """A completed interaction without a video: a refusal (text only, no video tokens: how a safety refusal
+    comes back), or a video made and billed that this adapter could not find (a shape change to report)."""
+    if found.made_video():
+        return ProviderErrorInfo(
+            code=ErrorCode.PROVIDER_FAILED,
+            message=f"Google made a video (interaction {found.id}) but its answer holds none this server can read; "
+            "it was billed: report it rather than submitting again",
+        )
+    said = found.said() or found.failure()
+    said = f": {said[:300]}" if said else ""
+    return ProviderErrorInfo(
+        code=ErrorCode.CONTENT_POLICY,
+        message=f"Google declined to make the video{said}. This is how its safety filters answer: change the prompt "
+        "or image and submit again.",
+    )
+
+
 def failure_error(status: str, reason: str) -> ProviderErrorInfo:
     said = f": {reason}" if reason else ""
-    if any(word in reason.lower() for word in POLICY_WORDS):
+    if is_safety(reason):
         return ProviderErrorInfo(
             code=ErrorCode.CONTENT_POLICY,
             message=f"Google's safety filters blocked the video{said}. Change the prompt or image and submit again.",
@@ -388,19 +452,24 @@ def failure_error(status: str, reason: str) -> ProviderErrorInfo:
     return ProviderErrorInfo(code=code, message=f"Google interaction {status}{said}. {advice}.", retryable=retryable)
 
 
-# -- HTTP errors: {"error": {"code", "message", "status", "details": [{"reason"}]}} ----------------------------
+# -- HTTP errors ------------------------------------------------------------------------------------------------
+# The front end's google.rpc {"error": {"code": 400, "message", "status", "details": [{"reason"}]}} (sometimes in
+# a one-item list), and the Interactions endpoints' own {"error": {"code": "invalid_request", "message"}}.
 
 
 def _google_error(response: Any) -> tuple[str, str, str]:
-    """(status word, message, ErrorInfo reason) of Google's error body; empty where it says nothing."""
+    """(status word or string code, message, ErrorInfo reason) of Google's error body; empty where it says nothing."""
     body = json_body(response)
+    body = body[0] if isinstance(body, list) and body else body
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return "", "", ""
     reasons = [d.get("reason", "") for d in error.get("details") or [] if isinstance(d, dict)]
     message = " ".join(str(error.get("message") or "").split())
     message = message if len(message) <= 400 else message[:399] + "…"
-    return str(error.get("status") or ""), message, next((r for r in reasons if r), "")
+    code = error.get("code")
+    word = error.get("status") or (code if isinstance(code, str) else "")
+    return str(word), message, next((r for r in reasons if r), "")
 
 
 def error_for(response: Any) -> ProviderError | None:
@@ -425,12 +494,17 @@ def error_for(response: Any) -> ProviderError | None:
             "billing or top up prepaid credits in Google AI Studio, or ask for a shorter or lower-resolution video.",
             retryable=False,
         )
+    if status == 400 and is_safety(f"{word} {message}"):  # refused at the door: nothing was made
+        return ProviderError(
+            ErrorCode.CONTENT_POLICY,
+            f"Google's safety filters refused the request (HTTP 400{said}){detail}. Change the prompt or image.",
+        )
+    if status == 404 or (status == 400 and "invalid interaction name" in text):  # an unknown id is a 400 there
+        return ProviderError(ErrorCode.NOT_FOUND, f"Google has no such interaction (HTTP {status}{said}){detail}.")
     if status == 400:
         return ProviderError(
             ErrorCode.INVALID_INPUT, f"Google rejected the request (HTTP 400{said}){detail}; fix the request."
         )
-    if status == 404:
-        return ProviderError(ErrorCode.NOT_FOUND, f"Google has no such interaction (HTTP 404{said}){detail}.")
     if status == 429:
         return ProviderError(
             ErrorCode.RATE_LIMITED,

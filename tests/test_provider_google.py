@@ -247,6 +247,13 @@ async def test_rate_limit_is_retried_then_fails_and_succeeds_once_it_clears(g_en
 async def test_safety_block_is_content_policy(g_env, sim: Simulator):
     job = await generate(g_env, prompt=f"p sim:fail=content {QUICK}")
     assert job["error"]["code"] == "CONTENT_POLICY" and "change the prompt" in job["error"]["message"].lower()
+    assert "safety policies" in job["error"]["message"]  # the model's own words, carried through
+
+
+async def test_a_prompt_refused_at_submit_is_content_policy_and_nothing_is_made(g_env, sim: Simulator):
+    job = await generate(g_env, prompt=f"p sim:fail=blocked {QUICK}")
+    assert job["error"]["code"] == "CONTENT_POLICY" and "safety" in job["error"]["message"]
+    assert sim.submissions == 0
 
 
 async def test_an_image_google_cannot_process_is_invalid_input(g_env, sim: Simulator, picture: Path):
@@ -290,12 +297,23 @@ async def test_overload_on_submit_is_transient_and_a_500_is_not_resent(g_env, si
             ErrorCode.RATE_LIMITED,
         ),
         (404, {"code": 404, "message": "Interaction not found.", "status": "NOT_FOUND"}, ErrorCode.NOT_FOUND),
+        # The Interactions endpoints' own shape: a string code, no status.
+        (400, {"code": "invalid_request", "message": "Invalid interaction name."}, ErrorCode.NOT_FOUND),
+        (400, {"code": "invalid_request", "message": 'Unknown name "seed".'}, ErrorCode.INVALID_INPUT),
+        (
+            400,
+            {"code": "invalid_request", "message": "The prompt was blocked for safety reasons."},
+            ErrorCode.CONTENT_POLICY,
+        ),
+        # Naming a field called safety_settings is not a refusal.
+        (400, {"code": "invalid_request", "message": "Invalid safety_settings value."}, ErrorCode.INVALID_INPUT),
         (503, {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}, ErrorCode.TRANSIENT),
     ],
 )
 def test_error_mapping(status: int, body: dict[str, Any], ours: ErrorCode):
-    error = error_for(httpx.Response(status, json={"error": body}))
-    assert error is not None and error.code == ours and body["message"].rstrip(".") in error.message
+    for wire in ({"error": body}, [{"error": body}]):  # the front end sometimes wraps it in a list
+        error = error_for(httpx.Response(status, json=wire))
+        assert error is not None and error.code == ours and body["message"].rstrip(".") in error.message
 
 
 @pytest.mark.parametrize(
@@ -306,7 +324,14 @@ def test_error_mapping(status: int, body: dict[str, Any], ours: ErrorCode):
         ({"status": "idle"}, "running", None),
         ({"status": "a_new_one"}, "running", None),
         ({"status": "cancelled"}, "cancelled", None),
-        ({"status": "completed"}, "failed", ErrorCode.PROVIDER_FAILED),  # no video in it
+        ({"status": "completed"}, "failed", ErrorCode.CONTENT_POLICY),  # no video, no video tokens: a refusal
+        (
+            {"status": "completed", "usage": {"output_tokens_by_modality": [{"modality": "VIDEO", "tokens": 5792}]}},
+            "failed",
+            ErrorCode.PROVIDER_FAILED,  # made and billed, but not where we read it
+        ),
+        ({"status": "failed", "finish_reason": "IMAGE_SAFETY"}, "failed", ErrorCode.CONTENT_POLICY),
+        ({"status": "failed", "error": {"code": "internal", "message": "boom"}}, "failed", ErrorCode.PROVIDER_FAILED),
         (
             {"status": "failed", "errors": [{"message": "Blocked by safety filters"}]},
             "failed",

@@ -7,11 +7,14 @@
   GET  /{api_version}/files/{name}:download      -> the MP4 of a `delivery: "uri"` result (needs the key too)
 
 The SDK sends the key as `x-goog-api-key` (the REST docs' `?key=` is accepted too) and `{api_version}` is
-"v1" by default ("v1beta" in the docs' curl examples): both are served. Errors are Google's
-`{"error": {"code", "message", "status", "details"?}}`: an unknown key is 400 INVALID_ARGUMENT with the
-ErrorInfo reason API_KEY_INVALID (what generativelanguage.googleapis.com answers), no key 403 PERMISSION_DENIED,
-an unknown body field 400 'Invalid JSON payload received. Unknown name "x"' (proto JSON parsing), a bad value
-400 INVALID_ARGUMENT, an unknown interaction 404 NOT_FOUND, a depleted prepaid balance 429 RESOURCE_EXHAUSTED.
+"v1" by default ("v1beta" in the docs' curl examples): both are served. Two error shapes, as a live-tested
+third-party adapter (bike4mind's gemini-omni provider) records them: the Google front end's google.rpc
+`{"error": {"code": 400, "message", "status", "details"?}}` for the key and quotas (an unknown key is 400
+INVALID_ARGUMENT with the ErrorInfo reason API_KEY_INVALID, no key 403 PERMISSION_DENIED, a rate limit or a
+depleted prepaid balance 429 RESOURCE_EXHAUSTED, overload 503 UNAVAILABLE), and the Interactions endpoints' own
+`{"error": {"code": "invalid_request", "message"}}` (the SDK's Error: a string code) for a body it refuses (an
+unknown field: 'Invalid JSON payload received. Unknown name "x"'), a prompt blocked for safety, or an unknown
+interaction id (400 "Invalid interaction name", not a 404).
 
 The request: `model` (the Omni ids of types/interactions/model.py), `input` (a string, or content blocks: text,
 image with base64 `data` + `mime_type` or a `uri`; the SDK wraps a content list in one user_input step),
@@ -23,7 +26,9 @@ inference: no example found).
 Per model (Google Cloud model pages, resellers' published limits): gemini-omni-1.2-flash 3-15 s,
 gemini-omni-1.1-flash 3-10 s, both 360p-4k; gemini-omni-flash-preview 3-10 s at 720p only.
 
-Statuses: queued -> in_progress -> completed | failed, cancelled after a cancel. A completed interaction's
+Statuses: queued -> in_progress -> completed | failed, cancelled after a cancel. A safety refusal while generating
+is `completed` with a text-only model_output and no video tokens (as observed live, same source). A completed
+interaction's
 steps end in {"type": "model_output", "content": [{"type": "video", "mime_type": "video/mp4", "data": b64}]}
 (inline, the default) or `uri` (delivery "uri"); usage counts 5,792 video tokens per second. A webhook_config
 gets one POST per end state, {"type": "interaction.completed" | "interaction.failed", "data": {"id", "status",
@@ -34,8 +39,9 @@ Test switches (POST /_sim/config or app.state.sim.config):
   {"api_keys": [...]}       the keys that work (default: DEFAULT_KEY)
   {"credits_usd": N}        a prepaid balance; a job costing more is refused with 429 RESOURCE_EXHAUSTED
   {"errors": [429, 503]}    the next API requests answer these statuses, one each
-Prompt directives: sim:fail=content (blocked by safety filters), sim:fail=internal, sim:fail=image (the submit is
-refused: the input image cannot be processed), sim:seconds=N, sim:queue=N.
+Prompt directives: sim:fail=content (completes with no video: refused on safety), sim:fail=blocked (the submit is
+refused on safety), sim:fail=internal (failed), sim:fail=image (with an image: the submit is refused, the image
+cannot be processed), sim:seconds=N, sim:queue=N.
 """
 
 from __future__ import annotations
@@ -99,7 +105,7 @@ CANNED = {
     504: "The request timed out. Please try again.",
 }
 FAILURES = {
-    "content": "The request was blocked by safety filters (PROHIBITED_CONTENT). Try rephrasing the prompt.",
+    "content": "I can't make that video: the request may go against the safety policies.",
     "internal": "An internal error has occurred. Please retry or report in "
     "https://developers.generativeai.google/guide/troubleshooting",
 }
@@ -118,6 +124,12 @@ MODELS: dict[str, Model] = {
     "gemini-omni-flash-preview": Model((3, 10), ("720p",), 40.0),
 }
 DEFAULT_SECONDS = 8
+
+
+def _refusal(status: int, message: str, code: str = "invalid_request") -> JSONResponse:
+    """An Interactions endpoint's own error: the SDK's Error {code: a string, message} (errors/createinteraction.py;
+    a numeric code there fails the SDK's schema)."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 def _error(code: int, message: str, reason: str | None = None) -> JSONResponse:
@@ -289,8 +301,19 @@ def create_app(speed: float = 1.0) -> Starlette:
         if job.extra.get("webhook_config"):
             body["webhook_config"] = job.extra["webhook_config"]
         if phase == "failed":
-            body["errors"] = [{"code": f"google.rpc.Code/{job.fail}", "message": FAILURES.get(job.fail or "")}]
-        if phase == "succeeded":
+            body["errors"] = [{"code": "internal", "message": FAILURES["internal"]}]
+        if (
+            phase == "succeeded" and job.extra.get("refused") == "content"
+        ):  # refused on safety: text, no video, no video tokens
+            body["steps"] = [
+                {"type": "user_input", "content": [{"type": "text", "text": job.extra["prompt"]}]},
+                {"type": "model_output", "content": [{"type": "text", "text": FAILURES["content"]}]},
+            ]
+            body["usage"] = {
+                "output_tokens_by_modality": [{"modality": "text", "tokens": 24}],
+                "total_output_tokens": 24,
+            }
+        elif phase == "succeeded":
             video: dict[str, Any] = {"type": "video", "mime_type": "video/mp4"}
             if job.extra["delivery"] == "uri":
                 version = request.path_params.get("version", "v1")
@@ -322,12 +345,14 @@ def create_app(speed: float = 1.0) -> Starlette:
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, "Invalid JSON payload received.")
+            return _refusal(400, "Invalid JSON payload received.")
         problem, job_info = validate(body)
         if problem:
-            return _error(400, problem)
+            return _refusal(400, problem)
         if job_info["images"] and directives(job_info["prompt"]).get("fail") == "image":
-            return _error(400, FAILURES_IMAGE)
+            return _refusal(400, FAILURES_IMAGE)
+        if directives(job_info["prompt"]).get("fail") == "blocked":  # refused at the door, nothing made
+            return _refusal(400, "The prompt was blocked for safety reasons (PROHIBITED_CONTENT).")
         cost = price(job_info)
         with sim.lock:
             balance = sim.config.get("credits_usd")
@@ -342,6 +367,8 @@ def create_app(speed: float = 1.0) -> Starlette:
         model = MODELS[body["model"]]
         job_id = "v1_" + secrets.token_urlsafe(24)
         job = sim.create(body, prompt=job_info["prompt"], job_id=job_id, seconds=model.seconds)
+        if job.fail not in (None, "internal"):  # a safety refusal still completes (with no video)
+            job.extra["refused"], job.fail = job.fail, None
         job.extra.update(
             duration=job_info["seconds"],
             aspect_ratio=job_info["ratio"],
@@ -361,8 +388,8 @@ def create_app(speed: float = 1.0) -> Starlette:
         if (response := refused(request)) is not None:
             return response
         job = sim.get(request.path_params["interaction_id"])
-        if job is None:
-            return _error(404, "Interaction not found.")
+        if job is None:  # an unknown id is a 400, not a 404 (as seen live: bike4mind's gemini-omni adapter)
+            return _refusal(400, "Invalid interaction name.")
         return JSONResponse(interaction(request, job))
 
     async def cancel(request: Request) -> Response:
@@ -370,10 +397,11 @@ def create_app(speed: float = 1.0) -> Starlette:
             return response
         job = sim.jobs.get(request.path_params["interaction_id"])
         if job is None:
-            return _error(404, "Interaction not found.")
+            return _refusal(400, "Invalid interaction name.")
         phase = job.phase()[0]
         if phase in ("succeeded", "failed"):
-            return _error(400, f"Interaction is already {interaction(request, job)['status']} and cannot be cancelled.")
+            status = interaction(request, job)["status"]
+            return _refusal(400, f"Interaction is already {status} and cannot be cancelled.", "failed_precondition")
         job.cancelled = True
         return JSONResponse(interaction(request, job))
 
