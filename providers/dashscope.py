@@ -248,17 +248,16 @@ class DashScopeProvider(Provider):
         return snapshot(answer, spec.price.per_second if spec else None)
 
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
-        try:
-            await self.http.request("POST", f"/tasks/{quote(submission.ref, safe='')}/cancel", idempotent=True)
-        except ProviderError as error:
-            if error.code != ErrorCode.INVALID_INPUT:
-                raise
+        path = f"/tasks/{quote(submission.ref, safe='')}/cancel"
+        response = await self.http.request("POST", path, idempotent=True, expected=(200, 400))
+        if response.status_code == 400:  # UnsupportedOperation: the task is no longer PENDING
+            said = _answer(json_body(response))
             raise ProviderError(
                 ErrorCode.INVALID_INPUT,
                 "DashScope cancels a task only while it is PENDING; this one has started (or ended), so it runs to "
-                f"its end and is charged ({error.message})",
+                f"its end and is charged ({said.code or 'HTTP 400'}: {said.message or 'no message'})",
                 retryable=False,
-            ) from None
+            )
         submission.state["cancelled"] = True
 
     # -- request mapping -----------------------------------------------------------------------
