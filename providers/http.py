@@ -36,6 +36,8 @@ log = logging.getLogger("videogen.http")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Answers by which a server refuses the work outright: even a submit may be sent again.
 REFUSED_STATUSES = frozenset({429, 503})
+# Parsed URLs kept per client (a few per job: its status URL, its cancel URL).
+URL_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -340,6 +342,7 @@ class ProviderHTTP:
         self._secrets = (*secrets, *_header_secrets(self._headers))
         self._recent: tuple[str, ...] = ()  # the latest per-request credentials (e.g. a fresh JWT)
         self._client: httpx.AsyncClient | None = None
+        self._urls: dict[str, tuple[httpx.URL, str]] = {}  # see _url
 
     def redact(self, text: str) -> str:
         return redact(text, (*self._secrets, *self._recent))
@@ -364,12 +367,13 @@ class ProviderHTTP:
         idempotent = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         expected = frozenset(expected)
         client = self._http()
-        where = f"{method} {self.redact(urlsplit(str(path_or_url)).path or '/')}"
+        url, path = self._url(client, path_or_url)
+        where = f"{method} {path}"
         attempts = self.policy.attempts
         for attempt in range(1, attempts + 1):
             try:
                 response = await client.request(
-                    method, path_or_url, json=json, params=params, files=files, headers=self._request_headers(headers)
+                    method, url, json=json, params=params, files=files, headers=self._request_headers(headers)
                 )
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 log.debug("%s failed: %s (attempt %d/%d)", where, type(exc).__name__, attempt, attempts)
@@ -412,6 +416,24 @@ class ProviderHTTP:
                 transport=self._transport or fast_transport(),
             )
         return self._client
+
+    def _url(self, client: httpx.AsyncClient, path_or_url: str) -> tuple[httpx.URL | str, str]:
+        """(the URL to send to, its redacted path), made once per path: parsing and checking a URL and
+        redacting its path cost more CPU than the rest of a status poll. A URL httpx rejects is passed on as
+        given, so the request fails as it always did."""
+        import httpx
+
+        known = self._urls.get(path_or_url)
+        if known is None:
+            path = self.redact(urlsplit(str(path_or_url)).path or "/")
+            try:
+                known = (client.build_request("GET", path_or_url).url, path)
+            except (httpx.HTTPError, httpx.InvalidURL):
+                return path_or_url, path
+            if len(self._urls) >= URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[path_or_url] = known
+        return known
 
     def _request_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         # auth() runs per attempt, so a rotating token (Kling's 30-minute JWT) is never stale.

@@ -42,26 +42,29 @@ class Raw:
                 conn, _ = self.sock.accept()
             except TimeoutError:
                 continue
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-                    data += chunk
-                self.hits += 1
-                if self.action == "reset":  # linger 0: close() sends a RST
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                elif self.action == "hang":  # past the client's read timeout
-                    time.sleep(0.6)
-                elif self.action == "garbage":
-                    conn.sendall(b"this is not HTTP at all\r\n\r\n")
-                elif self.action == "ok":
-                    body = b'{"ok": true}'
-                    conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                        + body
-                    )
-                # "close": hang up without a word
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()  # a hang holds up no other
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                data += chunk
+            self.hits += 1
+            if self.action == "reset":  # linger 0: close() sends a RST
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif self.action == "hang":  # past the client's read timeout
+                time.sleep(0.6)
+            elif self.action == "garbage":
+                conn.sendall(b"this is not HTTP at all\r\n\r\n")
+            elif self.action == "ok":
+                body = b'{"ok": true}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+            # "close": hang up without a word
 
     def close(self) -> None:
         self._stop.set()
