@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -195,44 +196,84 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
 class JobStore:
     def __init__(self, path: Path, *, busy_seconds: float = 10.0):
         """Open (and create or migrate) the index. `busy_seconds`: how long a statement waits for another
-        process's write lock before failing with StoreError. Raises StoreError (one line) when unusable."""
+        process's write lock before failing with StoreError. Raises StoreError (one line) when unusable.
+
+        Each thread gets its own connection (a transaction belongs to a connection): the job engine writes
+        from a worker thread while tool calls read on the event loop's, and in WAL mode a reader never waits
+        for a writer, here or in another process."""
         self.path = path
+        self._busy_seconds = busy_seconds
+        self._local = threading.local()
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._connections_lock = threading.Lock()
+        self._shared: Any = None  # set through `db` (tests put a faulty connection there): every thread's
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreError(path, f"cannot create its folder ({error.strerror or error})") from None
-        # Autocommit: each statement is its own transaction unless we open one.
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_seconds)
-        except sqlite3.Error as error:
-            raise StoreError(path, error) from None
-        try:
-            self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             self._migrate()
         except sqlite3.Error as error:
-            self.db.close()
+            self.close()
             raise StoreError(path, error) from None
         except StoreError:
-            self.db.close()
+            self.close()
             raise
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        if self._shared is not None:
+            return self._shared
+        db = getattr(self._local, "db", None)
+        return db if db is not None else self._connect()
+
+    @db.setter
+    def db(self, connection: Any) -> None:
+        self._shared = connection
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit: each statement is its own transaction unless we open one.
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_seconds)
+        except sqlite3.Error as error:
+            raise StoreError(self.path, error) from None
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA busy_timeout={int(self._busy_seconds * 1000)}")
+        except sqlite3.Error as error:
+            db.close()
+            raise StoreError(self.path, error) from None
+        with self._connections_lock:
+            # A worker thread that has ended leaves its connection behind: close it.
+            ended = [old for thread, old in self._connections if not thread.is_alive()]
+            self._connections = [c for c in self._connections if c[0].is_alive()]
+            self._connections.append((threading.current_thread(), db))
+        for old in ended:
+            old.close()
+        self._local.db = db
+        return db
+
     def close(self) -> None:
-        self.db.close()
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for _, db in connections:
+            db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
-            self.db.execute("COMMIT")
+            yield db
+            db.execute("COMMIT")
         except BaseException:
             # A failed COMMIT (disk full) can leave the transaction open: end it, or every later BEGIN fails.
-            if self.db.in_transaction:
+            if db.in_transaction:
                 with suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
+                    db.execute("ROLLBACK")
             raise
 
     def _migrate(self) -> None:

@@ -8,6 +8,7 @@ hands it to the process that took it, and a store error takes it up again from t
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self._changed: dict[str, anyio.Event] = {}
         self._watching: set[str] = set()  # every job this process has taken up, in whichever phase
         self._retry_delay: dict[str, float] = {}  # a job's next wait after a store error
+        self._writer = anyio.CapacityLimiter(1)  # see _store
         self._tg: anyio.abc.TaskGroup | None = None
         self._http: Any = None
 
@@ -87,11 +89,15 @@ class JobManager(Submitting, Following, Delivering, Leases):
         return self.store
 
     async def _store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A store call made by the engine."""
-        return call(*args, **kwargs)
+        """A store call that writes: it may wait for the index's write lock (another process may hold it for
+        seconds), so it runs in a worker thread, one at a time (SQLite has one writer anyway): a locked index
+        holds up the jobs that write, never the event loop."""
+        return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs), limiter=self._writer)
 
     async def _read(self, job_id: str) -> JobRow:
-        row = await self._store(self.db.get, job_id.strip())
+        """A job's row, read on the event loop's own connection: in WAL mode a reader never waits for a
+        writer (cheaper than a trip to a worker thread, on every look at every job)."""
+        row = self.db.get(job_id.strip())
         if row is None:
             raise UnknownJob(job_id)
         return row
@@ -111,7 +117,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
     async def _publish(self, job_id: str) -> None:
         self._wake(job_id)
         try:
-            row = await self._store(self.db.get, job_id)
+            row = self.db.get(job_id)
         except StoreError as error:  # the change is stored; listeners see it at the next one
             log.warning("job %s: not published: %s", job_id, error)
             return

@@ -37,13 +37,13 @@ class Submitting:
             )
         provider, spec, request = self.catalog.resolve(args)
         request_sha256 = common._request_sha256(provider, spec, request)
-        if key and (existing := await self._store(self.db.by_idempotency_key, key)):
+        if key and (existing := self.db.by_idempotency_key(key)):
             return common._same_request(existing, key, request_sha256)
         # Without a key, an identical request while its twin runs (or just succeeded) is a client retrying
         # after it gave up: it gets the twin, before the budget or the images are touched. The insert below
         # looks again inside its transaction, so two identical requests at the same moment make one job.
         dedupe_since = None if key else self._dedupe_since()
-        if dedupe_since is not None and (twin := await self._store(self.db.twin, request_sha256, dedupe_since)):
+        if dedupe_since is not None and (twin := self.db.twin(request_sha256, dedupe_since)):
             return twin
         if not provider.configured():
             raise ProviderError(
