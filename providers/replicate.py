@@ -399,6 +399,7 @@ class Prediction(BaseModel):
     output: Any = None
     logs: Annotated[str | None, Lenient] = None
     error: Any = None
+    data_removed: Annotated[bool | None, Lenient] = None
 
 
 def _parse(body: Any) -> Prediction | None:
@@ -434,6 +435,13 @@ def snapshot(prediction: Prediction) -> Snapshot:
         )
     if status == "succeeded":
         url = video_url(prediction.output)
+        if url is None and prediction.data_removed:
+            message = (
+                "Replicate deleted this prediction's output (outputs are kept an hour after a prediction ends); "
+                "the video was not downloaded in time. Submit it again."
+            )
+            info = ProviderErrorInfo(code=ErrorCode.DOWNLOAD_FAILED, message=message, retryable=False)
+            return Snapshot(status="failed", error=info, message=message)
         if url is None:
             info = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Replicate finished with no video URL")
             return Snapshot(status="failed", error=info, message=info.message)

@@ -574,3 +574,24 @@ def test_large_and_webp_local_images_become_small_jpeg_or_png_data_uris(tmp_path
     assert images.image_size(images.decode_data_uri(big)[0])[0] <= 2048
     assert provider.image(str(webp)).startswith("data:image/png;base64,")
     assert provider.image(A) == A
+
+
+async def test_the_video_is_downloaded_before_replicate_deletes_it(rep_env: dict[str, str], sim: Simulator):
+    sim.config["output_ttl"] = 300  # simulated seconds: one real second at this speed (Replicate keeps an hour)
+    async with JobManager(Settings.from_env(rep_env)) as manager:
+        row = await manager.submit(RequestArgs(prompt=f"a gull {QUICK}", provider="replicate"))
+        done = await manager.wait(row.job_id, 20)
+    assert done.status == "succeeded" and abs(probe(Path(done.video["path"])).duration_seconds - 5) < 0.2
+    job = sim_job(sim)
+    url = f"{rep_env['VIDEOGEN_REPLICATE_BASE_URL']}/_sim/videos/{job.id}.mp4"
+    deadline = time.monotonic() + 10
+    while httpx.get(url).status_code != 404:  # later, the output is gone, as at Replicate
+        assert time.monotonic() < deadline
+        await anyio.sleep(0.1)
+    provider = ReplicateProvider(rep_env)
+    try:
+        late = await provider.poll(Submission(ref=job.id), request())
+    finally:
+        await provider.aclose()
+    assert late.status == "failed" and late.error is not None and late.error.code == ErrorCode.DOWNLOAD_FAILED
+    assert "deleted" in late.message and "Submit it again" in late.message

@@ -19,6 +19,8 @@ Test switches (POST /_sim/config, or `app.state.sim.config`):
   {"credit": false}                      creating a prediction answers 402 (billing)
   {"rate_limit": N, "retry_after": S}    the next N creates answer 429 with Retry-After: S
   {"server_errors": N, "error_status": 503}   the next N creates answer that status
+  {"output_ttl": S}                      simulated seconds a finished prediction keeps its output (default
+                                         3600: "deleted after an hour"); then data_removed, output null, video 404
 Prompt directives: sim:fail=content (E005, flagged as sensitive), sim:fail=internal, sim:seconds=N, sim:queue=N.
 """
 
@@ -303,6 +305,11 @@ def create_app(speed: float = 1.0) -> Starlette:
             )
         return None
 
+    def removed(job: SimJob) -> bool:
+        """Whether the output is gone: Replicate deletes it an hour after the prediction ends."""
+        ended = job.created + job.queue_seconds + job.run_seconds
+        return job.phase()[0] == "succeeded" and (time.time() - ended) * sim.speed > sim.config.get("output_ttl", 3600)
+
     def prediction(root: str, job: SimJob, phase: str | None = None) -> dict[str, Any]:
         now_phase, progress = job.phase()
         phase = phase or now_phase
@@ -334,7 +341,9 @@ def create_app(speed: float = 1.0) -> Starlette:
         elif phase in ("succeeded", "failed"):
             body.update(logs=_logs(1.0), completed_at=_iso(done))
             body["metrics"] = {"predict_time": round(job.run_seconds * sim.speed, 3)}
-            if phase == "succeeded":
+            if phase == "succeeded" and removed(job):
+                body["data_removed"] = True
+            elif phase == "succeeded":
                 body["output"] = video_url(root, job)
             else:
                 body["error"] = FAILURES.get(job.fail or "", FAILURES["internal"])
@@ -445,9 +454,19 @@ def create_app(speed: float = 1.0) -> Starlette:
     async def secret(request: Request) -> Response:
         return answer if (answer := denied(request)) is not None else JSONResponse({"key": WEBHOOK_SECRET})
 
+    shared = sim.routes()
+    serve_video = next(route.endpoint for route in shared if route.path.startswith("/_sim/videos/"))
+
+    async def video(request: Request) -> Response:
+        job = sim.jobs.get(request.path_params["job_id"])
+        if job is not None and removed(job):
+            return problem(404, "Not found", "The requested resource could not be found.")
+        return await serve_video(request)
+
     app = Starlette(
         routes=[
-            *sim.routes(),
+            Route("/_sim/videos/{job_id}.mp4", video, methods=["GET"]),
+            *shared,
             Route("/v1/predictions", create_for_version, methods=["POST"]),
             Route("/v1/predictions/{id}", get, methods=["GET"]),
             Route("/v1/predictions/{id}/cancel", cancel, methods=["POST"]),
