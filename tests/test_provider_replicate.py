@@ -595,3 +595,21 @@ async def test_the_video_is_downloaded_before_replicate_deletes_it(rep_env: dict
         await provider.aclose()
     assert late.status == "failed" and late.error is not None and late.error.code == ErrorCode.DOWNLOAD_FAILED
     assert "deleted" in late.message and "Submit it again" in late.message
+
+
+async def test_a_job_finishes_by_webhook_with_zero_status_polls(tmp_path: Path):
+    """`serve` over HTTP with VIDEOGEN_PUBLIC_URL: Replicate's webhook (the prediction, signed) finishes the job."""
+    import test_webhooks as hooks
+
+    from providers.simulators import build_app
+
+    app = build_app(speed=100, names=["replicate"])
+    sim = app.state.simulators["replicate"]
+    with running(app) as sim_url, hooks.serving(tmp_path, sim_url) as url:
+        job = await hooks.generate(url, "replicate", "a lighthouse at dusk sim:seconds=5 sim:queue=0")
+    assert job["status"] == "succeeded", job
+    ref = job["provider_job_id"]
+    assert sim.polls[ref] == 0 and sim.callbacks_delivered[ref] >= 1 and sim.downloads[ref] == 1
+    sent = sim.jobs[ref].payload
+    assert sent["webhook"].startswith(f"{url}/webhooks/{job['job_id']}/")
+    assert sent["webhook_events_filter"] == ["start", "completed"]
