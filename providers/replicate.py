@@ -96,7 +96,7 @@ MODELS: tuple[ModelSpec, ...] = (
     _spec(
         KLING_26,
         "Kling 2.6 (Replicate)",
-        "Kling 2.6 Pro: text or a start image, 5/10 s, optional native audio.",
+        "Kling 2.6 Pro: text or a start image, 5/10 s, optional audio; output size unstated (1080p assumed).",
         modes=BOTH,
         durations=(5.0, 10.0),
         default_duration=5.0,
