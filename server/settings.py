@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -42,23 +43,79 @@ class SettingsError(ValueError):
     """A setting in the environment has a value we cannot use."""
 
 
+@dataclass(frozen=True)
+class Number:
+    """One VIDEOGEN_* number and what it may be. `default` None: unset means what `unset` says (a limit that is
+    off, or the reader's own default)."""
+
+    name: str
+    default: float | None
+    minimum: float = 0.0
+    unit: str = ""
+    above: bool = False  # the minimum itself is not allowed (a scale or a timeout of 0)
+    unset: str = ""
+
+    def allowed(self) -> str:
+        """What may be set, in words: `a number of seconds, at least 0.05 (unset: 3)`."""
+        of = f" of {self.unit}" if self.unit else ""
+        bound = f"above {self.minimum:g}" if self.above else f"at least {self.minimum:g}"
+        return f"a number{of}, {bound} (unset: {self.unset or f'{self.default:g}'})"
+
+    def read(self, env: Mapping[str, str]) -> float | None:
+        raw = env.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        try:
+            value = float(raw)
+        except ValueError:
+            problem = "is not a number"
+        else:
+            if not math.isfinite(value):
+                problem = "is not a finite number"
+            elif value < self.minimum or (self.above and value == self.minimum):
+                problem = "is too small"
+            else:
+                return value
+        raise SettingsError(f"{self.name}={raw!r} {problem}; allowed: {self.allowed()}")
+
+
+# Every VIDEOGEN_* number the server and the providers read, checked when Settings is made: a bad value stops
+# the start with one line, not the first job. The providers read theirs (the last three) from their own env.
+NUMBERS: dict[str, Number] = {
+    n.name: n
+    for n in (
+        Number("VIDEOGEN_WAIT_SECONDS", 45.0, unit="seconds"),
+        Number("VIDEOGEN_MAX_WAIT_SECONDS", 300.0, unit="seconds"),
+        Number("VIDEOGEN_HEARTBEAT_SECONDS", 3.0, 0.05, "seconds"),
+        Number("VIDEOGEN_LEASE_SECONDS", 30.0, 0.5, "seconds"),
+        Number("VIDEOGEN_STORE_BUSY_SECONDS", 10.0, 0.01, "seconds"),
+        Number("VIDEOGEN_DEDUPE_SECONDS", 600.0, unit="seconds (0: off)"),
+        Number("VIDEOGEN_POLL_SCALE", 1.0, 0.0001),
+        Number("VIDEOGEN_STUCK_SECONDS", None, unit="seconds", unset="10 times the model's typical time"),
+        Number("VIDEOGEN_MAX_DOWNLOAD_MB", 2048, 1, "MB"),
+        Number("VIDEOGEN_LINK_TTL_SECONDS", 86400.0, 1, "seconds"),
+        Number("VIDEOGEN_RESOURCE_MAX_MB", 25, 0, "MB"),
+        Number("VIDEOGEN_MAX_COST_PER_JOB", None, unit="USD", unset="no limit"),
+        Number("VIDEOGEN_DAILY_BUDGET", None, unit="USD", unset="no limit"),
+        Number("VIDEOGEN_CONFIRM_ABOVE", None, unit="USD", unset="never ask"),
+        Number("VIDEOGEN_RETRY_SCALE", 1.0, above=True),
+        Number("VIDEOGEN_HTTP_TIMEOUT", None, unit="seconds", above=True, unset="the providers' own"),
+        Number("VIDEOGEN_DEMO_LATENCY", None, unit="seconds", unset="the demo's own"),
+    )
+}
+
+
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number; set a number such as {default:g}, or unset it") from None
-    if not math.isfinite(value):
-        raise SettingsError(f"{name}={raw!r} must be a finite number, such as {default:g}")
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
+    """A number not in NUMBERS (server.transport's VIDEOGEN_MAX_REQUEST_MB), read by the same rules."""
+    value = Number(name, default, minimum).read(env)
+    assert value is not None
     return value
 
 
-def _optional(env: Mapping[str, str], name: str) -> float | None:
-    return _number(env, name, 0.0) if env.get(name, "").strip() else None
+def _read(env: Mapping[str, str], name: str) -> float:
+    value = NUMBERS[name].read(env)
+    assert value is not None, f"{name} has no default"
+    return value
 
 
 def _public_url(env: Mapping[str, str], name: str) -> str | None:
@@ -120,6 +177,13 @@ class Settings(BaseModel):
     resource_max_bytes: int = Field(
         25 * 1024 * 1024, description="the largest video readable as an MCP resource (VIDEOGEN_RESOURCE_MAX_MB)"
     )
+    max_request_bytes: int = Field(description="the largest request a transport takes (VIDEOGEN_MAX_REQUEST_MB)")
+    # The providers read these three from `env` themselves; they are here so that a bad value fails at start.
+    retry_scale: float = Field(1.0, description="multiplier on the providers' retry waits (VIDEOGEN_RETRY_SCALE)")
+    http_timeout: float | None = Field(
+        None, description="seconds a provider's answer may take (VIDEOGEN_HTTP_TIMEOUT; unset: the providers' own)"
+    )
+    demo_latency: float | None = Field(None, description="seconds a demo video takes (VIDEOGEN_DEMO_LATENCY)")
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
     result_links: ResultLinks = Field(
         "none", description="links in tool results: none, or file (the video as file://, for local stdio clients)"
@@ -132,6 +196,9 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings from `env` (default: this process's). A value that cannot be used raises SettingsError."""
+        from server.transport import max_message_bytes  # it imports this module
+
         env = dict(os.environ if env is None else env)
         data_dir = Path(env["VIDEOGEN_DATA_DIR"]).expanduser() if env.get("VIDEOGEN_DATA_DIR") else _default_data_dir()
         output_dir = (
@@ -148,23 +215,27 @@ class Settings(BaseModel):
             output_dir=output_dir.resolve(),
             allowed_dirs=[p.resolve() for p in allowed],
             default_provider=env.get("VIDEOGEN_DEFAULT_PROVIDER") or None,
-            wait_seconds=_number(env, "VIDEOGEN_WAIT_SECONDS", 45.0),
-            max_wait_seconds=_number(env, "VIDEOGEN_MAX_WAIT_SECONDS", 300.0),
-            heartbeat_seconds=_number(env, "VIDEOGEN_HEARTBEAT_SECONDS", 3.0, minimum=0.05),
-            lease_seconds=_number(env, "VIDEOGEN_LEASE_SECONDS", 30.0, minimum=0.5),
-            store_busy_seconds=_number(env, "VIDEOGEN_STORE_BUSY_SECONDS", 10.0, minimum=0.01),
-            dedupe_seconds=_number(env, "VIDEOGEN_DEDUPE_SECONDS", 600.0),
-            poll_scale=_number(env, "VIDEOGEN_POLL_SCALE", 1.0, minimum=0.0001),
-            stuck_seconds=_optional(env, "VIDEOGEN_STUCK_SECONDS"),
-            max_download_bytes=int(_number(env, "VIDEOGEN_MAX_DOWNLOAD_MB", 2048, minimum=1) * 1024 * 1024),
+            wait_seconds=_read(env, "VIDEOGEN_WAIT_SECONDS"),
+            max_wait_seconds=_read(env, "VIDEOGEN_MAX_WAIT_SECONDS"),
+            heartbeat_seconds=_read(env, "VIDEOGEN_HEARTBEAT_SECONDS"),
+            lease_seconds=_read(env, "VIDEOGEN_LEASE_SECONDS"),
+            store_busy_seconds=_read(env, "VIDEOGEN_STORE_BUSY_SECONDS"),
+            dedupe_seconds=_read(env, "VIDEOGEN_DEDUPE_SECONDS"),
+            poll_scale=_read(env, "VIDEOGEN_POLL_SCALE"),
+            stuck_seconds=NUMBERS["VIDEOGEN_STUCK_SECONDS"].read(env),
+            max_download_bytes=int(_read(env, "VIDEOGEN_MAX_DOWNLOAD_MB") * 1024 * 1024),
             public_url=_public_url(env, "VIDEOGEN_PUBLIC_URL"),
-            link_ttl_seconds=_number(env, "VIDEOGEN_LINK_TTL_SECONDS", 86400.0, minimum=1),
-            resource_max_bytes=int(_number(env, "VIDEOGEN_RESOURCE_MAX_MB", 25, minimum=0) * 1024 * 1024),
+            link_ttl_seconds=_read(env, "VIDEOGEN_LINK_TTL_SECONDS"),
+            resource_max_bytes=int(_read(env, "VIDEOGEN_RESOURCE_MAX_MB") * 1024 * 1024),
+            max_request_bytes=max_message_bytes(env),
+            retry_scale=_read(env, "VIDEOGEN_RETRY_SCALE"),
+            http_timeout=NUMBERS["VIDEOGEN_HTTP_TIMEOUT"].read(env),
+            demo_latency=NUMBERS["VIDEOGEN_DEMO_LATENCY"].read(env),
             result_links=result_links(env.get("VIDEOGEN_RESULT_LINKS")),
             limits=Limits(
-                max_cost_per_job=_optional(env, "VIDEOGEN_MAX_COST_PER_JOB"),
-                daily_budget=_optional(env, "VIDEOGEN_DAILY_BUDGET"),
-                confirm_above=_optional(env, "VIDEOGEN_CONFIRM_ABOVE"),
+                max_cost_per_job=NUMBERS["VIDEOGEN_MAX_COST_PER_JOB"].read(env),
+                daily_budget=NUMBERS["VIDEOGEN_DAILY_BUDGET"].read(env),
+                confirm_above=NUMBERS["VIDEOGEN_CONFIRM_ABOVE"].read(env),
             ),
             env=env,
         )
