@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
@@ -25,14 +25,13 @@ from mcp_types import (
 from pydantic import BaseModel, Field
 
 from providers.base import ErrorCode, ProviderError
-from providers.options import VideoOptions
 from server.arguments import VideogenServer
-from server.catalog import RequestArgs
 from server.delivery.links import Links, LinkSigner, origin
 from server.jobs import JobManager, UnknownJob
 from server.models import CostReport, Job, JobList, ModelList, SameJob
 from server.notify import JOBS_URI, JobNotifier
 from server.present import Presenter, models_result, progress_value, to_job, with_links
+from server.request import RequestArgs, takes_request
 from server.settings import Settings
 from server.store import JobRow, StoreError
 from server.tasks import JobTasks, answering_as_task
@@ -49,29 +48,6 @@ never start the same video twice. Finished videos are local MP4 files (video.pat
 # keep the client waiting as long as asked.
 NO_PROGRESS_WAIT_SECONDS = 4.0
 
-# Flat, documented parameters shared by generate_video and estimate_cost. Descriptions are short: every
-# agent pays for them in tokens on every turn (tools/list).
-Prompt = Annotated[str, Field(description="What the video shows: subject, action, setting, camera, style.")]
-ProviderName = Annotated[str | None, Field(description="Provider from list_models; default: the configured one.")]
-ModelName = Annotated[str | None, Field(description="Model id from list_models; default: the provider's.")]
-# strict: a JSON `true` must not become 1 (pydantic's lax mode), nor "5" a number the agent did not send.
-Duration = Annotated[float | None, Field(strict=True, description="Seconds, one the model lists; default: its own.")]
-Ratio = Annotated[str | None, Field(description="Aspect ratio such as 16:9, 9:16, 1:1.")]
-Resolution = Annotated[str | None, Field(description="Such as 720p, 1080p, as the model lists.")]
-Images = Annotated[list[str] | None, Field(description="Start image(s): https URL, data URI or local file path.")]
-EndImage = Annotated[str | None, Field(description="Last frame (URL, data URI or path), where supported.")]
-Negative = Annotated[str | None, Field(description="What to avoid, where supported.")]
-Seed = Annotated[
-    int | None, Field(strict=True, ge=0, le=2**32 - 1, description="For repeatable results, where supported.")
-]
-Audio = Annotated[bool | None, Field(strict=True, description="Generate sound, where supported (may cost more).")]
-Options = Annotated[
-    VideoOptions | None, Field(description="Provider-specific settings the model lists in list_models.")
-]
-# estimate_cost takes generate_video's request: the same types and bounds, described once (in generate_video) so
-# that every agent does not pay for each description twice on every turn.
-T = TypeVar("T")
-Same = Annotated[T, Field(description="As in generate_video.")]
 Wait = Annotated[
     float | None,
     Field(
@@ -128,21 +104,9 @@ NOT_NEEDED = "no confirmation needed"
 CANNOT_ASK = "confirmation needed, but the client cannot ask"
 
 
+@takes_request()
 async def spend_approval(
-    prompt: str,
-    provider: str | None,
-    model: str | None,
-    duration: float | None,
-    aspect_ratio: str | None,
-    resolution: str | None,
-    audio: bool | None,
-    images: list[str] | None,
-    end_image: str | None,
-    negative_prompt: str | None,
-    seed: int | None,
-    options: VideoOptions | None,
-    idempotency_key: str | None,
-    ctx: Context,
+    request: RequestArgs, idempotency_key: str | None, ctx: Context
 ) -> str | Elicit[SpendApproval]:
     """Ask the person before a job costs more than VIDEOGEN_CONFIRM_ABOVE. Runs before the tool body."""
     m: JobManager = ctx.request_context.lifespan_context
@@ -152,22 +116,8 @@ async def spend_approval(
     except StoreError as error:  # the index cannot be read: ask nobody, start nothing
         raise ToolError(str(error)) from None
     try:
-        args = RequestArgs(
-            prompt=prompt,
-            provider=provider,
-            model=model,
-            duration=duration,
-            resolution=resolution,
-            aspect_ratio=aspect_ratio,
-            audio=audio,
-            options=option_values(options),
-            images=images,
-            end_image=end_image,
-            negative_prompt=negative_prompt,
-            seed=seed,
-        )
-        report = m.catalog.estimate(args)
-        if not (idempotency_key or "").strip() and m.twin(args):
+        report = m.catalog.estimate(request)
+        if not (idempotency_key or "").strip() and m.twin(request):
             return NOT_NEEDED  # an identical job is returned instead: nothing new is spent
     except (ProviderError, ValueError):
         return NOT_NEEDED  # the tool body reports what is wrong with the request
@@ -185,14 +135,9 @@ async def spend_approval(
     budget = f" of a ${check.daily_budget_usd:.2f} daily budget" if check.daily_budget_usd is not None else ""
     return Elicit(
         f"Generate a {report.model} video with {report.provider} for about ${report.usd:.2f}? "
-        f"Spent today: ${check.today_spent_usd:.2f}{budget}.\n\n{quoted_prompt(prompt)}",
+        f"Spent today: ${check.today_spent_usd:.2f}{budget}.\n\n{quoted_prompt(request.prompt)}",
         SpendApproval,
     )
-
-
-def option_values(options: VideoOptions | None) -> dict[str, Any] | None:
-    """The options given, as the catalog and the adapters check them (plain values, no unset ones)."""
-    return None if options is None else options.model_dump(exclude_none=True) or None
 
 
 def quoted_prompt(prompt: str, limit: int = 200) -> str:
@@ -353,20 +298,10 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
     )
+    @takes_request()
     async def generate_video(
-        prompt: Prompt,
+        request: RequestArgs,
         ctx: Context,
-        provider: ProviderName = None,
-        model: ModelName = None,
-        duration: Duration = None,
-        aspect_ratio: Ratio = None,
-        resolution: Resolution = None,
-        images: Images = None,
-        end_image: EndImage = None,
-        negative_prompt: Negative = None,
-        seed: Seed = None,
-        audio: Audio = None,
-        options: Options = None,
         wait_seconds: Wait = None,
         idempotency_key: Annotated[
             str | None,
@@ -384,22 +319,8 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         background). Check the price with estimate_cost first."""
         m = engine(ctx)
         _approved(confirmation, m)
-        args = RequestArgs(
-            prompt=prompt,
-            provider=provider,
-            model=model,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            images=images,
-            end_image=end_image,
-            negative_prompt=negative_prompt,
-            seed=seed,
-            audio=audio,
-            options=option_values(options),
-        )
         try:
-            row = await m.submit(args, idempotency_key)
+            row = await m.submit(request, idempotency_key)
         except (ProviderError, ValueError, StoreError) as error:
             raise _tool_error(error) from None
         deduplicated = row.deduplicated
@@ -469,40 +390,13 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         title="Estimate a video's cost",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
-    async def estimate_cost(
-        prompt: Prompt,
-        ctx: Context,
-        provider: Same[ProviderName] = None,
-        model: Same[ModelName] = None,
-        duration: Same[Duration] = None,
-        aspect_ratio: Same[Ratio] = None,
-        resolution: Same[Resolution] = None,
-        images: Same[Images] = None,
-        end_image: Same[EndImage] = None,
-        negative_prompt: Same[Negative] = None,
-        seed: Same[Seed] = None,
-        audio: Same[Audio] = None,
-        options: Same[Options] = None,
-    ) -> CostReport:
+    @takes_request(brief=True)
+    async def estimate_cost(request: RequestArgs, ctx: Context) -> CostReport:
         """The USD price of the request generate_video would make, with a breakdown; validated the same way.
         Creates no job, calls no provider."""
-        args = RequestArgs(
-            prompt=prompt,
-            provider=provider,
-            model=model,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            images=images,
-            end_image=end_image,
-            negative_prompt=negative_prompt,
-            seed=seed,
-            audio=audio,
-            options=option_values(options),
-        )
         try:
             m = engine(ctx)
-            report = m.catalog.estimate(args)
+            report = m.catalog.estimate(request)
             return report.model_copy(update={"budget": m.budget.check(report.usd)})
         except (ProviderError, StoreError) as error:
             raise _tool_error(error) from None

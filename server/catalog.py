@@ -10,35 +10,17 @@ import difflib
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
-
-from pydantic import BaseModel
+from typing import get_args
 
 from providers.base import InvalidRequest, Mode, ModelSpec, Provider, VideoRequest
 from providers.registry import Providers
 from server.models import CostReport, ModelInfo, ModelList, ModelSummary, ProviderModels
+from server.request import RequestArgs  # declared there with its tool parameters and CLI flags
 
 MODES: tuple[str, ...] = get_args(Mode)
 # Rows in a listing without filters (about 290 characters each, text and structured together): the rest of the
 # catalogue is named by model id, so list_models stays within an agent's budget however many providers join.
 BARE_ROWS = 40
-
-
-class RequestArgs(BaseModel):
-    """The request fields as an agent or a person gives them; anything may be missing."""
-
-    prompt: str
-    provider: str | None = None
-    model: str | None = None
-    duration: float | None = None
-    aspect_ratio: str | None = None
-    resolution: str | None = None
-    images: list[str] | None = None
-    end_image: str | None = None
-    negative_prompt: str | None = None
-    seed: int | None = None
-    audio: bool | None = None
-    options: dict[str, Any] | None = None
 
 
 def _text(value: str, field: str) -> str:

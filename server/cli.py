@@ -38,24 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     def request_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("prompt")
-        p.add_argument("--provider")
-        p.add_argument("--model")
-        p.add_argument("--duration", type=float)
-        p.add_argument("--aspect-ratio")
-        p.add_argument("--resolution")
-        p.add_argument("--image", action="append", dest="images", help="start image (repeatable)")
-        p.add_argument("--end-image")
-        p.add_argument("--negative-prompt")
-        p.add_argument("--seed", type=int)
-        p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None)
-        p.add_argument(
-            "--option",
-            action="append",
-            dest="options",
-            metavar="NAME=VALUE",
-            help="a provider-specific setting (repeatable; VALUE may be JSON), see `models`",
-        )
+        from server.request import add_request_flags
+
+        add_request_flags(p)  # the request's fields, as the tools take them
         p.add_argument("--json", action="store_true", help="print JSON")
 
     gen = sub.add_parser("generate", help="make a video and print its path")
@@ -167,10 +152,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.app import build_server
     from server.settings import Settings
-    from server.transport import check_bind, http_app, max_message_bytes, serve_stdio
+    from server.transport import check_bind, http_app, serve_stdio
 
     settings = Settings.from_env()
-    max_bytes = max_message_bytes(os.environ)
+    max_bytes = settings.max_request_bytes
     if args.transport == "stdio":
         anyio.run(serve_stdio, build_server(settings), max_bytes)
         return 0
@@ -219,41 +204,10 @@ def _simulate(host: str, port: int, speed: float, faults: str = "", seed: int = 
     return 0
 
 
-def _options(pairs: list[str] | None) -> dict[str, Any] | None:
-    """--option NAME=VALUE pairs; a VALUE that parses as JSON is taken as such (numbers, objects)."""
-    from server.settings import SettingsError
-
-    if not pairs:
-        return None
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise SettingsError(f"--option takes NAME=VALUE, not {pair!r}")
-        try:
-            options[name.strip()] = json.loads(value)
-        except ValueError:
-            options[name.strip()] = value
-    return options
-
-
 def _request(args: argparse.Namespace) -> Any:
-    from server.catalog import RequestArgs
+    from server.request import from_flags
 
-    return RequestArgs(
-        prompt=args.prompt,
-        provider=args.provider,
-        model=args.model,
-        duration=args.duration,
-        aspect_ratio=args.aspect_ratio,
-        resolution=args.resolution,
-        images=args.images,
-        end_image=args.end_image,
-        negative_prompt=args.negative_prompt,
-        seed=args.seed,
-        audio=args.audio,
-        options=_options(args.options),
-    )
+    return from_flags(args)
 
 
 def _engine(resume: bool = True, named_files: Sequence[str] = ()) -> Any:
