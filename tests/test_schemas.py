@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from pydantic import TypeAdapter
 
 from providers.options import VideoOptions
 from providers.registry import PROVIDERS, provider_class
+from server import cli
 from server.app import build_server
-from server.arguments import closest_name
+from server.arguments import VideogenServer, closest_name
+from server.request import PARAMS, RequestArgs, takes_request
 from server.settings import Settings
 from server.tasks import IDENTIFIER
 
@@ -262,3 +265,74 @@ async def test_estimate_cost_takes_generate_videos_request_with_its_bounds(setti
             )
         refused = await client.call_tool("estimate_cost", {"prompt": "a cat", "seed": -1})
     assert refused.is_error and "seed" in refused.content[0].text
+
+
+# -- the request, declared once (issue 9 item 4) ---------------------------------------------------------
+
+# One value of every request field as an agent sends it (JSON) and as a person types it (the CLI's flags).
+EVERY_FIELD: dict[str, tuple[Any, list[str]]] = {
+    "prompt": ("a fox in the snow", ["a fox in the snow"]),
+    "provider": ("kling", ["--provider", "kling"]),
+    "model": ("kling-v1-6", ["--model", "kling-v1-6"]),
+    "duration": (5.5, ["--duration", "5.5"]),
+    "aspect_ratio": ("9:16", ["--aspect-ratio", "9:16"]),
+    "resolution": ("1080p", ["--resolution", "1080p"]),
+    "images": (["https://example.com/a.png", "b.png"], ["--image", "https://example.com/a.png", "--image", "b.png"]),
+    "end_image": ("c.png", ["--end-image", "c.png"]),
+    "negative_prompt": ("blur", ["--negative-prompt", "blur"]),
+    "seed": (7, ["--seed", "7"]),
+    "audio": (False, ["--no-audio"]),
+    "options": (
+        {"cfg_scale": 0.5, "multi_shots": "custom"},
+        ["--option", "cfg_scale=0.5", "--option", "multi_shots=custom"],
+    ),
+}
+
+
+def json_types(node: dict[str, Any]) -> set[str]:
+    """The JSON types a schema node allows, null aside."""
+    kinds = [b.get("type") for b in node["anyOf"]] if "anyOf" in node else [node.get("type")]
+    flat = {k for kind in kinds for k in (kind if isinstance(kind, list) else [kind])}
+    return flat - {"null"}
+
+
+def echo_server() -> VideogenServer:
+    """A server with one tool that takes the request as generate_video does and answers the RequestArgs it got."""
+    echo = VideogenServer("echo")
+
+    @echo.tool()
+    @takes_request()
+    async def echo_request(request: RequestArgs) -> str:
+        return request.model_dump_json()
+
+    return echo
+
+
+async def test_the_tools_requestargs_and_the_cli_take_the_same_request_field_by_field(settings: Settings):
+    fields = list(RequestArgs.model_fields)
+    assert list(EVERY_FIELD) == fields, "every request field needs a sample here"
+    async with Client(build_server(settings)) as client:
+        schemas = {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
+    generate, estimate = schemas["generate_video"], schemas["estimate_cost"]
+    assert list(generate["properties"])[: len(fields)] == fields and list(estimate["properties"]) == fields
+    required = [name for name, info in RequestArgs.model_fields.items() if info.is_required()]
+    assert generate["required"] == estimate["required"] == required
+    async with Client(echo_server()) as client:
+        echoed = (await client.list_tools()).tools[0].input_schema["properties"]
+        answer = await client.call_tool("echo_request", {name: value for name, (value, _) in EVERY_FIELD.items()})
+    assert not answer.is_error, answer.content
+    agent = RequestArgs.model_validate_json(answer.content[0].text)
+    parsed = {
+        command: cli._parser().parse_args([command, *(arg for _, argv in EVERY_FIELD.values() for arg in argv)])
+        for command in ("generate", "cost")
+    }
+    for name, info in RequestArgs.model_fields.items():
+        sent = EVERY_FIELD[name][0]
+        # The tool's parameter: generate_video's schema, estimate_cost's the same but for the description.
+        assert generate["properties"][name] == echoed[name], name
+        assert json_types(TypeAdapter(info.annotation).json_schema()) == json_types(generate["properties"][name]), name
+        assert getattr(agent, name) == sent, name
+        for command, flags in parsed.items():  # the flag's value, typed as the agent's (not "7" for 7)
+            typed = (PARAMS[name].from_flag or (lambda value: value))(getattr(flags, name))
+            assert (typed, type(typed)) == (sent, type(sent)), (command, name)
+            assert getattr(cli._request(flags), name) == sent, (command, name)
