@@ -32,7 +32,7 @@ import random
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -56,6 +56,7 @@ API_VERSION = "v1"
 KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # the SDK's order of preference
 MAX_INLINE_IMAGE_BYTES = 7 * 1024 * 1024  # the request's inline data stays well under Gemini's 20 MB request cap
 MAX_VIDEO_BYTES = 2 * 1024**3
+REDIRECTS = (301, 302, 303, 307, 308)
 PRICE_CHECKED = "2026-12-03"
 # Google bills 5,792 video tokens per second of 720p output at $17.50 per 1M video tokens (runware's copy of
 # Google's rates) = $0.1014/s; 360p costs a third of 720p (Google's 1.1 announcement), 1080p x1.5, 4K x3
@@ -207,8 +208,8 @@ class GoogleProvider(Provider):
         await anyio.Path(dest).write_bytes(await self._download(video.uri or ""))
 
     async def _download(self, uri: str) -> bytes:
-        """A uri on the API's own origin is fetched with the key (the Files API needs it); any other https
-        uri without it, so the key never reaches another host."""
+        """A uri on the API's own origin is fetched with the key (the Files API needs it), and a redirect from
+        there is followed once without it; any other uri is fetched without it: the key never leaves the API."""
         parts = urlsplit(uri)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ProviderError(
@@ -216,25 +217,15 @@ class GoogleProvider(Provider):
                 f"Google gave a video location this server cannot read ({uri[:60]!r}); a gs:// URI is Vertex's.",
             )
         own = urlsplit(self.base_url)
-        if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
-            response = await self.http.request("GET", uri)
-        else:
-            import httpx
-
-            async with httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), follow_redirects=True) as client:
-                try:
-                    response = await client.get(uri)
-                except httpx.HTTPError as exc:
-                    raise ProviderError(
-                        ErrorCode.DOWNLOAD_FAILED, f"could not download the video from Google ({type(exc).__name__})"
-                    ) from None
-            if response.status_code != 200:
-                raise ProviderError(
-                    ErrorCode.DOWNLOAD_FAILED, f"Google's video link answered HTTP {response.status_code}"
-                )
-        if len(response.content) > MAX_VIDEO_BYTES:
-            raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's video is larger than 2 GB", retryable=False)
-        return response.content
+        if (parts.scheme, parts.netloc) != (own.scheme, own.netloc):
+            return await _fetch_without_key(uri)
+        response = await self.http.request("GET", uri, expected=(200, *REDIRECTS))  # never followed with the key
+        if response.status_code in REDIRECTS:
+            location = response.headers.get("location", "")
+            if not location:
+                raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google redirected the video download to nowhere")
+            return await _fetch_without_key(urljoin(uri, location))
+        return _capped(response.content)
 
     def _path(self, submission: Submission) -> str:
         return f"/{API_VERSION}/interactions/{quote(submission.ref, safe='')}"
@@ -274,6 +265,28 @@ class GoogleProvider(Provider):
                 ErrorCode.NOT_CONFIGURED, "Set GEMINI_API_KEY (or GOOGLE_API_KEY) to a key from Google AI Studio."
             )
         return {"auth": lambda: {"x-goog-api-key": key}, "error_mapper": error_for}
+
+
+async def _fetch_without_key(url: str) -> bytes:
+    """A video from outside the API (storage, a CDN): a fresh client, so no credential can ride along."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), follow_redirects=True) as client:
+        try:
+            response = await client.get(url)
+        except httpx.HTTPError as exc:
+            raise ProviderError(
+                ErrorCode.DOWNLOAD_FAILED, f"could not download the video from Google ({type(exc).__name__})"
+            ) from None
+    if response.status_code != 200:
+        raise ProviderError(ErrorCode.DOWNLOAD_FAILED, f"Google's video link answered HTTP {response.status_code}")
+    return _capped(response.content)
+
+
+def _capped(data: bytes) -> bytes:
+    if len(data) > MAX_VIDEO_BYTES:
+        raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's video is larger than 2 GB", retryable=False)
+    return data
 
 
 # -- Google's answers (types/interactions/interaction.py, videocontent.py, error.py), read tolerantly --------

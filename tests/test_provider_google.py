@@ -441,19 +441,25 @@ async def test_webhook_config_gets_the_callback(g_env, sim: Simulator):
 async def test_the_key_goes_only_to_the_apis_own_host(tmp_path: Path):
     seen: dict[str, list[str | None]] = {"api": [], "cdn": []}
 
+    cdn_root: list[str] = []
+
     def recorder(name: str) -> Starlette:
         async def video(request: Request) -> Response:
             seen[name].append(request.headers.get("x-goog-api-key"))
+            if request.url.path.endswith("/moved:download"):  # the Files API sending the bytes elsewhere
+                return Response(status_code=302, headers={"location": f"{cdn_root[0]}/stored.mp4"})
             return Response(b"mp4-bytes", media_type="video/mp4")
 
         return Starlette(routes=[Route("/{path:path}", video)])
 
     with running(recorder("api")) as api, running(recorder("cdn")) as cdn:
+        cdn_root.append(cdn)
         provider = GoogleProvider({"GEMINI_API_KEY": "AIza-secret", "VIDEOGEN_GOOGLE_BASE_URL": api})
         assert await provider._download(f"{api}/v1/files/abc:download?alt=media") == b"mp4-bytes"
         assert await provider._download(f"{cdn}/video.mp4") == b"mp4-bytes"
+        assert await provider._download(f"{api}/v1/files/moved:download?alt=media") == b"mp4-bytes"
         with pytest.raises(ProviderError) as raised:
             await provider._download("gs://bucket/video.mp4")
         await provider.aclose()
-    assert seen == {"api": ["AIza-secret"], "cdn": [None]}
+    assert seen == {"api": ["AIza-secret", "AIza-secret"], "cdn": [None, None]}
     assert raised.value.code == ErrorCode.DOWNLOAD_FAILED
