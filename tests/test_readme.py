@@ -12,16 +12,19 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_every_provider_model_and_credential_is_documented():
+    """Each provider has its section naming its credentials and every model id; the prices themselves are in
+    docs/models.md, generated from the code (tests/test_catalogue.py fails while it is stale)."""
     providers = Providers({})
+    assert "[docs/models.md](docs/models.md)" in README
+    sections = README.split("\n### ")
     for name in PROVIDERS:
         provider = providers.get(name)
-        assert f"### `{name}`" in README, name
+        section = next((s for s in sections if s.startswith(f"`{name}`")), None)
+        assert section is not None, name
         for var in provider.env_vars:
-            assert f"`{var}`" in README, var
+            assert f"`{var}`" in section, var
         for spec in provider.models:
-            row = next((line for line in README.splitlines() if line.startswith(f"| `{spec.id}`")), None)
-            assert row is not None, spec.id
-            assert spec.price.describe(with_note=False) in row, (spec.id, row)
+            assert f"`{spec.id}`" in section, spec.id
 
 
 def test_every_setting_the_code_reads_is_documented():
