@@ -714,9 +714,6 @@ async def test_every_terminal_status_records_the_charge(rw_env, sim: Simulator):
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="server/jobs.py raises on a failed snapshot without storing its charged_usd (issue 9)"
-)
 async def test_a_charged_failure_counts_as_spent(rw_settings: Settings, sim: Simulator):
     # Runway keeps the credits of a task its input moderation refused; the job must say what was charged.
     job = await failed_with(

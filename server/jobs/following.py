@@ -61,8 +61,7 @@ class Following:
         if row.terminal:
             await self._done(job.job_id)
             return None
-        if row.cancel_requested:
-            await self._cancel_remote(job.job_id, job.provider, job.submission, job.request)
+        if row.cancel_requested and await self._cancel_remote(job.job_id, job.provider, job.submission, job.request):
             await self._done(job.job_id)
             return None
         news = await self._store(self.db.take_callback, job.job_id, self.owner) if row.callback is not None else None
@@ -81,6 +80,8 @@ class Following:
             self._deliver_later(job, snapshot)
             return None
         if snapshot.status == "failed":
+            if snapshot.charged_usd is not None:  # a failure the provider charged for (Runway's input moderation)
+                await self._write(job.job_id, cost_charged=snapshot.charged_usd)
             err = snapshot.error
             raise ProviderError(
                 err.code if err else ErrorCode.PROVIDER_FAILED,
@@ -179,9 +180,21 @@ class Following:
             if (await self._read(job_id)).cancel_requested:
                 return None
 
-    async def _cancel_remote(self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest):
+    async def _cancel_remote(
+        self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest
+    ) -> bool:
+        """End the job as cancelled, at the provider too where it can. False: the provider refused to cancel it
+        now (BytePlus and DashScope cancel only queued tasks), so it runs on and will be charged: the request is
+        withdrawn and the job followed to the end, so the paid video is delivered rather than lost."""
         if provider.supports_cancel:
-            await provider.cancel(submission, request)
+            try:
+                await provider.cancel(submission, request)
+            except ProviderError as error:
+                if error.code is not ErrorCode.INVALID_INPUT:
+                    raise
+                message = f"{error.message.rstrip('.')}. Still watching it: the video will be delivered."
+                await self._write(job_id, cancel_requested=False, provider_state=submission.state, message=message)
+                return False
             message = f"cancelled at {provider.title}"
         else:
             message = (
@@ -191,3 +204,4 @@ class Following:
         await self._write(
             job_id, status="cancelled", provider_state=submission.state, message=message, finished_at=time.time()
         )
+        return True

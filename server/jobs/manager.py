@@ -169,10 +169,14 @@ class JobManager(Submitting, Following, Delivering, Leases):
         return row
 
     async def wait(
-        self, job_id: str, seconds: float, on_update: Callable[[JobRow], Awaitable[None]] | None = None
+        self,
+        job_id: str,
+        seconds: float,
+        on_update: Callable[[JobRow], Awaitable[None]] | None = None,
+        until: Callable[[JobRow], bool] | None = None,
     ) -> JobRow:
-        """Return when the job is finished or `seconds` have passed; call on_update at every change
-        and at least every heartbeat (jobs watched by another process are seen through the store)."""
+        """Return when the job is finished (or `until` says so) or `seconds` have passed; call on_update at every
+        change and at least every heartbeat (jobs watched by another process are seen through the store)."""
         deadline = time.monotonic() + max(0.0, seconds)
         while True:
             event = self._event(job_id)
@@ -180,7 +184,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
             if on_update is not None:
                 await on_update(row)
             remaining = deadline - time.monotonic()
-            if row.terminal or remaining <= 0:
+            if row.terminal or remaining <= 0 or (until is not None and until(row)):
                 return row
             with anyio.move_on_after(min(self.settings.heartbeat_seconds, remaining)):
                 await event.wait()
@@ -195,7 +199,8 @@ class JobManager(Submitting, Following, Delivering, Leases):
         if row.job_id in self._watching:
             self.scheduler.wake(row.job_id)
             await self._publish(row.job_id)  # wakes a submit or a delivery waiting to try again
-            return await self.wait(row.job_id, 15.0)
+            # Until it ends, or the provider refused to cancel it now and it is followed to the end.
+            return await self.wait(row.job_id, 15.0, until=lambda r: not r.cancel_requested)
         return await self._read(row.job_id)
 
     # -- provider callbacks --------------------------------------------------------------------
