@@ -631,11 +631,6 @@ async def test_a_described_model_runs_through_the_engine_once_described(rep_env:
     assert sim_job(sim).payload["input"] == {"prompt": f"a heron {QUICK}", "duration": 6, "resolution": "1080p"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/jobs/manager.py _prepare looks the model up with provider.spec only: a described model is not "
-    "described again after a restart, so its running (billed) prediction is dropped as 'no longer offered'",
-)
 async def test_a_described_models_job_survives_a_restart(rep_env: dict[str, str], sim: Simulator):
     settings = Settings.from_env({**rep_env, "VIDEOGEN_REPLICATE_UNPRICED": HAILUO})
     async with JobManager(settings) as first:

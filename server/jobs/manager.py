@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from providers.base import TERMINAL, ErrorCode, ProviderError, Snapshot, Submission, VideoRequest
+from providers.base import TERMINAL, ErrorCode, ModelSpec, Provider, ProviderError, Snapshot, Submission, VideoRequest
 from providers.registry import Providers
 from server.budget import Budget
 from server.catalog import Catalog
@@ -256,7 +256,9 @@ class JobManager(Submitting, Following, Delivering, Leases):
             raise LeaseLost(job_id)
         provider = self.providers.get(row.provider)
         request = VideoRequest.model_validate(row.request)
-        spec = provider.spec(row.model)
+        # A model an aggregator described from its published schema (Replicate's owner/name) is described again
+        # after a restart: its running, billed prediction is followed, not dropped.
+        spec = provider.spec(row.model) or await _described(provider, row.model)
         if spec is None:
             raise ProviderError(ErrorCode.INVALID_INPUT, f"model {row.model!r} is no longer offered by {row.provider}")
         submission = await self._ensure_submitted(row, provider, spec, request)
@@ -323,3 +325,9 @@ class JobManager(Submitting, Following, Delivering, Leases):
             return
         with anyio.move_on_after(max(seconds, common.SLEEP_FLOOR * self.settings.poll_scale, 0.001)):
             await event.wait()
+
+
+async def _described(provider: Provider, model: str) -> ModelSpec | None:
+    """The spec a provider that accepts any model of its catalogue reads from the model's published schema."""
+    describe = getattr(provider, "describe", None)
+    return await describe(model) if describe is not None else None
