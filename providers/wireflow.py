@@ -520,7 +520,8 @@ def map_error(response: httpx.Response) -> ProviderError:
         )
     if status >= 500 or status == 408:
         return ProviderError(
-            ErrorCode.TRANSIENT, f"Wireflow server error (HTTP {status}) on {where}: {detail}; it may pass{ref}."
+            ErrorCode.TRANSIENT,
+            f"Wireflow server error (HTTP {status}) on {where}: {detail}; it may pass: retry in a minute{ref}.",
         )
     return ProviderError(ErrorCode.INVALID_INPUT, f"Wireflow refused the request (HTTP {status}): {detail}{ref}.")
 

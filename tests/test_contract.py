@@ -40,10 +40,7 @@ FAULT_KINDS = (
 )
 RETRY_WORDS = ("retry", "try again", "wait")
 # (provider, case) -> why it fails today: a bug in that provider's adapter or simulator, reported to its owner.
-KNOWN: dict[tuple[str, str], str] = {
-    ("wireflow", "fault-TRANSIENT"): "providers/wireflow.py (about line 523): a 503 reads 'Wireflow server error (HTTP "
-    "503) on POST ...: ...; it may pass.', which does not say to retry or wait",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def cases(case: str) -> list[Any]:

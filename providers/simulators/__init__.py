@@ -78,6 +78,8 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.OUT_OF_CREDIT: Fault(config={"balance": 0}, says=("top up",)),
             ErrorCode.RATE_LIMITED: Fault(config={"rate_limit": _MANY, "retry_after": 0.01, "on": "POST"}),
             ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("change the prompt",)),
+            # A start image fal cannot load (a model error, 422 image_load_error): our checks cannot see that.
+            ErrorCode.INVALID_INPUT: Fault(prompt="sim:fail=image_load_error", says=("fix the input",)),
             ErrorCode.TRANSIENT: Fault(config={"server_errors": _MANY, "error_status": 503, "on": "POST"}),
         },
     ),
@@ -142,6 +144,8 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.OUT_OF_CREDIT: Fault(config={"credit": False}, says=("add credit",)),
             ErrorCode.RATE_LIMITED: Fault(config={"rate_limit": _MANY, "retry_after": 0}, says=("try again",)),
             ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("sensitive", "change the prompt")),
+            # Replicate's 422 Input validation failed for a value our checks cannot judge (e.g. an unreadable image).
+            ErrorCode.INVALID_INPUT: Fault(config={"invalid_field": "prompt"}, says=("fix the fields",)),
             ErrorCode.TRANSIENT: Fault(config={"server_errors": _MANY, "error_status": 503}),
         },
     ),

@@ -319,6 +319,7 @@ REQUEST_ERRORS: dict[str, tuple[int, str]] = {
     "runner_disconnected": (503, "The runner disconnected"),
     "runner_incomplete_response": (502, "The runner's response was incomplete"),
 }
+IMAGE_LOAD_MESSAGE = "Failed to load the image. Please ensure the image file is not corrupted and is accessible."
 CONTENT_MESSAGE = "The content could not be processed because it contained material flagged by a content checker."
 CANCELLED_MESSAGE = "Request cancelled by the client."
 QUEUE_AHEAD = 3  # a new request starts with this many ahead of it, counting down to 0
@@ -360,6 +361,8 @@ def verdict(job: SimJob, phase: str) -> tuple[str, str]:
         return CANCELLED_MESSAGE, "client_cancelled"
     if job.fail == "content":
         return CONTENT_MESSAGE, "content_policy_violation"
+    if job.fail == "image_load_error":  # a model error: the start image URL could not be fetched or decoded
+        return IMAGE_LOAD_MESSAGE, "image_load_error"
     kind = error_kind(job)
     return REQUEST_ERRORS[kind][1], kind
 
@@ -498,6 +501,9 @@ def create_app(speed: float = 1.0) -> Starlette:
             return 499, body, {"X-Fal-Error-Type": "client_cancelled"}
         if phase == "failed" and job.fail == "content":
             detail = [{"loc": ["body", "prompt"], "msg": CONTENT_MESSAGE, "type": "content_policy_violation"}]
+            return 422, {"detail": detail}, {"X-Fal-Retryable": "false"}
+        if phase == "failed" and job.fail == "image_load_error":  # fal's model-error shape (422, loc/msg/type)
+            detail = [{"loc": ["body", "image_url"], "msg": IMAGE_LOAD_MESSAGE, "type": "image_load_error"}]
             return 422, {"detail": detail}, {"X-Fal-Retryable": "false"}
         if phase == "failed":
             kind = error_kind(job)

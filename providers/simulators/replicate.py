@@ -382,6 +382,8 @@ def create_app(speed: float = 1.0) -> Starlette:
         if found:
             return problem(422, "Invalid request", "".join(f"- {line}\n" for line in found))
         fields = invalid_fields(model, body["input"])
+        if field := sim.config.get("invalid_field"):  # a value only Replicate can judge (e.g. an image it cannot read)
+            fields = [{"type": "invalid_value", "field": f"input.{field}", "description": "could not be processed"}]
         if fields:
             detail = "".join(f"- {f['field']}: {f['description']}\n" for f in fields)
             return problem(422, "Input validation failed", detail, invalid_fields=fields)
