@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -158,7 +157,8 @@ def takes_request(*, brief: bool = False) -> Callable[[Tool], Tool]:
     lists them (`brief`: described as generate_video's). Called with them, it calls `fn` with one RequestArgs."""
 
     def wrap(fn: Tool) -> Tool:
-        hints = typing.get_type_hints(fn, include_extras=True)
+        # Not typing.get_type_hints: before 3.11 it wraps a parameter defaulting to None in Optional again.
+        hints = inspect.get_annotations(fn, eval_str=True)
         parameters: list[inspect.Parameter] = []
         for p in inspect.signature(fn).parameters.values():
             if p.name == "request":
