@@ -22,10 +22,10 @@ largest output size of each resolution, so no aspect ratio costs more than its e
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from providers import images
 from providers.base import (
@@ -42,6 +42,7 @@ from providers.base import (
     about_another_job,
     json_body,
 )
+from providers.wire import Maybe
 
 TITLE = "BytePlus ModelArk"
 TASKS = "/api/v3/contents/generations/tasks"
@@ -273,18 +274,6 @@ class BytePlusProvider(Provider):
 
 
 # -- BytePlus's answers (types/content_generation), read tolerantly: a field of the wrong shape reads as absent
-
-T = TypeVar("T")
-
-
-def _or_none(value: Any, handler: Any) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Maybe = Annotated[T | None, WrapValidator(_or_none)]
 
 
 class _Wire(BaseModel):

@@ -31,11 +31,11 @@ Choices:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import anyio
-from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict
 
 from providers import images
 from providers.base import (
@@ -51,6 +51,7 @@ from providers.base import (
     VideoRequest,
     json_body,
 )
+from providers.wire import Maybe
 
 TITLE = "DashScope"
 SYNTHESIS = "/services/aigc/video-generation/video-synthesis"
@@ -153,17 +154,6 @@ MODELS: tuple[ModelSpec, ...] = (
 )
 
 # -- DashScope's answers (VideoSynthesisResponse and the tasks API), read tolerantly -------------------------------
-T = TypeVar("T")
-
-
-def _or_none(value: Any, handler: Any) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Maybe = Annotated[T | None, WrapValidator(_or_none)]
 
 
 class _Wire(BaseModel):

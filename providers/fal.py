@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, ConfigDict
 
 from providers.base import (
     ErrorCode,
@@ -38,6 +38,7 @@ from providers.base import (
     about_another_job,
     json_body,
 )
+from providers.wire import Lenient
 
 TEXT: Mode = "text_to_video"
 IMAGE: Mode = "image_to_video"
@@ -726,16 +727,6 @@ _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 # -- fal's answers, typed -----------------------------------------------------------------------
 # Tolerant on purpose: a field of the wrong type reads as missing (None) instead of failing the whole answer,
 # so each caller decides what a missing field means, as fal's own client does with dict lookups.
-
-
-def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Lenient = WrapValidator(_or_none)
 
 
 class _Answer(BaseModel):

@@ -17,7 +17,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -424,6 +424,19 @@ def data_uri(data: bytes, mime: str) -> str:
 
 
 # -- Pillow ----------------------------------------------------------------------------------------
+
+
+def data_uri_under(data: bytes, mime: str, limit: int, accepted: Collection[str]) -> str | None:
+    """The image as a data URI of fewer than `limit` characters: as it is when its type is `accepted`, else as
+    PNG; then as JPEG, at 2048 and 1280 px if need be. None: not even a 1280 px JPEG fits."""
+    if mime not in accepted:
+        data, mime = reencode(data, "png"), "image/png"
+    uri = data_uri(data, mime)
+    for max_side in (None, 2048, 1280):
+        if len(uri) < limit:
+            return uri
+        uri = data_uri(reencode(data, "jpeg", max_side), "image/jpeg")
+    return uri if len(uri) < limit else None
 
 
 def _open_lazily(data: bytes, what: str, max_pixels: int):  # -> PIL.Image.Image, header read, nothing decoded

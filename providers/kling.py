@@ -15,9 +15,9 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict, StrictInt
 
 from providers import images
 from providers.base import (
@@ -34,6 +34,7 @@ from providers.base import (
     about_another_job,
     json_body,
 )
+from providers.wire import Maybe
 
 if TYPE_CHECKING:
     import httpx
@@ -207,17 +208,6 @@ CONTENT_FAILURE = re.compile(r"risk|safety|secur|sensitive|policy|violat|inappro
 
 # -- Kling's answers, as typed wire models: tolerant (a field of the wrong shape reads as absent), so every
 # odd answer still takes one of the error paths below rather than raising.
-T = TypeVar("T")
-
-
-def _or_none(value: Any, handler: Any) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Maybe = Annotated[T | None, WrapValidator(_or_none)]
 
 
 class _Wire(BaseModel):

@@ -29,10 +29,10 @@ Choices:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict
 
 from providers import images
 from providers.base import (
@@ -50,6 +50,7 @@ from providers.base import (
     json_body,
 )
 from providers.options import VideoOptions
+from providers.wire import Maybe
 
 TITLE = "Luma"
 KEYS_PAGE = "lumalabs.ai/dream-machine/api/keys"
@@ -126,17 +127,6 @@ MODERATION = ("moderation", "not allowed", "policy", "safety", "nsfw", "inapprop
 
 
 # -- Luma's answers (types/generation.py), read tolerantly: a field of the wrong shape reads as absent ----------
-T = TypeVar("T")
-
-
-def _or_none(value: Any, handler: Any) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Maybe = Annotated[T | None, WrapValidator(_or_none)]
 
 
 class _Wire(BaseModel):

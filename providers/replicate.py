@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, ConfigDict
 
 from providers import images
 from providers.base import (
@@ -49,6 +49,7 @@ from providers.base import (
     about_another_job,
     json_body,
 )
+from providers.wire import Lenient
 
 TEXT: Mode = "text_to_video"
 IMAGE: Mode = "image_to_video"
@@ -274,14 +275,7 @@ class ReplicateProvider(Provider):
         if images.classify(value) == "url":
             return images.check_url(value)
         data, mime = images.to_bytes(value, self.allowed_dirs)
-        if mime not in ("image/jpeg", "image/png"):
-            data, mime = images.reencode(data, "png"), "image/png"
-        uri = images.data_uri(data, mime)
-        for max_side in (None, 2048, 1280):
-            if len(uri) < MAX_DATA_URI:
-                return uri
-            uri = images.data_uri(images.reencode(data, "jpeg", max_side), "image/jpeg")
-        if len(uri) < MAX_DATA_URI:
+        if uri := images.data_uri_under(data, mime, MAX_DATA_URI, ("image/jpeg", "image/png")):
             return uri
         raise InvalidRequest("image is too large to send to Replicate even as a 1280 px JPEG; pass an https URL")
 
@@ -376,16 +370,6 @@ class ReplicateProvider(Provider):
 
 
 # -- Replicate's answers, read tolerantly ------------------------------------------------------------
-
-
-def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Lenient = WrapValidator(_or_none)
 
 
 class Prediction(BaseModel):

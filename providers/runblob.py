@@ -26,10 +26,10 @@ Choices:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict
 
 from providers.base import (
     RETRYABLE,
@@ -47,6 +47,7 @@ from providers.base import (
     json_body,
 )
 from providers.images import check_url, classify, to_data_uri
+from providers.wire import Maybe
 
 if TYPE_CHECKING:
     import httpx
@@ -144,17 +145,6 @@ _CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 # -- runblob's answers, as typed wire models: tolerant (a field of the wrong shape reads as absent), so every
 # odd answer still takes one of the error paths below rather than raising.
-T = TypeVar("T")
-
-
-def _or_none(value: Any, handler: Any) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
-Maybe = Annotated[T | None, WrapValidator(_or_none)]
 
 
 class _Wire(BaseModel):

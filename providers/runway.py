@@ -308,14 +308,7 @@ class RunwayProvider(Provider):
                 )
             return url
         data, mime = images.to_bytes(value, self.allowed_dirs)
-        if mime not in RUNWAY_IMAGE_MIMES:
-            data, mime = images.reencode(data, "png"), "image/png"
-        uri = images.data_uri(data, mime)
-        for max_side in (None, 2048, 1280):
-            if len(uri) < MAX_DATA_URI_CHARS:
-                return uri
-            uri = images.data_uri(images.reencode(data, "jpeg", max_side), "image/jpeg")
-        if len(uri) < MAX_DATA_URI_CHARS:
+        if uri := images.data_uri_under(data, mime, MAX_DATA_URI_CHARS, RUNWAY_IMAGE_MIMES):
             return uri
         raise InvalidRequest("image is too large for Runway even as a 1280 px JPEG; pass a smaller image")
 
