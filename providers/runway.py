@@ -10,11 +10,15 @@ image_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py) 
     task cannot be fetched again (404)
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
-Only models with a price Runway publishes are offered (runwayml/skills, rw-api-reference). `veo3` left the
-API spec in SDK 5.14.0; the other third-party models the SDK lists (Kling, Hailuo, Wan, Grok, Gemini Omni,
-...) have no published credit price yet. Runway cannot look a task up by our job id, so a submit cut off
-mid-way cannot be reconciled (the base class's `reconcile` returns None and the engine reports
-SUBMIT_UNCONFIRMED).
+Only models with a credit price Runway publishes are offered (runwayml/skills, rw-api-reference). `veo3` left
+the API spec in SDK 5.14.0. The other text/image-to-video models SDK 5.24 declares (UNPRICED_MODELS: Kling 2.5 /
+3.0 / O3 / 4, Seedance 2 Fast / Mini / 2.5, Hailuo 3, HappyHorse, Wan 3, Gemini Omni, Grok Imagine, H3 Max) are
+left out on purpose: no credit price for them could be read from Runway (its pricing page,
+docs.dev.runwayml.com/guides/pricing, was not reachable on 2026-12-03 and the official rw-api-reference lists
+none), and a guessed price would break "no surprise costs". tests/test_provider_runway.py fails when the
+installed SDK declares a model that is neither offered nor listed there, or drops one we offer.
+Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled (the base
+class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
 """
 
 from __future__ import annotations
@@ -49,6 +53,16 @@ RUNWAY_IMAGE_MIMES = ("image/jpeg", "image/png", "image/webp")
 # Runway's official price list (gen4.5, gen4_turbo, veo3.1, veo3.1_fast, seedance2 in credits per second).
 PRICE_SOURCE = "https://github.com/runwayml/skills/blob/main/skills/rw-api-reference/SKILL.md"
 PRICE_CHECKED = "2026-12-03"
+
+# Declared by the official SDK (runwayml 5.24 text_to_video / image_to_video params) but not offered: Runway
+# publishes no credit price for them that could be read (checked 2026-12-03). Add one here only with its price.
+UNPRICED_MODELS: tuple[str, ...] = (
+    *("kling2.5_turbo_pro", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "kling_4"),
+    *("klingO3_standard", "klingO3_pro", "klingO3_4k"),
+    *("seedance2_fast", "seedance2_mini", "seedance2_5"),
+    *("hailuo3", "h3_max", "happyhorse_1_0", "wan3", "wan3_prime"),
+    *("gemini_omni_flash", "gemini_omni_flash_1.1", "grok_imagine_1_5", "grok_imagine_1_5_lite"),
+)
 
 # Agents speak in aspect ratios; Runway takes output sizes, and each model has its own.
 # (our ratio, resolution) -> Runway `ratio`, per model, as the SDK's *_create_params literals list them.

@@ -817,3 +817,129 @@ async def wait_until(condition, seconds: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await anyio.sleep(0.01)
+
+
+# -- 9. the catalogue and the simulator against the official SDK's declarations (runwayml 5.24 types) ----
+
+
+def _sdk_models() -> dict[str, dict[str, dict[str, tuple[Any, bool]]]]:
+    """endpoint -> model id -> wire field (camelCase) -> (its type, required), read from the installed SDK's
+    *_create_params TypedDicts, so the comparison is with Stainless's generation from Runway's API spec."""
+    import typing
+
+    runwayml = pytest.importorskip("runwayml")
+    if tuple(int(p) for p in runwayml.__version__.split(".")[:2]) < (5, 24):
+        pytest.skip(f"runwayml {runwayml.__version__}: these checks are against 5.24's declarations")
+    from runwayml._utils import PropertyInfo
+    from runwayml.types import image_to_video_create_params, text_to_video_create_params
+
+    def field(tp: Any) -> tuple[Any, bool, str | None]:
+        required, alias = False, None
+        while True:
+            origin = typing.get_origin(tp)
+            if origin in (typing.Required, typing.NotRequired):
+                required, tp = origin is typing.Required, typing.get_args(tp)[0]
+            elif origin is typing.Annotated:
+                tp, *meta = typing.get_args(tp)
+                alias = next((m.alias for m in meta if isinstance(m, PropertyInfo) and m.alias), alias)
+            else:
+                return tp, required, alias
+
+    found: dict[str, dict[str, dict[str, tuple[Any, bool]]]] = {}
+    for endpoint, union in (
+        ("text_to_video", text_to_video_create_params.TextToVideoCreateParams),
+        ("image_to_video", image_to_video_create_params.ImageToVideoCreateParams),
+    ):
+        for params in typing.get_args(union):
+            fields = {}
+            for name, hint in typing.get_type_hints(params, include_extras=True).items():
+                tp, required, alias = field(hint)
+                fields[alias or name] = (tp, required)
+            (model,) = typing.get_args(fields.pop("model")[0])
+            found.setdefault(endpoint, {})[model] = fields
+    return found
+
+
+def _literals(tp: Any) -> tuple[Any, ...]:
+    """The Literal values a type allows (through Union and Iterable), in declaration order."""
+    import typing
+
+    if typing.get_origin(tp) is typing.Literal:
+        return typing.get_args(tp)
+    return tuple(v for arg in typing.get_args(tp) for v in _literals(arg))
+
+
+def _frame_positions(tp: Any) -> tuple[tuple[str, ...], bool]:
+    """promptImage: Union[str, Iterable[{uri, position}]] -> (the positions allowed, whether position is required)."""
+    import typing
+
+    (items,) = [a for a in typing.get_args(tp) if a is not str]
+    (frame,) = typing.get_args(items)
+    hint = typing.get_type_hints(frame, include_extras=True)["position"]
+    required = typing.get_origin(hint) is typing.Required
+    return _literals(hint), required
+
+
+async def test_simulator_takes_exactly_what_the_official_sdk_declares():
+    """Each simulated model, per endpoint, against its TypedDict: the same fields (nothing extra accepted,
+    nothing declared refused), the same required ones, ratios, fixed durations and frame positions."""
+    from providers.simulators.runway import MODELS as SIMULATED
+
+    sdk = _sdk_models()
+    for model, rules in SIMULATED.items():
+        endpoints = ("text_to_video", "image_to_video") if rules.text_ratios else ("image_to_video",)
+        assert (model in sdk["text_to_video"]) == bool(rules.text_ratios), model
+        for endpoint in endpoints:
+            declared = sdk[endpoint][model]
+            taken = {"promptText", "ratio", "duration", *rules.optional}
+            taken |= {"promptImage"} if endpoint == "image_to_video" else set(rules.text_only)
+            assert taken == set(declared), (model, endpoint, taken ^ set(declared))
+            text_required = endpoint == "text_to_video" or rules.image_prompt_text_required
+            assert declared["promptText"][1] == text_required, (model, endpoint)
+            assert declared["ratio"][1] == rules.ratio_required, (model, endpoint)
+            assert declared["duration"][1] == rules.duration_required, (model, endpoint)
+            ratios = rules.text_ratios if endpoint == "text_to_video" else rules.image_ratios
+            assert set(_literals(declared["ratio"][0])) == set(ratios), (model, endpoint)
+            fixed = [d for d in _literals(declared["duration"][0]) if d != "auto"]
+            assert not fixed or tuple(fixed) == rules.durations, (model, endpoint)  # an int: checked by the docs
+            assert ("auto" in _literals(declared["duration"][0])) == rules.auto_duration, (model, endpoint)
+            if endpoint == "image_to_video":
+                positions, position_required = _frame_positions(declared["promptImage"][0])
+                assert positions == rules.positions and position_required != rules.reference_images, model
+
+
+async def test_catalogue_offers_only_what_the_official_sdk_declares_and_names_the_rest():
+    """Every offered model exists in the SDK for each mode it offers, with every shape and option it sends;
+    every SDK text/image-to-video model is either offered or listed as left out for want of a price."""
+    from providers.runway import UNPRICED_MODELS
+
+    sdk = _sdk_models()
+    for spec in MODELS:
+        for mode in spec.modes:
+            declared = sdk[mode].get(spec.id)
+            assert declared is not None, f"{spec.id} is offered for {mode} but the SDK no longer declares it"
+            ratios = set(_literals(declared["ratio"][0]))
+            shapes = TEXT_TO_VIDEO_RATIOS.get(spec.id, spec.aspect_ratios) if mode == "text_to_video" else ()
+            shapes = shapes or spec.aspect_ratios
+            assert {SIZES[spec.id][(r, res)] for r in shapes for res in spec.resolutions} <= ratios, (spec.id, mode)
+            fixed = [d for d in _literals(declared["duration"][0]) if d != "auto"]
+            assert not fixed or {int(d) for d in spec.durations} <= set(fixed), spec.id
+            for offered, name in ((spec.seed, "seed"), (spec.audio, "audio"), (spec.negative_prompt, "negativePrompt")):
+                assert not offered or name in declared, (spec.id, mode, name)
+            if mode == "image_to_video" and spec.end_image:
+                assert "last" in _frame_positions(declared["promptImage"][0])[0], spec.id
+    offered = {spec.id for spec in MODELS}
+    declared = set(sdk["text_to_video"]) | set(sdk["image_to_video"])
+    assert not offered & set(UNPRICED_MODELS)
+    assert declared - offered == set(UNPRICED_MODELS), (
+        "the SDK's model list changed: price and add the new ones, or list them in UNPRICED_MODELS",
+        declared - offered ^ set(UNPRICED_MODELS),
+    )
+
+
+async def test_a_model_runway_sells_without_a_published_price_is_refused_before_submission(rw_settings, sim):
+    async with Client(build_server(rw_settings)) as client:
+        for model in ("klingO3_pro", "seedance2_5", "hailuo3"):
+            result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", "model": model})
+            assert result.is_error and f"unknown model {model!r}" in result.content[0].text, result.content
+    assert sim.submissions == 0
