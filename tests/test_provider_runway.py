@@ -596,6 +596,7 @@ async def test_veo3_is_gone_from_the_adapter_and_the_simulator(rw_settings: Sett
         ("text_to_video", {"model": "seedance2", "promptText": "x", "ratio": "1584:672"}, ["ratio"]),
         ("text_to_video", {"model": "seedance2", "promptText": "x", "negativePrompt": "blur"}, []),  # not a field
         ("image_to_video", {"model": "seedance2", "promptImage": URL, "references": [{"uri": URL}]}, []),  # t2v only
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "references": [{"uri": URL}] * 10}, ["references"]),
         (
             "image_to_video",
             {"model": "seedance2", "promptImage": [{"uri": URL, "position": "first"}, {"uri": URL}]},
@@ -630,7 +631,7 @@ async def test_simulator_refuses_what_the_sdk_types_do_not_allow(server, sim: Si
 async def test_simulator_accepts_what_the_sdk_types_allow(server, sim: Simulator):
     bodies = [  # seedance2's 4K sizes, "auto" length and reference images; gen4_turbo's 7 s
         ("text_to_video", {"model": "seedance2", "promptText": "x", "ratio": "3840:2160", "duration": "auto"}),
-        ("text_to_video", {"model": "seedance2", "promptText": "x", "references": [{"uri": URL}]}),
+        ("text_to_video", {"model": "seedance2", "promptText": "x", "references": [{"uri": URL}] * 9}),  # up to 9
         ("image_to_video", {"model": "seedance2", "promptImage": [{"uri": URL}, {"uri": URL}], "seed": 4}),
         ("image_to_video", {"model": "gen4_turbo", "promptImage": URL, "ratio": "960:960", "duration": 7}),
         (

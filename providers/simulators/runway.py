@@ -303,9 +303,14 @@ def _option_issues(body: dict[str, Any]) -> list[dict[str, Any]]:
     return issues
 
 
+MAX_IMAGE_REFERENCES = 9  # seedance2 `references`: "An optional array of image references (up to 9)"
+
+
 def _reference_issues(field: str, kind: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         return [_issue([field], "Expected array")]
+    if kind == "image" and len(value) > MAX_IMAGE_REFERENCES:
+        return [_issue([field], f"Array must contain at most {MAX_IMAGE_REFERENCES} element(s)")]
     issues = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
