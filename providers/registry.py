@@ -22,6 +22,7 @@ PROVIDERS: dict[str, str] = {
     "google": "providers.google:GoogleProvider",
     "byteplus": "providers.byteplus:BytePlusProvider",
     "dashscope": "providers.dashscope:DashScopeProvider",
+    "minimax": "providers.minimax:MiniMaxProvider",
 }
 FALLBACK = "demo"
 

@@ -186,6 +186,19 @@ REGISTERED: dict[str, Registration] = {
             ErrorCode.TRANSIENT: Fault(config={"errors": ["ServiceUnavailable"] * _MANY}),
         },
     ),
+    "minimax": Registration(
+        "providers.simulators.minimax:create_app",
+        keys={"MINIMAX_API_KEY": "sk-api-sim" + "3d" * 16},  # the platform's key shape: sk-api-...
+        faults={
+            ErrorCode.AUTH: Fault(config={"api_keys": ["sk-api-someone-else"]}, says=("MINIMAX_API_KEY",)),
+            ErrorCode.OUT_OF_CREDIT: Fault(config={"balance_usd": 0.05}, says=("recharge",)),
+            ErrorCode.RATE_LIMITED: Fault(config={"errors": [1002] * _MANY}, says=("try again",)),
+            ErrorCode.CONTENT_POLICY: Fault(prompt="sim:fail=content", says=("content check", "change the prompt")),
+            # MiniMax's 2013 invalid params for a value our checks cannot judge (e.g. an image URL it cannot use).
+            ErrorCode.INVALID_INPUT: Fault(config={"errors": [2013]}, says=("fix the request",)),
+            ErrorCode.TRANSIENT: Fault(config={"errors": [1033] * _MANY}, says=("try again",)),
+        },
+    ),
 }
 
 # name -> "module:factory"; each factory is create_app(speed: float = 1.0) -> ASGI app with `.state.sim`.

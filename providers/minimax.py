@@ -1,0 +1,505 @@
+"""MiniMax's video generation API (api.minimax.io): Hailuo 2.3, 2.3 Fast, 02 and the 01 series.
+
+Wire contract from the official docs (platform.minimax.io/docs: guides/video-generation, api-reference
+video-generation-t2v / -i2v / -fl2v / -query / -download, errorcode) and MiniMax's own client, MiniMax-MCP
+(minimax_mcp/client.py, server.py generate_video / query_video_generation); there is no official Python SDK:
+  POST /v1/video_generation {model, prompt, first_frame_image, last_frame_image, duration, resolution,
+       prompt_optimizer, fast_pretreatment, aigc_watermark, callback_url}    -> {task_id, base_resp}
+  GET  /v1/query/video_generation?task_id=  -> {task_id, status: Preparing | Queueing | Processing | Success |
+       Fail, file_id, video_width, video_height, base_resp}
+  GET  /v1/files/retrieve?file_id=          -> {file: {file_id, bytes, filename, purpose, download_url}, base_resp}
+Every request carries `Authorization: Bearer <MINIMAX_API_KEY>`. Errors come as HTTP 200 with a non-zero
+`base_resp.status_code` (1002 rate limit, 1004 not authorized, 1008 insufficient balance, 1026 / 1027 sensitive
+input / output, 2013 invalid parameters, 2049 invalid API key, ...), which MiniMax-MCP checks on every answer;
+so does this adapter (http.py only sees the status line).
+
+Choices:
+- Images: a public http(s) URL as is; a local file or data URI as a base64 data URL (the docs take both: JPG,
+  JPEG, PNG or WebP under 20 MB, short side over 300 px, aspect ratio between 2:5 and 5:2). A local image that
+  breaks those limits is refused before any call; a URL's image is judged by MiniMax.
+- The rules a ModelSpec cannot say (the docs' tables): 1080P is 6 s only; Hailuo-02's 512P is image-to-video
+  only; a last frame (Hailuo-02 only) needs a first frame and 768P or 1080P.
+- Cancel: the API has none, so a job cannot be cancelled here: the engine says so.
+- Callbacks: MiniMax first POSTs {"challenge": ...} to `callback_url` and sends status updates only if the
+  same value comes back within 3 s. Our webhook route (server/webhooks.py) answers {"ok", "message"} without
+  echoing it, so callbacks are off (supports_callbacks False) until it does; `parse_callback` already reads
+  the updates (the query's body; the docs list the statuses as processing / success / failed).
+- No lookup by an id of ours exists, so a lost submit cannot be reconciled.
+- Prices: MiniMax's pay-as-you-go list, per video by model, resolution and length (PRICES). The stored copy of
+  the official page read here did not show its video table: the figures are those quoted from it by others (a
+  gateway citing the page for Hailuo-02 768P 6 s $0.28; Runware's per-video list for 2.3 and 2.3 Fast), so each
+  model's description says so. Hailuo-02's 512P is quoted high (one factor for both lengths).
+- The China platform (platform.minimaxi.com, host api.minimaxi.com) is a separate account and key: point
+  VIDEOGEN_MINIMAX_BASE_URL at https://api.minimaxi.com to use one (its prices are in CNY, not quoted here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from providers import images
+from providers.base import (
+    ErrorCode,
+    InvalidRequest,
+    ModelSpec,
+    PriceRule,
+    Provider,
+    ProviderError,
+    ProviderErrorInfo,
+    Snapshot,
+    Submission,
+    VideoRequest,
+    about_another_job,
+    json_body,
+)
+from providers.options import VideoOptions
+from providers.wire import Maybe
+
+TITLE = "MiniMax"
+CREATE, QUERY, RETRIEVE = "/v1/video_generation", "/v1/query/video_generation", "/v1/files/retrieve"
+KEYS_PAGE = "platform.minimax.io (Account Management > API Keys)"
+BALANCE_PAGE = "platform.minimax.io/user-center/payment/balance"
+PRICE_SOURCE = "https://platform.minimax.io/docs/guides/pricing-paygo"
+PRICE_CHECKED = "2026-12-03"
+PRICE_NOTE = "MiniMax's pay-as-you-go price per video"
+THIRD_PARTY = "List price per video as quoted by third parties from MiniMax's pricing page."
+MAX_PROMPT = 2000
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+MAX_IMAGE_CHARS = 4 * (20 * 1024 * 1024) // 3  # the docs' 20 MB, base64-encoded
+# USD per video: model -> resolution -> seconds -> price (MiniMax's pay-as-you-go list, see the module doc).
+PRICES: dict[str, dict[str, dict[int, float]]] = {
+    "MiniMax-Hailuo-2.3": {"768P": {6: 0.28, 10: 0.56}, "1080P": {6: 0.49}},
+    "MiniMax-Hailuo-2.3-Fast": {"768P": {6: 0.19, 10: 0.32}, "1080P": {6: 0.33}},
+    "MiniMax-Hailuo-02": {"512P": {6: 0.10, 10: 0.15}, "768P": {6: 0.28, 10: 0.56}, "1080P": {6: 0.49}},
+    **{
+        model: {"720P": {6: 0.43}}
+        for model in ("T2V-01-Director", "T2V-01", "I2V-01-Director", "I2V-01", "I2V-01-live")
+    },
+}
+# MiniMax's own options, offered once the tools' typed options (providers/options.py) take them: the catalog
+# refuses an option the tool schema does not declare.
+OPTIONS = {
+    "prompt_optimizer": "true | false: MiniMax rewrites the prompt first (its default: true)",
+    "fast_pretreatment": "true | false: a faster prompt rewrite (Hailuo 2.3, 2.3 Fast and 02)",
+}
+OPTIONS = {name: what for name, what in OPTIONS.items() if name in VideoOptions.model_fields}
+
+
+def price_rule(model: str, default: str) -> PriceRule:
+    """By length at the default resolution; other resolutions as factors, the highest where lengths differ."""
+    table = PRICES[model]
+    base = table[default]
+    factors = {
+        resolution: max(usd / base[seconds] for seconds, usd in row.items())
+        for resolution, row in table.items()
+        if resolution != default
+    }
+    listed = "; ".join(f"{r}: " + ", ".join(f"{s} s ${usd:.2f}" for s, usd in row.items()) for r, row in table.items())
+    high = [
+        f"{r} {s} s at ${base[s] * factors[r]:.2f}"
+        for r, row in table.items()
+        if r != default
+        for s, usd in row.items()
+        if round(base[s] * factors[r], 4) > usd
+    ]
+    note = f"{PRICE_NOTE} ({listed})" + (
+        f"; quoted high: {', '.join(high)} (one factor per resolution)" if high else ""
+    )
+    return PriceRule(by_duration={f"{s}": usd for s, usd in base.items()}, resolution_factor=factors, note=note)
+
+
+def _spec(
+    model: str, name: str, description: str, modes: tuple[str, ...], default: str, typical: float, **fields: Any
+) -> ModelSpec:
+    table = PRICES[model]
+    return ModelSpec(
+        id=model,
+        name=name,
+        description=f"{description} {THIRD_PARTY}",
+        modes=modes,  # type: ignore[arg-type]
+        durations=tuple(float(s) for s in sorted({s for row in table.values() for s in row})),
+        default_duration=6.0,
+        aspect_ratios=("16:9",),  # from text 16:9; from a start image the video takes the image's shape
+        default_aspect_ratio="16:9",
+        resolutions=tuple(table),
+        default_resolution=default,
+        max_images=1 if "image_to_video" in modes else 0,
+        max_prompt_chars=MAX_PROMPT,
+        options=OPTIONS if model.startswith("MiniMax-") else {},
+        price=price_rule(model, default),
+        price_source=PRICE_SOURCE,
+        price_checked=PRICE_CHECKED,
+        typical_seconds=typical,
+        **fields,
+    )
+
+
+BOTH = ("text_to_video", "image_to_video")
+MODELS: tuple[ModelSpec, ...] = (
+    _spec(
+        "MiniMax-Hailuo-2.3",
+        "MiniMax Hailuo 2.3",
+        "MiniMax's newest Hailuo: text or a start image, 6 or 10 s at 768P, 6 s at 1080P; [Pan left]-style camera "
+        "commands in the prompt.",
+        BOTH,
+        "768P",
+        240.0,
+    ),
+    _spec(
+        "MiniMax-Hailuo-2.3-Fast",
+        "MiniMax Hailuo 2.3 Fast",
+        "Faster, cheaper Hailuo 2.3, from a start image only: 6 or 10 s at 768P, 6 s at 1080P.",
+        ("image_to_video",),
+        "768P",
+        120.0,
+    ),
+    _spec(
+        "MiniMax-Hailuo-02",
+        "MiniMax Hailuo 02",
+        "Hailuo 02: text or a start image, and the only one with an end frame; 6 or 10 s at 768P, 6 s at 1080P, "
+        "512P from a start image only.",
+        BOTH,
+        "768P",
+        300.0,
+        end_image=True,
+    ),
+    _spec("T2V-01-Director", "MiniMax T2V-01 Director", "01 series, text only, camera commands: 6 s at 720P.",
+          ("text_to_video",), "720P", 180.0),
+    _spec("T2V-01", "MiniMax T2V-01", "01 series, text only: 6 s at 720P.", ("text_to_video",), "720P", 180.0),
+    _spec("I2V-01-Director", "MiniMax I2V-01 Director", "01 series, from a start image, camera commands: 6 s at "
+          "720P.", ("image_to_video",), "720P", 180.0),
+    _spec("I2V-01", "MiniMax I2V-01", "01 series, from a start image: 6 s at 720P.", ("image_to_video",), "720P",
+          180.0),
+    _spec("I2V-01-live", "MiniMax I2V-01 Live", "01 series, from a start image, for illustrations and anime: 6 s "
+          "at 720P.", ("image_to_video",), "720P", 180.0),
+)  # fmt: skip
+
+
+# -- MiniMax's answers, read tolerantly: a field of the wrong shape reads as absent -----------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class BaseResp(_Wire):
+    status_code: Maybe[int] = None
+    status_msg: Maybe[str] = None
+
+
+class _Answer(_Wire):
+    base_resp: Maybe[BaseResp] = None
+
+    @property
+    def code(self) -> int:
+        return (self.base_resp.status_code or 0) if self.base_resp else 0
+
+    @property
+    def said(self) -> str:
+        return ((self.base_resp.status_msg if self.base_resp else None) or "").strip()
+
+
+class Created(_Answer):
+    task_id: Maybe[str] = None
+
+
+class Task(_Answer):
+    """The query's answer, and the body of a status callback."""
+
+    task_id: Maybe[str] = None
+    status: Maybe[str] = None
+    file_id: Maybe[str] = None
+    error_message: Maybe[str] = None  # the docs' guide reads it on Fail; the reference does not list it
+
+
+class File(_Wire):
+    file_id: Maybe[str] = None
+    download_url: Maybe[str] = None
+
+
+class Retrieved(_Answer):
+    file: Maybe[File] = None
+
+
+def _parse(model: type[_Answer], body: Any) -> Any:
+    if not isinstance(body, dict):
+        return None
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return None
+
+
+class MiniMaxProvider(Provider):
+    name = "minimax"
+    title = TITLE
+    env_vars = ("MINIMAX_API_KEY",)
+    base_url_default = "https://api.minimax.io"
+    default_model = "MiniMax-Hailuo-2.3"  # MiniMax-MCP's default video model
+    models = MODELS
+    supports_cancel = False  # the API has no cancel
+    supports_callbacks = False  # callback_url needs its challenge echoed, which our webhook route does not do
+
+    def check(self, request: VideoRequest) -> None:
+        if request.resolution == "1080P" and request.duration != 6:
+            raise InvalidRequest("MiniMax makes 1080P videos of 6 s only; choose 6 s, or 768P for a 10 s video.")
+        if request.resolution == "512P" and not request.images:
+            raise InvalidRequest("MiniMax makes 512P videos only from a start image; pass one in images, or use 768P.")
+        if request.end_image and not request.images:
+            raise InvalidRequest("MiniMax takes a last frame only with a first frame: pass the first in images.")
+        if request.end_image and request.resolution == "512P":
+            raise InvalidRequest("MiniMax takes a last frame at 768P or 1080P only, not 512P.")
+        for option in ("prompt_optimizer", "fast_pretreatment"):
+            value = request.options.get(option)
+            if value is not None and not isinstance(value, bool):
+                raise InvalidRequest(f"{option} must be true or false, not {value!r}")
+
+    # -- the job life cycle --------------------------------------------------------------------
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        body = self.body(request)
+        if callback_url:
+            body["callback_url"] = callback_url
+        response = await self.http.request("POST", CREATE, json=body)
+        created = _parse(Created, json_body(response))
+        if created is not None and created.code:
+            raise self.refusal(created.code, created.said, response, "submit")
+        if created is None or not created.task_id:
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                f"{TITLE} answered the submit (HTTP {response.status_code}) without a task_id; the task may exist and "
+                "be charged: check the usage records at platform.minimax.io before submitting again.",
+                retryable=False,
+            )
+        return Submission(ref=created.task_id)
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        response = await self.http.request("GET", QUERY, params={"task_id": submission.ref})
+        task = _parse(Task, json_body(response))
+        if task is None:
+            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} sent an unreadable task status; will ask again shortly.")
+        if task.code and task.status != "Fail":
+            raise self.refusal(task.code, task.said, response, "poll")
+        snap = snapshot(task)
+        if snap.status == "succeeded":
+            snap.video_url = await self.download_url(task.file_id or "")
+        return snap
+
+    async def download_url(self, file_id: str) -> str:
+        """The finished video's download_url (valid for a limited time: the engine fetches it at once)."""
+        response = await self.http.request("GET", RETRIEVE, params={"file_id": file_id})
+        retrieved = _parse(Retrieved, json_body(response))
+        if retrieved is not None and retrieved.code:
+            raise self.refusal(retrieved.code, retrieved.said, response, "retrieve")
+        url = retrieved.file.download_url if retrieved is not None and retrieved.file else None
+        if not url:
+            raise ProviderError(
+                ErrorCode.TRANSIENT, f"{TITLE} gave no download_url for file {file_id} yet; will ask again."
+            )
+        return url
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """A status update (the query's body). None for the URL check ({"challenge"}), another task, a success
+        (it names a file_id, not a URL: a poll fetches it) or a status not known."""
+        if "challenge" in payload:
+            return None
+        task = _parse(Task, payload)
+        if task is None or not task.status or about_another_job(task.task_id, submission.ref):
+            return None
+        status = STATUS_ALIASES.get(task.status.lower())
+        if status is None or status == "Success":
+            return None
+        return snapshot(task.model_copy(update={"status": status}))
+
+    # -- request mapping -----------------------------------------------------------------------
+    def body(self, request: VideoRequest) -> dict[str, Any]:
+        """The JSON MiniMax gets (field names as in the docs' examples and MiniMax-MCP)."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "duration": int(request.duration),
+            "resolution": request.resolution,
+        }
+        if request.images:
+            body["first_frame_image"] = self.image(request.images[0], "images[0]")
+        if request.end_image:
+            body["last_frame_image"] = self.image(request.end_image, "end_image")
+        for option in ("prompt_optimizer", "fast_pretreatment"):
+            if option in request.options:
+                body[option] = request.options[option]
+        return body
+
+    def image(self, value: str, what: str) -> str:
+        """A URL as is; a local file or data URI as a data URL of a type MiniMax takes, within its limits."""
+        if images.classify(value) == "url":
+            return images.check_url(value)
+        data, mime = images.to_bytes(value, self.allowed_dirs)
+        width, height = images.check_pixels(data, what)
+        if min(width, height) <= 300:
+            raise InvalidRequest(f"{what} is {width}x{height}: MiniMax needs the short side over 300 px.")
+        if not 2 / 5 <= width / height <= 5 / 2:
+            raise InvalidRequest(f"{what} is {width}x{height}: MiniMax needs an aspect ratio between 2:5 and 5:2.")
+        uri = images.data_uri_under(data, mime, MAX_IMAGE_CHARS, IMAGE_TYPES)
+        if uri is None:
+            raise InvalidRequest(f"{what} does not fit MiniMax's 20 MB image limit even as a JPEG; pass a smaller one.")
+        return uri
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def http_options(self) -> dict[str, Any]:
+        key = self.env.get("MINIMAX_API_KEY", "").strip()
+        if not key:
+            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set MINIMAX_API_KEY.")
+        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
+
+    def refusal(self, code: int, said: str, response: Any, during: str) -> ProviderError:
+        error = base_error(code, said, during, trace=response.headers.get("Trace-Id", ""))
+        error.message = self.http.redact(error.message)
+        error.args = (error.message,)
+        return error
+
+
+# -- statuses --------------------------------------------------------------------------------------
+
+# The query's statuses, and the callback's lower-case ones (the docs: processing / success / failed).
+STATUS_ALIASES = {
+    "preparing": "Preparing",
+    "queueing": "Queueing",
+    "processing": "Processing",
+    "success": "Success",
+    "fail": "Fail",
+    "failed": "Fail",
+}
+
+
+def snapshot(task: Task) -> Snapshot:
+    """A task in our terms; a Success still needs its download_url (the caller fetches it by file_id)."""
+    status = task.status
+    if status == "Preparing":
+        return Snapshot(status="queued", message=f"{TITLE} is preparing the task")
+    if status == "Queueing":
+        return Snapshot(status="queued", message=f"waiting in {TITLE}'s queue")
+    if status == "Processing":
+        return Snapshot(status="running", message=f"{TITLE} is generating the video")
+    if status == "Success":
+        if not task.file_id:
+            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the task done but gave no file_id yet.")
+        return Snapshot(status="succeeded", progress=1.0, message="generated")
+    if status == "Fail":
+        error = failure(task)
+        return Snapshot(status="failed", message=error.message, error=error)
+    return Snapshot(status="running", message=f"{TITLE} reports status {status!r}; still watching")
+
+
+def failure(task: Task) -> ProviderErrorInfo:
+    said = (task.said if task.code else "") or (task.error_message or "").strip()
+    if task.code in (1026, 1027):
+        return ProviderErrorInfo(code=ErrorCode.CONTENT_POLICY, message=base_error(task.code, said, "poll").message)
+    shown = f" ({task.code}: {said})" if task.code else (f" ({said})" if said else " (no reason given)")
+    return ProviderErrorInfo(
+        code=ErrorCode.PROVIDER_FAILED,
+        message=f"{TITLE} could not generate the video{shown}; submitting it again may work.",
+        retryable=True,
+    )
+
+
+# -- errors (docs: api-reference/errorcode) -------------------------------------------------------------------
+
+TRANSIENT_CODES = {1000: "unknown error", 1001: "request timeout", 1024: "internal error", 1033: "system error"}
+LIMIT_CODES = {1002: "rate limit", 1039: "token limit", 1041: "connection limit"}
+
+
+def base_error(code: int, said: str, during: str, trace: str = "") -> ProviderError:
+    """A non-zero base_resp.status_code in our terms, with what to do next."""
+    said = said.rstrip(".")
+    if len(said) > 300:
+        said = said[:299] + "…"
+    shown = f" ({code}: {said})" if said else f" ({code})"
+    if trace:
+        shown += f" [Trace-Id {trace}]"
+    if code in (1004, 2049):
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"{TITLE} rejected the API key{shown}. Check MINIMAX_API_KEY: a pay-as-you-go key from {KEYS_PAGE}. "
+            "A key of the China platform (platform.minimaxi.com) works only with "
+            "VIDEOGEN_MINIMAX_BASE_URL=https://api.minimaxi.com.",
+        )
+    if code == 2038:
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"{TITLE} needs the account behind MINIMAX_API_KEY to finish real-name verification first{shown}; "
+            "complete it in the platform's user center, then submit again.",
+        )
+    if code == 1008:
+        return ProviderError(
+            ErrorCode.OUT_OF_CREDIT,
+            f"{TITLE}: insufficient balance for this video{shown}. Recharge at {BALANCE_PAGE}, or choose a cheaper "
+            "model (MiniMax-Hailuo-2.3-Fast), 768P or 6 s.",
+        )
+    if code == 2056:
+        return ProviderError(
+            ErrorCode.OUT_OF_CREDIT,
+            f"{TITLE}: the key's plan quota is used up{shown}; wait for it to reset, or use a pay-as-you-go key.",
+        )
+    if code in LIMIT_CODES:
+        return ProviderError(
+            ErrorCode.RATE_LIMITED,
+            f"{TITLE} is rate limiting this key{shown}: video generation allows only a few requests a minute per "
+            "account. Wait a minute and try again.",
+        )
+    if code == 1026:
+        return ProviderError(
+            ErrorCode.CONTENT_POLICY,
+            f"{TITLE}'s content check refused the input{shown}; change the prompt or the image.",
+        )
+    if code == 1027:
+        return ProviderError(
+            ErrorCode.CONTENT_POLICY,
+            f"{TITLE}'s content check flagged the generated video{shown}; change the prompt or the image.",
+        )
+    if code == 1042:
+        return ProviderError(
+            ErrorCode.INVALID_INPUT, f"{TITLE} refused invisible characters in the prompt{shown}; remove them."
+        )
+    if code == 2013 and during in ("poll", "retrieve"):
+        what = "task" if during == "poll" else "file"
+        return ProviderError(
+            ErrorCode.NOT_FOUND,
+            f"{TITLE} does not know this {what}{shown}: it was made with another API key or on the other platform "
+            "(api.minimax.io and api.minimaxi.com are separate).",
+        )
+    if code == 2013:
+        return ProviderError(ErrorCode.INVALID_INPUT, f"{TITLE} refused the parameters{shown}; fix the request.")
+    if code in TRANSIENT_CODES:
+        return ProviderError(ErrorCode.TRANSIENT, f"{TITLE} had a server problem{shown}; try again in a minute.")
+    if during == "submit":
+        return ProviderError(
+            ErrorCode.INVALID_INPUT,
+            f"{TITLE} refused the request{shown}; see platform.minimax.io/docs/api-reference/errorcode for what to "
+            "change.",
+        )
+    return ProviderError(ErrorCode.PROVIDER_FAILED, f"{TITLE} answered with error{shown}.", retryable=False)
+
+
+def error_for(response: Any) -> ProviderError | None:
+    """An answer with an HTTP error status in our terms (MiniMax's own errors come as HTTP 200, read by the
+    adapter); None leaves others to the shared default."""
+    status = response.status_code
+    body = _parse(_Answer, json_body(response))
+    trace = response.headers.get("Trace-Id", "")
+    if body is not None and body.code:
+        return base_error(body.code, body.said, "submit" if response.request.method == "POST" else "poll", trace)
+    if status in (401, 403):
+        return ProviderError(
+            ErrorCode.AUTH,
+            f"{TITLE} rejected the request (HTTP {status}). Check MINIMAX_API_KEY: a key from {KEYS_PAGE}.",
+        )
+    if status == 429:
+        return ProviderError(
+            ErrorCode.RATE_LIMITED, f"{TITLE} is rate limiting this key (HTTP 429); wait and try again."
+        )
+    if status >= 500:
+        return ProviderError(
+            ErrorCode.TRANSIENT, f"{TITLE} had a server problem (HTTP {status}); try again in a minute."
+        )
+    return None
