@@ -16,13 +16,16 @@ fal's answers are read through small tolerant pydantic models (QueueAnswer, Queu
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from providers import schemas
 from providers.base import (
     ErrorCode,
     InvalidRequest,
@@ -39,6 +42,9 @@ from providers.base import (
     json_body,
 )
 from providers.wire import Lenient
+
+if TYPE_CHECKING:
+    from providers.http import ProviderHTTP
 
 TEXT: Mode = "text_to_video"
 IMAGE: Mode = "image_to_video"
@@ -82,6 +88,7 @@ class Wire:
 FOLLOWS_IMAGE = " Image-to-video output takes the start image's shape."
 CFG_SCALE = "how closely to follow the prompt, 0..1 (0.5 unless given)"
 CHECKED = "2026-12-03"  # prices read on the model pages that day
+DESCRIBE_TTL = 3600.0  # seconds a model read from its published schema and price is trusted
 
 
 def _page(endpoint: str) -> str:
@@ -795,6 +802,155 @@ class FalProvider(Provider):
     supports_cancel = True
     supports_callbacks = True  # ?fal_webhook=<url>: one POST when the request completes
     base_url_default = "https://queue.fal.run"
+    # How long a model read from fal's published schema and price is trusted before it is read again.
+    describe_ttl: float = DESCRIBE_TTL
+
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
+        super().__init__(env, allowed_dirs)
+        # endpoint id -> (what was read or None: no such usable endpoint, when it was read)
+        self._described: dict[str, tuple[Described | None, float]] = {}
+        self._site: ProviderHTTP | None = None  # fal.ai: the published OpenAPI documents (public, no key)
+        self._platform: ProviderHTTP | None = None  # api.fal.ai/v1: model search and pricing (Key auth)
+
+    # -- any endpoint by its id ----------------------------------------------------------------
+    def _described_entry(self, model: str) -> Described | None:
+        entry = self._described.get(model)
+        return entry[0] if entry else None
+
+    async def describe(self, model_id: str) -> ModelSpec | None:
+        """The spec of any fal endpoint (e.g. fal-ai/kling-video/v2.1/standard/text-to-video), from its published
+        queue OpenAPI document and the price fal's Platform API gives for it; cached for `describe_ttl` seconds
+        (the spec joins `models`, so the synchronous catalog finds it). None: not an endpoint id, no such
+        endpoint, or not one our fields map onto (no text prompt, or no video in its output). Raises
+        ProviderError, saying what failed, when the schema cannot be read."""
+        model_id = model_id.strip()
+        if model_id in WIRES:
+            return self.spec(model_id)
+        if not ENDPOINT_ID.match(model_id):
+            return None
+        entry = self._described.get(model_id)
+        if entry is not None and time.monotonic() - entry[1] < self.describe_ttl:
+            return entry[0].spec if entry[0] else None
+        try:
+            found = await self._read(model_id)
+        except ProviderError:
+            if entry is not None and entry[0] is not None:
+                return entry[0].spec  # stale but known: better than failing a model that ran an hour ago
+            raise
+        self._described[model_id] = (found, time.monotonic())
+        self.models = (*(m for m in self.models if m.id != model_id), *([found.spec] if found else []))
+        return found.spec if found else None
+
+    async def _read(self, endpoint: str) -> Described | None:
+        try:
+            response = await self.site.request(
+                "GET", "/api/openapi/queue/openapi.json", params={"endpoint_id": endpoint}
+            )
+        except ProviderError as error:
+            if error.code == ErrorCode.NOT_FOUND:
+                return None
+            raise ProviderError(
+                error.code if error.code != ErrorCode.INVALID_INPUT else ErrorCode.PROVIDER_FAILED,
+                f"Could not read fal.ai's published schema for {endpoint} ({error.message.rstrip('.')}). Nothing "
+                "was started. Try again in a moment, or choose a curated fal model (list_models provider=fal).",
+                retryable=error.retryable,
+            ) from None
+        document = json_body(response, None)
+        if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+            raise ProviderError(
+                ErrorCode.PROVIDER_FAILED,
+                f"fal.ai answered the schema request for {endpoint} with something that is not an OpenAPI "
+                "document. Nothing was started. Try again later, or choose a curated fal model.",
+                retryable=True,
+            )
+        read = from_openapi(endpoint, document)
+        if read is None:
+            return None
+        unit, reason = await self._price(endpoint)
+        return read.priced_by(unit, reason)
+
+    async def _price(self, endpoint: str) -> tuple[PriceEntry | None, str]:
+        """fal's price for one endpoint (GET /v1/models/pricing?endpoint_id=), or why there is none."""
+        if not self.env.get("FAL_KEY", "").strip():
+            return None, "set FAL_KEY: fal's pricing API answers only with a key"
+        try:
+            response = await self.platform.request("GET", "/v1/models/pricing", params={"endpoint_id": endpoint})
+        except ProviderError as error:
+            if error.code in (ErrorCode.NOT_FOUND, ErrorCode.AUTH, ErrorCode.INVALID_INPUT):
+                return None, error.message.rstrip(".")
+            raise ProviderError(
+                error.code,
+                f"Could not read fal.ai's price for {endpoint} ({error.message.rstrip('.')}). Nothing was "
+                "started. Try again in a moment.",
+                retryable=error.retryable,
+            ) from None
+        answer = PricingAnswer.model_validate(json_body(response, {}) or {})
+        entry = next((p for p in answer.prices or [] if p is not None and p.endpoint_id == endpoint), None)
+        if entry is None or entry.unit_price is None:
+            return None, "fal's pricing API lists no price for it"
+        return entry, ""
+
+    async def search(self, text: str, limit: int = 8) -> list[str]:
+        """Endpoint ids of fal's video models matching `text` (GET /v1/models?q=...&status=active), best first."""
+        try:
+            response = await self.platform.request(
+                "GET", "/v1/models", params={"q": text, "status": "active", "limit": 50}
+            )
+        except ProviderError as error:
+            raise ProviderError(
+                error.code,
+                f"fal.ai's model search failed ({error.message.rstrip('.')}). Try again in a moment, or name an "
+                "endpoint id as model.",
+                retryable=error.retryable,
+            ) from None
+        answer = SearchAnswer.model_validate(json_body(response, {}) or {})
+        curated = {endpoint: model for model, wire in WIRES.items() for endpoint in (wire.text, wire.image) if endpoint}
+        ids = [
+            curated.get(hit.endpoint_id, hit.endpoint_id)  # an endpoint of a curated model is that model
+            for hit in answer.models or []
+            if hit is not None and hit.endpoint_id and (hit.metadata and hit.metadata.category) in VIDEO_CATEGORIES
+        ]
+        return list(dict.fromkeys(ids))[:limit]
+
+    @property
+    def site(self) -> ProviderHTTP:
+        if self._site is None:
+            from providers.http import ProviderHTTP
+
+            self._site = ProviderHTTP(
+                self.title, self._host("SCHEMA", SCHEMA_URL), policy=self.retry_policy(), error_mapper=_site_error
+            )
+        return self._site
+
+    @property
+    def platform(self) -> ProviderHTTP:
+        if self._platform is None:
+            from providers.http import ProviderHTTP
+
+            key = self.env.get("FAL_KEY", "").strip()
+            self._platform = ProviderHTTP(
+                self.title,
+                self._host("API", PLATFORM_URL),
+                headers={"Authorization": f"Key {key}"} if key else {},
+                secrets=self.secrets(),
+                policy=self.retry_policy(),
+                error_mapper=lambda response: _platform_error(response, self.http.redact),
+            )
+        return self._platform
+
+    def _host(self, which: str, default: str) -> str:
+        """VIDEOGEN_FAL_<which>_BASE_URL, else VIDEOGEN_FAL_BASE_URL when set (a simulator or a proxy serving all
+        of fal's hosts under one root), else fal's own host."""
+        own = self.env.get(f"VIDEOGEN_FAL_{which}_BASE_URL") or self.env.get("VIDEOGEN_FAL_BASE_URL") or default
+        return own.rstrip("/")
+
+    async def aclose(self) -> None:
+        for name in ("_site", "_platform"):
+            client = getattr(self, name)
+            if client is not None:
+                setattr(self, name, None)
+                await client.aclose()
+        await super().aclose()
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # fal jobs take 1-5 minutes and status reads are cheap: every 2 s at first, easing to 5 s.
@@ -802,6 +958,12 @@ class FalProvider(Provider):
 
     # -- requests ------------------------------------------------------------------------------
     def check(self, request: VideoRequest) -> None:
+        if request.model not in WIRES:  # a model read from its published schema: checked against that schema
+            described = self._described_entry(request.model)
+            if described is None:
+                raise InvalidRequest(f"{request.model} is not a fal model this server has read; see list_models")
+            described.body(request, lambda image: "https://images.invalid/placeholder.png")
+            return
         if reason := _unsupported(request):
             raise InvalidRequest(reason)
         cfg = request.options.get("cfg_scale")
@@ -813,6 +975,10 @@ class FalProvider(Provider):
         from providers.images import to_data_uri
 
         self.check(request)  # the catalog has run it already; callers that skip the catalog get it too
+        if request.model not in WIRES:
+            described = self._described_entry(request.model)
+            assert described is not None  # check() refused it otherwise
+            return described.endpoint, described.body(request, lambda image: to_data_uri(image, self.allowed_dirs))
         wire = WIRES[request.model]
         spec = self.spec(request.model)
         body: dict[str, Any] = {"prompt": request.prompt}
@@ -845,6 +1011,14 @@ class FalProvider(Provider):
 
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        described = self._described_entry(request.model) if request.model not in WIRES else None
+        if described is not None and not described.spec.priced:
+            raise ProviderError(  # before any request: what cannot be quoted never runs
+                ErrorCode.NEEDS_CONFIRMATION,
+                f"fal.ai's pricing API gives no price for {request.model} that can be quoted before it runs "
+                f"({described.unpriced}). Nothing was started. Choose a priced model (list_models provider=fal).",
+                retryable=False,
+            )
         endpoint, body = self.payload(request)
         params = {"fal_webhook": callback_url} if callback_url else None
         response = await self.http.request("POST", f"/{endpoint}", json=body, params=params)
@@ -1056,3 +1230,281 @@ def _error_type(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
 def _path(response: Any) -> str:
     """The path a response answered (for messages that say which endpoint)."""
     return urlsplit(str(response.request.url)).path if response.request is not None else ""
+
+
+# -- any endpoint, from its published schema and price ------------------------------------------------
+
+SCHEMA_URL = "https://fal.ai"  # GET /api/openapi/queue/openapi.json?endpoint_id=...: the queue OpenAPI document
+PLATFORM_URL = "https://api.fal.ai"  # the Platform API: GET /v1/models (search), GET /v1/models/pricing
+ENDPOINT_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)*$")
+VIDEO_CATEGORIES = {"text-to-video", "image-to-video"}
+START_FIELDS = ("image_url", "start_image_url", "first_frame_url", "first_frame_image_url")
+END_FIELDS = ("end_image_url", "tail_image_url", "last_frame_url", "last_image_url")
+MAPPED = {"prompt", "duration", "aspect_ratio", "resolution", "generate_audio", "negative_prompt", "seed"}
+# The Platform API's billing units (`unit`) a price per second or per video can be read from.
+PER_SECOND = {"second", "seconds", "video second", "video seconds", "sec", "s"}
+PER_VIDEO = {"video", "videos", "generation", "generations", "request", "requests", "output"}
+
+
+class PriceEntry(_Answer):
+    endpoint_id: Annotated[str | None, Lenient] = None
+    unit_price: Annotated[float | None, Lenient] = None
+    unit: Annotated[str, Lenient] = ""
+    currency: Annotated[str, Lenient] = ""
+
+
+class PricingAnswer(_Answer):
+    """GET /v1/models/pricing: {prices: [{endpoint_id, unit_price, unit, currency}], next_cursor, has_more}."""
+
+    prices: Annotated[list[Annotated[PriceEntry | None, Lenient]] | None, Lenient] = None
+
+
+class HitMetadata(_Answer):
+    display_name: Annotated[str, Lenient] = ""
+    category: Annotated[str, Lenient] = ""
+    description: Annotated[str, Lenient] = ""
+
+
+class SearchHit(_Answer):
+    endpoint_id: Annotated[str | None, Lenient] = None
+    metadata: Annotated[HitMetadata | None, Lenient] = None
+
+
+class SearchAnswer(_Answer):
+    """GET /v1/models: {models: [{endpoint_id, metadata: {display_name, category, ...}}], next_cursor, has_more}."""
+
+    models: Annotated[list[Annotated[SearchHit | None, Lenient]] | None, Lenient] = None
+
+
+@dataclass(frozen=True)
+class Described:
+    """An endpoint read from its published schema: its spec and where our fields go in its input."""
+
+    spec: ModelSpec
+    endpoint: str
+    props: dict[str, dict[str, Any]]
+    required: list[str]
+    start: str = ""
+    end: str = ""
+    duration: Callable[[float], Any] | None = None  # None: no duration input (the model's own length)
+    ratio: bool = False
+    resolution: bool = False
+    audio: bool = False
+    unpriced: str = ""  # why there is no price that can be quoted ("" when priced)
+
+    def body(self, request: VideoRequest, image: Callable[[str], str]) -> dict[str, Any]:
+        """The input for this endpoint, checked against its schema (InvalidRequest saying what is wrong)."""
+        data: dict[str, Any] = {"prompt": request.prompt}
+        if request.images and self.start:
+            data[self.start] = image(request.images[0])
+        if request.end_image and self.end:
+            data[self.end] = image(request.end_image)
+        if self.duration is not None:
+            data["duration"] = self.duration(request.duration)
+        if self.ratio and not (request.images and "aspect_ratio" not in self.required and self.start):
+            data["aspect_ratio"] = request.aspect_ratio
+        if self.resolution:
+            data["resolution"] = request.resolution
+        if self.audio:
+            data["generate_audio"] = request.audio
+        if request.negative_prompt:
+            data["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            data["seed"] = request.seed
+        data |= request.options
+        if found := schemas.problems(self.props, self.required, data):
+            raise InvalidRequest(f"{self.endpoint} would refuse this input (its published schema): {'; '.join(found)}")
+        return data
+
+    def priced_by(self, entry: PriceEntry | None, reason: str) -> Described:
+        """This endpoint with the price fal's Platform API gives (an estimate where fal adjusts it by resolution,
+        length or audio, which the API does not state), or unpriced saying why."""
+        spec = self.spec
+        source = f"https://api.fal.ai/v1/models/pricing?endpoint_id={quote(self.endpoint, safe='/')}"
+        checked = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        rule, why = _rule(entry, spec, self.duration is not None) if entry is not None else (None, reason)
+        if rule is None:
+            note = f"unpriced: {why}; see https://fal.ai/models/{self.endpoint}"
+            fields = {"price": PriceRule(note=note), "price_source": source, "price_checked": checked}
+            return replace(self, spec=spec.model_copy(update=fields), unpriced=why)
+        fields = {"price": rule, "price_source": source, "price_checked": checked}
+        return replace(self, spec=spec.model_copy(update=fields), unpriced="")
+
+
+def _rule(entry: PriceEntry, spec: ModelSpec, has_duration: bool) -> tuple[PriceRule | None, str]:
+    price, currency = entry.unit_price or 0.0, entry.currency.strip().upper()
+    unit = " ".join(entry.unit.lower().replace("_", " ").replace("-", " ").removeprefix("per ").split())
+    if currency != "USD":
+        return None, f"fal prices it in {currency or 'an unstated currency'}, not US dollars"
+    count = re.match(r"^(\d+(?:\.\d+)?)\s+(.*)$", unit)
+    per = float(count.group(1)) if count else 1.0
+    unit = count.group(2) if count else unit
+    said = f"${price:g} per {entry.unit} (fal's pricing API)"
+    loose = [w for w, on in (("resolution", len(spec.resolutions) > 1), ("audio", spec.audio)) if on]
+    if unit in PER_SECOND and per > 0:
+        if not has_duration:
+            loose.append("length (the model sets it; 5 s assumed)")
+        rule = PriceRule(per_second=price / per, note=said)
+    elif unit in PER_VIDEO:
+        durations = sorted(spec.durations)
+        if len(durations) > 1:
+            loose.append("length (longer videos quoted in proportion to the shortest)")
+        rule = PriceRule(by_duration={f"{d:g}": round(price * d / durations[0], 4) for d in durations}, note=said)
+    else:
+        return None, f"fal bills it per {entry.unit or 'unit'} (compute time or another unit), not per video second"
+    if loose:
+        rule = rule.model_copy(
+            update={"note": f"estimate: {said}, fal's base rate; it may adjust for {', '.join(loose)}"}
+        )
+    return rule, ""
+
+
+def _component(ref: Any, components: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        found = components.get(ref.rsplit("/", 1)[-1])
+        return found if isinstance(found, dict) else {}
+    return {}
+
+
+def _formatter(rule: Mapping[str, Any]) -> tuple[tuple[float, ...], Callable[[float], Any] | None]:
+    """(seconds allowed, how a number of seconds is sent) for a `duration` input: "5", "5s" or 5."""
+    words = [v for v in schemas.choices(rule, str) if re.fullmatch(r"\d+(\.\d+)?s?", v)]
+    if words:
+        suffixed = all(v.endswith("s") for v in words)
+        return tuple(float(v.rstrip("s")) for v in words), (_suffixed if suffixed else _plain)
+    if numbers := schemas.choices(rule, int) or schemas.choices(rule, float):
+        return tuple(float(v) for v in numbers), (_integer if rule.get("type") == "integer" else float)
+    low, high = rule.get("minimum"), rule.get("maximum")
+    if rule.get("type") in ("integer", "number") and isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        if 0 < low <= high <= 60:
+            return tuple(float(s) for s in range(int(math_ceil(low)), int(high) + 1)), _integer
+    return (), None
+
+
+def math_ceil(value: float) -> int:
+    return int(value) if value == int(value) else int(value) + 1
+
+
+def _seconds(value: Any) -> float | None:
+    """A schema default for duration ("5", "5s", 5) in seconds; None for one that is not a number ("auto")."""
+    try:
+        return float(str(value).rstrip("s"))
+    except ValueError:
+        return None
+
+
+def from_openapi(endpoint: str, document: Mapping[str, Any]) -> Described | None:
+    """An endpoint's spec and wire from its queue OpenAPI document (POST /{endpoint} takes the Input schema,
+    GET /{endpoint}/requests/{request_id} answers the Output). None unless it takes a text prompt and answers
+    {"video": File}. Unpriced until `priced_by`."""
+    components = (document.get("components") or {}).get("schemas") or {}
+    paths = document.get("paths") or {}
+    post = (paths.get(f"/{endpoint}") or {}).get("post") or {}
+    body = (((post.get("requestBody") or {}).get("content") or {}).get("application/json") or {}).get("schema")
+    result = (paths.get(f"/{endpoint}/requests/{{request_id}}") or {}).get("get") or {}
+    answer = (((result.get("responses") or {}).get("200") or {}).get("content") or {}).get("application/json") or {}
+    raw_input = _component((body or {}).get("$ref"), components) or (body if isinstance(body, dict) else {})
+    output = _component(answer.get("schema", {}).get("$ref"), components) or answer.get("schema") or {}
+    props = schemas.properties(raw_input, components)
+    required = [name for name in raw_input.get("required") or [] if isinstance(name, str)]
+    if props.get("prompt", {}).get("type") != "string" or "video" not in (output.get("properties") or {}):
+        return None
+    start = next((f for f in START_FIELDS if props.get(f, {}).get("type") == "string"), "")
+    end = next((f for f in END_FIELDS if props.get(f, {}).get("type") == "string"), "") if start else ""
+    unknown = [name for name in required if name not in {"prompt", start}]
+    if unknown:
+        return None  # an input we cannot fill (a video, an audio track, a list of references)
+    modes: tuple[Mode, ...] = (IMAGE,) if start in required else BOTH if start else (TEXT,)
+    durations, duration = _formatter(props.get("duration", {}))
+    ratios = [r for r in schemas.choices(props.get("aspect_ratio", {}), str) if ":" in r]
+    resolutions = schemas.choices(props.get("resolution", {}), str)
+    audio = props.get("generate_audio", {}).get("type") == "boolean"
+
+    def default(name: str, allowed: list[Any], shown: Callable[[Any], Any] = lambda v: v) -> Any:
+        value = props.get(name, {}).get("default")
+        value = shown(value) if value is not None else None
+        return value if value in allowed else allowed[0]
+
+    seconds = list(durations) or [5.0]
+    meta = ((document.get("info") or {}).get("x-fal-metadata") or {}) if isinstance(document.get("info"), dict) else {}
+    options = {
+        name: schemas.option_text(rule)
+        for name, rule in props.items()
+        if name not in MAPPED | {start, end}
+        and rule.get("type") in ("string", "integer", "number", "boolean")
+        and not name.endswith(("_url", "_urls"))
+    }
+    prompt = props["prompt"]
+    length = "" if durations else "; its length is the model's own (no duration input)"
+    spec = ModelSpec(
+        id=endpoint,
+        name=f"{endpoint} (fal, from its schema)",
+        description=f"fal endpoint {endpoint} ({meta.get('category') or 'video'}), read from its published "
+        f"schema; not curated{length}",
+        modes=modes,
+        durations=tuple(seconds),
+        default_duration=float(default("duration", seconds, _seconds)),
+        aspect_ratios=tuple(ratios) or ("16:9",),
+        default_aspect_ratio=default("aspect_ratio", ratios) if ratios else "16:9",
+        resolutions=tuple(resolutions) or ("default",),
+        default_resolution=default("resolution", resolutions) if resolutions else "default",
+        audio=audio,
+        default_audio=audio and props["generate_audio"].get("default") is True,
+        max_images=1 if start else 0,
+        end_image=bool(end),
+        negative_prompt=props.get("negative_prompt", {}).get("type") == "string",
+        seed=props.get("seed", {}).get("type") == "integer",
+        max_prompt_chars=prompt["maxLength"] if isinstance(prompt.get("maxLength"), int) else 10000,
+        options=options,
+        price=PriceRule(note="unpriced: not read yet"),
+        price_source=f"https://fal.ai/models/{endpoint}",
+    )
+    return Described(
+        spec=spec,
+        endpoint=endpoint,
+        props=props,
+        required=required,
+        start=start,
+        end=end,
+        duration=duration,
+        ratio=bool(ratios),
+        resolution=bool(resolutions),
+        audio=audio,
+        unpriced="not read yet",
+    )
+
+
+def _site_error(response: Any) -> ProviderError:
+    """fal.ai's answer to a schema request that failed: 404 for an endpoint it does not know."""
+    detail = _text(_json(response).get("detail")) or f"HTTP {response.status_code}"
+    if response.status_code == 404:
+        return ProviderError(ErrorCode.NOT_FOUND, f"fal.ai has no such endpoint ({detail})")
+    if response.status_code == 429:
+        return ProviderError(ErrorCode.RATE_LIMITED, f"fal.ai is rate limiting schema requests ({detail}); wait")
+    if response.status_code >= 500:
+        return ProviderError(ErrorCode.TRANSIENT, f"fal.ai had a temporary problem (HTTP {response.status_code})")
+    return ProviderError(
+        ErrorCode.PROVIDER_FAILED, f"fal.ai refused the schema request (HTTP {response.status_code}: {detail})"
+    )
+
+
+def _platform_error(response: Any, redact: Callable[[str], str]) -> ProviderError:
+    """The Platform API's errors: {"error": {"type": authorization_error | validation_error | not_found |
+    rate_limited | server_error, "message", "docs_url", "request_id"}}."""
+    body = _json(response)
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    message = redact(str(error.get("message") or _text(body.get("detail")) or f"HTTP {response.status_code}"))
+    kind, status = str(error.get("type") or ""), response.status_code
+    if status in (401, 403) or kind == "authorization_error":
+        return ProviderError(
+            ErrorCode.AUTH, f"fal.ai's Platform API rejected FAL_KEY ({message}); keys are made at {KEYS}"
+        )
+    if status == 404 or kind == "not_found":
+        return ProviderError(ErrorCode.NOT_FOUND, f"fal.ai's Platform API knows no such model ({message})")
+    if status == 429 or kind == "rate_limited":
+        return ProviderError(
+            ErrorCode.RATE_LIMITED, f"fal.ai's Platform API is rate limiting ({message}); wait and retry"
+        )
+    if status >= 500 or kind == "server_error":
+        return ProviderError(ErrorCode.TRANSIENT, f"fal.ai's Platform API had a temporary problem ({message}); retry")
+    return ProviderError(ErrorCode.INVALID_INPUT, f"fal.ai's Platform API refused the request ({message})")

@@ -26,6 +26,7 @@ it by name in VIDEOGEN_REPLICATE_UNPRICED (its price is on its replicate.com pag
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -206,6 +207,7 @@ WIRES: dict[str, Wire] = {
 MAX_DATA_URI = 1024 * 1024  # "only recommended if the file is less than 1MB" (docs: predictions/input-files)
 MAX_SEED = 2**31 - 1  # the narrowest seed range of these models' schemas
 OWNER_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+DESCRIBE_TTL = 3600.0
 UNPRICED_ENV = "VIDEOGEN_REPLICATE_UNPRICED"  # comma-separated owner/name ids (or *) approved to run unpriced
 # Our request fields -> the names models' Input schemas use for them, most common first.
 START_FIELDS = ("start_image", "image", "first_frame_image", "first_frame", "input_image", "image_url")
@@ -221,11 +223,13 @@ class ReplicateProvider(Provider):
     models = MODELS
     supports_cancel = True
     supports_callbacks = True  # `webhook` + `webhook_events_filter`: the prediction is POSTed to it
+    describe_ttl: float = DESCRIBE_TTL  # seconds a model read from its published schema is trusted
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
         super().__init__(env, allowed_dirs)
         # Models found by `describe`: owner/name -> (spec, wire, Input schema); None: no such usable model.
         self._described: dict[str, tuple[ModelSpec, Wire, dict[str, Any]] | None] = {}
+        self._fetched: dict[str, float] = {}  # owner/name -> when its schema was read (time.monotonic)
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # Video predictions take 1-5 minutes and a read is cheap: every 2 s at first, easing to 5 s.
@@ -235,6 +239,11 @@ class ReplicateProvider(Provider):
     def check(self, request: VideoRequest) -> None:
         if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
             raise InvalidRequest(f"seed must be from 0 to {MAX_SEED} for Replicate models, not {request.seed}")
+        if (described := self._described.get(request.model)) is not None and request.model not in WIRES:
+            # The body with stand-in images, against the published schema: refused before a job exists.
+            data = self._input(request, described[1], lambda image: "https://images.invalid/placeholder.png")
+            if problems := schema_problems(described[2], data):
+                raise InvalidRequest(f"{request.model} would refuse this input: {'; '.join(problems)}")
 
     def body(self, request: VideoRequest, callback_url: str | None = None) -> dict[str, Any]:
         """The JSON body of POST /v1/models/{owner}/{name}/predictions for a validated request."""
@@ -243,11 +252,20 @@ class ReplicateProvider(Provider):
         wire = WIRES.get(request.model) or (described[1] if described else None)
         if wire is None:
             raise InvalidRequest(f"{request.model} is not a Replicate model this server has read; see list_models")
+        data = self._input(request, wire, self.image)
+        if described is not None and (problems := schema_problems(described[2], data)):
+            raise InvalidRequest(f"{request.model} would refuse this input: {'; '.join(problems)}")
+        body: dict[str, Any] = {"input": data}
+        if callback_url:
+            body |= {"webhook": callback_url, "webhook_events_filter": WEBHOOK_EVENTS}
+        return body
+
+    def _input(self, request: VideoRequest, wire: Wire, image: Any) -> dict[str, Any]:
         data: dict[str, Any] = {"prompt": request.prompt}
         if request.images:
-            data[wire.start] = self.image(request.images[0])
+            data[wire.start] = image(request.images[0])
             if request.end_image:
-                data[wire.end] = self.image(request.end_image)
+                data[wire.end] = image(request.end_image)
         if wire.duration:
             data["duration"] = int(request.duration)
         if wire.ratio and not request.images:
@@ -260,13 +278,7 @@ class ReplicateProvider(Provider):
             data["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             data["seed"] = request.seed
-        data = data | dict(wire.fixed) | request.options
-        if described is not None and (problems := schema_problems(described[2], data)):
-            raise InvalidRequest(f"{request.model} would refuse this input: {'; '.join(problems)}")
-        body: dict[str, Any] = {"input": data}
-        if callback_url:
-            body |= {"webhook": callback_url, "webhook_events_filter": WEBHOOK_EVENTS}
-        return body
+        return data | dict(wire.fixed) | request.options
 
     def image(self, value: str) -> str:
         """An http(s) URL as is (Replicate fetches it); a local file or data URI as a data URI (as the SDK's
@@ -285,25 +297,56 @@ class ReplicateProvider(Provider):
         cached; the spec joins `models` so the synchronous catalog finds it). None: not owner/name, no such
         model, or not one our fields map onto (no text prompt, or output that is not a file URL)."""
         model_id = model_id.strip()
-        if (spec := self.spec(model_id)) is not None:
-            return spec
+        if model_id in WIRES:
+            return self.spec(model_id)
         if not OWNER_NAME.match(model_id):
             return None
-        if model_id not in self._described:
+        fetched = self._fetched.get(model_id)
+        if model_id not in self._described or fetched is None or time.monotonic() - fetched >= self.describe_ttl:
             owner, _, name = model_id.partition("/")
             try:
                 response = await self.http.request("GET", f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}")
             except ProviderError as error:
-                if error.code != ErrorCode.NOT_FOUND:
-                    raise  # a fault of ours or of the moment: not remembered
-                self._described[model_id] = None
+                if error.code == ErrorCode.NOT_FOUND:
+                    found = None
+                elif self._described.get(model_id) is not None:
+                    return self._described[model_id][0]  # stale but known: kept until Replicate answers again
+                else:  # a fault of ours or of the moment: not remembered
+                    raise ProviderError(
+                        error.code,
+                        f"Could not read the published schema of {model_id} from Replicate "
+                        f"({error.message.rstrip('.')}). Nothing was started. Try again in a moment, or choose a "
+                        "curated model (list_models provider=replicate).",
+                        retryable=error.retryable,
+                    ) from None
             else:
                 found = from_schema(model_id, json_body(response, {}))
-                self._described[model_id] = found
-                if found is not None:
-                    self.models = (*self.models, found[0])
+            self._described[model_id] = found
+            self._fetched[model_id] = time.monotonic()
+            self.models = (*(m for m in self.models if m.id != model_id), *([found[0]] if found else []))
         entry = self._described[model_id]
         return entry[0] if entry else None
+
+    async def search(self, text: str, limit: int = 8) -> list[str]:
+        """owner/name of Replicate models matching `text` (GET /v1/search?query=, Replicate's search API),
+        best first. Which are video models shows when each is described."""
+        try:
+            response = await self.http.request("GET", "/v1/search", params={"query": text, "limit": 20})
+        except ProviderError as error:
+            raise ProviderError(
+                error.code,
+                f"Replicate's model search failed ({error.message.rstrip('.')}). Try again in a moment, or name "
+                "an owner/name as model.",
+                retryable=error.retryable,
+            ) from None
+        body = json_body(response, {})
+        hits = body.get("models") if isinstance(body, dict) else None
+        ids = []
+        for hit in hits if isinstance(hits, list) else []:
+            model = hit.get("model") if isinstance(hit, dict) else None
+            if isinstance(model, dict) and isinstance(model.get("owner"), str) and isinstance(model.get("name"), str):
+                ids.append(f"{model['owner']}/{model['name']}")
+        return list(dict.fromkeys(ids))[:limit]
 
     def _unpriced_refusal(self, model: str) -> ProviderError | None:
         approved = {item.strip() for item in self.env.get(UNPRICED_ENV, "").split(",") if item.strip()}

@@ -24,6 +24,7 @@ ends a job with one of fal's request errors (REQUEST_ERRORS: runner_server_error
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -372,6 +373,288 @@ def seconds_of(value: Any) -> float:
     return 5.0 if value == "auto" else float(str(value).rstrip("s"))
 
 
+# -- the catalogue: models fal publishes beyond the ones the adapter declares ---------------------------
+# What fal.ai publishes for an endpoint, as its queue OpenAPI document
+# (https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=...: components.schemas.<Name>Input/Output,
+# POST /{endpoint} and GET /{endpoint}/requests/{request_id}), its Platform API entry (GET
+# https://api.fal.ai/v1/models: {endpoint_id, metadata}) and its price (GET /v1/models/pricing: {endpoint_id,
+# unit_price, unit, currency}). Field names and limits from the endpoints' published types (fal-js
+# endpoints.ts); prices as fal's model pages state them, in the pricing API's units.
+
+
+def _s(description: str, **more: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **more}
+
+
+def _optional(rule: dict[str, Any]) -> dict[str, Any]:
+    """pydantic's Optional[X] as fal's documents publish it: anyOf [X, null]."""
+    return {"anyOf": [rule, {"type": "null"}], **{k: rule[k] for k in ("description", "title") if k in rule}}
+
+
+KLING_21_PROPS: dict[str, Any] = {
+    "prompt": _s("The prompt for the video", maxLength=2500),
+    "duration": {"enum": ["5", "10"], "type": "string", "default": "5", "description": "The duration in seconds"},
+    "negative_prompt": _s("What to avoid", maxLength=2500, default="blur, distort, and low quality"),
+    "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5, "description": "CFG scale"},
+}
+SEEDANCE_V1 = {
+    "resolution": {
+        "enum": ["480p", "720p", "1080p"],
+        "type": "string",
+        "default": "720p",
+        "description": "Video resolution",
+    },
+    "duration": {"enum": [str(s) for s in range(2, 13)], "type": "string", "default": "5", "description": "Seconds"},
+    "camera_fixed": {"type": "boolean", "default": False, "description": "Whether to fix the camera position"},
+    "seed": _optional({"type": "integer", "description": "Random seed; -1 for random"}),
+    "enable_safety_checker": {"type": "boolean", "default": True, "description": "Enable the safety checker"},
+}
+IMAGE_URL = _s("URL of the image to use as the first frame", format="uri")
+EXTRA: dict[str, dict[str, Any]] = {
+    "fal-ai/kling-video/v2.1/standard/text-to-video": {
+        "title": "Kling 2.1 (standard) Text to Video",
+        "category": "text-to-video",
+        "description": "Kling 2.1 Standard: cost-efficient text to video, 5 or 10 s.",
+        "properties": {
+            **KLING_21_PROPS,
+            "aspect_ratio": {
+                "enum": ["16:9", "9:16", "1:1"],
+                "type": "string",
+                "default": "16:9",
+                "description": "Aspect ratio",
+            },
+        },
+        "required": ["prompt"],
+        "price": (0.05, "second"),
+    },
+    "fal-ai/kling-video/v2.1/standard/image-to-video": {
+        "title": "Kling 2.1 (standard) Image to Video",
+        "category": "image-to-video",
+        "description": "Kling 2.1 Standard: animates a start image, 5 or 10 s.",
+        "properties": {**KLING_21_PROPS, "image_url": IMAGE_URL},
+        "required": ["prompt", "image_url"],
+        "price": (0.05, "second"),
+    },
+    "fal-ai/bytedance/seedance/v1/lite/text-to-video": {
+        "title": "Seedance 1.0 Lite Text to Video",
+        "category": "text-to-video",
+        "description": "ByteDance Seedance 1.0 Lite: text to video, 480p to 1080p, 2 to 12 s.",
+        "properties": {
+            "prompt": _s("The text prompt used to generate the video"),
+            "aspect_ratio": {
+                "enum": ["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "9:21"],
+                "type": "string",
+                "default": "16:9",
+                "description": "The aspect ratio of the generated video",
+            },
+            **SEEDANCE_V1,
+        },
+        "required": ["prompt"],
+        "price": (0.18, "video"),
+    },
+    "fal-ai/bytedance/seedance/v1/pro/image-to-video": {
+        "title": "Seedance 1.0 Pro Image to Video",
+        "category": "image-to-video",
+        "description": "ByteDance Seedance 1.0 Pro: a start (and end) image to video; billed by video tokens.",
+        "properties": {
+            "prompt": _s("The text prompt used to generate the video"),
+            "image_url": IMAGE_URL,
+            "end_image_url": _optional(_s("URL of the image the video ends with", format="uri")),
+            **SEEDANCE_V1,
+        },
+        "required": ["prompt", "image_url"],
+        "price": (2.5, "1m tokens"),  # fal bills Seedance per million video tokens
+    },
+    "fal-ai/wan/v2.2-a14b/text-to-video": {
+        "title": "Wan 2.2 A14B Text to Video",
+        "category": "text-to-video",
+        "description": "Wan 2.2 A14B: text to video at 480p, 580p or 720p, 81 frames by default.",
+        "properties": {
+            "prompt": _s("The text prompt to guide video generation"),
+            "negative_prompt": _s("Negative prompt", default=""),
+            "num_frames": {"type": "integer", "minimum": 17, "maximum": 161, "default": 81, "description": "Frames"},
+            "frames_per_second": {"type": "integer", "minimum": 4, "maximum": 60, "default": 16, "description": "FPS"},
+            "resolution": {
+                "enum": ["480p", "580p", "720p"],
+                "type": "string",
+                "default": "720p",
+                "description": "Resolution",
+            },
+            "aspect_ratio": {
+                "enum": ["auto", "16:9", "9:16", "1:1"],
+                "type": "string",
+                "default": "16:9",
+                "description": "Aspect ratio",
+            },
+            "seed": _optional({"type": "integer", "description": "Random seed"}),
+        },
+        "required": ["prompt"],
+        "price": (0.08, "second"),
+    },
+    "fal-ai/flux/dev": {
+        "title": "FLUX.1 [dev] Text to Image",
+        "category": "text-to-image",
+        "description": "FLUX.1 [dev]: a 12B text-to-image model.",
+        "properties": {
+            "prompt": _s("The prompt to generate an image from"),
+            "num_images": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1, "description": "Images"},
+        },
+        "required": ["prompt"],
+        "output": "images",
+        "price": (0.025, "image"),
+    },
+}
+# The curated endpoints as the Platform API lists them, so a search finds them too.
+CATALOGUE: dict[str, dict[str, str]] = {
+    **{
+        endpoint: {
+            "title": endpoint.split("/", 1)[1].replace("/", " ").replace("-", " ").title(),
+            "category": "image-to-video" if "image-to-video" in endpoint or "frame" in endpoint else "text-to-video",
+            "description": f"{endpoint} on fal",
+        }
+        for endpoint in ENDPOINTS
+    },
+    **{endpoint: {k: entry[k] for k in ("title", "category", "description")} for endpoint, entry in EXTRA.items()},
+}
+
+
+def _pascal(endpoint: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", endpoint) if part)
+
+
+def openapi_document(endpoint: str) -> dict[str, Any]:
+    """The queue OpenAPI document fal publishes for `endpoint`."""
+    entry = EXTRA[endpoint]
+    name = _pascal(endpoint.split("/", 1)[1])
+    file_schema = {
+        "type": "object",
+        "title": "File",
+        "properties": {"url": {"type": "string"}, "content_type": {"type": "string"}, "file_size": {"type": "integer"}},
+        "required": ["url"],
+    }
+    kind = entry.get("output", "video")
+    output_props = (
+        {"images": {"type": "array", "items": {"$ref": "#/components/schemas/File"}}}
+        if kind == "images"
+        else {"video": {"$ref": "#/components/schemas/File", "description": "The generated video"}}
+    )
+    request_id = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "openapi": "3.0.4",
+        "info": {
+            "title": f"Queue OpenAPI for {endpoint}",
+            "version": "1.0.0",
+            "description": f"The OpenAPI schema for the {endpoint} queue.",
+            "x-fal-metadata": {
+                "endpointId": endpoint,
+                "category": entry["category"],
+                "playgroundUrl": f"https://fal.ai/models/{endpoint}",
+                "documentationUrl": f"https://fal.ai/models/{endpoint}/api",
+            },
+        },
+        "components": {
+            "securitySchemes": {"apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}},
+            "schemas": {
+                "QueueStatus": {
+                    "type": "object",
+                    "properties": {"status": {"type": "string", "enum": ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]}},
+                    "required": ["status", "request_id"],
+                },
+                f"{name}Input": {
+                    "type": "object",
+                    "title": f"{name}Input",
+                    "x-fal-order-properties": list(entry["properties"]),
+                    "properties": entry["properties"],
+                    "required": entry["required"],
+                },
+                f"{name}Output": {"type": "object", "properties": output_props, "required": list(output_props)},
+                "File": file_schema,
+            },
+        },
+        "paths": {
+            f"/{endpoint}/requests/{{request_id}}/status": {"get": {"parameters": request_id}},
+            f"/{endpoint}/requests/{{request_id}}/cancel": {"put": {"parameters": request_id}},
+            f"/{endpoint}": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}Input"}}},
+                    },
+                    "responses": {"200": {"description": "The request status."}},
+                }
+            },
+            f"/{endpoint}/requests/{{request_id}}": {
+                "get": {
+                    "parameters": request_id,
+                    "responses": {
+                        "200": {
+                            "description": "Result of the request.",
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}Output"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "servers": [{"url": "https://queue.fal.run"}],
+        "security": [{"apiKeyAuth": []}],
+    }
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+_TYPE_WORDS = {
+    "string": ("a valid string", "string_type"),
+    "integer": ("a valid integer", "int_type"),
+    "number": ("a valid number", "float_type"),
+    "boolean": ("a valid boolean", "bool_type"),
+}
+
+
+def _value_problem(rule: dict[str, Any], value: Any) -> Problem | None:
+    """pydantic's verdict on one value of a published field (fal's apps validate their input with pydantic)."""
+    if "anyOf" in rule:
+        if value is None:
+            return None
+        rule = next(r for r in rule["anyOf"] if r.get("type") != "null")
+    kind = rule.get("type")
+    if kind in _PY_TYPES and (
+        not isinstance(value, _PY_TYPES[kind]) or (isinstance(value, bool) and kind != "boolean")
+    ):
+        words, code = _TYPE_WORDS[kind]
+        return f"Input should be {words}", code
+    if "enum" in rule and value not in rule["enum"]:
+        return one_of(*rule["enum"])(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in rule and value < rule["minimum"]:
+            return f"Input should be greater than or equal to {rule['minimum']}", "greater_than_equal"
+        if "maximum" in rule and value > rule["maximum"]:
+            return f"Input should be less than or equal to {rule['maximum']}", "less_than_equal"
+    if isinstance(value, str) and "maxLength" in rule and len(value) > rule["maxLength"]:
+        return f"String should have at most {rule['maxLength']} characters", "string_too_long"
+    if rule.get("format") == "uri" and isinstance(value, str):
+        return image(value)
+    return None
+
+
+def extra_problems(endpoint: str, payload: Any) -> list[dict[str, Any]]:
+    """The 422 detail items of a payload for a catalogue endpoint, by its published Input schema."""
+    if not isinstance(payload, dict):
+        return [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
+    entry = EXTRA[endpoint]
+    found = []
+    for name in entry["required"]:
+        if payload.get(name) is None:
+            found.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
+    for name, rule in entry["properties"].items():
+        if name in payload and (problem := _value_problem(rule, payload[name])):
+            found.append({"loc": ["body", name], "msg": problem[0], "type": problem[1], "input": payload[name]})
+    return found
+
+
 def create_app(speed: float = 1.0) -> Starlette:
     sim = Simulator("fal", speed=speed, typical_seconds=90.0, queue_seconds=10.0)
     sim.config.update(status_errors=True)
@@ -413,15 +696,20 @@ def create_app(speed: float = 1.0) -> Starlette:
         if denied := gate(request):
             return denied
         endpoint = request.path_params["path"].strip("/")
-        if endpoint not in ENDPOINTS:
+        if endpoint not in ENDPOINTS and endpoint not in EXTRA:
             return error(404, f"Application '{endpoint}' not found.")
         try:
             payload = await request.json()
         except ValueError:
             return error(422, [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}])
-        if found := problems(endpoint, payload):
+        if found := (problems(endpoint, payload) if endpoint in ENDPOINTS else extra_problems(endpoint, payload)):
             return error(422, found, **{"X-Fal-Retryable": "false"})
-        fields = {name: spec.default for name, spec in ENDPOINTS[endpoint].items() if spec.default is not None}
+        if endpoint in ENDPOINTS:
+            declared: set[str] = set(ENDPOINTS[endpoint])
+            fields = {name: spec.default for name, spec in ENDPOINTS[endpoint].items() if spec.default is not None}
+        else:
+            declared = set(EXTRA[endpoint]["properties"])
+            fields = {name: r["default"] for name, r in EXTRA[endpoint]["properties"].items() if "default" in r}
         merged = {**fields, **payload}
         job = sim.create(payload, prompt=payload.get("prompt"), job_id=str(uuid.uuid4()))
         app = "/".join(endpoint.split("/")[:2])  # status URLs drop the endpoint's subpath
@@ -429,11 +717,13 @@ def create_app(speed: float = 1.0) -> Starlette:
             endpoint=endpoint,
             app=app,
             urls=urls(request, app, job.id),
-            duration=seconds_of(merged.get("duration", 5)),
+            duration=seconds_of(merged.get("duration", 5))
+            if "num_frames" not in merged
+            else merged["num_frames"] / merged.get("frames_per_second", 16),
             aspect_ratio=merged.get("aspect_ratio") if merged.get("aspect_ratio") not in (None, "auto") else "16:9",
             authorization=request.headers.get("authorization"),
             root=public_root(request),
-            ignored=sorted(set(payload) - set(ENDPOINTS[endpoint])),  # fal drops these without a word
+            ignored=sorted(set(payload) - declared),  # fal drops these without a word
         )
         if hook := request.query_params.get("fal_webhook"):
             sim.call_back(
@@ -542,10 +832,91 @@ def create_app(speed: float = 1.0) -> Starlette:
     async def unknown(request: Request) -> Response:
         return error(404, "Not Found")
 
+    def platform_error(status: int, kind: str, message: str) -> JSONResponse:
+        """The Platform API's error shape: {"error": {"type", "message"}}."""
+        return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
+
+    def platform_gate(request: Request, required: bool) -> Response | None:
+        header = request.headers.get("authorization")
+        if header is None and not required:
+            return None  # model search: "Authentication: Optional"
+        scheme, _, key = (header or "").partition(" ")
+        if scheme != "Key" or not key.strip() or sim.config.get("key") not in (None, key.strip()):
+            return platform_error(401, "authorization_error", "Authentication required")
+        return None
+
+    def wanted_ids(request: Request) -> list[str]:
+        return [i for value in request.query_params.getlist("endpoint_id") for i in value.split(",") if i]
+
+    async def openapi(request: Request) -> Response:
+        """fal.ai/api/openapi/queue/openapi.json?endpoint_id=...: public, no key."""
+        sim.config["schema_reads"] = sim.config.get("schema_reads", 0) + 1
+        endpoint = request.query_params.get("endpoint_id", "").strip()
+        if not endpoint:
+            return error(400, "endpoint_id is required")
+        if endpoint not in EXTRA:
+            return error(404, f"Endpoint '{endpoint}' not found")
+        return JSONResponse(openapi_document(endpoint))
+
+    async def pricing(request: Request) -> Response:
+        sim.config["pricing_reads"] = sim.config.get("pricing_reads", 0) + 1
+        if denied := platform_gate(request, required=True):
+            return denied
+        ids = wanted_ids(request)
+        if not 1 <= len(ids) <= 50:
+            return platform_error(400, "validation_error", "endpoint_id: provide 1 to 50 endpoint IDs")
+        known = [i for i in ids if i in EXTRA]
+        if not known:
+            return platform_error(404, "not_found", "Resource not found")
+        prices = [
+            {"endpoint_id": i, "unit_price": EXTRA[i]["price"][0], "unit": EXTRA[i]["price"][1], "currency": "USD"}
+            for i in known
+        ]
+        return JSONResponse({"prices": prices, "next_cursor": None, "has_more": False})
+
+    async def search(request: Request) -> Response:
+        if denied := platform_gate(request, required=False):
+            return denied
+        query = request.query_params
+        words = query.get("q", "").lower().split()
+        ids = wanted_ids(request)
+        hits = []
+        for endpoint, entry in CATALOGUE.items():
+            text = " ".join((endpoint, entry["title"], entry["description"], entry["category"])).lower()
+            if ids and endpoint not in ids:
+                continue
+            if not all(word in text for word in words):
+                continue
+            if query.get("category") and entry["category"] != query["category"]:
+                continue
+            metadata = {
+                "display_name": entry["title"],
+                "category": entry["category"],
+                "description": entry["description"],
+                "status": "active",
+                "tags": [],
+                "updated_at": "2026-11-01T00:00:00Z",
+                "is_favorited": None,
+                "thumbnail_url": f"https://fal.media/files/{endpoint.replace('/', '_')}.jpg",
+                "model_url": f"https://fal.run/{endpoint}",
+                "date": "2026-06-01T00:00:00Z",
+                "highlighted": False,
+                "pinned": False,
+            }
+            hit: dict[str, Any] = {"endpoint_id": endpoint, "metadata": metadata}
+            if "openapi-3.0" in query.getlist("expand") and endpoint in EXTRA:
+                hit["openapi"] = openapi_document(endpoint)
+            hits.append(hit)
+        limit = int(query.get("limit", "20") or 20)
+        return JSONResponse({"models": hits[:limit], "next_cursor": None, "has_more": len(hits) > limit})
+
     requests = "/{owner}/{alias}/requests/{request_id}"
     app = Starlette(
         routes=[
             *sim.routes(),
+            Route("/api/openapi/queue/openapi.json", openapi, methods=["GET"]),  # fal.ai
+            Route("/v1/models", search, methods=["GET"]),  # api.fal.ai: the Platform API
+            Route("/v1/models/pricing", pricing, methods=["GET"]),
             Route(f"{requests}/status", status, methods=["GET"]),
             Route(f"{requests}/cancel", cancel, methods=["PUT"]),
             Route(requests, result, methods=["GET"]),
