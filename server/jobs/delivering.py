@@ -15,11 +15,12 @@ import anyio
 from providers.base import ErrorCode, ModelSpec, Provider, ProviderError, Snapshot, Submission, VideoRequest
 
 from . import common
+from .parts import EngineParts
 
 log = logging.getLogger("videogen.jobs")
 
 
-class Delivering:
+class Delivering(EngineParts):
     """The JobManager's delivering part (see server/jobs/manager.py for the attributes it uses)."""
 
     async def _deliver(

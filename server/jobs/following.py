@@ -18,6 +18,7 @@ from providers.base import ErrorCode, ModelSpec, Provider, ProviderError, Snapsh
 from server.store import JobRow
 
 from . import common
+from .parts import EngineParts
 from .scheduler import Followed
 
 log = logging.getLogger("videogen.jobs")
@@ -41,7 +42,7 @@ def _changes(row: JobRow, snapshot: Snapshot) -> dict[str, Any]:
     return changes
 
 
-class Following:
+class Following(EngineParts):
     """The JobManager's following part (see server/jobs/manager.py for the attributes it uses)."""
 
     async def _look(self, job: Followed) -> float | None:

@@ -9,10 +9,12 @@ import anyio
 
 from server.store import StoreError
 
+from .parts import EngineParts
+
 log = logging.getLogger("videogen.jobs")
 
 
-class Leases:
+class Leases(EngineParts):
     """The JobManager's leases part (see server/jobs/manager.py for the attributes it uses)."""
 
     async def _housekeeping(self) -> None:

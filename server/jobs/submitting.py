@@ -21,11 +21,12 @@ from server.webhooks import callback_url, new_token, token_sha256
 
 from . import common
 from .common import LeaseLost
+from .parts import EngineParts
 
 log = logging.getLogger("videogen.jobs")
 
 
-class Submitting:
+class Submitting(EngineParts):
     """The JobManager's submitting part (see server/jobs/manager.py for the attributes it uses)."""
 
     async def submit(self, args: RequestArgs, idempotency_key: str | None = None) -> JobRow:
@@ -157,9 +158,10 @@ class Submitting:
             callback = self._callback_for(row.job_id, provider)
             if callback:
                 await self._write(row.job_id, callback_token_sha256=callback[1])
-            submission = await self._submit(row.job_id, provider, spec, request, callback[0] if callback else None)
-            if submission is None:
+            sent = await self._submit(row.job_id, provider, spec, request, callback[0] if callback else None)
+            if sent is None:
                 return None
+            submission = sent
         crash_point("after_submit")  # the provider has the job; its id is not stored yet
         await self._write(
             row.job_id,
@@ -204,6 +206,7 @@ class Submitting:
                         message="cancelled before submission; nothing was charged",
                     )
                     return None
+        raise AssertionError("unreachable: the last resend returns or raises")
 
     async def _reconcile(
         self, job_id: str, provider: Provider, request: VideoRequest, unknown: ProviderError
