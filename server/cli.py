@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _sole(error: BaseException) -> BaseException:
     """The only error in a (nested) exception group, or the error itself."""
-    while len(inner := getattr(error, "exceptions", ())) == 1:
+    while len(inner := tuple(getattr(error, "exceptions", ()))) == 1:
         error = inner[0]
     return error
 

@@ -76,13 +76,13 @@ def to_job(row: JobRow, wait_default: float = 45) -> Job:
         step = f"{dedupe_note(row)} {step}"
     return Job(
         job_id=row.job_id,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         progress=row.progress,
         queue_position=row.queue_position,
         message=row.message,
         provider=row.provider,
         model=row.model,
-        request=row.request,  # type: ignore[arg-type]
+        request=row.request,
         cost=row.cost_charged if row.cost_charged is not None else row.cost_estimate,
         cost_is_estimate=row.cost_charged is None,
         provider_job_id=row.provider_ref,

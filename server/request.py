@@ -131,8 +131,8 @@ def tool_annotation(name: str, brief: bool = False) -> Any:
     """A request field as a tool parameter's annotation. `brief`: described as generate_video's (the required
     prompt keeps its own description: an agent must know what to put there)."""
     info, param = RequestArgs.model_fields[name], PARAMS[name]
-    checks = {"strict": param.strict or None, "ge": param.ge, "le": param.le}
-    full = Annotated[
+    checks: dict[str, Any] = {"strict": param.strict or None, "ge": param.ge, "le": param.le}
+    full = Annotated[  # type: ignore[valid-type]  # a type chosen at run time, as pydantic allows
         param.tool_type or info.annotation,
         Field(**{k: v for k, v in checks.items() if v is not None}, description=param.description),
     ]

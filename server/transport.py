@@ -16,7 +16,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import anyio
 
@@ -331,7 +331,7 @@ async def serve_stdio(mcp: Any, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> N
     async with BlockingPortal() as portal:
         lines = StdioLines(_claim_stdin(), max_bytes, portal)
         try:
-            async with stdio_server(stdin=lines) as (read_stream, write_stream):
+            async with stdio_server(stdin=cast(Any, lines)) as (read_stream, write_stream):  # AsyncFile-like
                 lines.answer_on(write_stream)
                 await server.run(read_stream, write_stream, server.create_initialization_options())
         finally:

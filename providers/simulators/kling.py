@@ -383,6 +383,7 @@ def units(body: dict[str, Any]) -> float:
         return round(UNITS_PER_SECOND[model][(mode, sound)] * seconds, 4)
     std, pro, pro_sound = UNITS_PER_5S[model]
     per_5s = (pro_sound if sound else pro) if mode == "pro" else std
+    assert per_5s is not None, f"{model} has no sound price: its request was checked before pricing"
     return per_5s * seconds / 5
 
 

@@ -229,7 +229,7 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
     """The issues Runway would report for this body (empty: acceptable)."""
     if not isinstance(body, dict):
         return [_issue([], "Expected object")]
-    model = MODELS.get(body.get("model"))
+    model = MODELS.get(str(body.get("model")))
     names = tuple(m for m, rules in MODELS.items() if endpoint == "image_to_video" or rules.text_ratios)
     if model is None or (endpoint == "text_to_video" and not model.text_ratios):
         return [_issue(["model"], f"Invalid discriminator value. Expected {' | '.join(repr(n) for n in names)}")]

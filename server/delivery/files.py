@@ -54,7 +54,7 @@ def files_app(output_dir: Path, signer: LinkSigner) -> Any:
         with os.fdopen(fd, "rb", buffering=0) as file:
             headers = dict(scope.get("headers") or [])
             span = byte_range(headers.get(b"range", b"").decode("latin-1"), size)
-            if span == "unsatisfiable":
+            if isinstance(span, str):  # "unsatisfiable"
                 await _answer(send, 416, b"range not satisfiable\n", [(b"content-range", f"bytes */{size}".encode())])
                 return
             start, end = span if span else (0, size - 1)
