@@ -2,19 +2,24 @@
 
 A provider adapter is mostly a declaration: its ModelSpecs (capabilities and price rules), how a
 VideoRequest maps to its wire format, and how its statuses and errors map to ours. Everything
-shared (validation, pricing, polling cadence, downloads) lives here or in the engine.
+shared (validation, pricing, polling cadence, downloads) lives here or in the engine. An API that takes a
+job by POST and is then asked about it by id (most are) is declared on a TaskProvider: its paths, a wire
+model for each answer, a STATUS table and ERRORS / FAILURES tables; submit, poll, cancel and callbacks are
+shared steps, each overridable.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Re-exported: adapters import the error types from here, with the rest of the contract.
 from providers.errors import RETRYABLE as RETRYABLE
@@ -23,6 +28,8 @@ from providers.errors import InvalidRequest as InvalidRequest
 from providers.errors import ProviderError as ProviderError
 
 if TYPE_CHECKING:  # providers.http is imported on first use: importing this module must stay cheap
+    import httpx
+
     from providers.http import ProviderHTTP, RetryPolicy
 
 Mode = Literal["text_to_video", "image_to_video"]
@@ -338,3 +345,448 @@ def json_body(response: Any, default: Any = None) -> Any:
         return response.json()
     except ValueError:
         return default
+
+
+# -- adapters as declarations: the task template ---------------------------------------------------------------
+# Most video APIs take a job with one POST, answer with its id, and are asked about it by that id until it ends.
+# A TaskProvider declares that: its paths, a wire model for each answer, what its states mean (STATUS), what
+# its error answers mean (ERRORS) and why its jobs fail (FAILURES). The steps below are shared; an adapter
+# overrides one where its API differs (Kling's call step renews a token, Google's videos are fetched, ...).
+
+
+class Wire(BaseModel):
+    """Base of a provider's answer models. Extra fields are ignored (providers add fields without a new API
+    version) and a number arrives as a string where a str is declared; with providers.wire.Maybe a field of the
+    wrong shape reads as absent, so an odd answer takes one of the error paths rather than raising."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
+
+    @classmethod
+    def read(cls: type[W], body: Any) -> W | None:
+        """`body` as this model, or None when it is not that shape (not an object, a wrong type)."""
+        if not isinstance(body, dict):
+            return None
+        try:
+            return cls.model_validate(body)
+        except ValidationError:
+            return None
+
+
+W = TypeVar("W", bound=Wire)
+
+
+class Accepted(Wire):
+    """The submit answer. A subclass declares the provider's fields and says where the id is."""
+
+    def job_ref(self) -> str | None:
+        """The provider's id for the job (None: the answer has none, which the template reports)."""
+        raise NotImplementedError
+
+    def job_charge(self) -> float | None:
+        """USD the submit itself charged, when the answer says (runblob's `price`)."""
+        return None
+
+
+class TaskAnswer(Wire):
+    """A status answer (and, for most providers, a callback's body). A subclass declares the provider's fields
+    and overrides the readers its answers have."""
+
+    def job_ref(self) -> str | None:
+        """The job's id as the answer gives it (a callback about another job is ignored)."""
+        return None
+
+    def job_state(self) -> str | None:
+        """The provider's state word: a key of the provider's STATUS table."""
+        raise NotImplementedError
+
+    def job_video(self) -> str | None:
+        return None
+
+    def job_progress(self) -> float | None:
+        return None
+
+    def job_charge(self) -> float | None:
+        """USD the job cost, when the answer says (credits, units or tokens times their price)."""
+        return None
+
+    def job_failure(self) -> tuple[str, str]:
+        """(the provider's failure code, its reason in words), either may be empty: what FAILURES match."""
+        return "", ""
+
+    def readable(self) -> bool:
+        """Whether this is a status answer at all (False: asked again later, as TRANSIENT)."""
+        return True
+
+
+class ErrorAnswer(Wire):
+    """An error body. The default reads any JSON shape with providers.http.describe; a provider whose errors
+    carry a code declares its fields and overrides the readers."""
+
+    raw: Any = Field(None, exclude=True)
+
+    @classmethod
+    def of(cls: type[E], response: httpx.Response) -> E:
+        body = json_body(response)
+        found = cls.read(body) or cls()
+        found.raw = body
+        return found
+
+    def error_code(self) -> str:
+        return ""
+
+    def error_text(self) -> str:
+        from providers.http import describe
+
+        return describe(self.raw)
+
+    def fields(self) -> dict[str, Any]:
+        """More names the ERRORS messages may use (a provider's way of quoting its code and message)."""
+        text = self.error_text()
+        return {"said": f": {text}" if text else ""}
+
+
+E = TypeVar("E", bound=ErrorAnswer)
+A = TypeVar("A", bound=Accepted)
+T = TypeVar("T", bound=TaskAnswer)
+
+
+def _one_of(value: object, allowed: int | str | tuple[Any, ...] | range | None) -> bool:
+    if allowed is None:
+        return True
+    return value in allowed if isinstance(allowed, (tuple, range)) else value == allowed
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row of an ERRORS or FAILURES table: when it applies, what it is in our terms, and the message (what
+    happened and what to do, a str.format template). Every condition given must hold; the first row that
+    applies wins, so put narrow rows first (an OR is two rows with one message).
+
+    Conditions: `status` (HTTP status: an int, a tuple or a range), `method` ("GET", "POST", ...), `state`
+    (a failed job's state word), `code` (a regex searched in the provider's error code) and `text` (a regex
+    searched in its message, any case). Templates may use {title}, {status}, {method}, {state}, {code},
+    {text}, {matched} (what `code` or `text` matched) and what the answer's `fields()` add (e.g. {said})."""
+
+    code: ErrorCode
+    message: str
+    status: int | tuple[int, ...] | range | None = None
+    method: str | None = None
+    state: str | tuple[str, ...] | None = None
+    match: str | None = None
+    text: str | None = None
+    retryable: bool | None = None  # None: as the code says (RETRYABLE)
+
+    def applies(self, *, status: int | None, method: str, state: str, code: str, text: str) -> str | None:
+        """What this row matched ("" when it has no pattern), or None when it does not apply."""
+        if not (_one_of(status, self.status) and _one_of(method, self.method) and _one_of(state, self.state)):
+            return None
+        if (self.status is not None and status is None) or (self.state is not None and not state):
+            return None
+        matched = ""
+        if self.match is not None:
+            found = re.search(self.match, code)
+            if found is None:
+                return None
+            matched = found[0]
+        if self.text is not None:
+            found = re.search(self.text, text, re.IGNORECASE)
+            if found is None:
+                return None
+            matched = matched or found[0]
+        return matched
+
+    def render(self, fields: Mapping[str, Any]) -> str:
+        return self.message.format_map(fields)
+
+
+def find_rule(
+    rules: Sequence[Rule],
+    *,
+    status: int | None = None,
+    method: str = "",
+    state: str = "",
+    code: str = "",
+    text: str = "",
+) -> tuple[Rule, str] | None:
+    """The first row of `rules` that applies, with what it matched."""
+    for rule in rules:
+        matched = rule.applies(status=status, method=method, state=state, code=code, text=text)
+        if matched is not None:
+            return rule, matched
+    return None
+
+
+@dataclass(frozen=True)
+class State:
+    """A row of a STATUS table: a provider state word in our terms. `message` is a template ({title}, {state},
+    {progress}); a failed state with one meaning (an expired task) names its `error`, others are read with the
+    FAILURES table."""
+
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    message: str = ""
+    error: Rule | None = None
+
+
+UNKNOWN_STATE = State("running", "{title} reports {state!r}; still watching")
+NO_VIDEO = Rule(
+    ErrorCode.PROVIDER_FAILED,
+    "{title} reported the video done but gave no video URL; submitting again may work.",
+    retryable=True,
+)
+FAILED_SOMEHOW = Rule(
+    ErrorCode.PROVIDER_FAILED,
+    "{title} could not generate the video ({said}); submitting again may work.",
+    retryable=True,
+)
+
+
+class TaskProvider(Provider, Generic[A, T]):
+    """A provider whose API takes a job by POST and is asked about it by id: a declaration.
+
+    Declare: `submit_path`, `status_path` ("{ref}" is the job's id, quoted), `cancel_path` (None: cannot
+    cancel), the wire models `accepted_model` / `status_model` / `error_model`, and the tables STATUS,
+    ERRORS and FAILURES; write `body(request)`. Override a step where the API differs: `call` (auth or an
+    envelope), `request_body`, `submit_path_for`, `status_url`, `submission_state`, `charged_usd`,
+    `state_message`, `failure_fields`, `cancel`."""
+
+    submit_path: ClassVar[str] = ""
+    status_path: ClassVar[str] = ""
+    cancel_path: ClassVar[str | None] = None
+    cancel_method: ClassVar[str] = "DELETE"
+    # When a cancel is refused (INVALID_INPUT: the job is past cancelling): the message, {title} and {ref}.
+    cancel_refused: ClassVar[str] = ""
+    # The submit body's field for the callback URL (with supports_callbacks).
+    callback_field: ClassVar[str] = "callback_url"
+    # The id's name in the submit answer, and where a person checks for a job whose id was lost: for the one
+    # "no id in the answer" error.
+    id_field: ClassVar[str] = "id"
+    where_to_check: ClassVar[str] = "the provider's dashboard"
+    # The message of a job cancelled by us that the provider forgets (a status read then answers 404).
+    cancelled_message: ClassVar[str] = "cancelled at {title}"
+    unreadable: ClassVar[str] = "{title} sent an unreadable status answer; asking again later."
+
+    accepted_model: type[A]
+    status_model: type[T]
+    error_model: ClassVar[type[ErrorAnswer]] = ErrorAnswer
+    STATUS: ClassVar[Mapping[str, State]] = {}
+    UNKNOWN_STATE: ClassVar[State] = UNKNOWN_STATE
+    ERRORS: ClassVar[Sequence[Rule]] = ()
+    FAILURES: ClassVar[Sequence[Rule]] = ()
+    FAILED_SOMEHOW: ClassVar[Rule] = FAILED_SOMEHOW
+    # A finished job without a video. A TRANSIENT rule means "ask again later" (the URL may come next read).
+    NO_VIDEO: ClassVar[Rule] = NO_VIDEO
+
+    # -- the HTTP step ---------------------------------------------------------------------------
+    def http_options(self) -> dict[str, Any]:
+        return {"headers": self.auth_headers(), "error_mapper": self.error_for}
+
+    def auth_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer <the first env var>`, or NOT_CONFIGURED naming it."""
+        var = self.env_vars[0]
+        key = self.env.get(var, "").strip()  # a trailing newline is a common 401
+        if not key:
+            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{self.title} is not configured: set {var}.")
+        return {"Authorization": f"Bearer {key}"}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        expected: Sequence[int] = (200, 201, 202, 204),
+    ) -> tuple[int, Any]:
+        """One request: (HTTP status, the JSON answer or None). Errors are raised, mapped by `error_for`."""
+        response = await self.http.request(
+            method, path, json=json, headers=headers, idempotent=idempotent, expected=expected
+        )
+        return response.status_code, json_body(response)
+
+    @classmethod
+    def error_for(cls, response: httpx.Response) -> ProviderError | None:
+        """An error answer in our terms by the ERRORS table; None leaves it to the shared default."""
+        answer = cls.error_model.of(response)
+        code, text = answer.error_code(), answer.error_text()
+        try:
+            method = response.request.method
+            ref = response.request.url.path.rsplit("/", 1)[-1]
+        except RuntimeError:  # a response made without its request
+            method, ref = "", ""
+        found = find_rule(cls.ERRORS, status=response.status_code, method=method, code=code, text=text)
+        if found is None:
+            return None
+        rule, matched = found
+        fields = {
+            "title": cls.title,
+            "status": response.status_code,
+            "method": method,
+            "ref": ref,
+            "code": code,
+            "text": text,
+            "matched": matched,
+            **answer.fields(),
+        }
+        return ProviderError(rule.code, rule.render(fields), retryable=rule.retryable)
+
+    # -- submit ----------------------------------------------------------------------------------
+    def body(self, request: VideoRequest) -> dict[str, Any]:
+        """The JSON the provider receives for a validated request."""
+        raise NotImplementedError
+
+    async def request_body(self, job_id: str, request: VideoRequest) -> dict[str, Any]:
+        """`body(request)`, made in a worker thread: it may read and re-encode images."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.body, request)
+
+    def submit_path_for(self, request: VideoRequest) -> str:
+        return self.submit_path
+
+    def submit_headers(self, job_id: str) -> Mapping[str, str] | None:
+        return None
+
+    def submission_state(self, accepted: A, request: VideoRequest) -> dict[str, Any]:
+        """What to keep with the submission for later steps (an endpoint, a request id)."""
+        return {}
+
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        body = await self.request_body(job_id, request)
+        if callback_url:
+            body[self.callback_field] = callback_url
+        status, answer = await self.call(
+            "POST", self.submit_path_for(request), json=body, headers=self.submit_headers(job_id)
+        )
+        accepted = self.accepted_model.read(answer)
+        ref = accepted.job_ref() if accepted is not None else None
+        if accepted is None or not ref:
+            raise self.no_id(status, job_id)
+        return Submission(ref=ref, state=self.submission_state(accepted, request), charged_usd=accepted.job_charge())
+
+    def no_id(self, status: int, job_id: str) -> ProviderError:
+        """The one error for a submit answered without the job's id: the job may exist and be charged."""
+        then = (
+            f"it is looked up by our job id ({job_id}) instead"
+            if self.can_reconcile
+            else f"check {self.where_to_check} before submitting it again"
+        )
+        return ProviderError(
+            ErrorCode.SUBMIT_UNCONFIRMED,
+            f"{self.title} accepted the request (HTTP {status}) but sent no {self.id_field}; the video may be "
+            f"generating and charged: {then}.",
+            retryable=False,
+        )
+
+    # -- poll ------------------------------------------------------------------------------------
+    def status_url(self, submission: Submission, request: VideoRequest) -> str:
+        return self.status_path.format(ref=quote(submission.ref, safe=""))
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        try:
+            _, answer = await self.call("GET", self.status_url(submission, request))
+        except ProviderError as error:
+            # A provider that forgets a cancelled job: after our own cancel a 404 is that cancel.
+            if error.code == ErrorCode.NOT_FOUND and submission.state.get("cancelled"):
+                return Snapshot(status="cancelled", message=self.cancelled_message.format(title=self.title))
+            raise
+        task = self.status_model.read(answer)
+        if task is None or not task.readable():
+            raise ProviderError(ErrorCode.TRANSIENT, self.unreadable.format(title=self.title))
+        return self.snapshot(task, submission, request)
+
+    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
+        """A callback carrying the status answer's shape, read with the same tables. None for another job, a
+        state the table does not know, or a finished job whose video is not in it yet (a poll reads those)."""
+        task = self.status_model.read(payload)
+        if task is None or task.job_state() not in self.STATUS or about_another_job(task.job_ref(), submission.ref):
+            return None
+        if self.STATUS[task.job_state() or ""].status == "succeeded" and not task.job_video():
+            return None
+        return self.snapshot(task, submission, None)
+
+    def snapshot(self, task: T, submission: Submission | None = None, request: VideoRequest | None = None) -> Snapshot:
+        """A status answer (or a callback) in our terms, by the STATUS table."""
+        state = task.job_state() or ""
+        rule = self.STATUS.get(state)
+        if rule is None:
+            return Snapshot(status="running", message=self.state_message(self.UNKNOWN_STATE, task, request))
+        if rule.status == "succeeded":
+            url = task.job_video()
+            if not url and self.NO_VIDEO.code == ErrorCode.TRANSIENT:
+                raise ProviderError(ErrorCode.TRANSIENT, self.NO_VIDEO.render(self._fields(task)))
+            if not url:
+                error = self._info(self.NO_VIDEO, self._fields(task))
+                return Snapshot(status="failed", message=error.message, error=error, charged_usd=self._charge(task))
+            charged = self.charged_usd(task, submission, request)
+            message = self.state_message(rule, task, request)
+            return Snapshot(status="succeeded", progress=1.0, message=message, video_url=url, charged_usd=charged)
+        if rule.status == "failed":
+            error = self._info(rule.error, self._fields(task)) if rule.error else self.failure(task)
+            charged = self.charged_usd(task, submission, request)
+            return Snapshot(status="failed", message=error.message, error=error, charged_usd=charged)
+        if rule.status == "cancelled":
+            charged = self.charged_usd(task, submission, request)
+            return Snapshot(status="cancelled", message=self.state_message(rule, task, request), charged_usd=charged)
+        progress = task.job_progress() if rule.status == "running" else None
+        return Snapshot(status=rule.status, progress=progress, message=self.state_message(rule, task, request))
+
+    def state_message(self, rule: State, task: T, request: VideoRequest | None) -> str:
+        return rule.message.format_map(self._fields(task))
+
+    def charged_usd(self, task: T, submission: Submission | None, request: VideoRequest | None) -> float | None:
+        """What a finished job cost: by default what the answer says (`job_charge`)."""
+        return task.job_charge()
+
+    def _charge(self, task: T) -> float | None:
+        return self.charged_usd(task, None, None)
+
+    def failure(self, task: T) -> ProviderErrorInfo:
+        """A failed job's error, by the FAILURES table (FAILED_SOMEHOW when no row applies)."""
+        code, reason = task.job_failure()
+        fields = self._fields(task)
+        found = find_rule(self.FAILURES, state=task.job_state() or "", code=code, text=reason)
+        rule, matched = found or (self.FAILED_SOMEHOW, "")
+        return self._info(rule, {**fields, "matched": matched, **self.failure_fields(task, matched)})
+
+    def failure_fields(self, task: T, matched: str) -> dict[str, Any]:
+        """More names FAILURES messages may use. By default {said}: "code: reason", or what there is."""
+        code, reason = task.job_failure()
+        reason = reason.strip().rstrip(".")
+        said = f"{code}: {reason}" if code and reason else code or reason or "no reason given"
+        return {"said": said}
+
+    def _fields(self, task: T) -> dict[str, Any]:
+        code, reason = task.job_failure()
+        progress = task.job_progress()
+        return {
+            "title": self.title,
+            "state": task.job_state(),  # None when the answer has none: {state!r} says so
+            "progress": progress or 0.0,
+            "code": code,
+            "reason": reason,
+            "said": reason or code,
+            "matched": "",
+        }
+
+    @staticmethod
+    def _info(rule: Rule, fields: Mapping[str, Any]) -> ProviderErrorInfo:
+        retryable = rule.code in RETRYABLE if rule.retryable is None else rule.retryable
+        return ProviderErrorInfo(code=rule.code, message=rule.render(fields), retryable=retryable)
+
+    # -- cancel ----------------------------------------------------------------------------------
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        """`cancel_method cancel_path`; a job already gone counts as cancelled; a refusal (the job is past
+        cancelling) says so with `cancel_refused`. Without a cancel_path: the provider cannot cancel."""
+        if self.cancel_path is None:
+            return await super().cancel(submission, request)
+        path = self.cancel_path.format(ref=quote(submission.ref, safe=""))
+        try:
+            await self.call(self.cancel_method, path, idempotent=True)
+        except ProviderError as error:
+            if error.code == ErrorCode.INVALID_INPUT and self.cancel_refused:
+                message = self.cancel_refused.format(title=self.title, ref=submission.ref, error=error.message)
+                raise ProviderError(ErrorCode.INVALID_INPUT, message, retryable=False) from None
+            if error.code != ErrorCode.NOT_FOUND:  # already gone: nothing left to cancel
+                raise
+        submission.state["cancelled"] = True  # stored by the engine: a later 404 is this cancel, not a loss

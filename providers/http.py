@@ -213,13 +213,14 @@ def _meaning(status: int) -> tuple[ErrorCode, str]:
     return ErrorCode.INTERNAL, "unexpected response"
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """The human part of an error body: Runway's error + issues, fal's detail (string or list of
-    {loc, msg}), Kling's message + code, Wireflow's and runblob's error / message."""
+    {loc, msg}), Kling's message + code, Wireflow's and runblob's error / message. Public: the adapters'
+    error models (providers.base.ErrorAnswer) read bodies with it too."""
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, list):
-        return "; ".join(filter(None, map(_describe, value)))
+        return "; ".join(filter(None, map(describe, value)))
     if not isinstance(value, dict):
         return ""
     message, where = value.get("msg") or value.get("message"), value.get("loc") or value.get("path")
@@ -228,11 +229,14 @@ def _describe(value: Any) -> str:
         if parts[:1] == ["body"] and len(parts) > 1:
             parts = parts[1:]
         return f"{'.'.join(parts)}: {message}"
-    text = "; ".join(dict.fromkeys(filter(None, (_describe(value[k]) for k in _MESSAGE_KEYS if k in value))))
+    text = "; ".join(dict.fromkeys(filter(None, (describe(value[k]) for k in _MESSAGE_KEYS if k in value))))
     code = value.get("code")
     if text and code not in (None, 0, "") and not isinstance(code, bool):
         text += f" (code {code})"
     return text
+
+
+_describe = describe  # the name it had while private
 
 
 # -- the transport -------------------------------------------------------------------------------
@@ -295,7 +299,7 @@ def _aiohttp_transport_class(base: type) -> type:
             except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
                 raise mapped(exc) from None
 
-    class Transport(base):  # type: ignore[misc, valid-type]
+    class Transport(base):
         def get_client(self) -> aiohttp.ClientSession:
             session = super().get_client()
             # aiohttp sends a GET again at once after a reset; ProviderHTTP's own retries (counted, with
@@ -516,7 +520,7 @@ class ProviderHTTP:
 
     def _detail(self, response: httpx.Response) -> str:
         try:
-            text = _describe(response.json())
+            text = describe(response.json())
         except ValueError:  # not JSON; an HTML error page says nothing useful
             text = "" if response.text.lstrip().startswith("<") else response.text
         # Redact before trimming, so a secret cut in half cannot slip past.

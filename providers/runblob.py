@@ -26,31 +26,25 @@ Choices:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from providers.base import (
-    RETRYABLE,
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
-    ProviderError,
-    ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    about_another_job,
-    json_body,
 )
 from providers.images import check_url, classify, to_data_uri
 from providers.wire import Maybe
-
-if TYPE_CHECKING:
-    import httpx
 
 TITLE = "runblob (Kling O3)"
 API = "/v1/kling/o3-video"
@@ -114,51 +108,42 @@ MODELS = (
     ),
 )
 
-# Why a generation failed (a failed status's `description`, a webhook's `message`) -> our code and what to do.
-FAILURES: dict[str, tuple[ErrorCode, str]] = {
-    "CONTENT_POLICY_VIOLATION": (
-        ErrorCode.CONTENT_POLICY,
-        "the prompt or an image breaks the content policy; change the prompt or the images",
-    ),
-    "IMAGE_INACCESSIBLE": (
-        ErrorCode.INVALID_INPUT,
-        "runblob could not fetch an image URL; pass publicly reachable https URLs, or local files",
-    ),
-    "INVALID_IMAGE": (
-        ErrorCode.INVALID_INPUT,
-        "an input image is invalid or corrupted; pass JPEG, PNG, GIF or WebP images of at most 10 MB",
-    ),
-    "TIMEOUT": (
-        ErrorCode.TIMED_OUT,
-        "the generation passed runblob's 15-minute limit and the credits were refunded; submit it again",
-    ),
-}
-# The 400 codes (docs: o3-video-errors) -> how to fix the request.
-REJECTIONS = {
-    "INVALID_DURATION": "use a duration of 5, 10 or 15 seconds",
-    "INVALID_MODEL": "use model kling_o3 or kling_o3_pro",
-    "TOO_MANY_IMAGES": "pass at most 5 images",
-    "MIXED_IMAGE_INPUTS": "give all images the same way: all URLs, or all local files",
-}
+# -- the declaration: runblob's answers as typed wire models, tolerant (a field of the wrong shape reads as
+# absent), and what each state, error answer and failure reason means in our terms.
+
+
 _CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
-# -- runblob's answers, as typed wire models: tolerant (a field of the wrong shape reads as absent), so every
-# odd answer still takes one of the error paths below rather than raising.
+def _texts(value: object) -> list[str]:
+    """The strings of an error field: a string, or FastAPI's list of {loc, msg}."""
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict) and isinstance(value.get("msg"), str):
+        where = [str(p) for p in value.get("loc", []) if p != "body"]
+        return [f"{'.'.join(where)}: {value['msg']}" if where else value["msg"]]
+    return []
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class Created(_Wire):
+class Created(Accepted):
     """The generate answer: {generation_id, status, price}."""
 
     generation_id: Maybe[str] = None
     price: Maybe[str] = None  # what the call charged, in USD: "0.1500"
 
+    def job_ref(self) -> str | None:
+        return self.generation_id
 
-class Generation(_Wire):
+    def job_charge(self) -> float | None:
+        try:
+            return float(self.price or "")  # runblob sends a string such as "0.1500"
+        except ValueError:
+            return None
+
+
+class Generation(TaskAnswer):
     """A status answer or a webhook body."""
 
     generation_id: Maybe[str] = None
@@ -174,16 +159,147 @@ class Generation(_Wire):
         given = (self.description, self.message, error if isinstance(error, str) else None)
         return next((text.strip() for text in given if text and text.strip()), "")
 
+    def job_ref(self) -> str | None:
+        return self.generation_id
 
-class RunblobProvider(Provider):
+    def job_state(self) -> str | None:
+        return self.status
+
+    def job_video(self) -> str | None:
+        return self.video_url
+
+    def job_failure(self) -> tuple[str, str]:
+        return "", self.reason
+
+
+class Problem(ErrorAnswer):
+    """An error answer: {"detail": ...}, {"success": false, "message": ...} or both; the code is the
+    UPPER_SNAKE word among them."""
+
+    detail: Maybe[Any] = None
+    message: Maybe[Any] = None
+    error: Maybe[Any] = None
+
+    def _parts(self) -> tuple[list[str], list[str]]:
+        parts = [text for value in (self.detail, self.message, self.error) for text in _texts(value)]
+        codes = [p for p in parts if _CODE.fullmatch(p)]
+        return codes, list(dict.fromkeys(p for p in parts if not _CODE.fullmatch(p)))
+
+    def error_code(self) -> str:
+        codes, _ = self._parts()
+        return codes[0] if codes else ""
+
+    def error_text(self) -> str:
+        codes, words = self._parts()
+        return ("; ".join(words) or (codes[0] if codes else ""))[:300]
+
+    def fields(self) -> dict[str, Any]:
+        code, text = self.error_code(), self.error_text()
+        shown = f"{text} ({code})" if code and code not in text else text or "no details given"
+        return {"said": f": {text}" if text else "", "shown": shown, "hint": REJECTIONS.get(code, "")}
+
+
+def _token(code: str) -> str:
+    """A documented code, given alone or inside a sentence in any case ("content policy violation")."""
+    return r"(?<![A-Z0-9])" + r"[^A-Z0-9]+".join(code.split("_")) + r"(?![A-Z0-9])"
+
+
+STATUS = {
+    "pending": State("queued", "waiting in runblob's queue"),
+    "processing": State("running", "generating at runblob"),
+    "completed": State("succeeded"),
+    "failed": State("failed"),
+}
+# Why a generation failed (a failed status's `description`, a webhook's `message`) -> our code and what to do.
+FAILURES = (
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "{title}: the prompt or an image breaks the content policy; change the prompt or the images ({said}).",
+        text=_token("CONTENT_POLICY_VIOLATION"),
+    ),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "{title}: runblob could not fetch an image URL; pass publicly reachable https URLs, or local files ({said}).",
+        text=_token("IMAGE_INACCESSIBLE"),
+    ),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "{title}: an input image is invalid or corrupted; pass JPEG, PNG, GIF or WebP images of at most 10 MB "
+        "({said}).",
+        text=_token("INVALID_IMAGE"),
+    ),
+    Rule(
+        ErrorCode.TIMED_OUT,
+        "{title}: the generation passed runblob's 15-minute limit and the credits were refunded; submit it again "
+        "({said}).",
+        text=_token("TIMEOUT"),
+    ),
+)
+# The 400 codes (docs: o3-video-errors) -> how to fix the request.
+REJECTIONS = {
+    "INVALID_DURATION": "; use a duration of 5, 10 or 15 seconds",
+    "INVALID_MODEL": "; use model kling_o3 or kling_o3_pro",
+    "TOO_MANY_IMAGES": "; pass at most 5 images",
+    "MIXED_IMAGE_INPUTS": "; give all images the same way: all URLs, or all local files",
+}
+ERRORS = (
+    Rule(
+        ErrorCode.AUTH, "{title} rejected the API key (HTTP {status}{said}); check RUNBLOB_API_KEY.", status=(401, 403)
+    ),
+    *(
+        Rule(
+            ErrorCode.OUT_OF_CREDIT,
+            "{title}: not enough credits for this video (INSUFFICIENT_CREDITS); top up your runblob.io balance, "
+            "or choose kling_o3 or a shorter duration.",
+            **when,
+        )
+        for when in ({"status": 402}, {"match": "^INSUFFICIENT_CREDITS$"})
+    ),
+    Rule(
+        ErrorCode.NOT_FOUND,
+        "{title} has no generation {ref} for this API key (GENERATION_NOT_FOUND); it may have been made with another "
+        "key. Submit the video again if you still need it.",
+        status=404,
+        method="GET",
+    ),
+    Rule(ErrorCode.NOT_FOUND, "{title} has no such endpoint (HTTP 404); check VIDEOGEN_RUNBLOB_BASE_URL.", status=404),
+    Rule(ErrorCode.INVALID_INPUT, "{title} rejected the request (HTTP {status}): {shown}{hint}.", status=(400, 422)),
+    Rule(ErrorCode.RATE_LIMITED, "{title} is rate limiting requests (HTTP 429); try again shortly.", status=429),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "{title} had a server problem (HTTP {status}{said}); try again in a minute.",
+        status=range(500, 600),
+    ),
+)
+
+
+class RunblobProvider(TaskProvider[Created, Generation]):
     name = "runblob"
     title = TITLE
     env_vars = ("RUNBLOB_API_KEY",)
     base_url_default = "https://platform.runblob.io"
     default_model = "kling_o3"
     models = MODELS
-    supports_cancel = False
+    supports_cancel = False  # no cancel endpoint
     supports_callbacks = True  # callback_url: one POST when the generation completes or fails
+
+    submit_path = f"{API}/generate"
+    status_path = f"{API}/generations/{{ref}}"
+    id_field = "generation_id"
+    where_to_check = "your runblob dashboard"
+    accepted_model = Created
+    status_model = Generation
+    error_model = Problem
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "status {state!r} at runblob")
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "{title} could not generate the video ({said}); trying again may work.",
+        retryable=True,
+    )
+    NO_VIDEO = Rule(ErrorCode.TRANSIENT, "{title} reports the video done but gave no video_url yet.")
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         return next((step for until, step in CADENCE if elapsed < until), STEADY_INTERVAL)
@@ -208,23 +324,9 @@ class RunblobProvider(Provider):
                 "e.g. download the URL images into an allowed folder and pass their paths."
             )
 
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = self.body(request)
-        if callback_url:
-            body["callback_url"] = callback_url
+    def submit_headers(self, job_id: str) -> dict[str, str]:
         # The SDK's optional header; what runblob does with it is not documented, so resubmits stay unsafe.
-        headers = {"X-Idempotency-Key": job_id}
-        response = await self.http.request("POST", f"{API}/generate", json=body, headers=headers)
-        body_json = json_body(response)
-        created = Created.model_validate(body_json) if isinstance(body_json, dict) else None
-        if created is None or not created.generation_id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"{TITLE} accepted the request (HTTP {response.status_code}) but sent no generation_id; the video "
-                "may be generating and charged: check your runblob dashboard before submitting it again.",
-                retryable=False,
-            )
-        return Submission(ref=created.generation_id, charged_usd=_usd(created.price))
+        return {"X-Idempotency-Key": job_id}
 
     def body(self, request: VideoRequest) -> dict[str, Any]:
         """The JSON runblob receives for `request`."""
@@ -252,135 +354,33 @@ class RunblobProvider(Provider):
             body["images_base64"] = [to_data_uri(image, self.allowed_dirs) for image in request.images]
         return body
 
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        response = await self.http.request("GET", f"{API}/generations/{quote(submission.ref, safe='')}")
-        data = json_body(response)
-        if not isinstance(data, dict):
-            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} sent an unreadable status answer; asking again later.")
-        return _snapshot(Generation.model_validate(data), submission, request)
+    def state_message(self, rule: State, task: Generation, request: VideoRequest | None) -> str:
+        """Running: with the guide's usual time for this duration (a webhook has no request to say it)."""
+        message = super().state_message(rule, task, request)
+        if rule.status != "running" or request is None:
+            return message
+        usual = USUAL_TIME.get(request.duration, "minutes") + (
+            " plus 30-50%" if request.model == "kling_o3_pro" else ""
+        )
+        return f"{message} (usually {usual})"
 
-    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
-        """runblob's webhook: {generation_id, status: completed | failed, video_url, model, message}."""
-        generation = Generation.model_validate(payload)
-        if about_another_job(generation.generation_id, submission.ref):
-            return None
-        try:
-            return _snapshot(generation, submission)
-        except ProviderError:
-            return None  # completed without a video_url yet: a poll will read it
+    def charged_usd(
+        self, task: Generation, submission: Submission | None, request: VideoRequest | None
+    ) -> float | None:
+        """The price the submit answered with, once the video is made (a failed one is refunded)."""
+        return submission.charged_usd if submission is not None and task.status == "completed" else None
 
-    def http_options(self) -> dict[str, Any]:
-        key = self.env.get("RUNBLOB_API_KEY", "").strip()
-        if not key:
-            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set RUNBLOB_API_KEY.")
-        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
+    def failure_fields(self, task: Generation, matched: str) -> dict[str, Any]:
+        reason = task.reason
+        if not matched:
+            return {"said": reason or "its status gave no reason; a webhook would"}
+        known = re.sub(r"[^A-Z0-9]+", "_", matched.upper())
+        return {"said": known if reason == known else f"{known}: {reason}"}
 
 
-# -- wire helpers ----------------------------------------------------------------------------------
+# Kept for callers of the module's functions (tests): the declaration's shared steps.
+error_for = RunblobProvider.error_for
 
 
 def _snapshot(data: Generation, submission: Submission, request: VideoRequest | None = None) -> Snapshot:
-    """A generation's status (from a status read or a webhook) in our terms."""
-    status = data.status
-    if status == "pending":
-        return Snapshot(status="queued", message="waiting in runblob's queue")
-    if status == "completed":
-        if not data.video_url:
-            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the video done but gave no video_url yet.")
-        return Snapshot(status="succeeded", progress=1.0, video_url=data.video_url, charged_usd=submission.charged_usd)
-    if status == "failed":
-        error = _failure(data.reason)
-        return Snapshot(status="failed", message=error.message, error=error)
-    # "processing", or a status newer than these docs: either way runblob is working on it.
-    word = "generating" if status == "processing" else f"status {status!r}"
-    if request is None:
-        return Snapshot(status="running", message=f"{word} at runblob")
-    usual = USUAL_TIME.get(request.duration, "minutes") + (" plus 30-50%" if request.model == "kling_o3_pro" else "")
-    return Snapshot(status="running", message=f"{word} at runblob (usually {usual})")
-
-
-def _usd(price: object) -> float | None:
-    try:
-        return float(price)  # type: ignore[arg-type]  # runblob sends a string such as "0.1500"
-    except (TypeError, ValueError):
-        return None
-
-
-def _failure(reason: str) -> ProviderErrorInfo:
-    """A failure reason in our terms: a documented code, given alone or inside a sentence in any case."""
-    spelled = "_" + re.sub(r"[^A-Z0-9]+", "_", reason.upper()) + "_"
-    known = next((code for code in FAILURES if f"_{code}_" in spelled), None)
-    if known:
-        what, advice = FAILURES[known]
-        said = known if reason == known else f"{known}: {reason}"
-        return ProviderErrorInfo(code=what, message=f"{TITLE}: {advice} ({said}).", retryable=what in RETRYABLE)
-    said = reason or "its status gave no reason; a webhook would"
-    return ProviderErrorInfo(
-        code=ErrorCode.PROVIDER_FAILED,
-        message=f"{TITLE} could not generate the video ({said}); trying again may work.",
-        retryable=True,
-    )
-
-
-def _texts(value: object) -> list[str]:
-    """The strings of an error field: a string, or FastAPI's list of {loc, msg}."""
-    if isinstance(value, str):
-        return [value.strip()] if value.strip() else []
-    if isinstance(value, list):
-        return [text for item in value for text in _texts(item)]
-    if isinstance(value, dict) and isinstance(value.get("msg"), str):
-        where = [str(p) for p in value.get("loc", []) if p != "body"]
-        return [f"{'.'.join(where)}: {value['msg']}" if where else value["msg"]]
-    return []
-
-
-def _wire_error(response: httpx.Response) -> tuple[str | None, str]:
-    """(code, human text) of an error body: {"detail": ...}, {"success": false, "message": ...} or both."""
-    body = json_body(response)
-    body = body if isinstance(body, dict) else {}
-    parts = [text for key in ("detail", "message", "error") for text in _texts(body.get(key))]
-    codes = [p for p in parts if _CODE.fullmatch(p)]
-    words = list(dict.fromkeys(p for p in parts if not _CODE.fullmatch(p)))
-    text = "; ".join(words) or (codes[0] if codes else "")
-    return (codes[0] if codes else None), text[:300]
-
-
-def error_for(response: httpx.Response) -> ProviderError | None:
-    """A runblob error answer in our terms, with what to do about it (None: the shared client's default)."""
-    status = response.status_code
-    code, text = _wire_error(response)
-    said = f": {text}" if text else ""
-    if status in (401, 403):
-        return ProviderError(
-            ErrorCode.AUTH, f"{TITLE} rejected the API key (HTTP {status}{said}); check RUNBLOB_API_KEY."
-        )
-    if status == 402 or code == "INSUFFICIENT_CREDITS":
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"{TITLE}: not enough credits for this video (INSUFFICIENT_CREDITS); top up your runblob.io balance, "
-            "or choose kling_o3 or a shorter duration.",
-        )
-    if status == 404:
-        if response.request.method != "GET":
-            return ProviderError(
-                ErrorCode.NOT_FOUND, f"{TITLE} has no such endpoint (HTTP 404); check VIDEOGEN_RUNBLOB_BASE_URL."
-            )
-        generation = response.request.url.path.rsplit("/", 1)[-1]
-        return ProviderError(
-            ErrorCode.NOT_FOUND,
-            f"{TITLE} has no generation {generation} for this API key (GENERATION_NOT_FOUND); it may have been made "
-            "with another key. Submit the video again if you still need it.",
-        )
-    if status in (400, 422):
-        shown = f"{text} ({code})" if code and code not in text else text or "no details given"
-        hint = f"; {REJECTIONS[code]}" if code in REJECTIONS else ""
-        return ProviderError(ErrorCode.INVALID_INPUT, f"{TITLE} rejected the request (HTTP {status}): {shown}{hint}.")
-    if status == 429:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED, f"{TITLE} is rate limiting requests (HTTP 429); try again shortly."
-        )
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"{TITLE} had a server problem (HTTP {status}{said}); try again in a minute."
-        )
-    return None
+    return RunblobProvider({}).snapshot(data, submission, request)
