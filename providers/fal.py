@@ -1427,12 +1427,12 @@ def from_openapi(endpoint: str, document: Mapping[str, Any]) -> Described | None
 
     seconds = list(durations) or [5.0]
     meta = ((document.get("info") or {}).get("x-fal-metadata") or {}) if isinstance(document.get("info"), dict) else {}
+    from providers.options import VideoOptions  # the options an agent can pass at all (a closed, typed set)
+
     options = {
         name: schemas.option_text(rule)
         for name, rule in props.items()
-        if name not in MAPPED | {start, end}
-        and rule.get("type") in ("string", "integer", "number", "boolean")
-        and not name.endswith(("_url", "_urls"))
+        if name in VideoOptions.model_fields and name not in MAPPED | {start, end}
     }
     prompt = props["prompt"]
     length = "" if durations else "; its length is the model's own (no duration input)"

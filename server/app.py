@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -109,13 +109,14 @@ async def spend_approval(
     request: RequestArgs, idempotency_key: str | None, ctx: Context
 ) -> str | Elicit[SpendApproval]:
     """Ask the person before a job costs more than VIDEOGEN_CONFIRM_ABOVE. Runs before the tool body."""
-    m: JobManager = ctx.request_context.lifespan_context
+    m = cast(JobManager, ctx.request_context.lifespan_context)
     try:
         if idempotency_key and m.db.by_idempotency_key(idempotency_key.strip()):
             return NOT_NEEDED  # that job exists already; nothing new is spent
     except StoreError as error:  # the index cannot be read: ask nobody, start nothing
         raise ToolError(str(error)) from None
     try:
+        await m.catalog.prepare(request.provider, request.model)  # an aggregator's uncurated model, read first
         report = m.catalog.estimate(request)
         if not (idempotency_key or "").strip() and m.twin(request):
             return NOT_NEEDED  # an identical job is returned instead: nothing new is spent
@@ -281,7 +282,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
     mcp._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, notifier.unsubscribe)
 
     def engine(ctx: Context) -> JobManager:
-        return ctx.request_context.lifespan_context
+        return cast(JobManager, ctx.request_context.lifespan_context)
 
     def shown(row: JobRow, ctx: Context) -> Job:
         return delivery.job(to_job(row, engine(ctx).settings.wait_seconds), ctx)
@@ -320,6 +321,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         m = engine(ctx)
         _approved(confirmation, m)
         try:
+            await m.catalog.prepare(request.provider, request.model)  # an aggregator's uncurated model, read first
             row = await m.submit(request, idempotency_key)
         except (ProviderError, ValueError, StoreError) as error:
             raise _tool_error(error) from None
@@ -375,16 +377,17 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             float | None, Field(ge=0, description="Only models whose default video costs at most this (USD).")
         ] = None,
         model: Annotated[str | None, Field(description="A model id (or provider/id): that model in full.")] = None,
+        search: Annotated[str | None, Field(description="Words; also searches fal's, Replicate's catalogues.")] = None,
     ) -> Annotated[CallToolResult, ModelList]:
         """Models as compact rows (inputs, seconds, resolutions, audio, price of a default video), filtered as
         asked; with `model`, that model in full."""
         try:
-            listing = engine(ctx).catalog.models(
-                provider, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=model is None
+            listing = await engine(ctx).catalog.amodels(
+                provider, mode=mode, audio=audio, max_usd=max_usd, model=model, search=search, compact=model is None
             )
         except (ProviderError, StoreError) as error:
             raise _tool_error(error) from None
-        return models_result(listing, detail=model is not None)
+        return models_result(listing, detail=model is not None and not search)
 
     @mcp.tool(
         title="Estimate a video's cost",
@@ -396,6 +399,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         Creates no job, calls no provider."""
         try:
             m = engine(ctx)
+            await m.catalog.prepare(request.provider, request.model)  # an aggregator's uncurated model, read first
             report = m.catalog.estimate(request)
             return report.model_copy(update={"budget": m.budget.check(report.usd)})
         except (ProviderError, StoreError) as error:

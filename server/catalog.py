@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from providers.base import InvalidRequest, Mode, ModelSpec, Provider, VideoRequest
+from providers.base import InvalidRequest, Mode, ModelSpec, Provider, ProviderError, VideoRequest
 from providers.registry import Providers
 from server.models import CostReport, ModelInfo, ModelList, ModelSummary, ProviderModels
 from server.request import RequestArgs  # declared there with its tool parameters and CLI flags
@@ -30,6 +30,29 @@ def _text(value: str, field: str) -> str:
     except UnicodeEncodeError:
         raise InvalidRequest(f"{field} contains characters that are not valid Unicode (lone surrogates)") from None
     return value
+
+
+# How to name a model of an aggregator's live catalogue, per provider with `describe`.
+ANY_MODEL = {
+    "fal": "a fal endpoint id, e.g. fal-ai/kling-video/v2.1/standard/text-to-video",
+    "replicate": "a Replicate owner/name, e.g. minimax/hailuo-02",
+}
+SEARCH_HITS = 8  # live-catalogue models described per provider for one search
+
+
+def _unpriced(spec: ModelSpec) -> bool:
+    """A model whose price cannot be quoted (an aggregator's, read from its schema, with no usable price)."""
+    note = spec.price.note.lower()
+    return not spec.priced and note.startswith(("unpriced", "unknown"))
+
+
+def _estimated(spec: ModelSpec) -> bool:
+    return spec.price.note.lower().startswith("estimate")
+
+
+def rule_text(spec: ModelSpec) -> str:
+    """The price rule in words; an unpriced model's says so instead of 'free'."""
+    return spec.price.note if _unpriced(spec) else spec.price.describe()
 
 
 def _choices(values: Sequence[object]) -> str:
@@ -52,8 +75,46 @@ class Catalog:
         spec = provider.spec(model)
         if spec is None:
             ids = [m.id for m in provider.models]
-            raise InvalidRequest(f"unknown model {model!r} for provider {provider.name!r}; available: {_choices(ids)}")
+            more = (
+                f"; or any video model of {provider.title}'s catalogue by its id ({ANY_MODEL[provider.name]}); "
+                f"list_models provider={provider.name} search=<words> finds them"
+                if provider.name in ANY_MODEL
+                else ""
+            )
+            raise InvalidRequest(
+                f"unknown model {model!r} for provider {provider.name!r}; available: {_choices(ids)}{more}"
+            )
         return spec
+
+    async def prepare(self, provider_name: str | None, model: str | None) -> None:
+        """Read a model an aggregator publishes (a fal endpoint id, a Replicate owner/name) that is not curated,
+        so the synchronous checks (resolve, estimate, models) find it: the provider's `describe` fetches its
+        schema and price and caches them. Call before those for a request or a listing naming a model.
+        Unknown ids are left for them to refuse; a schema that cannot be read raises ProviderError saying so."""
+        if not model or not model.strip():
+            return
+        provider = self.provider(provider_name)
+        describe = getattr(provider, "describe", None)  # Provider.describe (base) may not exist yet
+        if describe is not None:
+            await describe(model.strip())
+
+    async def _prepare_any(self, model: str) -> str | None:
+        """For list_models(model=...) without a provider: the provider that knows `model` (curated first, then
+        the aggregators' catalogues), or None."""
+        for name in self.providers.names():
+            if self.providers.get(name).spec(model) is not None:
+                return name
+        failed: list[ProviderError] = []
+        for name in self.providers.names():
+            describe = getattr(self.providers.get(name), "describe", None)
+            try:
+                if describe is not None and await describe(model) is not None:
+                    return name
+            except ProviderError as error:  # another catalogue may still have it
+                failed.append(error)
+        if failed:
+            raise failed[0]
+        return None
 
     def resolve(self, args: RequestArgs, *, check_files: bool = True) -> tuple[Provider, ModelSpec, VideoRequest]:
         """Validate every field against the model's spec; fill in the model's defaults."""
@@ -148,14 +209,19 @@ class Catalog:
 
     def price(self, provider: Provider, spec: ModelSpec, request: VideoRequest) -> CostReport:
         usd, lines = spec.price_for(request.duration, request.resolution, request.audio)
+        notes = [] if provider.configured() else [f"set {', '.join(provider.missing_env())} to use {provider.title}"]
+        if _unpriced(spec):
+            notes.insert(0, "UNPRICED: no price can be quoted before it runs, so it will not be started; see rule")
+        elif _estimated(spec):
+            notes.insert(0, f"ESTIMATE: {provider.title}'s base rate; the real charge may differ (see rule)")
         return CostReport(
             provider=provider.name,
             model=spec.id,
             usd=usd,
             breakdown=lines,
-            rule=spec.price.describe(),
+            rule=rule_text(spec),
             configured=provider.configured(),
-            note="" if provider.configured() else f"set {', '.join(provider.missing_env())} to use {provider.title}",
+            note="; ".join(notes),
         )
 
     def models(
@@ -171,7 +237,7 @@ class Catalog:
         """The catalogue, filtered: every filter narrows, None means any. `model` (an id, or provider/id) picks
         one model (or the same id at several providers). `compact`: rows of ModelSummary, for choosing; else
         ModelInfo in full. Unknown providers, modes and models, and bad prices, raise InvalidRequest."""
-        if model and "/" in model and not provider_name:
+        if model and "/" in model and not provider_name and model.split("/", 1)[0] in self.providers.names():
             provider_name, model = model.split("/", 1)
         names = [self.provider(provider_name).name] if provider_name else self.providers.names()
         if mode is not None and mode not in MODES:
@@ -201,36 +267,7 @@ class Catalog:
                     or (max_usd is not None and usd > max_usd + 1e-9)
                 ):
                     continue
-                infos.append(
-                    ModelInfo(
-                        provider=name,
-                        provider_title=provider.title,
-                        model=spec.id,
-                        name=spec.name,
-                        description=spec.description,
-                        modes=list(spec.modes),
-                        durations=list(spec.durations),
-                        default_duration=spec.default_duration,
-                        aspect_ratios=list(spec.aspect_ratios),
-                        default_aspect_ratio=spec.default_aspect_ratio,
-                        resolutions=list(spec.resolutions),
-                        default_resolution=spec.default_resolution,
-                        audio=spec.audio,
-                        max_images=spec.max_images,
-                        end_image=spec.end_image,
-                        negative_prompt=spec.negative_prompt,
-                        seed=spec.seed,
-                        max_prompt_chars=spec.max_prompt_chars,
-                        options=dict(spec.options),
-                        price=spec.price.describe(),
-                        price_source=spec.price_source,
-                        price_checked=spec.price_checked,
-                        example_cost_usd=usd,
-                        configured=provider.configured(),
-                        missing_env=provider.missing_env(),
-                        is_default=name == default_provider and spec.id == provider.default_model,
-                    )
-                )
+                infos.append(self._info(provider, spec, usd, default_provider))
         default = self.providers.get(default_provider)
         listing = ModelList(
             default_provider=default_provider, default_model=f"{default.name}/{default.default_model}", models=[]
@@ -260,4 +297,125 @@ class Catalog:
                 "price rule)."
                 + (" Other providers list their model ids; provider=<name> shows their rows." if listing.others else "")
             )
+        return listing
+
+    def _info(self, provider: Provider, spec: ModelSpec, usd: float, default_provider: str) -> ModelInfo:
+        return ModelInfo(
+            provider=provider.name,
+            provider_title=provider.title,
+            model=spec.id,
+            name=spec.name,
+            description=spec.description,
+            modes=list(spec.modes),
+            durations=list(spec.durations),
+            default_duration=spec.default_duration,
+            aspect_ratios=list(spec.aspect_ratios),
+            default_aspect_ratio=spec.default_aspect_ratio,
+            resolutions=list(spec.resolutions),
+            default_resolution=spec.default_resolution,
+            audio=spec.audio,
+            max_images=spec.max_images,
+            end_image=spec.end_image,
+            negative_prompt=spec.negative_prompt,
+            seed=spec.seed,
+            max_prompt_chars=spec.max_prompt_chars,
+            options=dict(spec.options),
+            price=rule_text(spec),
+            price_source=spec.price_source,
+            price_checked=spec.price_checked,
+            example_cost_usd=usd,
+            configured=provider.configured(),
+            missing_env=provider.missing_env(),
+            is_default=provider.name == default_provider and spec.id == provider.default_model,
+        )
+
+    async def amodels(
+        self,
+        provider_name: str | None = None,
+        *,
+        mode: str | None = None,
+        audio: bool | None = None,
+        max_usd: float | None = None,
+        model: str | None = None,
+        search: str | None = None,
+        compact: bool = False,
+    ) -> ModelList:
+        """`models`, reading first what it needs from an aggregator: a `model` it publishes (described and
+        cached), or, with `search`, the curated models and the providers' live catalogues matching the words."""
+        if search is not None and search.strip():
+            return await self.search(search, provider_name, mode=mode, audio=audio, max_usd=max_usd)
+        wanted = (model or "").strip()
+        if wanted:
+            split = "/" in wanted and wanted.split("/", 1)[0] in self.providers.names()
+            if provider_name:
+                await self.prepare(provider_name, wanted)
+            elif not split:
+                provider_name = await self._prepare_any(wanted)
+        return self.models(provider_name, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=compact)
+
+    async def search(
+        self,
+        text: str,
+        provider_name: str | None = None,
+        *,
+        mode: str | None = None,
+        audio: bool | None = None,
+        max_usd: float | None = None,
+    ) -> ModelList:
+        """Compact rows of the models matching every word of `text`: curated ones by id, name and description,
+        and up to SEARCH_HITS per aggregator from its live catalogue (fal's Platform API, Replicate's search),
+        each described from its published schema (cached). Prices that are estimates or unknown are named."""
+        words = _text(text, "search").lower().split()
+        if len(text) > 200:
+            raise InvalidRequest("search is longer than 200 characters; give a few words, e.g. 'seedance'")
+        names = [self.provider(provider_name).name] if provider_name else self.providers.names()
+        base = self.models(provider_name, mode=mode, audio=audio, max_usd=max_usd)  # checks the filters
+        default_provider = base.default_provider
+        rows: dict[tuple[str, str], ModelInfo] = {}
+        for info in base.models:
+            text_of = f"{info.model} {info.name} {info.description}".lower()
+            if all(word in text_of for word in words):
+                rows[(info.provider, info.model)] = info
+        problems: list[str] = []
+        for name in names:
+            provider = self.providers.get(name)
+            find = getattr(provider, "search", None)
+            if find is None:
+                continue
+            try:
+                hits = await find(" ".join(words), SEARCH_HITS)
+            except ProviderError as error:
+                problems.append(f"{provider.title}'s catalogue could not be searched: {error.message}")
+                continue
+            for hit in hits:
+                describe = getattr(provider, "describe", None)
+                try:
+                    spec = provider.spec(hit) or (await describe(hit) if describe is not None else None)
+                except ProviderError as error:
+                    problems.append(f"{name}/{hit}: {error.message}")
+                    continue
+                if spec is None or (name, spec.id) in rows:
+                    continue
+                usd = spec.price_at_defaults()
+                if (
+                    (mode is not None and mode not in spec.modes)
+                    or (audio is not None and spec.audio != audio)
+                    or (max_usd is not None and (usd > max_usd + 1e-9 or _unpriced(spec)))
+                ):
+                    continue
+                rows[(name, spec.id)] = self._info(provider, spec, usd, default_provider)
+        infos = list(rows.values())
+        listing = ModelList(default_provider=default_provider, default_model=base.default_model, models=[])
+        listing.models = [ModelSummary(**i.model_dump(include=set(ModelSummary.model_fields))) for i in infos]
+        specs = {(i.provider, i.model): self.providers.get(i.provider).spec(i.model) for i in infos}
+        estimated = [f"{p}/{m}" for (p, m), spec in specs.items() if spec is not None and _estimated(spec)]
+        unpriced = [f"{p}/{m}" for (p, m), spec in specs.items() if spec is not None and _unpriced(spec)]
+        notes = [] if infos else [f"No model matches {text!r}; try other words or drop a filter."]
+        if estimated:
+            notes.append(f"Price is an estimate (the provider's base rate) for {', '.join(estimated)}.")
+        if unpriced:
+            notes.append(f"UNPRICED, will not run (cost cannot be quoted; 0 shown): {', '.join(unpriced)}.")
+        notes += problems
+        notes.append("model=<id> gives one in full (price rule and source, options).")
+        listing.note = " ".join(notes)
         return listing

@@ -16,6 +16,12 @@ Auth is `Authorization: Key <key>`. Inputs are validated per endpoint the way fa
 A submit with `?fal_webhook=<url>` gets one webhook when the request ends: {request_id, gateway_request_id,
 status: "OK", payload: <the result>} or {..., status: "ERROR", error: "Invalid status code: N", payload: <the
 error body>}, tried again up to 10 times over 2 hours (simulated time) until answered with a 2xx.
+The catalogue, for endpoints beyond the adapter's (EXTRA: Kling 2.1 standard, Seedance 1.0, Wan 2.2 A14B, FLUX):
+  GET /api/openapi/queue/openapi.json?endpoint_id=   fal.ai's queue OpenAPI document (public; 404 unknown)
+  GET /v1/models?q=&category=&status=&endpoint_id=   api.fal.ai's model search (key optional; a bad one 401)
+  GET /v1/models/pricing?endpoint_id=                 api.fal.ai's prices (Key auth, else 401; 404 unknown)
+  with switches {"schema_errors": N} (the next N schema reads answer 503) and counters schema_reads,
+  pricing_reads in sim.config.
 A cancelled request is COMPLETED with error_type "client_cancelled" and its result is 499 {"detail",
 "error_type": "client_cancelled"} (fal's request errors: client_cancelled, HTTP 499). "sim:fail=<error_type>"
 ends a job with one of fal's request errors (REQUEST_ERRORS: runner_server_error, startup_timeout, ...).
@@ -471,7 +477,7 @@ EXTRA: dict[str, dict[str, Any]] = {
         "description": "Wan 2.2 A14B: text to video at 480p, 580p or 720p, 81 frames by default.",
         "properties": {
             "prompt": _s("The text prompt to guide video generation"),
-            "negative_prompt": _s("Negative prompt", default=""),
+            "negative_prompt": _s("Negative prompt, max 500 characters", default="", maxLength=500),
             "num_frames": {"type": "integer", "minimum": 17, "maximum": 161, "default": 81, "description": "Frames"},
             "frames_per_second": {"type": "integer", "minimum": 4, "maximum": 60, "default": 16, "description": "FPS"},
             "resolution": {
@@ -851,6 +857,9 @@ def create_app(speed: float = 1.0) -> Starlette:
     async def openapi(request: Request) -> Response:
         """fal.ai/api/openapi/queue/openapi.json?endpoint_id=...: public, no key."""
         sim.config["schema_reads"] = sim.config.get("schema_reads", 0) + 1
+        if sim.config.get("schema_errors", 0) > 0:
+            sim.config["schema_errors"] -= 1
+            return error(503, "Service temporarily unavailable")
         endpoint = request.query_params.get("endpoint_id", "").strip()
         if not endpoint:
             return error(400, "endpoint_id is required")

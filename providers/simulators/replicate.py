@@ -4,7 +4,9 @@ Follows the SDK source and Replicate's docs: `Authorization: Bearer <token>` (el
 details {title, detail, status} (422 adds invalid_fields); POST /v1/models/{owner}/{name}/predictions and
 POST /v1/predictions {version, input, webhook, webhook_events_filter} with an optional `Prefer: wait[=N]`;
 GET /v1/predictions/{id}; POST /v1/predictions/{id}/cancel; GET /v1/models/{owner}/{name} with the latest
-version's OpenAPI schema; GET /v1/webhooks/default/secret. A prediction goes starting -> processing (tqdm
+version's OpenAPI schema; GET /v1/search?query= (the search API: {query, models: [{model, metadata}],
+collections, pages}) and QUERY /v1/models (the SDK's models.search, a text/plain body); GET
+/v1/webhooks/default/secret. A prediction goes starting -> processing (tqdm
 progress lines in `logs`, which the SDK's Prediction.progress parses) -> succeeded (`output`: the MP4's URL,
 as these models' output schemas say: one uri) | failed (`error`) | canceled. Inputs are validated against each
 model's Input schema (types, enums, ranges, required fields), 422 as Replicate words it. Webhooks POST the
@@ -148,6 +150,20 @@ SCHEMAS["minimax/hailuo-02"] = {  # replicate.com/minimax/hailuo-02 (version c43
         "prompt_optimizer": {"type": "boolean", "default": True},
     },
 }
+SCHEMAS["kwaivgi/kling-v2.1"] = {  # replicate.com/kwaivgi/kling-v2.1: image to video only
+    "required": ["prompt", "start_image"],
+    "properties": {
+        "prompt": PROMPT,
+        "negative_prompt": NEGATIVE,
+        "start_image": _uri("First frame of the video (required)"),
+        "end_image": _uri("Last frame of the video (pro mode only)"),
+        "mode": _enum(["standard", "pro"], "standard", "string"),
+        "duration": _enum([5, 10], 5),
+    },
+}
+# What the search API's metadata says of each model (tags), so a search for "video" finds the video models.
+TAGS: dict[str, tuple[str, ...]] = {name: ("video", "text-to-video") for name in SCHEMAS}
+TAGS["wan-video/wan-2.2-i2v-fast"] = TAGS["kwaivgi/kling-v2.1"] = ("video", "image-to-video")
 # A stable version id per model (sha256 of its name, as Replicate's are 64 hex digits).
 VERSIONS = {hashlib.sha256(name.encode()).hexdigest(): name for name in SCHEMAS}
 VERSION_OF = {name: version for version, name in VERSIONS.items()}
@@ -453,6 +469,51 @@ def create_app(speed: float = 1.0) -> Starlette:
             return problem(404, "Not found", "The requested resource could not be found.")
         return JSONResponse(model_json(owner, name))
 
+    def found_models(query: str, limit: int) -> list[dict[str, Any]]:
+        words = query.lower().split()
+        hits = []
+        for full in SCHEMAS:
+            owner, name = full.split("/", 1)
+            entry = model_json(owner, name)
+            text = f"{full} {entry['description']} {' '.join(TAGS.get(full, ()))}".lower()
+            if words and all(word in text for word in words):
+                hits.append(entry)
+        return hits[:limit]
+
+    async def search(request: Request) -> Response:
+        """GET /v1/search?query=&limit= (Replicate's search API, beta): models, collections and docs pages."""
+        if (answer := denied(request)) is not None:
+            return answer
+        query = request.query_params.get("query", "")
+        if not query.strip():
+            return problem(400, "Bad request", "query is required")
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError:
+            return problem(400, "Bad request", "limit must be an integer from 1 to 50")
+        if not 1 <= limit <= 50:
+            return problem(400, "Bad request", "limit must be an integer from 1 to 50")
+        models = [
+            {
+                "model": {k: v for k, v in entry.items() if k != "latest_version"} | {"latest_version": None},
+                "metadata": {
+                    "generated_description": entry["description"],
+                    "score": 1.0,
+                    "tags": list(TAGS.get(f"{entry['owner']}/{entry['name']}", ())),
+                },
+            }
+            for entry in found_models(query, limit)
+        ]
+        return JSONResponse({"query": query, "models": models, "collections": [], "pages": []})
+
+    async def query_models(request: Request) -> Response:
+        """QUERY /v1/models with the search text as a text/plain body (the SDK's models.search): a page."""
+        if (answer := denied(request)) is not None:
+            return answer
+        text = (await request.body()).decode("utf-8", "replace")
+        results = found_models(text, 20)
+        return JSONResponse({"previous": None, "next": None, "results": results})
+
     async def secret(request: Request) -> Response:
         return answer if (answer := denied(request)) is not None else JSONResponse({"key": WEBHOOK_SECRET})
 
@@ -472,6 +533,8 @@ def create_app(speed: float = 1.0) -> Starlette:
             Route("/v1/predictions", create_for_version, methods=["POST"]),
             Route("/v1/predictions/{id}", get, methods=["GET"]),
             Route("/v1/predictions/{id}/cancel", cancel, methods=["POST"]),
+            Route("/v1/search", search, methods=["GET"]),
+            Route("/v1/models", query_models, methods=["QUERY"]),
             Route("/v1/models/{owner}/{name}", model, methods=["GET"]),
             Route("/v1/models/{owner}/{name}/predictions", create_for_model, methods=["POST"]),
             Route("/v1/webhooks/default/secret", secret, methods=["GET"]),
