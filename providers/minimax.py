@@ -43,6 +43,7 @@ from providers import images
 from providers.base import (
     ErrorCode,
     InvalidRequest,
+    Mode,
     ModelSpec,
     PriceRule,
     Provider,
@@ -111,14 +112,14 @@ def price_rule(model: str, default: str) -> PriceRule:
 
 
 def _spec(
-    model: str, name: str, description: str, modes: tuple[str, ...], default: str, typical: float, **fields: Any
+    model: str, name: str, description: str, modes: tuple[Mode, ...], default: str, typical: float, **fields: Any
 ) -> ModelSpec:
     table = PRICES[model]
     return ModelSpec(
         id=model,
         name=name,
         description=f"{description} {THIRD_PARTY}",
-        modes=modes,  # type: ignore[arg-type]
+        modes=modes,
         durations=tuple(float(s) for s in sorted({s for row in table.values() for s in row})),
         default_duration=6.0,
         aspect_ratios=("16:9",),  # from text 16:9; from a start image the video takes the image's shape
@@ -136,7 +137,7 @@ def _spec(
     )
 
 
-BOTH = ("text_to_video", "image_to_video")
+BOTH: tuple[Mode, ...] = ("text_to_video", "image_to_video")
 MODELS: tuple[ModelSpec, ...] = (
     _spec(
         "MiniMax-Hailuo-2.3",

@@ -491,6 +491,7 @@ GOOD = _data_url((640, 360))
         ({"model": "I2V-01", "first_frame_image": _data_url((640, 360), "GIF")}, "JPG"),
         ({"model": "I2V-01", "first_frame_image": "data:image/png;base64,%%%"}, "base64"),
         ({"model": "S2V-01", "prompt": "x"}, "subject_reference"),
+        ({"model": "S2V-01", "subject_reference": [{"type": "style", "image": [START]}]}, "character"),
     ],
 )
 def test_the_simulator_validates_like_minimax(base: str, sim: Simulator, body: dict, words: str):

@@ -18,6 +18,7 @@ What the create call refuses (2013), per the API reference's model tables:
   image to video  MiniMax-Hailuo-2.3, MiniMax-Hailuo-2.3-Fast, MiniMax-Hailuo-02, I2V-01-Director, I2V-01-live,
                   I2V-01 (first_frame_image required)
   first and last  MiniMax-Hailuo-02 only (first_frame_image and last_frame_image, 768P or 1080P)
+  subject         S2V-01 (subject_reference: one character, one image; 720P 6 s; not offered by the adapter)
   resolution      Hailuo 2.3 / 2.3 Fast: 768P (default), 1080P; Hailuo-02: 768P (default), 1080P, and 512P from
                   a first frame; the 01 series: 720P
   duration        6 (default) or 10 for Hailuo, 10 s not at 1080P; 6 for the 01 series
@@ -63,7 +64,8 @@ HAILUO = ("MiniMax-Hailuo-2.3", "MiniMax-Hailuo-2.3-Fast", "MiniMax-Hailuo-02")
 T2V = ("MiniMax-Hailuo-2.3", "MiniMax-Hailuo-02", "T2V-01-Director", "T2V-01")
 I2V = ("MiniMax-Hailuo-2.3", "MiniMax-Hailuo-2.3-Fast", "MiniMax-Hailuo-02", "I2V-01-Director", "I2V-01-live", "I2V-01")
 FL2V = ("MiniMax-Hailuo-02",)
-MODELS = tuple(dict.fromkeys(T2V + I2V))
+S2V = ("S2V-01",)
+MODELS = tuple(dict.fromkeys(T2V + I2V + S2V))
 RESOLUTIONS = {
     "MiniMax-Hailuo-2.3": ("768P", "1080P"),
     "MiniMax-Hailuo-2.3-Fast": ("768P", "1080P"),
@@ -76,6 +78,7 @@ PRICES: dict[str, dict[str, dict[int, float]]] = {
     "MiniMax-Hailuo-02": {"512P": {6: 0.10, 10: 0.15}, "768P": {6: 0.28, 10: 0.56}, "1080P": {6: 0.49}},
 }
 PRICE_01 = 0.43
+PRICE_S2V = 0.65  # S2V-01, which the adapter does not offer: for the balance only (assumed)
 TYPICAL_SECONDS = 240.0
 MAX_PROMPT = 2000
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -109,6 +112,8 @@ def refuse(code: int, detail: str = "", **fields: Any) -> JSONResponse:
 
 
 def price(model: str, resolution: str, duration: int) -> float:
+    if model in S2V:
+        return PRICE_S2V
     return PRICES[model][resolution][duration] if model in PRICES else PRICE_01
 
 
@@ -143,6 +148,20 @@ def image_problem(value: Any, name: str) -> str | None:
     return None
 
 
+def subject_problem(subjects: Any) -> str | None:
+    """S2V-01's subject_reference: one {type: "character", image: [one image]} (duration and resolution are not
+    among its parameters: the docs' example sends them, and they are ignored)."""
+    if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
+        return "subject_reference must hold exactly one subject"
+    subject = subjects[0]
+    if subject.get("type") != "character":
+        return "subject_reference type must be character"
+    pictures = subject.get("image")
+    if not isinstance(pictures, list) or len(pictures) != 1:
+        return "subject_reference image must hold exactly one image"
+    return image_problem(pictures[0], "subject_reference image")
+
+
 def invalid(body: Any) -> str | None:
     """Why the create call would refuse this body (2013), or None."""
     if not isinstance(body, dict):
@@ -150,10 +169,8 @@ def invalid(body: Any) -> str | None:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return "model is required"
-    if model not in MODELS and model != "S2V-01":
+    if model not in MODELS:
         return f"model {model} not support"
-    if model == "S2V-01":
-        return "S2V-01 takes subject_reference, not simulated here"
     prompt = body.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         return "prompt must be a string"
@@ -164,6 +181,8 @@ def invalid(body: Any) -> str | None:
             return f"{flag} must be a boolean"
     if body.get("callback_url") is not None and not isinstance(body["callback_url"], str):
         return "callback_url must be a string"
+    if model == "S2V-01":
+        return subject_problem(body.get("subject_reference"))
     first, last = body.get("first_frame_image"), body.get("last_frame_image")
     for name, image in (("first_frame_image", first), ("last_frame_image", last)):
         if image is not None and (problem := image_problem(image, name)):
@@ -263,6 +282,8 @@ def create_app(speed: float = 1.0) -> Starlette:
             return refuse(1026, task_id="")
         model = body["model"]
         resolution, duration = body.get("resolution") or default_resolution(model), body.get("duration", 6)
+        if model in S2V:
+            resolution, duration = "720P", 6  # not its parameters: S2V-01 makes 6 s at 720P
         usd = price(model, resolution, duration)
         with sim.lock:
             balance = sim.config.get("balance_usd")
