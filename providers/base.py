@@ -439,8 +439,9 @@ class ErrorAnswer(Wire):
 
         return describe(self.raw)
 
-    def fields(self) -> dict[str, Any]:
-        """More names the ERRORS messages may use (a provider's way of quoting its code and message)."""
+    def fields(self, status: int | None) -> dict[str, Any]:
+        """More names the ERRORS messages may use (a provider's way of quoting its code and message); `status`
+        is None for an error inside a 200 answer."""
         text = self.error_text()
         return {"said": f": {text}" if text else ""}
 
@@ -607,26 +608,32 @@ class TaskProvider(Provider, Generic[A, T]):
     @classmethod
     def error_for(cls, response: httpx.Response) -> ProviderError | None:
         """An error answer in our terms by the ERRORS table; None leaves it to the shared default."""
-        answer = cls.error_model.of(response)
-        code, text = answer.error_code(), answer.error_text()
         try:
             method = response.request.method
             ref = response.request.url.path.rsplit("/", 1)[-1]
         except RuntimeError:  # a response made without its request
             method, ref = "", ""
-        found = find_rule(cls.ERRORS, status=response.status_code, method=method, code=code, text=text)
+        return cls.error_from(cls.error_model.of(response), status=response.status_code, method=method, ref=ref)
+
+    @classmethod
+    def error_from(
+        cls, answer: ErrorAnswer, *, status: int | None, method: str = "", ref: str = ""
+    ) -> ProviderError | None:
+        """`answer` by the ERRORS table (status None: an error inside a 200 answer, as Kling sends them)."""
+        code, text = answer.error_code(), answer.error_text()
+        found = find_rule(cls.ERRORS, status=status, method=method, code=code, text=text)
         if found is None:
             return None
         rule, matched = found
         fields = {
             "title": cls.title,
-            "status": response.status_code,
+            "status": status,
             "method": method,
             "ref": ref,
             "code": code,
             "text": text,
             "matched": matched,
-            **answer.fields(),
+            **answer.fields(status),
         }
         return ProviderError(rule.code, rule.render(fields), retryable=rule.retryable)
 
@@ -717,7 +724,8 @@ class TaskProvider(Provider, Generic[A, T]):
                 raise ProviderError(ErrorCode.TRANSIENT, self.NO_VIDEO.render(self._fields(task)))
             if not url:
                 error = self._info(self.NO_VIDEO, self._fields(task))
-                return Snapshot(status="failed", message=error.message, error=error, charged_usd=self._charge(task))
+                charged = self.charged_usd(task, submission, request)
+                return Snapshot(status="failed", message=error.message, error=error, charged_usd=charged)
             charged = self.charged_usd(task, submission, request)
             message = self.state_message(rule, task, request)
             return Snapshot(status="succeeded", progress=1.0, message=message, video_url=url, charged_usd=charged)
@@ -737,9 +745,6 @@ class TaskProvider(Provider, Generic[A, T]):
     def charged_usd(self, task: T, submission: Submission | None, request: VideoRequest | None) -> float | None:
         """What a finished job cost: by default what the answer says (`job_charge`)."""
         return task.job_charge()
-
-    def _charge(self, task: T) -> float | None:
-        return self.charged_usd(task, None, None)
 
     def failure(self, task: T) -> ProviderErrorInfo:
         """A failed job's error, by the FAILURES table (FAILED_SOMEHOW when no row applies)."""

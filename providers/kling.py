@@ -15,29 +15,31 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictInt
+import anyio.to_thread
+from pydantic import StrictInt
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
     ProviderError,
-    ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    about_another_job,
+    Wire,
     json_body,
 )
 from providers.wire import Maybe
-
-if TYPE_CHECKING:
-    import httpx
 
 UNIT_USD = 0.14  # one Kling resource-pack unit, as the price sources give it
 # Kling's price page; the unit counts per task were last compared with it (through transcriptions) then.
@@ -167,7 +169,7 @@ SILENT_WITH_END_FRAME = {"kling-v2-6"}
 # Kling's error codes (docs: error codes): what each means in our terms and what a person can do.
 KEYS = "KLING_API_KEY (or KLING_ACCESS_KEY / KLING_SECRET_KEY)"
 PAIR = "KLING_ACCESS_KEY / KLING_SECRET_KEY"
-ERRORS: dict[int, tuple[ErrorCode, str]] = {
+ERROR_CODES: dict[int, tuple[ErrorCode, str]] = {
     1000: (ErrorCode.AUTH, f"authentication failed: the key was rejected; check {KEYS}"),
     1001: (ErrorCode.AUTH, f"the Authorization header was empty; check {KEYS}"),
     1002: (ErrorCode.AUTH, f"the key or token was rejected; check KLING_API_KEY, or that {PAIR} are a matching pair"),
@@ -206,28 +208,24 @@ FAMILIES = {10: ErrorCode.AUTH, 11: ErrorCode.OUT_OF_CREDIT, 12: ErrorCode.INVAL
 CONTENT_FAILURE = re.compile(r"risk|safety|secur|sensitive|policy|violat|inappropriate|moderat|prohibit", re.I)
 
 
-# -- Kling's answers, as typed wire models: tolerant (a field of the wrong shape reads as absent), so every
-# odd answer still takes one of the error paths below rather than raising.
+# -- the declaration: Kling's answers as typed wire models, tolerant (a field of the wrong shape reads as
+# absent), and what each state, error code and failure means in our terms.
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class KlingVideo(_Wire):
+class KlingVideo(Wire):
     url: Maybe[str] = None
     duration: Maybe[str] = None
 
 
-class KlingResult(_Wire):
+class KlingResult(Wire):
     videos: Maybe[list[Maybe[KlingVideo]]] = None
 
 
-class KlingTaskInfo(_Wire):
+class KlingTaskInfo(Wire):
     external_task_id: Maybe[str] = None
 
 
-class KlingTask(_Wire):
+class KlingTask(TaskAnswer, Accepted):
     """A task's `data`: the create and query answers, and the callback body."""
 
     task_id: Maybe[str] = None
@@ -250,8 +248,23 @@ class KlingTask(_Wire):
             return None
         return round(units * UNIT_USD, 4) if units >= 0 else None
 
+    def job_ref(self) -> str | None:
+        return self.task_id
 
-class KlingEnvelope(_Wire):
+    def job_state(self) -> str | None:
+        return self.task_status
+
+    def job_video(self) -> str | None:
+        return self.video_url
+
+    def job_charge(self) -> float | None:
+        return self.charged_usd
+
+    def job_failure(self) -> tuple[str, str]:
+        return "", self.task_status_msg or ""
+
+
+class KlingEnvelope(ErrorAnswer):
     """{code, message, request_id, data}: every answer, errors included."""
 
     code: Maybe[StrictInt] = None
@@ -259,34 +272,51 @@ class KlingEnvelope(_Wire):
     request_id: Maybe[str] = None
     data: Maybe[dict[str, Any]] = None
 
+    def error_code(self) -> str:
+        return str(self.code) if self.code else ""
+
+    def error_text(self) -> str:
+        return self.message or ""
+
+    def fields(self, status: int | None) -> dict[str, Any]:
+        return {
+            "http": f"HTTP {status}, " if status else "",
+            "said": self.message or "no message",
+            "request": f"; request_id {self.request_id}" if self.request_id else "",
+        }
+
 
 def envelope(body: Any) -> KlingEnvelope | None:
-    return KlingEnvelope.model_validate(body) if isinstance(body, dict) else None
+    return KlingEnvelope.read(body)
 
 
 class TokenExpired(ProviderError):
     """Kling code 1004: the JWT lapsed (or clocks disagree); renew it and try once more."""
 
 
-def kling_error(code: int, message: str, request_id: str = "", status: int | None = None) -> ProviderError:
-    """Our error for one of Kling's {code, message, request_id} answers."""
-    kind, advice = ERRORS.get(code, (FAMILIES.get(code // 100, ErrorCode.TRANSIENT), "unexpected error"))
-    http = f"HTTP {status}, " if status else ""
-    text = f"Kling: {advice} ({http}code {code}: {message or 'no message'}"
-    text += f"; request_id {request_id})." if request_id else ")."
-    cls = TokenExpired if code == 1004 else ProviderError
-    return cls(kind, text)
+STATUS = {
+    "submitted": State("queued", "waiting in Kling's queue"),
+    "processing": State("running", "Kling is generating the video"),  # Kling reports no progress figure
+    "succeed": State("succeeded", "generated"),
+    "failed": State("failed"),
+}
+FAILURES = (
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "Kling's content check stopped the task: {reason}. Change the prompt or image; failed tasks are not charged.",
+        text=CONTENT_FAILURE.pattern,
+    ),
+)
+# Kling's error codes (docs: error codes), each with what a person can do; codes outside the table by family.
+_SAID = " ({http}code {code}: {said}{request})."
+ERRORS = (
+    *(Rule(kind, f"Kling: {advice}" + _SAID, match=f"^{code}$") for code, (kind, advice) in ERROR_CODES.items()),
+    *(Rule(kind, "Kling: unexpected error" + _SAID, match=f"^{family}\\d\\d$") for family, kind in FAMILIES.items()),
+    Rule(ErrorCode.TRANSIENT, "Kling: unexpected error" + _SAID, match=r"^-?\d+$"),
+)
 
 
-def map_error(response: httpx.Response) -> ProviderError | None:
-    """ProviderHTTP's error_mapper: Kling's body by code; None (status-based default) if it has none."""
-    body = envelope(json_body(response))
-    if body is None or body.code is None or body.code == 0:
-        return None
-    return kling_error(body.code, body.message or "", body.request_id or "", response.status_code)
-
-
-class KlingProvider(Provider):
+class KlingProvider(TaskProvider[KlingTask, KlingTask]):
     name = "kling"
     title = "Kling"
     # Either KLING_API_KEY alone or the access/secret pair: configured() and missing_env() say so.
@@ -298,6 +328,21 @@ class KlingProvider(Provider):
     supports_cancel = False  # Kling has no cancel endpoint
     supports_callbacks = True  # callback_url: the task's data, POSTed at every status change
     resubmit_is_safe = False  # every submit is billed; lost replies are reconciled by external_task_id
+
+    id_field = "task_id"
+    accepted_model = KlingTask
+    status_model = KlingTask
+    error_model = KlingEnvelope
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "Kling status {state!r}: {reason}")
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Kling failed the task: {said}. Failed tasks are not charged; submitting again may work.",
+        retryable=True,
+    )
+    NO_VIDEO = Rule(ErrorCode.PROVIDER_FAILED, "Kling reported success but sent no video URL", retryable=True)
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
         super().__init__(env, allowed_dirs)
@@ -347,23 +392,46 @@ class KlingProvider(Provider):
 
     def http_options(self) -> dict[str, Any]:
         # auth runs per request: every request carries the key, or the current token, renewed when due.
-        return {"auth": lambda: {"Authorization": self.authorization()}, "error_mapper": map_error}
+        return {"auth": lambda: {"Authorization": self.authorization()}, "error_mapper": self.error_for}
 
-    async def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
+    @classmethod
+    def error_from(
+        cls, answer: ErrorAnswer, *, status: int | None, method: str = "", ref: str = ""
+    ) -> ProviderError | None:
+        error = super().error_from(answer, status=status, method=method, ref=ref)
+        if error is not None and answer.error_code() == "1004":
+            return TokenExpired(error.code, error.message, retryable=error.retryable)
+        return error
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        expected: Sequence[int] = (200, 201, 202, 204),
+    ) -> tuple[int, Any]:
         """One API call; `data` of a code-0 answer. An expired token is renewed and the call sent once
         more (a 401 means Kling did nothing, so even a submit is safe to repeat)."""
         client = self.http
         try:
-            response = await client.request(method, path, json=json)
+            response = await client.request(
+                method, path, json=json, headers=headers, idempotent=idempotent, expected=expected
+            )
         except TokenExpired:
             self._token = None
-            response = await client.request(method, path, json=json)
+            response = await client.request(
+                method, path, json=json, headers=headers, idempotent=idempotent, expected=expected
+            )
         body = envelope(json_body(response))
         if body is not None and body.code is not None and body.code != 0:  # an error in a 200
-            error = kling_error(body.code, body.message or "", body.request_id or "")
-            error.message = client.redact(error.message)
-            error.args = (error.message,)
-            raise error
+            error = self.error_from(body, status=None)
+            if error is not None:
+                error.message = client.redact(error.message)
+                error.args = (error.message,)
+                raise error
         if body is None or body.data is None:
             what = (
                 f"Kling sent an answer that is not its JSON envelope (HTTP {response.status_code}) to {method} {path}"
@@ -371,7 +439,7 @@ class KlingProvider(Provider):
             if method == "POST":  # it may still have created the task
                 raise ProviderError(ErrorCode.SUBMIT_UNCONFIRMED, what + ".", retryable=False)
             raise ProviderError(ErrorCode.TRANSIENT, what + "; will try again.")
-        return body.data
+        return response.status_code, body.data
 
     # -- the request mapping ---------------------------------------------------------------------
     def check(self, request: VideoRequest) -> None:
@@ -390,7 +458,7 @@ class KlingProvider(Provider):
                         f"or drop {field}"
                     )
 
-    def body(self, job_id: str, request: VideoRequest) -> dict[str, Any]:
+    def body(self, job_id: str, request: VideoRequest) -> dict[str, Any]:  # type: ignore[override]
         """The JSON Kling gets for `request`; images are checked against Kling's limits first."""
         spec = self.spec(request.model)
         assert spec is not None, f"unknown Kling model {request.model}"  # the catalog checked it
@@ -431,25 +499,25 @@ class KlingProvider(Provider):
             return 3.0
         return min(10.0, max(5.0, spec.typical_seconds / 20))
 
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = self.body(job_id, request)
-        if callback_url:
-            body["callback_url"] = callback_url  # Kling POSTs the task's `data` at every status change
-        endpoint = ENDPOINT[request.mode]
-        task = KlingTask.model_validate(await self._call("POST", f"/v1/videos/{endpoint}", json=body))
-        if not task.task_id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"Kling accepted the task but sent no task_id; it is looked up by our id ({job_id}).",
-                retryable=False,
-            )
-        return Submission(ref=task.task_id, state={"endpoint": endpoint})
+    async def request_body(self, job_id: str, request: VideoRequest) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(self.body, job_id, request)  # may read and check images
+
+    def submit_path_for(self, request: VideoRequest) -> str:
+        return f"/v1/videos/{ENDPOINT[request.mode]}"
+
+    def submission_state(self, accepted: KlingTask, request: VideoRequest) -> dict[str, Any]:
+        return {"endpoint": ENDPOINT[request.mode]}
+
+    def status_url(self, submission: Submission, request: VideoRequest) -> str:
+        endpoint = submission.state.get("endpoint") or ENDPOINT[request.mode]
+        return f"/v1/videos/{endpoint}/{submission.ref}"
 
     async def reconcile(self, job_id: str, request: VideoRequest) -> Submission | None:
         """Kling's single-task query takes our external_task_id in place of its task_id."""
         endpoint = ENDPOINT[request.mode]
         try:
-            task = KlingTask.model_validate(await self._call("GET", f"/v1/videos/{endpoint}/{job_id}"))
+            _, data = await self.call("GET", f"/v1/videos/{endpoint}/{job_id}")
+            task = KlingTask.model_validate(data)
         except ProviderError as error:
             if error.code == ErrorCode.NOT_FOUND:
                 return None
@@ -459,46 +527,20 @@ class KlingProvider(Provider):
             return None
         return Submission(ref=task.task_id, state={"endpoint": endpoint})
 
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        endpoint = submission.state.get("endpoint") or ENDPOINT[request.mode]
-        return task_snapshot(await self._call("GET", f"/v1/videos/{endpoint}/{submission.ref}"))
+    def state_message(self, rule: State, task: KlingTask, request: VideoRequest | None) -> str:
+        return super().state_message(rule, task, request).rstrip(": ")
 
-    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
-        """Kling's callback carries the same fields as a task query's `data`."""
-        if not payload.get("task_status") or about_another_job(payload.get("task_id"), submission.ref):
-            return None
-        return task_snapshot(payload)
+    def charged_usd(self, task: KlingTask, submission: Submission | None, request: VideoRequest | None) -> float | None:
+        """The units Kling deducted, for a video delivered (failed tasks are free)."""
+        return task.charged_usd if task.task_status == "succeed" and task.video_url else None
+
+    def failure_fields(self, task: KlingTask, matched: str) -> dict[str, Any]:
+        return {"said": task.task_status_msg or "no reason given"}
+
+
+map_error = KlingProvider.error_for
 
 
 def task_snapshot(data: dict[str, Any]) -> Snapshot:
     """A task's `data` (from a query or a callback) in our terms."""
-    task = KlingTask.model_validate(data)
-    status, detail = task.task_status, task.task_status_msg or ""
-    if status == "submitted":
-        return Snapshot(status="queued", message="waiting in Kling's queue")
-    if status == "processing":  # Kling reports no progress figure
-        return Snapshot(status="running", message="Kling is generating the video")
-    if status == "succeed":
-        if url := task.video_url:
-            return Snapshot(status="succeeded", message="generated", video_url=url, charged_usd=task.charged_usd)
-        return _failed(ErrorCode.PROVIDER_FAILED, "Kling reported success but sent no video URL", retryable=True)
-    if status == "failed":
-        if CONTENT_FAILURE.search(detail):
-            return _failed(
-                ErrorCode.CONTENT_POLICY,
-                f"Kling's content check stopped the task: {detail}. Change the prompt or image; "
-                "failed tasks are not charged.",
-            )
-        return _failed(
-            ErrorCode.PROVIDER_FAILED,
-            f"Kling failed the task: {detail or 'no reason given'}. Failed tasks are not charged; "
-            "submitting again may work.",
-            retryable=True,
-        )
-    return Snapshot(status="running", message=f"Kling status {status!r}: {detail}".rstrip(": "))
-
-
-def _failed(code: ErrorCode, message: str, retryable: bool = False) -> Snapshot:
-    return Snapshot(
-        status="failed", message=message, error=ProviderErrorInfo(code=code, message=message, retryable=retryable)
-    )
+    return KlingProvider({}).snapshot(KlingTask.model_validate(data))
