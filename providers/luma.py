@@ -30,24 +30,25 @@ Choices:
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
-    ProviderError,
     ProviderErrorInfo,
-    Snapshot,
-    Submission,
+    Rule,
+    State,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    about_another_job,
-    json_body,
+    Wire,
 )
 from providers.options import VideoOptions
 from providers.wire import Maybe
@@ -122,23 +123,28 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
 )
 
-# Words in a failure_reason that mean moderation stopped it.
+# Words in a failure_reason (or a refusal) that mean moderation stopped it.
 MODERATION = ("moderation", "not allowed", "policy", "safety", "nsfw", "inappropriate")
 
 
-# -- Luma's answers (types/generation.py), read tolerantly: a field of the wrong shape reads as absent ----------
+# -- the declaration: Luma's answers (types/generation.py) as typed wire models, read tolerantly (a field of the
+# wrong shape reads as absent), and what each state, error answer and failure reason means in our terms.
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _Strict(Wire):
+    """Luma's fields are strings or nothing: a number where a string belongs reads as absent."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=False)
 
 
-class Assets(_Wire):
+class Assets(_Strict):
     video: Maybe[str] = None
 
 
-class Generation(_Wire):
+class Generation(TaskAnswer, Accepted):
     """The Generation object: the create and get answers, and the callback body."""
+
+    model_config = _Strict.model_config
 
     id: Maybe[str] = None
     state: Maybe[str] = None
@@ -149,12 +155,98 @@ class Generation(_Wire):
     def video_url(self) -> str | None:
         return self.assets.video if self.assets else None
 
+    def job_ref(self) -> str | None:
+        return self.id
 
-def _generation(body: Any) -> Generation | None:
-    return Generation.model_validate(body) if isinstance(body, dict) else None
+    def job_state(self) -> str | None:
+        return self.state
+
+    def job_video(self) -> str | None:
+        return self.video_url
+
+    def job_failure(self) -> tuple[str, str]:
+        return "", self.failure_reason or ""
 
 
-class LumaProvider(Provider):
+def _reason(text: str) -> str:
+    """FastAPI's HTTPException text without its "400: " status prefix."""
+    head, colon, rest = text.partition(": ")
+    return rest.strip() if colon and head.isdigit() else text.strip()
+
+
+class Problem(ErrorAnswer):
+    """FastAPI's {"detail": "400: text"} or {"detail": [{loc, msg}]}."""
+
+    detail: Maybe[Any] = None
+
+    def error_text(self) -> str:
+        if isinstance(self.detail, str):
+            text = _reason(self.detail)
+        elif isinstance(self.detail, list):
+            parts = []
+            for issue in self.detail:
+                if isinstance(issue, dict) and isinstance(issue.get("msg"), str):
+                    where = ".".join(str(p) for p in issue.get("loc") or [] if p != "body")
+                    parts.append(f"{where}: {issue['msg']}" if where else issue["msg"])
+            text = "; ".join(parts)
+        else:
+            text = ""
+        text = text.rstrip(".")
+        return text if len(text) <= 400 else text[:399] + "…"
+
+
+STATUS = {
+    "queued": State("queued", "waiting in Luma's queue"),
+    "dreaming": State("running", "Luma is dreaming (generating the video)"),  # Luma reports no progress figure
+    "completed": State("succeeded", "generated"),
+    "failed": State("failed"),
+}
+FAILURES = (
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "Luma's moderation refused the generation ({said}); change the prompt or the keyframe images.",
+        text="|".join(MODERATION),
+    ),
+)
+_CREDIT = (
+    "Luma: not enough API credits for this generation (HTTP {status}){said}. Add credits at "
+    f"{BILLING_PAGE} (API credits, separate from a Dream Machine subscription), or choose ray-flash-2, "
+    "a lower resolution or 5 s."
+)
+ERRORS = (
+    Rule(ErrorCode.OUT_OF_CREDIT, _CREDIT, status=402),
+    Rule(ErrorCode.OUT_OF_CREDIT, _CREDIT, status=(400, 403), text="credit|balance"),
+    Rule(
+        ErrorCode.AUTH,
+        f"Luma rejected the API key (HTTP {{status}}){{said}}. Check LUMAAI_API_KEY: a key from {KEYS_PAGE}, "
+        "with no spaces.",
+        status=(401, 403),
+    ),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "Luma rejected the request (HTTP {status}){said}; fix the request and submit it.",
+        status=(400, 422),
+    ),
+    Rule(
+        ErrorCode.NOT_FOUND,
+        "Luma has no such generation (HTTP 404){said}: it was deleted, or made with another API key.",
+        status=404,
+    ),
+    Rule(
+        ErrorCode.RATE_LIMITED,
+        "Luma is rate limiting this key (HTTP 429){said}: too many requests or generations at once. Wait "
+        "and try again.",
+        status=429,
+    ),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "Luma had a server problem (HTTP {status}){said}; try again in a minute.",
+        status=range(500, 600),
+    ),
+)
+
+
+class LumaProvider(TaskProvider[Generation, Generation]):
     name = "luma"
     title = TITLE
     env_vars = ("LUMAAI_API_KEY",)
@@ -163,6 +255,24 @@ class LumaProvider(Provider):
     models = MODELS
     supports_cancel = False  # DELETE removes a generation; nothing says it stops one or refunds it
     supports_callbacks = True  # callback_url: the Generation, POSTed when dreaming, completed or failed
+
+    submit_path = "/generations/video"
+    status_path = "/generations/{ref}"
+    id_field = "generation id"
+    where_to_check = "GET /generations (or your Luma dashboard)"
+    unreadable = "Luma sent an unreadable generation; will ask again shortly."
+    accepted_model = Generation
+    status_model = Generation
+    error_model = Problem
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "Luma reports state {state!r}; still watching")
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    NO_VIDEO = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Luma marked the generation completed but gave no assets.video URL; submitting again may work.",
+        retryable=True,
+    )
 
     def check(self, request: VideoRequest) -> None:
         loop = request.options.get("loop")
@@ -174,38 +284,6 @@ class LumaProvider(Provider):
         ):
             if image is not None:
                 _image_url(image, what)
-
-    # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = self.body(request)
-        if callback_url:
-            body["callback_url"] = callback_url
-        response = await self.http.request("POST", "/generations/video", json=body)
-        created = _generation(json_body(response))
-        if created is None or not created.id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"Luma accepted the request (HTTP {response.status_code}) but sent no generation id; it may be "
-                "generating and charged: check GET /generations (or your Luma dashboard) before submitting again.",
-                retryable=False,
-            )
-        return Submission(ref=created.id)
-
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        response = await self.http.request("GET", f"/generations/{quote(submission.ref, safe='')}")
-        generation = _generation(json_body(response))
-        if generation is None:
-            raise ProviderError(ErrorCode.TRANSIENT, "Luma sent an unreadable generation; will ask again shortly.")
-        return snapshot(generation)
-
-    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
-        """Luma's callback is the Generation object, the same as GET /generations/{id} answers."""
-        generation = Generation.model_validate(payload)
-        if not generation.state or about_another_job(generation.id, submission.ref):
-            return None
-        if generation.state == "completed" and not generation.video_url:
-            return None  # a poll will read it
-        return snapshot(generation)
 
     # -- request mapping -----------------------------------------------------------------------
     def body(self, request: VideoRequest) -> dict[str, Any]:
@@ -228,12 +306,8 @@ class LumaProvider(Provider):
             body["keyframes"] = keyframes
         return body
 
-    # -- HTTP ----------------------------------------------------------------------------------
-    def http_options(self) -> dict[str, Any]:
-        key = self.env.get("LUMAAI_API_KEY", "").strip()
-        if not key:
-            raise ProviderError(ErrorCode.NOT_CONFIGURED, "Luma is not configured: set LUMAAI_API_KEY.")
-        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
+    def failure_fields(self, task: Generation, matched: str) -> dict[str, Any]:
+        return {"said": _reason(task.failure_reason or "").rstrip(".") or "no failure_reason given"}
 
 
 def _image_url(value: str, what: str) -> str:
@@ -246,109 +320,9 @@ def _image_url(value: str, what: str) -> str:
     return url
 
 
-# -- statuses --------------------------------------------------------------------------------------
-
-
-def snapshot(generation: Generation) -> Snapshot:
-    """A Generation (from a poll or a callback) in our terms."""
-    state = generation.state
-    if state == "queued":
-        return Snapshot(status="queued", message="waiting in Luma's queue")
-    if state == "dreaming":  # Luma reports no progress figure
-        return Snapshot(status="running", message="Luma is dreaming (generating the video)")
-    if state == "completed":
-        if not generation.video_url:
-            error = ProviderErrorInfo(
-                code=ErrorCode.PROVIDER_FAILED,
-                message="Luma marked the generation completed but gave no assets.video URL; submitting again may work.",
-                retryable=True,
-            )
-            return Snapshot(status="failed", message=error.message, error=error)
-        return Snapshot(status="succeeded", progress=1.0, message="generated", video_url=generation.video_url)
-    if state == "failed":
-        error = failure(generation.failure_reason or "")
-        return Snapshot(status="failed", message=error.message, error=error)
-    # A state newer than the SDK's four: not an end, keep watching.
-    return Snapshot(status="running", message=f"Luma reports state {state!r}; still watching")
-
-
-def _reason(text: str) -> str:
-    """FastAPI's HTTPException text without its "400: " status prefix."""
-    head, colon, rest = text.partition(": ")
-    return rest.strip() if colon and head.isdigit() else text.strip()
+# Kept for callers of the module's functions (tests): the declaration's shared steps.
+error_for = LumaProvider.error_for
 
 
 def failure(reason: str) -> ProviderErrorInfo:
-    said = _reason(reason).rstrip(".")
-    if any(word in said.lower() for word in MODERATION):
-        return ProviderErrorInfo(
-            code=ErrorCode.CONTENT_POLICY,
-            message=f"Luma's moderation refused the generation ({said}); change the prompt or the keyframe images.",
-        )
-    return ProviderErrorInfo(
-        code=ErrorCode.PROVIDER_FAILED,
-        message=f"Luma could not generate the video ({said or 'no failure_reason given'}); submitting again may work.",
-        retryable=True,
-    )
-
-
-# -- HTTP errors -----------------------------------------------------------------------------------
-
-
-def _detail(response: Any) -> str:
-    """FastAPI's {"detail": "400: text"} or {"detail": [{loc, msg}]} as one line."""
-    body = json_body(response)
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, str):
-        text = _reason(detail)
-    elif isinstance(detail, list):
-        parts = []
-        for issue in detail:
-            if isinstance(issue, dict) and isinstance(issue.get("msg"), str):
-                where = ".".join(str(p) for p in issue.get("loc") or [] if p != "body")
-                parts.append(f"{where}: {issue['msg']}" if where else issue["msg"])
-        text = "; ".join(parts)
-    else:
-        text = ""
-    text = text.rstrip(".")
-    return text if len(text) <= 400 else text[:399] + "…"
-
-
-def error_for(response: Any) -> ProviderError | None:
-    """Luma's HTTP errors in our terms; None leaves others to the shared default."""
-    status = response.status_code
-    detail = _detail(response)
-    said = f": {detail}" if detail else ""
-    if status == 402 or (status in (400, 403) and any(w in detail.lower() for w in ("credit", "balance"))):
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"Luma: not enough API credits for this generation (HTTP {status}){said}. Add credits at "
-            f"{BILLING_PAGE} (API credits, separate from a Dream Machine subscription), or choose ray-flash-2, "
-            "a lower resolution or 5 s.",
-        )
-    if status in (401, 403):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"Luma rejected the API key (HTTP {status}){said}. Check LUMAAI_API_KEY: a key from {KEYS_PAGE}, "
-            "with no spaces.",
-        )
-    if status in (400, 422):
-        return ProviderError(
-            ErrorCode.INVALID_INPUT, f"Luma rejected the request (HTTP {status}){said}; fix the request and submit it."
-        )
-    if status == 404:
-        return ProviderError(
-            ErrorCode.NOT_FOUND,
-            f"Luma has no such generation (HTTP 404){said}: it was deleted, or made with another API key.",
-        )
-    if status == 429:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"Luma is rate limiting this key (HTTP 429){said}: too many requests or generations at once. Wait "
-            "and try again.",
-        )
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"Luma had a server problem (HTTP {status}){said}; try again in a minute."
-        )
-    return None
+    return LumaProvider({}).failure(Generation(state="failed", failure_reason=reason))
