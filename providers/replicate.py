@@ -344,7 +344,15 @@ class ReplicateProvider(Provider):
         ids = []
         for hit in hits if isinstance(hits, list) else []:
             model = hit.get("model") if isinstance(hit, dict) else None
-            if isinstance(model, dict) and isinstance(model.get("owner"), str) and isinstance(model.get("name"), str):
+            if not (
+                isinstance(model, dict) and isinstance(model.get("owner"), str) and isinstance(model.get("name"), str)
+            ):
+                continue
+            # A Cog schema's output says "a file URL", not which kind: the search's tags and descriptions tell
+            # a video model from an image or audio one.
+            metadata = hit.get("metadata") if isinstance(hit.get("metadata"), dict) else {}
+            words = [*(metadata.get("tags") or []), metadata.get("generated_description"), model.get("description")]
+            if any(isinstance(w, str) and "video" in w.lower() for w in words):
                 ids.append(f"{model['owner']}/{model['name']}")
         return list(dict.fromkeys(ids))[:limit]
 

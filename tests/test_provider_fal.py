@@ -810,3 +810,78 @@ async def test_submit_answers_are_read_tolerantly(fal_env: dict[str, str], answe
         await provider_bad.aclose()
     finally:
         await provider.aclose()
+
+
+# -- the catalogue: published schemas, the Platform API's search and prices ----------------------------------
+
+KLING_21 = "fal-ai/kling-video/v2.1/standard/text-to-video"
+
+
+def test_the_simulated_catalogue_answers_as_fal_documents_it(served: tuple[str, Simulator], sim: Simulator):
+    """fal.ai/api/openapi/queue/openapi.json (public), api.fal.ai/v1/models (key optional) and
+    /v1/models/pricing (Key auth): the shapes of fal's docs and Platform API OpenAPI, and their errors."""
+    root = f"{served[0]}/fal"
+    auth = {"Authorization": f"Key {KEY}"}
+    document = httpx.get(f"{root}/api/openapi/queue/openapi.json", params={"endpoint_id": KLING_21}).json()
+    assert document["info"]["x-fal-metadata"]["category"] == "text-to-video"
+    assert {f"/{KLING_21}", f"/{KLING_21}/requests/{{request_id}}"} <= set(document["paths"])
+    missing = httpx.get(f"{root}/api/openapi/queue/openapi.json", params={"endpoint_id": "fal-ai/none"})
+    assert missing.status_code == 404
+    prices = httpx.get(f"{root}/v1/models/pricing", params={"endpoint_id": KLING_21}, headers=auth).json()
+    assert prices == {
+        "prices": [{"endpoint_id": KLING_21, "unit_price": 0.05, "unit": "second", "currency": "USD"}],
+        "next_cursor": None,
+        "has_more": False,
+    }
+    for headers, status, kind in (({}, 401, "authorization_error"), ({"Authorization": KEY}, 401, None)):
+        refused = httpx.get(f"{root}/v1/models/pricing", params={"endpoint_id": KLING_21}, headers=headers)
+        assert refused.status_code == status and refused.json()["error"]["type"] == (kind or "authorization_error")
+    unknown = httpx.get(f"{root}/v1/models/pricing", params={"endpoint_id": "fal-ai/none"}, headers=auth)
+    assert unknown.status_code == 404 and unknown.json() == {
+        "error": {"type": "not_found", "message": "Resource not found"}
+    }
+    assert httpx.get(f"{root}/v1/models/pricing", headers=auth).status_code == 400  # endpoint_id is required
+    found = httpx.get(f"{root}/v1/models", params={"q": "kling 2.1", "category": "text-to-video"}).json()
+    assert [m["endpoint_id"] for m in found["models"]] == [KLING_21] and found["has_more"] is False
+    assert {"display_name", "category", "description", "status"} <= set(found["models"][0]["metadata"])
+    assert (
+        httpx.get(f"{root}/v1/models", params={"q": "kling"}, headers={"Authorization": "Bearer x"}).status_code == 401
+    )
+    expanded = httpx.get(f"{root}/v1/models", params={"endpoint_id": KLING_21, "expand": "openapi-3.0"}).json()
+    assert expanded["models"][0]["openapi"]["openapi"] == "3.0.4"
+
+
+@pytest.mark.parametrize(
+    ("unit", "price", "rule", "estimate"),
+    [
+        ("second", 0.05, "$0.050/s", False),
+        ("video_second", 0.05, "$0.050/s", False),
+        ("5 seconds", 0.25, "$0.050/s", False),
+        ("video", 0.20, "$0.20 for 5 s, $0.40 for 10 s", True),  # longer videos quoted in proportion
+        ("image", 0.025, None, None),  # not a unit a video can be priced in
+        ("gpu-second", 0.001, None, None),
+    ],
+)
+def test_fals_billing_units_become_a_price_rule_or_none(unit: str, price: float, rule: str | None, estimate: Any):
+    from providers.fal import PriceEntry, _rule
+
+    spec = MODELS[0].model_copy(update={"durations": (5.0, 10.0), "resolutions": ("720p",), "audio": False})
+    made, why = _rule(PriceEntry(endpoint_id="x/y", unit_price=price, unit=unit, currency="USD"), spec, True)
+    if rule is None:
+        assert made is None and unit in why
+        return
+    assert made is not None and made.describe(with_note=False) == rule
+    assert made.note.startswith("estimate") is estimate
+    euro, why = _rule(PriceEntry(endpoint_id="x/y", unit_price=price, unit=unit, currency="EUR"), spec, True)
+    assert euro is None and "EUR" in why
+
+
+async def test_a_failed_catalogue_search_is_named_and_the_curated_models_still_listed(
+    fal_settings: Settings, sim: Simulator
+):
+    async with Client(build_server(fal_settings)) as client:
+        sim.config["key"] = "fal-other-id:another-secret"  # the Platform API now refuses our key: 401
+        result = await call(client, "list_models", provider="fal", search="seedance")
+    listing = result.structured_content
+    assert [row["model"] for row in listing["models"]] == ["seedance-2.0"]
+    assert "fal.ai's catalogue could not be searched" in listing["note"] and "FAL_KEY" in listing["note"]

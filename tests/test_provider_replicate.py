@@ -645,3 +645,68 @@ async def test_a_described_models_job_survives_a_restart(rep_env: dict[str, str]
         done = await second.wait(row.job_id, 20)
     assert done.status == "succeeded", done.message
     assert sim.submissions == 1
+
+
+# -- the catalogue: search, the schema cache ----------------------------------------------------------
+
+
+def test_the_official_sdk_searches_the_simulated_catalogue(served: tuple[str, Simulator], sim: Simulator):
+    """replicate 1.0.x models.search sends QUERY /v1/models with the words as a text/plain body."""
+    import replicate
+
+    client = replicate.Client(api_token=DEFAULT_TOKEN, base_url=served[0])
+    page = client.models.search("hailuo")
+    assert [f"{m.owner}/{m.name}" for m in page.results] == [HAILUO]
+    assert page.results[0].latest_version is not None  # a Model as the SDK reads it, schema and all
+    with pytest.raises(replicate.exceptions.ReplicateError) as refused:
+        replicate.Client(api_token="r8_not-a-token", base_url=served[0]).models.search("hailuo")
+    assert refused.value.status == 401
+
+
+def test_the_search_api_answers_as_documented(served: tuple[str, Simulator], sim: Simulator):
+    """GET /v1/search?query=&limit= (replicate-python-beta SearchResponse): {query, models: [{model, metadata}],
+    collections, pages}; 401 without a token, 400 without a query or with a limit outside 1-50."""
+    auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    found = httpx.get(f"{served[0]}/v1/search", params={"query": "video"}, headers=auth)
+    assert found.status_code == 200 and set(found.json()) == {"query", "models", "collections", "pages"}
+    names = [f"{hit['model']['owner']}/{hit['model']['name']}" for hit in found.json()["models"]]
+    assert HAILUO in names and "black-forest-labs/flux-dev" not in names  # tagged image, not video
+    assert set(found.json()["models"][0]["metadata"]) == {"generated_description", "score", "tags"}
+    assert httpx.get(f"{served[0]}/v1/search", params={"query": "video"}).status_code == 401
+    assert httpx.get(f"{served[0]}/v1/search", headers=auth).status_code == 400
+    assert httpx.get(f"{served[0]}/v1/search", params={"query": "x", "limit": 99}, headers=auth).status_code == 400
+
+
+async def test_search_keeps_video_models_only(rep_env: dict[str, str], sim: Simulator):
+    provider = ReplicateProvider(rep_env)
+    try:
+        assert await provider.search("flux") == []  # an image model: a Cog output is "a URL" either way
+        assert HAILUO in await provider.search("hailuo")
+        broken = ReplicateProvider({**rep_env, "REPLICATE_API_TOKEN": "r8_not-a-token"})
+        with pytest.raises(ProviderError) as failed:
+            await broken.search("hailuo")
+        assert failed.value.code == ErrorCode.AUTH and "model search failed" in failed.value.message
+        assert "REPLICATE_API_TOKEN" in failed.value.message
+        await broken.aclose()
+    finally:
+        await provider.aclose()
+
+
+async def test_a_described_schema_is_read_again_after_its_ttl_and_kept_when_replicate_fails(
+    rep_env: dict[str, str], sim: Simulator, monkeypatch: pytest.MonkeyPatch
+):
+    provider = ReplicateProvider(rep_env)
+    try:
+        first = await provider.describe(HAILUO)
+        monkeypatch.setattr(ReplicateProvider, "describe_ttl", 0.0)
+        sim.config.update(tokens=["r8_someone-else"])  # Replicate now refuses our token
+        assert await provider.describe(HAILUO) == first  # stale, but known: kept
+        fresh = ReplicateProvider(rep_env)
+        with pytest.raises(ProviderError) as failed:
+            await fresh.describe(HAILUO)
+        message = failed.value.message
+        assert message.startswith(f"Could not read the published schema of {HAILUO} from Replicate"), message
+        assert "Nothing was started" in message and "curated" in message
+        await fresh.aclose()
+    finally:
+        await provider.aclose()

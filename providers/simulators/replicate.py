@@ -161,9 +161,14 @@ SCHEMAS["kwaivgi/kling-v2.1"] = {  # replicate.com/kwaivgi/kling-v2.1: image to 
         "duration": _enum([5, 10], 5),
     },
 }
+SCHEMAS["black-forest-labs/flux-dev"] = {  # an image model: found by a search, never offered as a video one
+    "required": ["prompt"],
+    "properties": {"prompt": PROMPT, "num_outputs": {"type": "integer", "default": 1, "minimum": 1, "maximum": 4}},
+}
 # What the search API's metadata says of each model (tags), so a search for "video" finds the video models.
 TAGS: dict[str, tuple[str, ...]] = {name: ("video", "text-to-video") for name in SCHEMAS}
 TAGS["wan-video/wan-2.2-i2v-fast"] = TAGS["kwaivgi/kling-v2.1"] = ("video", "image-to-video")
+TAGS["black-forest-labs/flux-dev"] = ("image", "text-to-image")
 # A stable version id per model (sha256 of its name, as Replicate's are 64 hex digits).
 VERSIONS = {hashlib.sha256(name.encode()).hexdigest(): name for name in SCHEMAS}
 VERSION_OF = {name: version for version, name in VERSIONS.items()}
