@@ -23,24 +23,24 @@ largest output size of each resolution, so no aspect ratio costs more than its e
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
-    ProviderError,
     ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    about_another_job,
-    json_body,
+    Wire,
 )
 from providers.wire import Maybe
 
@@ -173,7 +173,157 @@ MODELS: tuple[ModelSpec, ...] = (
 )
 
 
-class BytePlusProvider(Provider):
+# -- the declaration: BytePlus's answers (types/content_generation) as typed wire models, read tolerantly (a
+# field of the wrong shape reads as absent), and what each state, error answer and failure means in our terms.
+
+
+class Created(Accepted):
+    id: Maybe[str] = None
+
+    def job_ref(self) -> str | None:
+        return self.id
+
+
+class Failure(Wire):
+    code: Maybe[str] = None
+    message: Maybe[str] = None
+
+
+class Content(Wire):
+    video_url: Maybe[str] = None
+
+
+class Usage(Wire):
+    completion_tokens: Maybe[float] = None
+
+
+class Task(TaskAnswer):
+    id: Maybe[str] = None
+    model: Maybe[str] = None
+    status: Maybe[str] = None
+    error: Maybe[Failure] = None
+    content: Maybe[Content] = None
+    usage: Maybe[Usage] = None
+    generate_audio: Maybe[bool] = None
+
+    def charged_usd(self, audio: bool) -> float | None:
+        used = self.usage.completion_tokens if self.usage else None
+        if used is None or self.model not in RATES:
+            return None
+        silent, with_audio = RATES[self.model]
+        rate = with_audio if audio and with_audio is not None else silent
+        return round(used * rate / 1_000_000, 6)
+
+    def job_ref(self) -> str | None:
+        return self.id
+
+    def job_state(self) -> str | None:
+        return self.status
+
+    def job_video(self) -> str | None:
+        return self.content.video_url if self.content else None
+
+    def job_failure(self) -> tuple[str, str]:
+        return (self.error.code or "", self.error.message or "") if self.error else ("", "")
+
+
+class Problem(ErrorAnswer):
+    """{"error": {code, message, param, type}}; the SDK reads `error`, or the body itself when it has none."""
+
+    error: Maybe[Failure] = None
+
+    def _error(self) -> Failure:
+        if isinstance(self.raw, dict) and "error" in self.raw:
+            return self.error or Failure()
+        return Failure.read(self.raw) or Failure()
+
+    def error_code(self) -> str:
+        code = self._error().code
+        return "" if code in (None, "0") else str(code)
+
+    def error_text(self) -> str:
+        message = (self._error().message or "").strip()
+        return message if len(message) <= 400 else message[:399] + "…"
+
+    def fields(self, status: int | None) -> dict[str, Any]:
+        code, message = self.error_code(), self.error_text()
+        said = f" ({code}: {message.rstrip('.')})" if code else (f" ({message})" if message else "")
+        return {"said": said}
+
+
+STATUS = {
+    "queued": State("queued", "waiting in {title}'s queue"),
+    "running": State("running", "generating at {title}"),
+    "succeeded": State("succeeded"),
+    "failed": State("failed"),
+    "expired": State(
+        "failed",
+        error=Rule(
+            ErrorCode.TIMED_OUT,
+            "{title} expired the task: it waited longer than its execution_expires_after (48 h by default) without "
+            "running, and nothing was charged; submit it again.",
+            retryable=True,
+        ),
+    ),
+    "cancelled": State("cancelled", "cancelled at {title}"),
+}
+FAILURES = (  # a failed task's error {code, message}: moderation codes name SensitiveContent
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "{title}'s moderation blocked the video{said}; change the prompt or the image.",
+        match="SensitiveContent",
+    ),
+    Rule(
+        ErrorCode.INVALID_INPUT, "{title} could not use the input{said}.", match="^(InvalidParameter|MissingParameter)"
+    ),
+)
+# HTTP errors (docs: Common Error Codes; the SDK's Ark*Error by status).
+ERRORS = (
+    Rule(
+        ErrorCode.AUTH,
+        "{title} rejected the API key (HTTP 401){said}. Check ARK_API_KEY: a ModelArk API key of the "
+        "ap-southeast region (console, API Key Management); keys work in one region only.",
+        status=401,
+    ),
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        "{title}: the account has an overdue balance (HTTP {status}){said}; top up in the BytePlus billing "
+        "center, then submit again.",
+        match="^AccountOverdueError$",
+    ),
+    Rule(
+        ErrorCode.AUTH,
+        "{title} denied access (HTTP 403){said}: activate this model for the account in the ModelArk console "
+        "and check ARK_API_KEY's project and permissions.",
+        status=403,
+    ),
+    Rule(
+        ErrorCode.NOT_FOUND,
+        "{title} has no such task or model (HTTP 404){said}: a task is seen only by its account, and "
+        "a deleted one is gone; a model must be activated in the ModelArk console.",
+        status=404,
+    ),
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "{title}'s moderation refused the request{said}; change the prompt or the image.",
+        match="SensitiveContent",
+    ),
+    Rule(ErrorCode.INVALID_INPUT, "{title} rejected the request (HTTP 400){said}.", status=400),
+    Rule(
+        ErrorCode.RATE_LIMITED,
+        "{title} rate limit or quota reached (HTTP 429){said}; wait a minute and try again (at most 120 tasks "
+        "may queue per account).",
+        status=429,
+    ),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "{title} had a server problem (HTTP {status}){said}; try again shortly.",
+        status=range(500, 600),
+    ),
+)
+
+
+class BytePlusProvider(TaskProvider[Created, Task]):
     name = "byteplus"
     title = TITLE
     env_vars = ("ARK_API_KEY",)
@@ -183,60 +333,32 @@ class BytePlusProvider(Provider):
     supports_cancel = True  # DELETE: only while the task is queued
     supports_callbacks = True  # callback_url: the task, POSTed at each status change
 
+    submit_path = TASKS
+    status_path = TASKS + "/{ref}"
+    cancel_path = TASKS + "/{ref}"
+    cancel_refused = (
+        "{title} cancels a task only while it is queued; task {ref} is already running, so it will finish and be "
+        "charged. Its video can still be fetched from ModelArk by that task id."
+    )
+    id_field = "task id"
+    where_to_check = "the ModelArk console's task list"
+    unreadable = "{title} answered a status check with something not a task"
+    accepted_model = Created
+    status_model = Task
+    error_model = Problem
+    STATUS = STATUS
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "{title} could not generate the video{said}; submitting it again may work.",
+        retryable=True,
+    )
+    NO_VIDEO = Rule(ErrorCode.TRANSIENT, "{title} reports the task done but gave no video_url yet.")
+
     def check(self, request: VideoRequest) -> None:
         if request.end_image and not request.images:
             raise InvalidRequest("BytePlus takes a last frame only with a first frame: pass the first in images")
-
-    # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = self.body(request)
-        if callback_url:
-            body["callback_url"] = callback_url
-        created = _parse(Created, json_body(await self.http.request("POST", TASKS, json=body)))
-        if created is None or not created.id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"{TITLE} answered the submit without a task id; the task may exist and be charged. Check the "
-                "ModelArk console's task list before submitting again.",
-                retryable=False,
-            )
-        return Submission(ref=created.id)
-
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        try:
-            response = await self.http.request("GET", f"{TASKS}/{quote(submission.ref, safe='')}")
-        except ProviderError as error:
-            if error.code == ErrorCode.NOT_FOUND and submission.state.get("cancelled"):
-                return Snapshot(status="cancelled", message=f"cancelled at {TITLE}")
-            raise
-        task = _parse(Task, json_body(response))
-        if task is None:
-            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} answered a status check with something not a task")
-        return snapshot(task, request.audio)
-
-    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
-        """A callback carries the task as GET returns it; None for another task or an unreadable body."""
-        task = _parse(Task, payload)
-        if task is None or task.status not in STATUSES or about_another_job(task.id, submission.ref):
-            return None
-        return snapshot(task, bool(task.generate_audio))
-
-    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
-        try:
-            await self.http.request("DELETE", f"{TASKS}/{quote(submission.ref, safe='')}")
-        except ProviderError as error:
-            if error.code == ErrorCode.NOT_FOUND:
-                submission.state["cancelled"] = True  # already gone
-                return
-            if error.code == ErrorCode.INVALID_INPUT:
-                raise ProviderError(
-                    ErrorCode.INVALID_INPUT,
-                    f"{TITLE} cancels a task only while it is queued; task {submission.ref} is already running, so "
-                    "it will finish and be charged. Its video can still be fetched from ModelArk by that task id.",
-                    retryable=False,
-                ) from None
-            raise
-        submission.state["cancelled"] = True
 
     # -- request mapping -----------------------------------------------------------------------
     def body(self, request: VideoRequest) -> dict[str, Any]:
@@ -266,168 +388,26 @@ class BytePlusProvider(Provider):
         """A URL as is; a local file or data URI as a data URI (BytePlus takes both)."""
         return images.to_data_uri(value, self.allowed_dirs)
 
-    def http_options(self) -> dict[str, Any]:
-        key = self.env.get("ARK_API_KEY", "").strip()
-        if not key:
-            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set ARK_API_KEY.")
-        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
-
-
-# -- BytePlus's answers (types/content_generation), read tolerantly: a field of the wrong shape reads as absent
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class Created(_Wire):
-    id: Maybe[str] = None
-
-
-class Failure(_Wire):
-    code: Maybe[str] = None
-    message: Maybe[str] = None
-
-
-class Content(_Wire):
-    video_url: Maybe[str] = None
-
-
-class Usage(_Wire):
-    completion_tokens: Maybe[float] = None
-
-
-class Task(_Wire):
-    id: Maybe[str] = None
-    model: Maybe[str] = None
-    status: Maybe[str] = None
-    error: Maybe[Failure] = None
-    content: Maybe[Content] = None
-    usage: Maybe[Usage] = None
-    generate_audio: Maybe[bool] = None
-
-    def charged_usd(self, audio: bool) -> float | None:
-        used = self.usage.completion_tokens if self.usage else None
-        if used is None or self.model not in RATES:
+    def charged_usd(self, task: Task, submission: Submission | None, request: VideoRequest | None) -> float | None:
+        """A finished task's completion_tokens at the model's rate; a failed or expired one costs nothing."""
+        if task.status in ("failed", "expired"):
+            return 0.0
+        if task.status != "succeeded":
             return None
-        silent, with_audio = RATES[self.model]
-        rate = with_audio if audio and with_audio is not None else silent
-        return round(used * rate / 1_000_000, 6)
+        return task.charged_usd(request.audio if request is not None else bool(task.generate_audio))
+
+    def failure_fields(self, task: Task, matched: str) -> dict[str, Any]:
+        code, reason = task.job_failure()
+        return {"said": f" ({code}{': ' + reason.rstrip('.') if reason else ''})" if code or reason else ""}
 
 
-def _parse(model: type[_Wire], body: Any) -> Any:
-    if not isinstance(body, dict):
-        return None
-    try:
-        return model.model_validate(body)
-    except ValidationError:
-        return None
-
-
-def snapshot(task: Task, audio: bool) -> Snapshot:
-    """A task in our terms. A finished task carries its charge, from completion_tokens."""
-    status = task.status
-    if status == "queued":
-        return Snapshot(status="queued", message=f"waiting in {TITLE}'s queue")
-    if status == "running":
-        return Snapshot(status="running", message=f"generating at {TITLE}")
-    if status == "succeeded":
-        url = task.content.video_url if task.content else None
-        if not url:
-            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the task done but gave no video_url yet.")
-        return Snapshot(status="succeeded", progress=1.0, video_url=url, charged_usd=task.charged_usd(audio))
-    if status == "failed":
-        error = failure_error(task.error)
-        return Snapshot(status="failed", error=error, message=error.message, charged_usd=0.0)
-    if status == "expired":
-        error = ProviderErrorInfo(
-            code=ErrorCode.TIMED_OUT,
-            message=f"{TITLE} expired the task: it waited longer than its execution_expires_after (48 h by "
-            "default) without running, and nothing was charged; submit it again.",
-            retryable=True,
-        )
-        return Snapshot(status="failed", error=error, message=error.message, charged_usd=0.0)
-    if status == "cancelled":
-        return Snapshot(status="cancelled", message=f"cancelled at {TITLE}")
-    return Snapshot(status="running", message=f"{TITLE} reports {status!r}; still watching")
+# Kept for callers of the module's functions (tests): the declaration's shared steps.
+error_for = BytePlusProvider.error_for
 
 
 def failure_error(error: Failure | None) -> ProviderErrorInfo:
-    """A failed task's error {code, message}: moderation codes name SensitiveContent, the rest is BytePlus's."""
-    code = (error.code if error else None) or ""
-    reason = (error.message if error else None) or ""
-    said = f" ({code}{': ' + reason.rstrip('.') if reason else ''})" if code or reason else ""
-    if "SensitiveContent" in code:
-        return ProviderErrorInfo(
-            code=ErrorCode.CONTENT_POLICY,
-            message=f"{TITLE}'s moderation blocked the video{said}; change the prompt or the image.",
-        )
-    if code.startswith("InvalidParameter") or code.startswith("MissingParameter"):
-        return ProviderErrorInfo(code=ErrorCode.INVALID_INPUT, message=f"{TITLE} could not use the input{said}.")
-    return ProviderErrorInfo(
-        code=ErrorCode.PROVIDER_FAILED,
-        message=f"{TITLE} could not generate the video{said}; submitting it again may work.",
-        retryable=True,
-    )
+    return BytePlusProvider({}).failure(Task(status="failed", error=error))
 
 
-# -- HTTP errors (docs: Common Error Codes; the SDK's Ark*Error by status) ------------------------------------
-
-
-def _error(response: Any) -> tuple[str, str]:
-    """(code, message) of {"error": {code, message, param, type}}."""
-    body = json_body(response)
-    error = body.get("error", body) if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "", ""
-    code, message = str(error.get("code") or ""), str(error.get("message") or "").strip()
-    return code, message if len(message) <= 400 else message[:399] + "…"
-
-
-def error_for(response: Any) -> ProviderError | None:
-    """A ModelArk error answer in our terms, with what to do next; None leaves others to the default."""
-    status = response.status_code
-    code, message = _error(response)
-    said = f" ({code}: {message.rstrip('.')})" if code else (f" ({message})" if message else "")
-    if status == 401:
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"{TITLE} rejected the API key (HTTP 401){said}. Check ARK_API_KEY: a ModelArk API key of the "
-            "ap-southeast region (console, API Key Management); keys work in one region only.",
-        )
-    if code == "AccountOverdueError":
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"{TITLE}: the account has an overdue balance (HTTP {status}){said}; top up in the BytePlus billing "
-            "center, then submit again.",
-        )
-    if status == 403:
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"{TITLE} denied access (HTTP 403){said}: activate this model for the account in the ModelArk console "
-            "and check ARK_API_KEY's project and permissions.",
-        )
-    if status == 404:
-        return ProviderError(
-            ErrorCode.NOT_FOUND,
-            f"{TITLE} has no such task or model (HTTP 404){said}: a task is seen only by its account, and "
-            "a deleted one is gone; a model must be activated in the ModelArk console.",
-        )
-    if "SensitiveContent" in code:
-        return ProviderError(
-            ErrorCode.CONTENT_POLICY,
-            f"{TITLE}'s moderation refused the request{said}; change the prompt or the image.",
-        )
-    if status == 400:
-        return ProviderError(ErrorCode.INVALID_INPUT, f"{TITLE} rejected the request (HTTP 400){said}.")
-    if status == 429:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"{TITLE} rate limit or quota reached (HTTP 429){said}; wait a minute and try again (at most 120 tasks "
-            "may queue per account).",
-        )
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"{TITLE} had a server problem (HTTP {status}){said}; try again shortly."
-        )
-    return None
+def snapshot(task: Task, audio: bool) -> Snapshot:
+    return BytePlusProvider({}).snapshot(task.model_copy(update={"generate_audio": audio}))
