@@ -34,22 +34,26 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import anyio
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
     ProviderError,
     ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    json_body,
+    Wire,
 )
 from providers.wire import Maybe
 
@@ -153,14 +157,17 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
 )
 
-# -- DashScope's answers (VideoSynthesisResponse and the tasks API), read tolerantly -------------------------------
+# -- the declaration: DashScope's answers (VideoSynthesisResponse and the tasks API) as typed wire models, read
+# tolerantly, and what each task_status, error code and failure means in our terms.
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _Strict(Wire):
+    """DashScope's fields are strings or nothing: a number where a string belongs reads as absent."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=False)
 
 
-class TaskOutput(_Wire):
+class TaskOutput(_Strict):
     task_id: Maybe[str] = None
     task_status: Maybe[str] = None
     video_url: Maybe[str] = None
@@ -168,13 +175,15 @@ class TaskOutput(_Wire):
     message: Maybe[str] = None
 
 
-class Usage(_Wire):
+class Usage(_Strict):
     video_duration: Maybe[float] = None
     video_count: Maybe[int] = None
 
 
-class Answer(_Wire):
+class Answer(TaskAnswer, Accepted, ErrorAnswer):
     """The create and query answers: {request_id, output, usage}; an error is {request_id, code, message}."""
+
+    model_config = _Strict.model_config
 
     request_id: Maybe[str] = None
     output: Maybe[TaskOutput] = None
@@ -182,12 +191,105 @@ class Answer(_Wire):
     code: Maybe[str] = None
     message: Maybe[str] = None
 
+    def job_ref(self) -> str | None:
+        return self.output.task_id if self.output else None
 
-def _answer(body: Any) -> Answer:
-    return Answer.model_validate(body if isinstance(body, dict) else {})
+    def job_state(self) -> str | None:
+        return self.output.task_status if self.output else None
+
+    def job_video(self) -> str | None:
+        return self.output.video_url if self.output else None
+
+    def job_failure(self) -> tuple[str, str]:
+        return (self.output.code or "", self.output.message or "") if self.output else ("", "")
+
+    def readable(self) -> bool:
+        return bool(self.job_state())
+
+    def error_code(self) -> str:
+        return self.code or ""
+
+    def error_text(self) -> str:
+        return (self.message or "").strip().rstrip(".")
+
+    def fields(self, status: int | None) -> dict[str, Any]:
+        code, message = self.error_code(), self.error_text()
+        said = f"{code}: {message}" if code and message else code or message or f"HTTP {status}"
+        return {"said": said if len(said) <= 300 else said[:299] + "…"}
 
 
-class DashScopeProvider(Provider):
+def charge(answer: Answer, rate: float | None) -> float | None:
+    """A finished task's usage.video_duration at the model's rate."""
+    seconds = answer.usage.video_duration if answer.usage else None
+    return round(seconds * rate, 4) if seconds is not None and rate is not None else None
+
+
+STATUS = {
+    "PENDING": State("queued", "waiting in DashScope's queue"),
+    "RUNNING": State("running", "DashScope task running"),  # DashScope reports no progress figure
+    "SUSPENDED": State("running", "DashScope task suspended"),
+    "SUCCEEDED": State("succeeded", "generated"),
+    "CANCELED": State("cancelled", "cancelled at DashScope"),
+    "FAILED": State("failed"),
+    "UNKNOWN": State(
+        "failed",
+        error=Rule(
+            ErrorCode.NOT_FOUND,
+            "DashScope does not know this task (UNKNOWN): task ids expire after 24 hours, and a task made with "
+            "another API key or region is not visible.",
+        ),
+    ),
+}
+_REFUSED = "DashScope's content moderation refused the video ({said}); change the prompt or the image."
+FAILURES = (
+    Rule(ErrorCode.CONTENT_POLICY, _REFUSED, match="DataInspection"),
+    Rule(ErrorCode.CONTENT_POLICY, _REFUSED, text="inappropriate"),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "DashScope could not use the input ({said}); fix the image or parameters and submit again.",
+        match="^(InvalidParameter|InvalidURL|InvalidFile)",
+    ),
+)
+# The docs' error code page: {code, message} with the HTTP status. Where a row names a status or a code, either
+# decides, so it is two rows.
+_AUTH = f"DashScope rejected the API key ({{said}}). {KEY_HELP}."
+_DENIED = (
+    "DashScope denied access ({said}): the model may not be activated for this account or region, or the key lacks "
+    f"permission. Activate the model in the Model Studio console. {KEY_HELP}."
+)
+_SLOW = "DashScope is rate limiting this account ({said}): too many requests or tasks at once. Wait and try again."
+_INVALID = "DashScope rejected the request ({said}); fix the request and submit it."
+ERRORS = (
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        "DashScope refused: the Alibaba Cloud account is overdue ({said}). Top up or settle the bill in the "
+        "Alibaba Cloud Billing console, then submit again.",
+        match="^Arrearage",
+    ),
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "DashScope's content moderation refused the request ({said}); change the prompt or the image.",
+        match="DataInspection",
+    ),
+    Rule(ErrorCode.AUTH, _AUTH, status=401),
+    Rule(ErrorCode.AUTH, _AUTH, match=r"^InvalidApiKey(\.Expired)?$"),
+    Rule(ErrorCode.AUTH, _DENIED, status=403),
+    Rule(ErrorCode.AUTH, _DENIED, match="^AccessDenied"),
+    Rule(ErrorCode.RATE_LIMITED, _SLOW, status=429),
+    Rule(ErrorCode.RATE_LIMITED, _SLOW, match="^Throttling"),
+    Rule(ErrorCode.INVALID_INPUT, _INVALID, status=(400, 422)),
+    Rule(ErrorCode.INVALID_INPUT, _INVALID, match="^(InvalidParameter|InvalidURL|InvalidFile)"),
+    Rule(ErrorCode.NOT_FOUND, "DashScope has no such resource ({said}).", status=404),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "DashScope had a server problem ({said}); try again in a minute.",
+        status=range(500, 600),
+        retryable=True,
+    ),
+)
+
+
+class DashScopeProvider(TaskProvider[Answer, Answer]):
     name = "dashscope"
     title = TITLE
     env_vars = ("DASHSCOPE_API_KEY",)
@@ -195,6 +297,24 @@ class DashScopeProvider(Provider):
     default_model = "wan2.1-t2v-plus"
     models = MODELS
     supports_cancel = True  # POST /tasks/{id}/cancel, while the task is PENDING
+
+    submit_path = SYNTHESIS
+    status_path = "/tasks/{ref}"
+    id_field = "task_id"
+    where_to_check = "the task list in the Model Studio console"
+    unreadable = "DashScope sent an unreadable task; will ask again shortly."
+    accepted_model = Answer
+    status_model = Answer
+    error_model = Answer
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "DashScope reports task_status {state!r}; still watching")
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    NO_VIDEO = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "DashScope marked the task SUCCEEDED but gave no video_url; submitting again may work.",
+        retryable=True,
+    )
 
     def check(self, request: VideoRequest) -> None:
         if request.mode == "text_to_video" and request.aspect_ratio not in SIZES[request.resolution]:
@@ -214,34 +334,27 @@ class DashScopeProvider(Provider):
             images.check_url(request.images[0])  # files are read (and checked) when the job is submitted
 
     # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = await anyio.to_thread.run_sync(self.body, request)  # may read and check a local image
-        response = await self.http.request("POST", SYNTHESIS, json=body, headers={"X-DashScope-Async": "enable"})
-        created = _answer(json_body(response))
-        task_id = created.output.task_id if created.output else None
-        if not task_id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"DashScope accepted the request (HTTP {response.status_code}, request_id {created.request_id}) but "
-                "sent no task_id; it may be generating and charged: check the task list in the Model Studio "
-                "console before submitting again.",
-                retryable=False,
-            )
-        return Submission(ref=task_id, state={"request_id": created.request_id or ""})
+    def submit_headers(self, job_id: str) -> dict[str, str]:
+        return {"X-DashScope-Async": "enable"}  # the docs: HTTP calls are asynchronous only
 
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        response = await self.http.request("GET", f"/tasks/{quote(submission.ref, safe='')}")
-        answer = _answer(json_body(response))
-        if answer.output is None or not answer.output.task_status:
-            raise ProviderError(ErrorCode.TRANSIENT, "DashScope sent an unreadable task; will ask again shortly.")
-        spec = self.spec(request.model)
-        return snapshot(answer, spec.price.per_second if spec else None)
+    def submission_state(self, accepted: Answer, request: VideoRequest) -> dict[str, Any]:
+        return {"request_id": accepted.request_id or ""}
+
+    def charged_usd(self, task: Answer, submission: Submission | None, request: VideoRequest | None) -> float | None:
+        spec = self.spec(request.model) if request is not None else None
+        return charge(task, spec.price.per_second if spec else None) if task.job_state() == "SUCCEEDED" else None
+
+    def failure_fields(self, task: Answer, matched: str) -> dict[str, Any]:
+        code, message = task.job_failure()
+        return {"said": f"{code}: {message.rstrip('.')}" if message else code or "no reason given"}
 
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        """POST /tasks/{id}/cancel. Not the template's: DashScope refuses with a 400 whose code says why, and a
+        task it does not know is an error here, not a cancel."""
         path = f"/tasks/{quote(submission.ref, safe='')}/cancel"
-        response = await self.http.request("POST", path, idempotent=True, expected=(200, 400))
-        if response.status_code == 400:  # UnsupportedOperation: the task is no longer PENDING
-            said = _answer(json_body(response))
+        status, body = await self.call("POST", path, idempotent=True, expected=(200, 400))
+        if status == 400:  # UnsupportedOperation: the task is no longer PENDING
+            said = Answer.read(body) or Answer()
             raise ProviderError(
                 ErrorCode.INVALID_INPUT,
                 "DashScope cancels a task only while it is PENDING; this one has started (or ended), so it runs to "
@@ -281,117 +394,19 @@ class DashScopeProvider(Provider):
             )
         return images.data_uri(data, mime)
 
-    # -- HTTP ----------------------------------------------------------------------------------
-    def http_options(self) -> dict[str, Any]:
-        key = self.env.get("DASHSCOPE_API_KEY", "").strip()
-        if not key:
-            raise ProviderError(ErrorCode.NOT_CONFIGURED, "DashScope is not configured: set DASHSCOPE_API_KEY.")
-        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
 
-
-# -- statuses --------------------------------------------------------------------------------------
+# Kept for callers of the module's functions (tests): the declaration's shared steps.
+error_for = DashScopeProvider.error_for
 
 
 def snapshot(answer: Answer, rate: float | None) -> Snapshot:
-    """A task answer (GET /tasks/{id}) in our terms."""
-    output = answer.output or TaskOutput()
-    status = output.task_status
-    if status == "PENDING":
-        return Snapshot(status="queued", message="waiting in DashScope's queue")
-    if status in ("RUNNING", "SUSPENDED"):  # DashScope reports no progress figure
-        return Snapshot(status="running", message=f"DashScope task {status.lower()}")
-    if status == "SUCCEEDED":
-        if not output.video_url:
-            error = ProviderErrorInfo(
-                code=ErrorCode.PROVIDER_FAILED,
-                message="DashScope marked the task SUCCEEDED but gave no video_url; submitting again may work.",
-                retryable=True,
-            )
-            return Snapshot(status="failed", message=error.message, error=error)
-        seconds = answer.usage.video_duration if answer.usage else None
-        charged = round(seconds * rate, 4) if seconds is not None and rate is not None else None
-        return Snapshot(
-            status="succeeded", progress=1.0, message="generated", video_url=output.video_url, charged_usd=charged
-        )
-    if status == "CANCELED":
-        return Snapshot(status="cancelled", message="cancelled at DashScope")
-    if status == "FAILED":
-        error = failure(output.code or "", output.message or "")
-        return Snapshot(status="failed", message=error.message, error=error)
-    if status == "UNKNOWN":
-        error = ProviderErrorInfo(
-            code=ErrorCode.NOT_FOUND,
-            message="DashScope does not know this task (UNKNOWN): task ids expire after 24 hours, and a task made "
-            "with another API key or region is not visible.",
-        )
-        return Snapshot(status="failed", message=error.message, error=error)
-    return Snapshot(status="running", message=f"DashScope reports task_status {status!r}; still watching")
+    """A task answer (GET /tasks/{id}) in our terms, charged at `rate` per second."""
+    shot = DashScopeProvider({}).snapshot(answer)
+    if shot.status == "succeeded":
+        shot.charged_usd = charge(answer, rate)
+    return shot
 
 
 def failure(code: str, message: str) -> ProviderErrorInfo:
     """A FAILED task's code and message in our terms."""
-    said = f"{code}: {message.rstrip('.')}" if message else code or "no reason given"
-    if "DataInspection" in code or "inappropriate" in message.lower():
-        return ProviderErrorInfo(
-            code=ErrorCode.CONTENT_POLICY,
-            message=f"DashScope's content moderation refused the video ({said}); change the prompt or the image.",
-        )
-    if code.startswith(("InvalidParameter", "InvalidURL", "InvalidFile")):
-        return ProviderErrorInfo(
-            code=ErrorCode.INVALID_INPUT,
-            message=f"DashScope could not use the input ({said}); fix the image or parameters and submit again.",
-        )
-    return ProviderErrorInfo(
-        code=ErrorCode.PROVIDER_FAILED,
-        message=f"DashScope could not generate the video ({said}); submitting again may work.",
-        retryable=True,
-    )
-
-
-# -- HTTP errors -----------------------------------------------------------------------------------
-
-
-def error_for(response: Any) -> ProviderError | None:
-    """DashScope's {code, message} errors (the docs' error code page) in our terms; None leaves the rest to the
-    shared default."""
-    status = response.status_code
-    body = _answer(json_body(response))
-    code, message = body.code or "", (body.message or "").strip().rstrip(".")
-    said = f"{code}: {message}" if code and message else code or message or f"HTTP {status}"
-    said = said if len(said) <= 300 else said[:299] + "…"
-    if code == "Arrearage" or code.startswith("Arrearage"):
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"DashScope refused: the Alibaba Cloud account is overdue ({said}). Top up or settle the bill in the "
-            "Alibaba Cloud Billing console, then submit again.",
-        )
-    if "DataInspection" in code:
-        return ProviderError(
-            ErrorCode.CONTENT_POLICY,
-            f"DashScope's content moderation refused the request ({said}); change the prompt or the image.",
-        )
-    if status == 401 or code in ("InvalidApiKey", "InvalidApiKey.Expired"):
-        return ProviderError(ErrorCode.AUTH, f"DashScope rejected the API key ({said}). {KEY_HELP}.")
-    if status == 403 or code.startswith("AccessDenied"):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"DashScope denied access ({said}): the model may not be activated for this account or region, or "
-            f"the key lacks permission. Activate the model in the Model Studio console. {KEY_HELP}.",
-        )
-    if status == 429 or code.startswith("Throttling"):
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"DashScope is rate limiting this account ({said}): too many requests or tasks at once. Wait and try "
-            "again.",
-        )
-    if status in (400, 422) or code.startswith(("InvalidParameter", "InvalidURL", "InvalidFile")):
-        return ProviderError(
-            ErrorCode.INVALID_INPUT, f"DashScope rejected the request ({said}); fix the request and submit it."
-        )
-    if status == 404:
-        return ProviderError(ErrorCode.NOT_FOUND, f"DashScope has no such resource ({said}).")
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"DashScope had a server problem ({said}); try again in a minute.", retryable=True
-        )
-    return None
+    return DashScopeProvider({}).failure(Answer(output=TaskOutput(task_status="FAILED", code=code, message=message)))
