@@ -576,6 +576,8 @@ class TaskProvider(Provider, Generic[A, T]):
     FAILED_SOMEHOW: ClassVar[Rule] = FAILED_SOMEHOW
     # A finished job without a video. A TRANSIENT rule means "ask again later" (the URL may come next read).
     NO_VIDEO: ClassVar[Rule] = NO_VIDEO
+    # True when `fetch` reads the finished video (job_video is then only a sign that there is one).
+    fetches_video: ClassVar[bool] = False
 
     # -- the HTTP step ---------------------------------------------------------------------------
     def http_options(self) -> dict[str, Any]:
@@ -648,6 +650,10 @@ class TaskProvider(Provider, Generic[A, T]):
 
         return await anyio.to_thread.run_sync(self.body, request)
 
+    def add_callback(self, body: dict[str, Any], callback_url: str, job_id: str) -> None:
+        """Where the submit body names the callback URL (`callback_field`)."""
+        body[self.callback_field] = callback_url
+
     def submit_path_for(self, request: VideoRequest) -> str:
         return self.submit_path
 
@@ -661,7 +667,7 @@ class TaskProvider(Provider, Generic[A, T]):
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         body = await self.request_body(job_id, request)
         if callback_url:
-            body[self.callback_field] = callback_url
+            self.add_callback(body, callback_url, job_id)
         status, answer = await self.call(
             "POST", self.submit_path_for(request), json=body, headers=self.submit_headers(job_id)
         )
@@ -720,14 +726,11 @@ class TaskProvider(Provider, Generic[A, T]):
             return Snapshot(status="running", message=self.state_message(self.UNKNOWN_STATE, task, request))
         if rule.status == "succeeded":
             url = task.job_video()
-            if not url and self.NO_VIDEO.code == ErrorCode.TRANSIENT:
-                raise ProviderError(ErrorCode.TRANSIENT, self.NO_VIDEO.render(self._fields(task)))
             if not url:
-                error = self._info(self.NO_VIDEO, self._fields(task))
-                charged = self.charged_usd(task, submission, request)
-                return Snapshot(status="failed", message=error.message, error=error, charged_usd=charged)
+                return self.missing_video(task, submission, request)
             charged = self.charged_usd(task, submission, request)
             message = self.state_message(rule, task, request)
+            url = None if self.fetches_video else url  # the engine then calls `fetch`
             return Snapshot(status="succeeded", progress=1.0, message=message, video_url=url, charged_usd=charged)
         if rule.status == "failed":
             error = self._info(rule.error, self._fields(task)) if rule.error else self.failure(task)
@@ -738,6 +741,14 @@ class TaskProvider(Provider, Generic[A, T]):
             return Snapshot(status="cancelled", message=self.state_message(rule, task, request), charged_usd=charged)
         progress = task.job_progress() if rule.status == "running" else None
         return Snapshot(status=rule.status, progress=progress, message=self.state_message(rule, task, request))
+
+    def missing_video(self, task: T, submission: Submission | None, request: VideoRequest | None) -> Snapshot:
+        """A finished job without a video, by NO_VIDEO: failed, or (a TRANSIENT rule) asked about again."""
+        if self.NO_VIDEO.code == ErrorCode.TRANSIENT:
+            raise ProviderError(ErrorCode.TRANSIENT, self.NO_VIDEO.render(self._fields(task)))
+        error = self._info(self.NO_VIDEO, self._fields(task))
+        charged = self.charged_usd(task, submission, request)
+        return Snapshot(status="failed", message=error.message, error=error, charged_usd=charged)
 
     def state_message(self, rule: State, task: T, request: VideoRequest | None) -> str:
         return rule.message.format_map(self._fields(task))

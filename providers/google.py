@@ -34,21 +34,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-import anyio.to_thread
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import anyio
+from pydantic import Field, field_validator
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
     ProviderError,
     ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
+    Wire,
     json_body,
 )
 
@@ -130,7 +136,225 @@ MODELS: tuple[ModelSpec, ...] = (
 )
 
 
-class GoogleProvider(Provider):
+# -- the declaration: Google's answers (types/interactions/interaction.py, videocontent.py, error.py) as typed
+# wire models, read tolerantly, and what each status, error answer and failure means in our terms.
+
+
+class Content(Wire):
+    type: str = ""
+    data: str | None = None
+    uri: str | None = None
+    mime_type: str | None = None
+    text: str | None = None
+
+
+class Status(Wire):
+    """google.rpc.Status on a model_output step; Error ({code: a string, message}) on the interaction."""
+
+    code: str | None = None
+    message: str = ""
+
+
+class Step(Wire):
+    type: str = ""
+    content: list[Content] = Field(default_factory=list)
+    error: Status | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _blocks(cls, value: Any) -> Any:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+class ModalityTokens(Wire):
+    modality: str = ""
+    tokens: float = 0
+
+
+class Usage(Wire):
+    output_tokens_by_modality: list[ModalityTokens] = Field(default_factory=list)
+
+
+class Interaction(TaskAnswer, Accepted):
+    """GET /v1/interactions/{id}. `errors` is the SDK's; `error` and `finish_reason` are seen on live answers."""
+
+    id: str = ""
+    status: str = ""
+    steps: list[Step] = Field(default_factory=list)
+    errors: list[Status] = Field(default_factory=list)
+    error: Status | None = None
+    finish_reason: str = ""
+    output_video: Content | None = None
+    usage: Usage | None = None
+
+    @field_validator("steps", "errors", mode="before")
+    @classmethod
+    def _items(cls, value: Any) -> Any:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    @field_validator("error", "usage", "output_video", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else None
+
+    @field_validator("finish_reason", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return value if isinstance(value, str) else ""
+
+    def video(self) -> Content | None:
+        """The last video the model output (what the SDK's output_video picks), with data or a uri."""
+        blocks = [c for s in self.steps if s.type == "model_output" for c in s.content if c.type == "video"]
+        found = [b for b in blocks if b.data or b.uri] or ([self.output_video] if self.output_video else [])
+        return found[-1] if found and (found[-1].data or found[-1].uri) else None
+
+    def made_video(self) -> bool:
+        """Whether usage counts video tokens: a video was made (and billed), wherever it is."""
+        rows = self.usage.output_tokens_by_modality if self.usage else []
+        return any(row.modality.lower() == "video" and row.tokens > 0 for row in rows)
+
+    def said(self) -> str:
+        """What the model answered in text (a refusal explains itself there)."""
+        texts = [c.text for s in self.steps if s.type == "model_output" for c in s.content if c.type == "text"]
+        return " ".join(t.strip() for t in texts if t and t.strip())
+
+    def job_ref(self) -> str | None:
+        return self.id
+
+    def job_state(self) -> str | None:
+        return self.status
+
+    def job_video(self) -> str | None:
+        """Only a sign that there is a video (`fetch` reads it): its uri, or "inline"."""
+        video = self.video()
+        return (video.uri or "inline") if video else None
+
+    def job_failure(self) -> tuple[str, str]:
+        return "", self.failure()
+
+    def failure(self) -> str:
+        errors = [*self.errors, *([self.error] if self.error else []), *(s.error for s in self.steps if s.error)]
+        said = [f"{e.code}: {e.message}" if e.code and e.message else e.message or e.code or "" for e in errors]
+        if self.finish_reason:
+            said.append(f"finish_reason {self.finish_reason}")
+        return "; ".join(m.strip().rstrip(".") for m in said if m and m.strip())
+
+
+# Safety, as a whole token (a status, code or finish_reason) or in the "blocked ... for safety" phrasing: a
+# message that only names a field such as safety_settings, or API_KEY_SERVICE_BLOCKED, is not a refusal.
+SAFETY_TOKEN = re.compile(r"\b(IMAGE_)?(SAFETY|PROHIBITED_CONTENT|BLOCKLIST|SPII)\b")
+SAFETY_PHRASE = re.compile(r"\bblocked\b[^.]*\b(safety|policy|policies)\b|\bsafety polic", re.IGNORECASE)
+ENDED: dict[str, tuple[ErrorCode, bool, str]] = {
+    "incomplete": (ErrorCode.PROVIDER_FAILED, True, "Google stopped before the video was finished; submit again"),
+    "budget_exceeded": (
+        ErrorCode.OUT_OF_CREDIT,
+        False,
+        "the interaction ran over its budget; check billing in Google AI Studio, or ask for a shorter video",
+    ),
+    "requires_action": (ErrorCode.PROVIDER_FAILED, False, "Google asked for a tool action a video job cannot give"),
+    "requires_continuation": (ErrorCode.PROVIDER_FAILED, True, "Google paused the interaction; submit again"),
+}
+_CASED_SAFETY = f"(?-i:{SAFETY_TOKEN.pattern})"  # Rule.text ignores case; the tokens are upper case only
+
+
+def is_safety(text: str) -> bool:
+    return bool(SAFETY_TOKEN.search(text) or SAFETY_PHRASE.search(text))
+
+
+STATUS = {
+    "queued": State("queued", "waiting in Google's queue"),
+    "in_progress": State("running", "generating at Google"),
+    "idle": State("running", "generating at Google"),
+    "completed": State("succeeded", "generated; downloading from Google"),
+    "cancelled": State("cancelled", "cancelled at Google Gemini"),
+    "failed": State("failed"),
+    **{status: State("failed") for status in ENDED},
+}
+_BLOCKED = "Google's safety filters blocked the video{said}. Change the prompt or image and submit again."
+FAILURES = (
+    Rule(ErrorCode.CONTENT_POLICY, _BLOCKED, text=_CASED_SAFETY),
+    Rule(ErrorCode.CONTENT_POLICY, _BLOCKED, text=SAFETY_PHRASE.pattern),
+    *(
+        Rule(code, "Google interaction {state}{said}. " + advice + ".", state=status, retryable=retryable)
+        for status, (code, retryable, advice) in ENDED.items()
+    ),
+)
+
+
+class Problem(ErrorAnswer):
+    """The front end's google.rpc {"error": {"code": 400, "message", "status", "details": [{"reason"}]}}
+    (sometimes in a one-item list), and the Interactions endpoints' own {"error": {"code": "invalid_request",
+    "message"}}. Its code is the status word (or string code), or API_KEY_INVALID when the details say so."""
+
+    @classmethod
+    def of(cls, response: Any) -> Problem:
+        found = cls()
+        body = json_body(response)
+        found.raw = body[0] if isinstance(body, list) and body else body
+        return found
+
+    def _error(self) -> dict[str, Any]:
+        error = self.raw.get("error") if isinstance(self.raw, dict) else None
+        return error if isinstance(error, dict) else {}
+
+    def word(self) -> str:
+        code = self._error().get("code")
+        return str(self._error().get("status") or (code if isinstance(code, str) else ""))
+
+    def error_code(self) -> str:
+        reasons = [d.get("reason", "") for d in self._error().get("details") or [] if isinstance(d, dict)]
+        return "API_KEY_INVALID" if next((r for r in reasons if r), "") == "API_KEY_INVALID" else self.word()
+
+    def error_text(self) -> str:
+        message = " ".join(str(self._error().get("message") or "").split())
+        return message if len(message) <= 400 else message[:399] + "…"
+
+    def fields(self, status: int | None) -> dict[str, Any]:
+        word, message = self.word(), self.error_text()
+        return {"said": f" {word}" if word else "", "detail": f": {message.rstrip('.')}" if message else ""}
+
+
+# HTTP errors (ai.google.dev/gemini-api/docs/troubleshooting).
+_KEY = (
+    "Google rejected the API key (HTTP {status}{said}){detail}. Check GEMINI_API_KEY (or GOOGLE_API_KEY, which wins "
+    "when both are set): a key from aistudio.google.com/apikey, with the Gemini API enabled."
+)
+# A depleted prepaid balance, or billing never enabled (Omni has no free tier); a quota 429 also names "billing
+# details", so the words alone do not decide it.
+_FUNDS = (
+    "Google: no funds for this video (HTTP {status}{said}){detail}. Gemini Omni has no free tier: enable billing or "
+    "top up prepaid credits in Google AI Studio, or ask for a shorter or lower-resolution video."
+)
+_REFUSED = "Google's safety filters refused the request (HTTP 400{said}){detail}. Change the prompt or image."
+_UNKNOWN = "Google has no such interaction (HTTP {status}{said}){detail}."
+ERRORS = (
+    Rule(ErrorCode.AUTH, _KEY, match="^API_KEY_INVALID$"),
+    Rule(ErrorCode.AUTH, _KEY, text="api key not valid"),
+    Rule(ErrorCode.AUTH, _KEY, status=(401, 403)),
+    Rule(ErrorCode.OUT_OF_CREDIT, _FUNDS, text="(?s)^(?=.*credits)(?=.*depleted)", retryable=False),
+    Rule(ErrorCode.OUT_OF_CREDIT, _FUNDS, match="^FAILED_PRECONDITION$", text="billing", retryable=False),
+    # Refused at the door: nothing was made.
+    Rule(ErrorCode.CONTENT_POLICY, _REFUSED, status=400, match=SAFETY_TOKEN.pattern),
+    Rule(ErrorCode.CONTENT_POLICY, _REFUSED, status=400, text=_CASED_SAFETY),
+    Rule(ErrorCode.CONTENT_POLICY, _REFUSED, status=400, text=SAFETY_PHRASE.pattern),
+    Rule(ErrorCode.NOT_FOUND, _UNKNOWN, status=404),
+    Rule(ErrorCode.NOT_FOUND, _UNKNOWN, status=400, text="invalid interaction name"),  # an unknown id is a 400 there
+    Rule(ErrorCode.INVALID_INPUT, "Google rejected the request (HTTP 400{said}){detail}; fix the request.", status=400),
+    Rule(
+        ErrorCode.RATE_LIMITED,
+        "Google rate limit or quota reached (HTTP 429{said}){detail}. Wait a minute and try again, or raise the "
+        "project's tier in Google AI Studio.",
+        status=429,
+    ),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "Google is overloaded or failed (HTTP {status}{said}){detail}; try again shortly.",
+        status=range(500, 600),
+    ),
+)
+
+
+class GoogleProvider(TaskProvider[Interaction, Interaction]):
     name = "google"
     title = "Google Gemini"
     env_vars = ("GEMINI_API_KEY",)
@@ -139,6 +363,27 @@ class GoogleProvider(Provider):
     models = MODELS
     supports_cancel = True
     supports_callbacks = True
+
+    submit_path = f"/{API_VERSION}/interactions"
+    status_path = f"/{API_VERSION}/interactions/{{ref}}"
+    cancel_path = f"/{API_VERSION}/interactions/{{ref}}/cancel"
+    cancel_method = "POST"
+    id_field = "interaction id"
+    where_to_check = "usage in Google AI Studio"
+    unreadable = "Google answered a status check with something not an interaction"
+    accepted_model = Interaction
+    status_model = Interaction
+    error_model = Problem
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "Google reports {state!r}; still watching")
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Google interaction {state}{said}. a fault at Google; submitting again usually works.",
+        retryable=True,
+    )
+    fetches_video = True  # a Files API uri needs the key: `fetch` reads it
 
     # -- credentials: either variable will do ---------------------------------------------------
     def api_key(self) -> str:
@@ -167,26 +412,16 @@ class GoogleProvider(Provider):
                 )
 
     # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = await anyio.to_thread.run_sync(self.body, request)  # may read and encode an image
-        if callback_url:
-            body["webhook_config"] = {"uris": [callback_url], "user_metadata": {"videogen_job_id": job_id}}
-        response = await self.http.request("POST", f"/{API_VERSION}/interactions", json=body)
-        created = _parse(Interaction, json_body(response))
-        if created is None or not created.id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                "Google answered the submit without an interaction id; the video may be in the making and billed. "
-                "Check usage in Google AI Studio before submitting again.",
-                retryable=False,
-            )
-        return Submission(ref=created.id)
+    def add_callback(self, body: dict[str, Any], callback_url: str, job_id: str) -> None:
+        body["webhook_config"] = {"uris": [callback_url], "user_metadata": {"videogen_job_id": job_id}}
 
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        return snapshot(json_body(await self.http.request("GET", self._path(submission))))
+    def missing_video(self, task: Interaction, submission: Submission | None, request: VideoRequest | None) -> Snapshot:
+        error = no_video_error(task)
+        return Snapshot(status="failed", error=error, message=error.message)
 
-    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
-        await self.http.request("POST", self._path(submission) + "/cancel", idempotent=True)
+    def failure_fields(self, task: Interaction, matched: str) -> dict[str, Any]:
+        reason = task.failure()
+        return {"said": f": {reason}" if reason else ""}
 
     def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
         """A webhook event only says something changed (its body is not typed by the SDK): poll to read it."""
@@ -194,7 +429,8 @@ class GoogleProvider(Provider):
 
     async def fetch(self, snapshot: Snapshot, submission: Submission, request: VideoRequest, dest: Path) -> None:
         """The finished video, read again from the interaction (inline base64, or its uri downloaded)."""
-        found = _parse(Interaction, json_body(await self.http.request("GET", self._path(submission))))
+        _, body = await self.call("GET", self._path(submission))
+        found = Interaction.read(body)
         video = found.video() if found else None
         if video is None:
             raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's finished interaction no longer holds the video.")
@@ -264,7 +500,7 @@ class GoogleProvider(Provider):
             raise ProviderError(
                 ErrorCode.NOT_CONFIGURED, "Set GEMINI_API_KEY (or GOOGLE_API_KEY) to a key from Google AI Studio."
             )
-        return {"auth": lambda: {"x-goog-api-key": key}, "error_mapper": error_for}
+        return {"auth": lambda: {"x-goog-api-key": key}, "error_mapper": self.error_for}
 
 
 async def _fetch_without_key(url: str) -> bytes:
@@ -289,151 +525,6 @@ def _capped(data: bytes) -> bytes:
     return data
 
 
-# -- Google's answers (types/interactions/interaction.py, videocontent.py, error.py), read tolerantly --------
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class Content(_Wire):
-    type: str = ""
-    data: str | None = None
-    uri: str | None = None
-    mime_type: str | None = None
-    text: str | None = None
-
-
-class Status(_Wire):
-    """google.rpc.Status on a model_output step; Error ({code: a string, message}) on the interaction."""
-
-    code: str | None = None
-    message: str = ""
-
-
-class Step(_Wire):
-    type: str = ""
-    content: list[Content] = Field(default_factory=list)
-    error: Status | None = None
-
-    @field_validator("content", mode="before")
-    @classmethod
-    def _blocks(cls, value: Any) -> Any:
-        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-class ModalityTokens(_Wire):
-    modality: str = ""
-    tokens: float = 0
-
-
-class Usage(_Wire):
-    output_tokens_by_modality: list[ModalityTokens] = Field(default_factory=list)
-
-
-class Interaction(_Wire):
-    """GET /v1/interactions/{id}. `errors` is the SDK's; `error` and `finish_reason` are seen on live answers."""
-
-    id: str = ""
-    status: str = ""
-    steps: list[Step] = Field(default_factory=list)
-    errors: list[Status] = Field(default_factory=list)
-    error: Status | None = None
-    finish_reason: str = ""
-    output_video: Content | None = None
-    usage: Usage | None = None
-
-    @field_validator("steps", "errors", mode="before")
-    @classmethod
-    def _items(cls, value: Any) -> Any:
-        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-    @field_validator("error", "usage", "output_video", mode="before")
-    @classmethod
-    def _object(cls, value: Any) -> Any:
-        return value if isinstance(value, dict) else None
-
-    @field_validator("finish_reason", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return value if isinstance(value, str) else ""
-
-    def video(self) -> Content | None:
-        """The last video the model output (what the SDK's output_video picks), with data or a uri."""
-        blocks = [c for s in self.steps if s.type == "model_output" for c in s.content if c.type == "video"]
-        found = [b for b in blocks if b.data or b.uri] or ([self.output_video] if self.output_video else [])
-        return found[-1] if found and (found[-1].data or found[-1].uri) else None
-
-    def made_video(self) -> bool:
-        """Whether usage counts video tokens: a video was made (and billed), wherever it is."""
-        rows = self.usage.output_tokens_by_modality if self.usage else []
-        return any(row.modality.lower() == "video" and row.tokens > 0 for row in rows)
-
-    def said(self) -> str:
-        """What the model answered in text (a refusal explains itself there)."""
-        texts = [c.text for s in self.steps if s.type == "model_output" for c in s.content if c.type == "text"]
-        return " ".join(t.strip() for t in texts if t and t.strip())
-
-    def failure(self) -> str:
-        errors = [*self.errors, *([self.error] if self.error else []), *(s.error for s in self.steps if s.error)]
-        said = [f"{e.code}: {e.message}" if e.code and e.message else e.message or e.code or "" for e in errors]
-        if self.finish_reason:
-            said.append(f"finish_reason {self.finish_reason}")
-        return "; ".join(m.strip().rstrip(".") for m in said if m and m.strip())
-
-
-def _parse(model: type[_Wire], body: Any) -> Any:
-    if not isinstance(body, dict):
-        return None
-    try:
-        return model.model_validate(body)
-    except ValidationError:
-        return None
-
-
-# Safety, as a whole token (a status, code or finish_reason) or in the "blocked ... for safety" phrasing: a
-# message that only names a field such as safety_settings, or API_KEY_SERVICE_BLOCKED, is not a refusal.
-SAFETY_TOKEN = re.compile(r"\b(IMAGE_)?(SAFETY|PROHIBITED_CONTENT|BLOCKLIST|SPII)\b")
-SAFETY_PHRASE = re.compile(r"\bblocked\b[^.]*\b(safety|policy|policies)\b|\bsafety polic", re.IGNORECASE)
-ENDED: dict[str, tuple[ErrorCode, bool, str]] = {
-    "incomplete": (ErrorCode.PROVIDER_FAILED, True, "Google stopped before the video was finished; submit again"),
-    "budget_exceeded": (
-        ErrorCode.OUT_OF_CREDIT,
-        False,
-        "the interaction ran over its budget; check billing in Google AI Studio, or ask for a shorter video",
-    ),
-    "requires_action": (ErrorCode.PROVIDER_FAILED, False, "Google asked for a tool action a video job cannot give"),
-    "requires_continuation": (ErrorCode.PROVIDER_FAILED, True, "Google paused the interaction; submit again"),
-}
-
-
-def is_safety(text: str) -> bool:
-    return bool(SAFETY_TOKEN.search(text) or SAFETY_PHRASE.search(text))
-
-
-def snapshot(body: Any) -> Snapshot:
-    """An Interaction in our terms."""
-    found = _parse(Interaction, body)
-    if found is None:
-        raise ProviderError(ErrorCode.TRANSIENT, "Google answered a status check with something not an interaction")
-    status = found.status
-    if status == "queued":
-        return Snapshot(status="queued", message="waiting in Google's queue")
-    if status in ("in_progress", "idle"):
-        return Snapshot(status="running", message="generating at Google")
-    if status == "completed":
-        if found.video() is not None:
-            return Snapshot(status="succeeded", progress=1.0, message="generated; downloading from Google")
-        error = no_video_error(found)
-        return Snapshot(status="failed", error=error, message=error.message)
-    if status == "cancelled":
-        return Snapshot(status="cancelled", message="cancelled at Google Gemini")
-    if status == "failed" or status in ENDED:
-        error = failure_error(status, found.failure())
-        return Snapshot(status="failed", error=error, message=error.message)
-    return Snapshot(status="running", message=f"Google reports {status!r}; still watching")
-
-
 def no_video_error(found: Interaction) -> ProviderErrorInfo:
     """A completed interaction without a video: a refusal (text only, no video tokens: how a safety refusal
     comes back), or a video made and billed that this adapter could not find (a shape change to report)."""
@@ -452,80 +543,13 @@ def no_video_error(found: Interaction) -> ProviderErrorInfo:
     )
 
 
-def failure_error(status: str, reason: str) -> ProviderErrorInfo:
-    said = f": {reason}" if reason else ""
-    if is_safety(reason):
-        return ProviderErrorInfo(
-            code=ErrorCode.CONTENT_POLICY,
-            message=f"Google's safety filters blocked the video{said}. Change the prompt or image and submit again.",
-        )
-    code, retryable, advice = ENDED.get(
-        status, (ErrorCode.PROVIDER_FAILED, True, "a fault at Google; submitting again usually works")
-    )
-    return ProviderErrorInfo(code=code, message=f"Google interaction {status}{said}. {advice}.", retryable=retryable)
+# Kept for callers of the module's functions (tests): the declaration's shared steps.
+error_for = GoogleProvider.error_for
 
 
-# -- HTTP errors ------------------------------------------------------------------------------------------------
-# The front end's google.rpc {"error": {"code": 400, "message", "status", "details": [{"reason"}]}} (sometimes in
-# a one-item list), and the Interactions endpoints' own {"error": {"code": "invalid_request", "message"}}.
-
-
-def _google_error(response: Any) -> tuple[str, str, str]:
-    """(status word or string code, message, ErrorInfo reason) of Google's error body; empty where it says nothing."""
-    body = json_body(response)
-    body = body[0] if isinstance(body, list) and body else body
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "", "", ""
-    reasons = [d.get("reason", "") for d in error.get("details") or [] if isinstance(d, dict)]
-    message = " ".join(str(error.get("message") or "").split())
-    message = message if len(message) <= 400 else message[:399] + "…"
-    code = error.get("code")
-    word = error.get("status") or (code if isinstance(code, str) else "")
-    return str(word), message, next((r for r in reasons if r), "")
-
-
-def error_for(response: Any) -> ProviderError | None:
-    """Google's HTTP errors (ai.google.dev/gemini-api/docs/troubleshooting) in our terms."""
-    status = response.status_code
-    word, message, reason = _google_error(response)
-    said = f" {word}" if word else ""
-    detail = f": {message.rstrip('.')}" if message else ""
-    if reason == "API_KEY_INVALID" or "api key not valid" in message.lower() or status in (401, 403):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"Google rejected the API key (HTTP {status}{said}){detail}. Check GEMINI_API_KEY (or GOOGLE_API_KEY, "
-            "which wins when both are set): a key from aistudio.google.com/apikey, with the Gemini API enabled.",
-        )
-    text = message.lower()
-    # A depleted prepaid balance, or billing never enabled (Omni has no free tier); a quota 429 also names
-    # "billing details", so the words alone do not decide it.
-    if ("credits" in text and "depleted" in text) or (word == "FAILED_PRECONDITION" and "billing" in text):
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"Google: no funds for this video (HTTP {status}{said}){detail}. Gemini Omni has no free tier: enable "
-            "billing or top up prepaid credits in Google AI Studio, or ask for a shorter or lower-resolution video.",
-            retryable=False,
-        )
-    if status == 400 and is_safety(f"{word} {message}"):  # refused at the door: nothing was made
-        return ProviderError(
-            ErrorCode.CONTENT_POLICY,
-            f"Google's safety filters refused the request (HTTP 400{said}){detail}. Change the prompt or image.",
-        )
-    if status == 404 or (status == 400 and "invalid interaction name" in text):  # an unknown id is a 400 there
-        return ProviderError(ErrorCode.NOT_FOUND, f"Google has no such interaction (HTTP {status}{said}){detail}.")
-    if status == 400:
-        return ProviderError(
-            ErrorCode.INVALID_INPUT, f"Google rejected the request (HTTP 400{said}){detail}; fix the request."
-        )
-    if status == 429:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"Google rate limit or quota reached (HTTP 429{said}){detail}. Wait a minute and try again, or raise "
-            "the project's tier in Google AI Studio.",
-        )
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"Google is overloaded or failed (HTTP {status}{said}){detail}; try again shortly."
-        )
-    return None
+def snapshot(body: Any) -> Snapshot:
+    """An Interaction in our terms."""
+    found = Interaction.read(body)
+    if found is None:
+        raise ProviderError(ErrorCode.TRANSIENT, GoogleProvider.unreadable)
+    return GoogleProvider({}).snapshot(found)
