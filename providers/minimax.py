@@ -67,6 +67,7 @@ PRICE_CHECKED = "2026-12-03"
 PRICE_NOTE = "MiniMax's pay-as-you-go price per video"
 THIRD_PARTY = "List price per video as quoted by third parties from MiniMax's pricing page."
 MAX_PROMPT = 2000
+HAILUO = ("MiniMax-Hailuo-2.3", "MiniMax-Hailuo-2.3-Fast", "MiniMax-Hailuo-02")  # fast_pretreatment: these only
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 MAX_IMAGE_CHARS = 4 * (20 * 1024 * 1024) // 3  # the docs' 20 MB, base64-encoded
 # USD per video: model -> resolution -> seconds -> price (MiniMax's pay-as-you-go list, see the module doc).
@@ -128,7 +129,7 @@ def _spec(
         default_resolution=default,
         max_images=1 if "image_to_video" in modes else 0,
         max_prompt_chars=MAX_PROMPT,
-        options=OPTIONS if model.startswith("MiniMax-") else {},
+        options={k: v for k, v in OPTIONS.items() if k == "prompt_optimizer" or model in HAILUO},
         price=price_rule(model, default),
         price_source=PRICE_SOURCE,
         price_checked=PRICE_CHECKED,
