@@ -260,7 +260,9 @@ class MiniMaxProvider(Provider):
 
     # -- the job life cycle --------------------------------------------------------------------
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = self.body(request)
+        import anyio.to_thread
+
+        body = await anyio.to_thread.run_sync(self.body, request)  # it may read and re-encode images
         if callback_url:
             body["callback_url"] = callback_url
         response = await self.http.request("POST", CREATE, json=body)
