@@ -11,10 +11,25 @@ field names, which differ per model: "5" vs "5s" vs 5, start_image_url vs image_
 fal's schema a ModelSpec cannot hold: UTF-8 bytes, a negative prompt's own length). Field names and limits
 follow fal's generated input types (fal-ai/fal-js endpoints.ts); prices, the model pages (price_source).
 fal's answers are read through small tolerant pydantic models (QueueAnswer, QueueStatus, ...).
+
+Any other fal endpoint is reached by its id (`describe("fal-ai/kling-video/v2.1/standard/text-to-video")`):
+its queue OpenAPI document (GET https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=..., public; the
+Input schema of POST /{endpoint}, the Output of GET /{endpoint}/requests/{id}, which must hold `video`) becomes
+a ModelSpec and a `Described` wire, our fields mapped where the schema has them (prompt, image_url /
+start_image_url, end_image_url, duration as "5" / "5s" / 5, aspect_ratio, resolution, generate_audio,
+negative_prompt, seed), and every request is checked against the schema before a job exists. Its price comes
+from the Platform API (GET https://api.fal.ai/v1/models/pricing?endpoint_id=..., `Authorization: Key`):
+{unit_price, unit, currency}; a unit of seconds or videos in USD is a price (an estimate where fal may adjust it
+for resolution, length or audio, which the API does not state); any other (GPU time, tokens) cannot be quoted,
+and such a model is refused before anything is sent. Model search: GET https://api.fal.ai/v1/models?q=...
+(key optional), video categories only. Both reads are cached DESCRIBE_TTL seconds. VIDEOGEN_FAL_BASE_URL moves
+these hosts too (a simulator serves all three); VIDEOGEN_FAL_SCHEMA_BASE_URL and VIDEOGEN_FAL_API_BASE_URL
+set them apart.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +38,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlsplit
 
+import anyio
 from pydantic import BaseModel, ConfigDict
 
 from providers import schemas
@@ -804,11 +820,13 @@ class FalProvider(Provider):
     base_url_default = "https://queue.fal.run"
     # How long a model read from fal's published schema and price is trusted before it is read again.
     describe_ttl: float = DESCRIBE_TTL
+    search_without_key = True  # the Platform API's model search: "Authentication: Optional"
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
         super().__init__(env, allowed_dirs)
         # endpoint id -> (what was read or None: no such usable endpoint, when it was read)
         self._described: dict[str, tuple[Described | None, float]] = {}
+        self._reading: dict[str, anyio.Lock] = {}
         self._site: ProviderHTTP | None = None  # fal.ai: the published OpenAPI documents (public, no key)
         self._platform: ProviderHTTP | None = None  # api.fal.ai/v1: model search and pricing (Key auth)
 
@@ -828,6 +846,10 @@ class FalProvider(Provider):
             return self.spec(model_id)
         if not ENDPOINT_ID.match(model_id):
             return None
+        async with self._reading.setdefault(model_id, anyio.Lock()):  # one read per model, however many ask
+            return await self._describe(model_id)
+
+    async def _describe(self, model_id: str) -> ModelSpec | None:
         entry = self._described.get(model_id)
         if entry is not None and time.monotonic() - entry[1] < self.describe_ttl:
             return entry[0].spec if entry[0] else None
@@ -1301,8 +1323,8 @@ class Described:
             data[self.end] = image(request.end_image)
         if self.duration is not None:
             data["duration"] = self.duration(request.duration)
-        if self.ratio and not (request.images and "aspect_ratio" not in self.required and self.start):
-            data["aspect_ratio"] = request.aspect_ratio
+        if self.ratio and (not request.images or "aspect_ratio" in self.required):
+            data["aspect_ratio"] = request.aspect_ratio  # with a start image, the image's shape (as curated ones)
         if self.resolution:
             data["resolution"] = request.resolution
         if self.audio:
@@ -1377,12 +1399,8 @@ def _formatter(rule: Mapping[str, Any]) -> tuple[tuple[float, ...], Callable[[fl
     low, high = rule.get("minimum"), rule.get("maximum")
     if rule.get("type") in ("integer", "number") and isinstance(low, (int, float)) and isinstance(high, (int, float)):
         if 0 < low <= high <= 60:
-            return tuple(float(s) for s in range(int(math_ceil(low)), int(high) + 1)), _integer
+            return tuple(float(s) for s in range(math.ceil(low), int(high) + 1)), _integer
     return (), None
-
-
-def math_ceil(value: float) -> int:
-    return int(value) if value == int(value) else int(value) + 1
 
 
 def _seconds(value: Any) -> float | None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
+import anyio
 from pydantic import BaseModel, ConfigDict
 
 from providers import images
@@ -230,6 +231,7 @@ class ReplicateProvider(Provider):
         # Models found by `describe`: owner/name -> (spec, wire, Input schema); None: no such usable model.
         self._described: dict[str, tuple[ModelSpec, Wire, dict[str, Any]] | None] = {}
         self._fetched: dict[str, float] = {}  # owner/name -> when its schema was read (time.monotonic)
+        self._reading: dict[str, anyio.Lock] = {}
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # Video predictions take 1-5 minutes and a read is cheap: every 2 s at first, easing to 5 s.
@@ -301,6 +303,10 @@ class ReplicateProvider(Provider):
             return self.spec(model_id)
         if not OWNER_NAME.match(model_id):
             return None
+        async with self._reading.setdefault(model_id, anyio.Lock()):  # one read per model, however many ask
+            return await self._describe(model_id)
+
+    async def _describe(self, model_id: str) -> ModelSpec | None:
         fetched = self._fetched.get(model_id)
         if model_id not in self._described or fetched is None or time.monotonic() - fetched >= self.describe_ttl:
             owner, _, name = model_id.partition("/")

@@ -353,6 +353,26 @@ class Catalog:
                 provider_name = await self._prepare_any(wanted)
         return self.models(provider_name, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=compact)
 
+    async def _described_hits(
+        self, provider: Provider, hits: list[str], problems: list[str]
+    ) -> list[tuple[str, ModelSpec]]:
+        """The specs of a catalogue's search hits, described at once (each cached by the provider), in order."""
+        import anyio
+
+        describe = getattr(provider, "describe", None)
+        specs: list[ModelSpec | None] = [None] * len(hits)
+
+        async def one(index: int, hit: str) -> None:
+            try:
+                specs[index] = provider.spec(hit) or (await describe(hit) if describe is not None else None)
+            except ProviderError as error:
+                problems.append(f"{provider.name}/{hit}: {error.message}")
+
+        async with anyio.create_task_group() as group:
+            for index, hit in enumerate(hits):
+                group.start_soon(one, index, hit)
+        return [(provider.name, spec) for spec in specs if spec is not None]
+
     async def search(
         self,
         text: str,
@@ -377,25 +397,21 @@ class Catalog:
             if all(word in text_of for word in words):
                 rows[(info.provider, info.model)] = info
         problems: list[str] = []
+        found: list[tuple[str, ModelSpec]] = []
         for name in names:
             provider = self.providers.get(name)
             find = getattr(provider, "search", None)
-            if find is None:
+            if find is None or not (provider.configured() or getattr(provider, "search_without_key", False)):
                 continue
             try:
                 hits = await find(" ".join(words), SEARCH_HITS)
             except ProviderError as error:
                 problems.append(f"{provider.title}'s catalogue could not be searched: {error.message}")
                 continue
-            for hit in hits:
-                describe = getattr(provider, "describe", None)
-                try:
-                    spec = provider.spec(hit) or (await describe(hit) if describe is not None else None)
-                except ProviderError as error:
-                    problems.append(f"{name}/{hit}: {error.message}")
-                    continue
-                if spec is None or (name, spec.id) in rows:
-                    continue
+            found += await self._described_hits(provider, hits, problems)
+        for name, spec in found:
+            if (name, spec.id) not in rows:
+                provider = self.providers.get(name)
                 usd = spec.price_at_defaults()
                 if (
                     (mode is not None and mode not in spec.modes)

@@ -338,3 +338,24 @@ async def test_a_job_on_a_described_fal_model_survives_a_restart(settings: Setti
         done = await second.wait(row.job_id, 20)
     assert done.status == "succeeded", done.message
     assert fal.submissions == 1 and fal.config["schema_reads"] == reads + 1  # described again, not resubmitted
+
+
+async def test_concurrent_requests_for_one_new_model_read_its_schema_once(agg_env: dict[str, str], sims: Any):
+    fal, _ = sims
+    provider = FalProvider(agg_env)
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(5):
+                group.start_soon(provider.describe, SEEDANCE_LITE)
+    finally:
+        await provider.aclose()
+    assert fal.config["schema_reads"] == 1 and fal.config["pricing_reads"] == 1
+
+
+async def test_a_search_without_a_provider_skips_catalogues_it_has_no_key_for(agg_env: dict[str, str], sims: Any):
+    """fal's search needs no key; Replicate's does: without REPLICATE_API_TOKEN it is not asked (no error)."""
+    settings = Settings.from_env({k: v for k, v in agg_env.items() if k != "REPLICATE_API_TOKEN"})
+    async with Client(build_server(settings)) as client:
+        found = (await tool(client, "list_models", search="kling 2.1")).structured_content
+    assert {(row["provider"], row["model"]) for row in found["models"]} >= {("fal", KLING_21), ("fal", KLING_21_I2V)}
+    assert "could not be searched" not in found["note"]
