@@ -474,6 +474,13 @@ def base_error(code: int, said: str, during: str, trace: str = "") -> ProviderEr
         )
     if code == 2013:
         return ProviderError(ErrorCode.INVALID_INPUT, f"{TITLE} refused the parameters{shown}; fix the request.")
+    if code == 1001 and during == "submit":  # a timeout may come after the task was made: never pay twice
+        return ProviderError(
+            ErrorCode.SUBMIT_UNCONFIRMED,
+            f"{TITLE} timed out on the submit{shown}; the task may exist and be charged: check the usage records at "
+            "platform.minimax.io before submitting again.",
+            retryable=False,
+        )
     if code in TRANSIENT_CODES:
         return ProviderError(ErrorCode.TRANSIENT, f"{TITLE} had a server problem{shown}; try again in a minute.")
     if during == "submit":

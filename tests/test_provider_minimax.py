@@ -276,6 +276,7 @@ ERRORS = [
     ({"errors": [1033] * 1000}, "", ErrorCode.TRANSIENT, ["1033", "system error", "try again"], 0),
     ({"http_errors": [503] * 1000}, "", ErrorCode.TRANSIENT, ["HTTP 503", "try again"], 0),
     ({"errors": [2013]}, "", ErrorCode.INVALID_INPUT, ["2013", "invalid params", "fix the request"], 0),
+    ({"errors": [1001]}, "", ErrorCode.SUBMIT_UNCONFIRMED, ["1001", "request timeout", "may exist"], 0),
     ({"errors": [2038]}, "", ErrorCode.AUTH, ["2038", "real-name verification", "MINIMAX_API_KEY"], 0),
     ({}, "sim:fail=content", ErrorCode.CONTENT_POLICY, ["1026", "input new_sensitive", "change the prompt"], 0),
     ({}, "sim:fail=output", ErrorCode.CONTENT_POLICY, ["1027", "generated video", "change the prompt"], 1),
@@ -349,6 +350,7 @@ async def _request(provider: MiniMaxProvider) -> Any:
     [
         (1000, "submit", ErrorCode.TRANSIENT, "try again"),
         (1001, "poll", ErrorCode.TRANSIENT, "try again"),
+        (1001, "submit", ErrorCode.SUBMIT_UNCONFIRMED, "may exist and be charged"),
         (1002, "submit", ErrorCode.RATE_LIMITED, "Wait a minute"),
         (1004, "submit", ErrorCode.AUTH, "MINIMAX_API_KEY"),
         (1008, "submit", ErrorCode.OUT_OF_CREDIT, "Recharge"),
