@@ -27,8 +27,11 @@ Choices:
 - No lookup by an id of ours exists, so a lost submit cannot be reconciled.
 - Prices: MiniMax's pay-as-you-go list, per video by model, resolution and length (PRICES). The stored copy of
   the official page read here did not show its video table: the figures are those quoted from it by others (a
-  gateway citing the page for Hailuo-02 768P 6 s $0.28; Runware's per-video list for 2.3 and 2.3 Fast), so each
-  model's description says so. Hailuo-02's 512P is quoted high (one factor for both lengths).
+  gateway citing the page for Hailuo-02 768P 6 s $0.28; Runware's and WaveSpeed's per-video lists for 2.3 and
+  2.3 Fast, which agree), so each model's description says so. Hailuo-02's 512P 10 s is quoted high (one factor
+  for both lengths). The API reports no charge, so none is recorded.
+- A 1001 (request timeout) in reply to a submit may come after the task was made: SUBMIT_UNCONFIRMED, never a
+  resend. The other "retry later" codes (1000, 1024, 1033) come without a task: TRANSIENT.
 - The China platform (platform.minimaxi.com, host api.minimaxi.com) is a separate account and key: point
   VIDEOGEN_MINIMAX_BASE_URL at https://api.minimaxi.com to use one (its prices are in CNY, not quoted here).
 """
