@@ -1510,7 +1510,8 @@ def _platform_error(response: Any, redact: Callable[[str], str]) -> ProviderErro
     """The Platform API's errors: {"error": {"type": authorization_error | validation_error | not_found |
     rate_limited | server_error, "message", "docs_url", "request_id"}}."""
     body = _json(response)
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    found = body.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     message = redact(str(error.get("message") or _text(body.get("detail")) or f"HTTP {response.status_code}"))
     kind, status = str(error.get("type") or ""), response.status_code
     if status in (401, 403) or kind == "authorization_error":

@@ -315,8 +315,8 @@ class ReplicateProvider(Provider):
             except ProviderError as error:
                 if error.code == ErrorCode.NOT_FOUND:
                     found = None
-                elif self._described.get(model_id) is not None:
-                    return self._described[model_id][0]  # stale but known: kept until Replicate answers again
+                elif (stale := self._described.get(model_id)) is not None:
+                    return stale[0]  # stale but known: kept until Replicate answers again
                 else:  # a fault of ours or of the moment: not remembered
                     raise ProviderError(
                         error.code,

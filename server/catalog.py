@@ -392,7 +392,8 @@ class Catalog:
         base = self.models(provider_name, mode=mode, audio=audio, max_usd=max_usd)  # checks the filters
         default_provider = base.default_provider
         rows: dict[tuple[str, str], ModelInfo] = {}
-        for info in base.models:
+        for info in base.models:  # in full (not compact): ModelInfo rows
+            assert isinstance(info, ModelInfo)
             text_of = f"{info.model} {info.name} {info.description}".lower()
             if all(word in text_of for word in words):
                 rows[(info.provider, info.model)] = info

@@ -898,7 +898,7 @@ def create_app(speed: float = 1.0) -> Starlette:
                 continue
             if query.get("category") and entry["category"] != query["category"]:
                 continue
-            metadata = {
+            metadata: dict[str, Any] = {
                 "display_name": entry["title"],
                 "category": entry["category"],
                 "description": entry["description"],
