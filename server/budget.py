@@ -8,7 +8,8 @@ before it was sent. A failed job whose submit may have reached the provider (SUB
 server gave up on while it may still run there (TIMED_OUT), and any job with a reported charge keep counting.
 
 The daily check and the job's insert are one write transaction in the store (JobStore.insert with
-`admit`), so concurrent requests, in this process or in others sharing the index, cannot overspend.
+`admit`), so concurrent requests, in this process or in others sharing the index, cannot overspend; on
+PostgreSQL that transaction holds an advisory lock, so replicas sharing the database cannot either.
 Limits come from the environment: VIDEOGEN_MAX_COST_PER_JOB, VIDEOGEN_DAILY_BUDGET and
 VIDEOGEN_CONFIRM_ABOVE (USD).
 """
@@ -28,8 +29,10 @@ from providers.base import ErrorCode, ProviderError
 _COUNTS = (
     "(cost_charged IS NOT NULL OR status IN ('pending', 'queued', 'running', 'downloading', 'succeeded') "
     "OR (status = 'cancelled' AND provider_ref IS NOT NULL) "
-    "OR (status = 'failed' AND json_extract(error, '$.code') IN ('SUBMIT_UNCONFIRMED', 'TIMED_OUT')))"
+    "OR (status = 'failed' AND {error_code} IN ('SUBMIT_UNCONFIRMED', 'TIMED_OUT')))"
 )
+# The error column holds JSON text in both stores; how each reads its "code".
+_ERROR_CODE = {"sqlite": "json_extract(error, '$.code')", "postgresql": "(error::jsonb ->> 'code')"}
 _AMOUNT = "COALESCE(cost_charged, cost_estimate, 0)"
 
 
@@ -77,12 +80,13 @@ def month_start(now: datetime | None = None) -> float:
 
 class Budget:
     def __init__(self, db: Any, limits: Limits):
-        self.db = db  # the JobStore (or a sqlite3 connection to the job index)
+        self.db = db  # the store (JobStore, PostgresJobStore), or a sqlite3 connection to the job index
         self.limits = limits
 
     def spent_since(self, since: float) -> list[SpendLine]:
+        counts = _COUNTS.format(error_code=_ERROR_CODE[getattr(self.db, "dialect", "sqlite")])
         sql = (
-            f"SELECT provider, COUNT(*), SUM({_AMOUNT}) FROM jobs WHERE created_at >= ? AND {_COUNTS} "
+            f"SELECT provider, COUNT(*), SUM({_AMOUNT}) FROM jobs WHERE created_at >= ? AND {counts} "
             "GROUP BY provider ORDER BY provider"
         )
         query = getattr(self.db, "query", None)

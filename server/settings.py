@@ -148,6 +148,22 @@ def result_links(value: str | None) -> ResultLinks:
     return text  # type: ignore[return-value]
 
 
+def database_url(raw: str | None) -> str | None:
+    """VIDEOGEN_DATABASE_URL: a postgresql:// (or postgres://) URL, or unset for the embedded SQLite index."""
+    url = (raw or "").strip()
+    if not url:
+        return None
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in ("postgresql", "postgres"):
+        # Never echo the value: it may hold a password.
+        shown = f"{scheme}://..." if sep else "a value without a scheme"
+        raise SettingsError(
+            f"VIDEOGEN_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname), "
+            f"not {shown}; unset it to keep the job index in SQLite"
+        )
+    return url
+
+
 class Settings(BaseModel):
     data_dir: Path = Field(description="where the job index lives (VIDEOGEN_DATA_DIR)")
     output_dir: Path = Field(description="where videos and thumbnails land (VIDEOGEN_OUTPUT_DIR)")
@@ -187,6 +203,12 @@ class Settings(BaseModel):
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
     result_links: ResultLinks = Field(
         "none", description="links in tool results: none, or file (the video as file://, for local stdio clients)"
+    )
+    database_url: str | None = Field(
+        None,
+        repr=False,
+        exclude=True,  # it may hold a password
+        description="the job index in PostgreSQL, shared by replicas (VIDEOGEN_DATABASE_URL); unset: SQLite",
     )
     env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
@@ -237,6 +259,7 @@ class Settings(BaseModel):
                 daily_budget=NUMBERS["VIDEOGEN_DAILY_BUDGET"].read(env),
                 confirm_above=NUMBERS["VIDEOGEN_CONFIRM_ABOVE"].read(env),
             ),
+            database_url=database_url(env.get("VIDEOGEN_DATABASE_URL")),
             env=env,
         )
 

@@ -1,4 +1,8 @@
-"""The job index: SQLite in WAL mode, the single source of truth about jobs.
+"""The job index: the single source of truth about jobs. SQLite in WAL mode by default (JobStore, here);
+PostgreSQL when VIDEOGEN_DATABASE_URL is set (PostgresJobStore, server/store_pg.py), for replicas sharing one
+index. Both have the methods of `Store`, the same schema (MIGRATIONS, one list of logical migrations written
+in SQLite's types, translated for PostgreSQL by `migration_sql`) and the same lease rules. `open_store`
+picks one from the settings.
 
 Several server processes may share one index (desktop clients sometimes start more than one).
 A job is watched by one process at a time through a lease: a row-level claim with an expiry that
@@ -11,9 +15,11 @@ The job engine treats it as transient (retry later), never as the end of the ser
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -23,7 +29,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 from providers.base import TERMINAL
 
@@ -74,6 +83,21 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_by_request ON jobs (request_sha256, created_at);
     """,
 ]
+
+# SQLite's type names in MIGRATIONS, as PostgreSQL spells them (REAL there is 4 bytes: too coarse for times).
+_PG_TYPES = {"REAL": "DOUBLE PRECISION"}
+
+Dialect = Literal["sqlite", "postgresql"]
+
+
+def migration_sql(script: str, dialect: Dialect) -> list[str]:
+    """The statements of one entry of MIGRATIONS, in the dialect's types."""
+    statements = [s.strip() for s in script.split(";") if s.strip()]
+    if dialect == "postgresql":
+        pattern = re.compile(r"\b({})\b".format("|".join(_PG_TYPES)))
+        statements = [pattern.sub(lambda m: _PG_TYPES[m.group(1)], s) for s in statements]
+    return statements
+
 
 JSON_COLUMNS = ("request", "provider_state", "video", "error", "callback")
 COLUMNS = (
@@ -155,9 +179,10 @@ def _is_zombie(pid: int) -> bool:
 
 
 class StoreError(RuntimeError):
-    """The job index cannot be read or written (now). One line: which file, what failed, what to do."""
+    """The job index cannot be read or written (now). One line: which file (or database URL, without its
+    password), what failed, what to do."""
 
-    def __init__(self, path: Path, cause: object, action: str | None = None):
+    def __init__(self, path: Path | str, cause: object, action: str | None = None):
         self.path = path
         self.cause = str(cause)
         super().__init__(f"the job index {path} cannot be used: {self.cause}; {action or _advice(self.cause)}")
@@ -193,7 +218,54 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class Store(Protocol):
+    """What the engine, the budget and the CLI use of a job index (JobStore and PostgresJobStore).
+
+    `offloaded`: every call may wait on the network, so callers on the event loop run even reads in a worker
+    thread (PostgreSQL); False where reads are cheap enough for the event loop (local SQLite in WAL mode)."""
+
+    dialect: Dialect
+    offloaded: bool
+
+    def close(self) -> None: ...
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]: ...
+    def insert(
+        self,
+        row: JobRow,
+        *,
+        lease_owner: str | None = None,
+        lease_seconds: float = 0.0,
+        admit: Callable[[], None] | None = None,
+        dedupe_since: float | None = None,
+    ) -> JobRow: ...
+    def get(self, job_id: str) -> JobRow | None: ...
+    def twin(self, request_sha256: str, since: float) -> JobRow | None: ...
+    def by_idempotency_key(self, key: str) -> JobRow | None: ...
+    def list(self, status: str | None = None, limit: int = 20) -> list[JobRow]: ...
+    def update(self, job_id: str, owner: str | None, **changes: Any) -> bool: ...
+    def request_cancel(self, job_id: str) -> None: ...
+    def offer_callback(self, job_id: str, callback: dict[str, Any], accept: Callable[[JobRow], bool]) -> bool: ...
+    def take_callback(self, job_id: str, owner: str) -> dict[str, Any] | None: ...
+    def claim(self, job_id: str, owner: str, seconds: float) -> bool: ...
+    def hold(self, job_id: str, owner: str, seconds: float) -> bool: ...
+    def renew(self, owner: str, seconds: float) -> int: ...
+    def release(self, owner: str, job_id: str | None = None) -> None: ...
+    def orphans(self, owner: str) -> builtins.list[str]: ...
+
+
+def open_store(settings: Settings) -> Store:
+    """The job index the settings name: PostgreSQL with VIDEOGEN_DATABASE_URL, else the SQLite file."""
+    if settings.database_url:
+        from server.store_pg import PostgresJobStore  # psycopg only when asked for: cold start matters
+
+        return PostgresJobStore(settings.database_url, busy_seconds=settings.store_busy_seconds)
+    return JobStore(settings.index_path, busy_seconds=settings.store_busy_seconds)
+
+
 class JobStore:
+    dialect: Dialect = "sqlite"
+    offloaded = False
+
     def __init__(self, path: Path, *, busy_seconds: float = 10.0):
         """Open (and create or migrate) the index. `busy_seconds`: how long a statement waits for another
         process's write lock before failing with StoreError. Raises StoreError (one line) when unusable.
@@ -286,7 +358,7 @@ class JobStore:
                     "upgrade mcp-videogen, or set VIDEOGEN_DATA_DIR to another folder",
                 )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in migration_sql(script, "sqlite"):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={number}")
 
@@ -475,7 +547,7 @@ class JobStore:
         self.db.execute(sql, params)
 
     @_guarded
-    def orphans(self, owner: str) -> list[str]:
+    def orphans(self, owner: str) -> builtins.list[str]:
         """Unfinished jobs that no live process is watching."""
         now = time.time()
         rows = self.db.execute(

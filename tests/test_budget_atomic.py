@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import anyio
 import pytest
@@ -18,7 +17,7 @@ from server.budget import Budget, Limits
 from server.catalog import RequestArgs
 from server.jobs import JobManager
 from server.settings import Settings
-from server.store import JobRow, JobStore
+from server.store import JobRow
 
 pytestmark = pytest.mark.anyio
 LIMITS = Limits(daily_budget=1.0)
@@ -55,8 +54,8 @@ def job(job_id: str, status: str = "pending", usd: float = 0.6, **fields) -> Job
     )
 
 
-async def test_eight_concurrent_submits_of_60_cents_against_a_dollar_accept_exactly_one(env):
-    settings = Settings.from_env({**env, "VIDEOGEN_DAILY_BUDGET": "1.0", "VIDEOGEN_DEMO_LATENCY": "3"})
+async def test_eight_concurrent_submits_of_60_cents_against_a_dollar_accept_exactly_one(env, backend):
+    settings = Settings.from_env({**env, **backend.env, "VIDEOGEN_DAILY_BUDGET": "1.0", "VIDEOGEN_DEMO_LATENCY": "3"})
     accepted: list[str] = []
     refused: list[str] = []
 
@@ -77,15 +76,15 @@ async def test_eight_concurrent_submits_of_60_cents_against_a_dollar_accept_exac
         await manager.cancel(accepted[0])
 
 
-def test_concurrent_inserts_from_separate_connections_reserve_atomically(tmp_path: Path):
-    """Eight connections to one index (as eight processes would have) race to reserve $0.60 of $1.00."""
-    path = tmp_path / "jobs.sqlite3"
-    JobStore(path).close()
+def test_concurrent_inserts_from_separate_connections_reserve_atomically(backend):
+    """Eight connections to one index (as eight processes, or replicas, would have) race to reserve $0.60 of
+    $1.00."""
+    backend.open().close()
     start = threading.Barrier(8)
     results: list[str] = []
 
     def racer(n: int) -> None:
-        store = JobStore(path)
+        store = backend.open()
         budget = Budget(store, LIMITS)
         start.wait()
         try:
@@ -104,8 +103,8 @@ def test_concurrent_inserts_from_separate_connections_reserve_atomically(tmp_pat
     assert sorted(results) == ["OVER_BUDGET"] * 7 + ["accepted"]
 
 
-def test_what_counts_toward_the_daily_budget(tmp_path: Path):
-    store = JobStore(tmp_path / "jobs.sqlite3")
+def test_what_counts_toward_the_daily_budget(backend):
+    store = backend.open()
     budget = Budget(store, LIMITS)
 
     def error(code: str) -> dict:
@@ -135,9 +134,9 @@ def test_what_counts_toward_the_daily_budget(tmp_path: Path):
     assert check.refused and "VIDEOGEN_DAILY_BUDGET" in check.refused
 
 
-async def test_a_job_that_ended_unconfirmed_keeps_its_reservation(env, monkeypatch):
+async def test_a_job_that_ended_unconfirmed_keeps_its_reservation(env, backend, monkeypatch):
     """Through the engine: a submit whose answer never came (SUBMIT_UNCONFIRMED) may have been charged."""
-    settings = Settings.from_env({**env, "VIDEOGEN_DAILY_BUDGET": "1.0"})
+    settings = Settings.from_env({**env, **backend.env, "VIDEOGEN_DAILY_BUDGET": "1.0"})
 
     async def unconfirmed(self, job_id, request, callback_url=None):
         raise ProviderError(ErrorCode.SUBMIT_UNCONFIRMED, "the answer to the submit was lost", retryable=False)

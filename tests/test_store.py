@@ -1,4 +1,5 @@
-"""The job index: schema versions, leases between processes, idempotency keys."""
+"""The job index: schema versions, leases between processes, idempotency keys. The store tests run on both
+backends (SQLite and PostgreSQL, see the `backend` fixture); tests/test_store_postgres.py has PostgreSQL's own."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ def row(job_id: str, key: str | None = None, status: str = "pending") -> JobRow:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "index.sqlite3")
+def store(backend) -> JobStore:
+    return backend.open()
 
 
-def test_schema_is_versioned_and_in_wal_mode(store: JobStore, tmp_path: Path):
+def test_schema_is_versioned_and_in_wal_mode(tmp_path: Path):
+    JobStore(tmp_path / "index.sqlite3")
     with sqlite3.connect(tmp_path / "index.sqlite3") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

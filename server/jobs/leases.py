@@ -23,7 +23,7 @@ class Leases(EngineParts):
         while True:
             try:
                 await self._store(self.db.renew, self.owner, self.settings.lease_seconds)
-                for job_id in self.db.orphans(self.owner):
+                for job_id in await self.read(self.db.orphans, self.owner):
                     await self._adopt(job_id)
             except StoreError as error:  # e.g. the index locked by another process: try again next period
                 log.warning("housekeeping skipped: %s", error)

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
+import anyio.abc
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
 
 from providers.base import TERMINAL, ErrorCode, ModelSpec, Provider, ProviderError, Snapshot, Submission, VideoRequest
 from providers.registry import Providers
 from server.budget import Budget
 from server.catalog import Catalog
 from server.settings import Settings
-from server.store import JobRow, JobStore, StoreError, new_owner_id
+from server.store import JobRow, Store, StoreError, new_owner_id, open_store
 from server.webhooks import token_matches
 
 from . import common
@@ -46,24 +51,32 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self.owner = new_owner_id()
         self.providers = Providers(settings.env, settings.allowed_dirs)
         self.catalog = Catalog(self.providers, settings.allowed_dirs)
-        self.store: JobStore | None = None
+        self.store: Store | None = None
         self.listeners: list[Listener] = []
         self.scheduler = Scheduler(self._look)
         self._changed: dict[str, anyio.Event] = {}
         self._watching: set[str] = set()  # every job this process has taken up, in whichever phase
         self._retry_delay: dict[str, float] = {}  # a job's next wait after a store error
         self._writer = anyio.CapacityLimiter(1)  # see _store
+        self._reader = anyio.CapacityLimiter(1)  # see read (PostgreSQL)
         self._tg: anyio.abc.TaskGroup | None = None
         self._http: Any = None
 
     # -- life cycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
         self.settings.ensure_dirs()
-        self.store = JobStore(self.settings.index_path, busy_seconds=self.settings.store_busy_seconds)
+        if self.settings.database_url:  # connecting and migrating take round trips: not on the event loop
+            self.store = await anyio.to_thread.run_sync(open_store, self.settings)
+            # PostgreSQL has no single writer: writes and reads share the store's small connection pool.
+            self._writer = self._reader = anyio.CapacityLimiter(getattr(self.store, "pool_size", 4))
+        else:
+            self.store = open_store(self.settings)
         self.budget = Budget(self.store, self.settings.limits)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self.scheduler.run, self._tg)
+        if hasattr(self.store, "listen"):
+            await self._tg.start(self._listen)
         if self.resume:
             self._tg.start_soon(self._housekeeping)
         return self
@@ -74,7 +87,8 @@ class JobManager(Submitting, Following, Delivering, Leases):
         await self._tg.__aexit__(None, None, None)
         # Leave unfinished jobs free for the next process at once, not after the lease expires.
         try:
-            self.store.release(self.owner)
+            with anyio.CancelScope(shield=True):
+                await self._store(self.store.release, self.owner)
         except StoreError as error:
             log.warning("could not release this process's jobs (they are free once the lease runs out): %s", error)
         with anyio.CancelScope(shield=True):
@@ -84,23 +98,59 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self.store.close()
 
     @property
-    def db(self) -> JobStore:
+    def db(self) -> Store:
         assert self.store is not None, "JobManager used outside `async with`"
         return self.store
 
     async def _store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store call that writes: it may wait for the index's write lock (another process may hold it for
-        seconds), so it runs in a worker thread, one at a time (SQLite has one writer anyway): a locked index
-        holds up the jobs that write, never the event loop."""
+        seconds), so it runs in a worker thread, one at a time on SQLite (it has one writer anyway), a few at
+        once on PostgreSQL: a locked index holds up the jobs that write, never the event loop."""
         return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs), limiter=self._writer)
 
+    async def read(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call that only reads. SQLite: on the event loop's own connection (in WAL mode a reader
+        never waits for a writer; cheaper than a trip to a worker thread, on every look at every job).
+        PostgreSQL: every call is a network round trip, so in a worker thread."""
+        if self.db.offloaded:
+            return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs), limiter=self._reader)
+        return call(*args, **kwargs)
+
     async def _read(self, job_id: str) -> JobRow:
-        """A job's row, read on the event loop's own connection: in WAL mode a reader never waits for a
-        writer (cheaper than a trip to a worker thread, on every look at every job)."""
-        row = self.db.get(job_id.strip())
+        """A job's row (see `read`)."""
+        row = await self.read(self.db.get, job_id.strip())
         if row is None:
             raise UnknownJob(job_id)
         return row
+
+    async def job(self, job_id: str) -> JobRow:
+        """A job's row, off the event loop where the store needs it. UnknownJob if there is none."""
+        return await self._read(job_id)
+
+    # -- wake-ups from other processes (PostgreSQL's LISTEN/NOTIFY) ------------------------------
+    async def _listen(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Listen, in a thread of its own, for jobs another process changed (a callback it received, a cancel
+        it was asked for, a job it finished) and wake whoever waits on them here at once: waiting calls, and
+        the scheduler when this process follows the job."""
+        listen = getattr(self.db, "listen")  # noqa: B009 (only PostgresJobStore has it)
+        token = anyio.lowlevel.current_token()
+        stop = threading.Event()
+
+        def notified(job_id: str) -> None:
+            try:
+                anyio.from_thread.run_sync(self._notified, job_id, token=token)
+            except RuntimeError:  # the event loop has ended
+                stop.set()
+
+        task_status.started()
+        try:
+            await anyio.to_thread.run_sync(listen, notified, stop, abandon_on_cancel=True)
+        finally:
+            stop.set()  # the abandoned thread ends within its poll period
+
+    def _notified(self, job_id: str) -> None:
+        self._wake(job_id)
+        self.scheduler.wake(job_id)
 
     # -- publishing ----------------------------------------------------------------------------
     def _event(self, job_id: str) -> anyio.Event:
@@ -117,7 +167,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
     async def _publish(self, job_id: str) -> None:
         self._wake(job_id)
         try:
-            row = self.db.get(job_id)
+            row = await self.read(self.db.get, job_id)
         except StoreError as error:  # the change is stored; listeners see it at the next one
             log.warning("job %s: not published: %s", job_id, error)
             return
@@ -163,6 +213,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
 
     # -- the public face -----------------------------------------------------------------------
     def get(self, job_id: str) -> JobRow:
+        """A job's row, read synchronously (the CLI; on the event loop prefer `job`, which never blocks it)."""
         row = self.db.get(job_id.strip())
         if row is None:
             raise UnknownJob(job_id)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from server.budget import Budget
     from server.catalog import Catalog
     from server.settings import Settings
-    from server.store import JobRow, JobStore
+    from server.store import JobRow, Store
 
     from .scheduler import Followed, Scheduler
 
@@ -32,7 +32,7 @@ class EngineParts:
         owner: str
         providers: Providers
         catalog: Catalog
-        store: JobStore | None
+        store: Store | None
         budget: Budget
         scheduler: Scheduler
         _watching: set[str]
@@ -41,8 +41,9 @@ class EngineParts:
         _http: Any
 
         @property
-        def db(self) -> JobStore: ...
+        def db(self) -> Store: ...
         async def _store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+        async def read(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
         async def _read(self, job_id: str) -> JobRow: ...
         async def _write(self, job_id: str, **changes: Any) -> None: ...
         async def _publish(self, job_id: str) -> None: ...

@@ -38,13 +38,13 @@ class Submitting(EngineParts):
             )
         provider, spec, request = self.catalog.resolve(args)
         request_sha256 = common._request_sha256(provider, spec, request)
-        if key and (existing := self.db.by_idempotency_key(key)):
+        if key and (existing := await self.read(self.db.by_idempotency_key, key)):
             return common._same_request(existing, key, request_sha256)
         # Without a key, an identical request while its twin runs (or just succeeded) is a client retrying
         # after it gave up: it gets the twin, before the budget or the images are touched. The insert below
         # looks again inside its transaction, so two identical requests at the same moment make one job.
         dedupe_since = None if key else self._dedupe_since()
-        if dedupe_since is not None and (twin := self.db.twin(request_sha256, dedupe_since)):
+        if dedupe_since is not None and (twin := await self.read(self.db.twin, request_sha256, dedupe_since)):
             return twin
         if not provider.configured():
             raise ProviderError(
@@ -53,7 +53,8 @@ class Submitting(EngineParts):
                 "environment, or choose another provider (list_models shows which are ready)",
             )
         cost = self.catalog.price(provider, spec, request).usd
-        self.budget.enforce(cost)  # refuses early, before images are stored; re-checked atomically below
+        # Refuses early, before images are stored; re-checked atomically below.
+        await self.read(self.budget.enforce, cost)
         job_id = "job_" + secrets.token_hex(8)
         request = self._keep_inline_images(job_id, request)
         now = time.time()
