@@ -985,6 +985,12 @@ class FalProvider(Provider):
             if described is None:
                 raise InvalidRequest(f"{request.model} is not a fal model this server has read; see list_models")
             described.body(request, lambda image: "https://images.invalid/placeholder.png")
+            if not described.spec.priced:  # nobody can approve a cost nobody can quote: refused before a job
+                raise InvalidRequest(
+                    f"fal.ai's pricing API gives no price for {request.model} that can be quoted before it runs "
+                    f"({described.unpriced}), so it is not offered. Choose a priced model (list_models provider=fal "
+                    "search=<words>)."
+                )
             return
         if reason := _unsupported(request):
             raise InvalidRequest(reason)

@@ -20,7 +20,10 @@ Any other model is reached by `describe("owner/name")`: its latest version's pub
 (GET /v1/models/{owner}/{name}) becomes a ModelSpec (our fields mapped onto the schema's where they fit) and
 each request is checked against that schema before it is sent. Replicate's API publishes no price, so such a
 model is unpriced: `submit` refuses it (NEEDS_CONFIRMATION) unless the person running the server has approved
-it by name in VIDEOGEN_REPLICATE_UNPRICED (its price is on its replicate.com page).
+it by name in VIDEOGEN_REPLICATE_UNPRICED (its price is on its replicate.com page). A schema is trusted for
+DESCRIBE_TTL seconds, then read again (kept if Replicate cannot be reached). `search` asks Replicate's search
+API (GET /v1/search?query=, replicate-python-beta's SearchResponse) and keeps the hits its tags or descriptions
+call video: a Cog output schema says only "a file URL".
 """
 
 from __future__ import annotations

@@ -247,34 +247,22 @@ async def test_the_price_shows_its_source_and_whether_it_is_an_estimate(settings
         estimate = (
             await tool(client, "estimate_cost", prompt="x", provider="fal", model=SEEDANCE_LITE)
         ).structured_content
-        unpriced = (
-            await tool(
-                client,
-                "estimate_cost",
-                prompt="x",
-                provider="fal",
-                model=SEEDANCE_PRO,
-                images=["https://images.example.com/a.png"],
-            )
-        ).structured_content
-        refused = await tool(
-            client,
-            "generate_video",
-            prompt="x",
-            provider="fal",
-            model=SEEDANCE_PRO,
-            images=["https://images.example.com/a.png"],
-            wait_seconds=5,
+        unpriced = await tool(
+            client, "estimate_cost", prompt="x", provider="fal", model=SEEDANCE_PRO, images=["https://a.example/a.png"]
         )
+        refused = await tool(
+            client, "generate_video", prompt="x", provider="fal", model=SEEDANCE_PRO, images=["https://a.example/a.png"]
+        )
+        listed = (await tool(client, "list_models", provider="fal", model=SEEDANCE_PRO)).structured_content
     assert exact["price"] == "$0.050/s; $0.05 per second (fal's pricing API)"
     assert exact["price_source"] == f"https://api.fal.ai/v1/models/pricing?endpoint_id={KLING_21}"
     assert exact["price_checked"] == today and exact["example_cost_usd"] == 0.25
     assert estimate["usd"] == 0.45 and estimate["note"].startswith("ESTIMATE")  # $0.18 per 2 s video, 5 s asked
     assert "estimate" in estimate["rule"]
-    assert unpriced["note"].startswith("UNPRICED") and unpriced["rule"].startswith("unpriced: fal bills it per 1m")
-    job = refused.structured_content  # refused by the adapter before it sends anything
-    assert job["status"] == "failed" and job["error"]["code"] == "NEEDS_CONFIRMATION", job
-    assert "no price" in job["error"]["message"] and "Nothing was started" in job["error"]["message"]
+    for result in (unpriced, refused):  # refused before a job exists: nobody can approve an unquoted cost
+        text = error_text(result)
+        assert "gives no price for" in text and "fal bills it per 1m tokens" in text and "priced model" in text
+    assert listed["models"][0]["price"].startswith("unpriced: fal bills it per 1m tokens")
     assert fal.submissions == 0
 
 
@@ -283,8 +271,10 @@ async def test_without_a_valid_key_fal_gives_no_price_and_says_why(agg_env: dict
     fal.config["key"] = "fal-other-id:another-secret"  # the pricing API answers 401 to our key
     settings = Settings.from_env(agg_env)
     async with Client(build_server(settings)) as client:
-        cost = (await tool(client, "estimate_cost", prompt="x", provider="fal", model=KLING_21)).structured_content
-    assert cost["note"].startswith("UNPRICED") and "FAL_KEY" in cost["rule"], cost
+        cost = await tool(client, "estimate_cost", prompt="x", provider="fal", model=KLING_21)
+        listed = (await tool(client, "list_models", provider="fal", model=KLING_21)).structured_content
+    assert "gives no price for" in error_text(cost) and "FAL_KEY" in error_text(cost)
+    assert listed["models"][0]["price"].startswith("unpriced: fal.ai's Platform API rejected FAL_KEY")
 
 
 # -- searched ----------------------------------------------------------------------------------------------
