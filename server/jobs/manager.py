@@ -61,6 +61,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self._reader = anyio.CapacityLimiter(1)  # see read (PostgreSQL)
         self._tg: anyio.abc.TaskGroup | None = None
         self._http: Any = None
+        self._listener_ended: threading.Event | None = None  # set once the LISTEN thread is over (PostgreSQL)
 
     # -- life cycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> JobManager:
@@ -92,6 +93,8 @@ class JobManager(Submitting, Following, Delivering, Leases):
         except StoreError as error:
             log.warning("could not release this process's jobs (they are free once the lease runs out): %s", error)
         with anyio.CancelScope(shield=True):
+            if self._listener_ended is not None:
+                await anyio.to_thread.run_sync(self._listener_ended.wait, 5.0)
             await self.providers.aclose()
             if self._http is not None:
                 await self._http.aclose()
@@ -142,11 +145,19 @@ class JobManager(Submitting, Following, Delivering, Leases):
             except RuntimeError:  # the event loop has ended
                 stop.set()
 
+        ended = self._listener_ended = threading.Event()
+
+        def run() -> None:
+            try:
+                listen(notified, stop)
+            finally:
+                ended.set()
+
         task_status.started()
         try:
-            await anyio.to_thread.run_sync(listen, notified, stop, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
         finally:
-            stop.set()  # the abandoned thread ends within its poll period
+            stop.set()  # the abandoned thread ends within its poll period (__aexit__ waits for it)
 
     def _notified(self, job_id: str) -> None:
         self._wake(job_id)
