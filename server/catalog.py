@@ -73,6 +73,12 @@ class Catalog:
     def spec(self, provider: Provider, model: str | None) -> ModelSpec:
         model = (model or provider.default_model).strip()
         spec = provider.spec(model)
+        if spec is None and provider.name in ANY_MODEL and "/" in model:
+            raise InvalidRequest(
+                f"unknown model {model!r} for provider {provider.name!r}: {provider.title} publishes no schema for "
+                "that id, or that model takes no text prompt or makes no video. list_models "
+                f"provider={provider.name} search=<words> finds its video models."
+            )
         if spec is None:
             ids = [m.id for m in provider.models]
             more = (
