@@ -355,7 +355,9 @@ class Catalog:
             split = "/" in wanted and wanted.split("/", 1)[0] in self.providers.names()
             if provider_name:
                 await self.prepare(provider_name, wanted)
-            elif not split:
+            elif split:  # provider/id, e.g. fal/fal-ai/kling-video/v2.1/standard/text-to-video
+                await self.prepare(*wanted.split("/", 1))
+            else:
                 provider_name = await self._prepare_any(wanted)
         return self.models(provider_name, mode=mode, audio=audio, max_usd=max_usd, model=model, compact=compact)
 

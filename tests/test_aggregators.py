@@ -306,7 +306,9 @@ async def test_list_models_searches_the_replicate_catalogue(settings: Settings, 
 async def test_a_model_id_without_a_provider_is_found_in_the_catalogue_that_has_it(settings: Settings, sims: Any):
     async with Client(build_server(settings)) as client:
         listing = (await tool(client, "list_models", model=KLING_21)).structured_content
+        prefixed = (await tool(client, "list_models", model=f"fal/{KLING_21_I2V}")).structured_content
     assert [(m["provider"], m["model"]) for m in listing["models"]] == [("fal", KLING_21)]
+    assert [(m["provider"], m["model"]) for m in prefixed["models"]] == [("fal", KLING_21_I2V)]
 
 
 # -- the same engine: a restart follows the job on a described model ---------------------------------------
