@@ -885,3 +885,23 @@ async def test_a_failed_catalogue_search_is_named_and_the_curated_models_still_l
     listing = result.structured_content
     assert [row["model"] for row in listing["models"]] == ["seedance-2.0"]
     assert "fal.ai's catalogue could not be searched" in listing["note"] and "FAL_KEY" in listing["note"]
+
+
+async def test_the_official_client_runs_a_catalogue_endpoint_and_meets_its_schema(
+    served: tuple[str, Simulator], sim: Simulator, monkeypatch: pytest.MonkeyPatch
+):
+    """fal-client (unchanged but for its queue host) on an endpoint the adapter declares nothing for: the
+    simulator's queue takes it as the published schema says, and refuses what that schema refuses."""
+    import fal_client
+    import fal_client.client as fal_module
+
+    monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"{served[0]}/fal/")
+    client = fal_client.AsyncClient(key=KEY)
+    handle = await client.submit(KLING_21, arguments={"prompt": "sim:seconds=15 a kite", "duration": "10"})
+    output = await handle.get()
+    assert output["video"]["content_type"] == "video/mp4"
+    assert sim_job(sim).extra["endpoint"] == KLING_21 and sim_job(sim).extra["duration"] == 10.0
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        await client.submit(KLING_21, arguments={"prompt": "x", "cfg_scale": 3})
+    assert refused.value.status_code == 422
+    assert refused.value.response.json()["detail"][0]["loc"] == ["body", "cfg_scale"]
