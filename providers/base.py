@@ -375,12 +375,18 @@ class Wire(BaseModel):
 W = TypeVar("W", bound=Wire)
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 class Accepted(Wire):
-    """The submit answer. A subclass declares the provider's fields and says where the id is."""
+    """The submit answer. A subclass declares the provider's fields and names the one with the id."""
+
+    ref_field: ClassVar[str] = "id"
 
     def job_ref(self) -> str | None:
         """The provider's id for the job (None: the answer has none, which the template reports)."""
-        raise NotImplementedError
+        return _text(getattr(self, self.ref_field, None))
 
     def job_charge(self) -> float | None:
         """USD the submit itself charged, when the answer says (runblob's `price`)."""
@@ -388,19 +394,24 @@ class Accepted(Wire):
 
 
 class TaskAnswer(Wire):
-    """A status answer (and, for most providers, a callback's body). A subclass declares the provider's fields
-    and overrides the readers its answers have."""
+    """A status answer (and, for most providers, a callback's body). A subclass declares the provider's fields,
+    names the ones with the id, the state and the video URL (a field or a property), and overrides the readers
+    its answers need beyond those."""
+
+    ref_field: ClassVar[str] = "id"
+    state_field: ClassVar[str] = "status"
+    video_field: ClassVar[str] = "video_url"
 
     def job_ref(self) -> str | None:
         """The job's id as the answer gives it (a callback about another job is ignored)."""
-        return None
+        return _text(getattr(self, self.ref_field, None))
 
     def job_state(self) -> str | None:
         """The provider's state word: a key of the provider's STATUS table."""
-        raise NotImplementedError
+        return _text(getattr(self, self.state_field, None))
 
     def job_video(self) -> str | None:
-        return None
+        return _text(getattr(self, self.video_field, None))
 
     def job_progress(self) -> float | None:
         return None

@@ -180,9 +180,6 @@ MODELS: tuple[ModelSpec, ...] = (
 class Created(Accepted):
     id: Maybe[str] = None
 
-    def job_ref(self) -> str | None:
-        return self.id
-
 
 class Failure(Wire):
     code: Maybe[str] = None
@@ -213,12 +210,6 @@ class Task(TaskAnswer):
         silent, with_audio = RATES[self.model]
         rate = with_audio if audio and with_audio is not None else silent
         return round(used * rate / 1_000_000, 6)
-
-    def job_ref(self) -> str | None:
-        return self.id
-
-    def job_state(self) -> str | None:
-        return self.status
 
     def job_video(self) -> str | None:
         return self.content.video_url if self.content else None

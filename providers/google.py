@@ -218,12 +218,6 @@ class Interaction(TaskAnswer, Accepted):
         texts = [c.text for s in self.steps if s.type == "model_output" for c in s.content if c.type == "text"]
         return " ".join(t.strip() for t in texts if t and t.strip())
 
-    def job_ref(self) -> str | None:
-        return self.id
-
-    def job_state(self) -> str | None:
-        return self.status
-
     def job_video(self) -> str | None:
         """Only a sign that there is a video (`fetch` reads it): its uri, or "inline"."""
         video = self.video()

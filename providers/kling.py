@@ -228,6 +228,9 @@ class KlingTaskInfo(Wire):
 class KlingTask(TaskAnswer, Accepted):
     """A task's `data`: the create and query answers, and the callback body."""
 
+    ref_field = "task_id"
+    state_field = "task_status"
+
     task_id: Maybe[str] = None
     task_status: Maybe[str] = None
     task_status_msg: Maybe[str] = None
@@ -247,15 +250,6 @@ class KlingTask(TaskAnswer, Accepted):
         except ValueError:
             return None
         return round(units * UNIT_USD, 4) if units >= 0 else None
-
-    def job_ref(self) -> str | None:
-        return self.task_id
-
-    def job_state(self) -> str | None:
-        return self.task_status
-
-    def job_video(self) -> str | None:
-        return self.video_url
 
     def job_charge(self) -> float | None:
         return self.charged_usd

@@ -145,6 +145,7 @@ class Generation(TaskAnswer, Accepted):
     """The Generation object: the create and get answers, and the callback body."""
 
     model_config = _Strict.model_config
+    state_field = "state"
 
     id: Maybe[str] = None
     state: Maybe[str] = None
@@ -154,15 +155,6 @@ class Generation(TaskAnswer, Accepted):
     @property
     def video_url(self) -> str | None:
         return self.assets.video if self.assets else None
-
-    def job_ref(self) -> str | None:
-        return self.id
-
-    def job_state(self) -> str | None:
-        return self.state
-
-    def job_video(self) -> str | None:
-        return self.video_url
 
     def job_failure(self) -> tuple[str, str]:
         return "", self.failure_reason or ""

@@ -130,11 +130,10 @@ def _texts(value: object) -> list[str]:
 class Created(Accepted):
     """The generate answer: {generation_id, status, price}."""
 
+    ref_field = "generation_id"
+
     generation_id: Maybe[str] = None
     price: Maybe[str] = None  # what the call charged, in USD: "0.1500"
-
-    def job_ref(self) -> str | None:
-        return self.generation_id
 
     def job_charge(self) -> float | None:
         try:
@@ -145,6 +144,8 @@ class Created(Accepted):
 
 class Generation(TaskAnswer):
     """A status answer or a webhook body."""
+
+    ref_field = "generation_id"
 
     generation_id: Maybe[str] = None
     status: Maybe[str] = None
@@ -158,15 +159,6 @@ class Generation(TaskAnswer):
         error = self.error.get("message") if isinstance(self.error, dict) else self.error
         given = (self.description, self.message, error if isinstance(error, str) else None)
         return next((text.strip() for text in given if text and text.strip()), "")
-
-    def job_ref(self) -> str | None:
-        return self.generation_id
-
-    def job_state(self) -> str | None:
-        return self.status
-
-    def job_video(self) -> str | None:
-        return self.video_url
 
     def job_failure(self) -> tuple[str, str]:
         return "", self.reason
@@ -193,7 +185,7 @@ class Problem(ErrorAnswer):
         codes, words = self._parts()
         return ("; ".join(words) or (codes[0] if codes else ""))[:300]
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self, status: int | None) -> dict[str, Any]:
         code, text = self.error_code(), self.error_text()
         shown = f"{text} ({code})" if code and code not in text else text or "no details given"
         return {"said": f": {text}" if text else "", "shown": shown, "hint": REJECTIONS.get(code, "")}
