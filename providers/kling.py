@@ -431,7 +431,8 @@ class KlingProvider(TaskProvider[KlingTask, KlingTask]):
                 f"Kling sent an answer that is not its JSON envelope (HTTP {response.status_code}) to {method} {path}"
             )
             if method == "POST":  # it may still have created the task
-                raise ProviderError(ErrorCode.SUBMIT_UNCONFIRMED, what + ".", retryable=False)
+                then = "; the task may exist and be charged: it is looked up by our job id (external_task_id) instead."
+                raise ProviderError(ErrorCode.SUBMIT_UNCONFIRMED, what + then, retryable=False)
             raise ProviderError(ErrorCode.TRANSIENT, what + "; will try again.")
         return response.status_code, body.data
 
