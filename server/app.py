@@ -111,21 +111,21 @@ async def spend_approval(
     """Ask the person before a job costs more than VIDEOGEN_CONFIRM_ABOVE. Runs before the tool body."""
     m = cast(JobManager, ctx.request_context.lifespan_context)
     try:
-        if idempotency_key and m.db.by_idempotency_key(idempotency_key.strip()):
+        if idempotency_key and await m.read(m.db.by_idempotency_key, idempotency_key.strip()):
             return NOT_NEEDED  # that job exists already; nothing new is spent
     except StoreError as error:  # the index cannot be read: ask nobody, start nothing
         raise ToolError(str(error)) from None
     try:
         await m.catalog.prepare(request.provider, request.model)  # an aggregator's uncurated model, read first
         report = m.catalog.estimate(request)
-        if not (idempotency_key or "").strip() and m.twin(request):
+        if not (idempotency_key or "").strip() and await m.read(m.twin, request):
             return NOT_NEEDED  # an identical job is returned instead: nothing new is spent
     except (ProviderError, ValueError):
         return NOT_NEEDED  # the tool body reports what is wrong with the request
     except StoreError as error:
         raise ToolError(str(error)) from None
     try:
-        check = m.budget.check(report.usd)
+        check = await m.read(m.budget.check, report.usd)
     except StoreError as error:
         raise ToolError(str(error)) from None
     if not check.needs_confirmation:
@@ -354,7 +354,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         made, also after a restart."""
         m = engine(ctx)
         try:
-            m.get(job_id)
+            await m.job(job_id)
             row = await m.wait(job_id.strip(), wait_for(ctx, wait_seconds or 0), ProgressReporter(ctx))
         except (UnknownJob, StoreError) as error:
             raise ToolError(str(error)) from None
@@ -401,7 +401,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
             m = engine(ctx)
             await m.catalog.prepare(request.provider, request.model)  # an aggregator's uncurated model, read first
             report = m.catalog.estimate(request)
-            return report.model_copy(update={"budget": m.budget.check(report.usd)})
+            return report.model_copy(update={"budget": await m.read(m.budget.check, report.usd)})
         except (ProviderError, StoreError) as error:
             raise _tool_error(error) from None
 
@@ -420,7 +420,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         """Recent jobs, newest first."""
         m = engine(ctx)
         try:
-            rows = m.db.list(status, limit)
+            rows = await m.read(m.db.list, status, limit)
         except StoreError as error:
             raise _tool_error(error) from None
         return JobList(jobs=[shown(r, ctx) for r in rows])
@@ -450,9 +450,10 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         mime_type="application/json",
         description="The 50 most recent jobs, newest first. Updated whenever any job changes.",
     )
-    def recent_jobs() -> str:
+    async def recent_jobs() -> str:
         m = running[-1]
-        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in m.db.list(None, 50)]).model_dump_json()
+        rows = await m.read(m.db.list, None, 50)
+        return JobList(jobs=[to_job(r, m.settings.wait_seconds) for r in rows]).model_dump_json()
 
     @mcp.resource(
         JOBS_URI + "/{job_id}",
@@ -461,10 +462,10 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         mime_type="application/json",
         description="One job as JSON (the Job shape). Subscribe to hear of every state change.",
     )
-    def job_resource(job_id: str, ctx: Context) -> str:
+    async def job_resource(job_id: str, ctx: Context) -> str:
         m = engine(ctx)
         try:
-            return shown(m.get(job_id), ctx).model_dump_json()
+            return shown(await m.job(job_id), ctx).model_dump_json()
         except UnknownJob as error:  # -32602 (invalid params), as for any resource that does not exist
             raise ResourceNotFoundError(str(error)) from None
 
@@ -492,7 +493,7 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         """A finished job's video or thumbnail as bytes, at most VIDEOGEN_RESOURCE_MAX_MB; -32602 otherwise."""
         m = engine(ctx)
         try:
-            row = m.get(job_id)
+            row = await m.job(job_id)
         except UnknownJob as error:  # -32602 (invalid params), as for any resource that does not exist
             raise ResourceNotFoundError(str(error)) from None
         path = anyio.Path(row.video[field]) if row.video and row.video.get(field) else None

@@ -71,21 +71,21 @@ class JobTasks(Extension):
         if not isinstance(result, CallToolResult) or result.is_error or not result.structured_content:
             return result
         manager: JobManager = ctx.lifespan_context
-        row = manager.get(result.structured_content["job_id"])
+        row = await manager.job(result.structured_content["job_id"])
         if row.terminal:
             return result
         return {"resultType": "task", **task_view(row, manager)}
 
     async def get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        manager, row = _job(ctx, params.task_id)
+        manager, row = await _job(ctx, params.task_id)
         return {"resultType": "complete", **task_view(row, manager, detailed=True)}
 
     async def update(self, ctx: ServerRequestContext[Any, Any], params: TaskUpdateParams) -> dict[str, Any]:
-        _job(ctx, params.task_id)  # our tasks never ask for input: responses are acknowledged and ignored
+        await _job(ctx, params.task_id)  # our tasks never ask for input: responses are acknowledged and ignored
         return {"resultType": "complete"}
 
     async def cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        manager, row = _job(ctx, params.task_id)
+        manager, row = await _job(ctx, params.task_id)
         await manager.cancel(row.job_id)
         return {"resultType": "complete"}
 
@@ -95,11 +95,11 @@ def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
     return bool(capabilities and capabilities.extensions and IDENTIFIER in capabilities.extensions)
 
 
-def _job(ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[JobManager, JobRow]:
+async def _job(ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[JobManager, JobRow]:
     require_client_extension(ctx, IDENTIFIER)
     manager: JobManager = ctx.lifespan_context
     try:
-        return manager, manager.get(task_id)
+        return manager, await manager.job(task_id)
     except UnknownJob:
         raise MCPError(code=INVALID_PARAMS, message=f"Failed to retrieve task: no task {task_id!r}") from None
 

@@ -83,7 +83,13 @@ def gallery_app(store: Any, output_dir: Path, signer: LinkSigner) -> Any:
                 limit = max(1, min(MAX_LIMIT, int(query.get("limit", [DEFAULT_LIMIT])[0])))
             except ValueError:
                 return await _answer(send, 400, b"limit must be a whole number\n", "text/plain")
-            body = json.dumps({"jobs": job_listing(store, output_dir, signer, limit)}).encode()
+            if getattr(store, "offloaded", False):  # PostgreSQL: a network round trip, not on the event loop
+                import anyio.to_thread
+
+                jobs = await anyio.to_thread.run_sync(job_listing, store, output_dir, signer, limit)
+            else:
+                jobs = job_listing(store, output_dir, signer, limit)
+            body = json.dumps({"jobs": jobs}).encode()
             return await _answer(send, 200, body, "application/json")
         await _answer(send, 404, b"not found\n", "text/plain")
 
