@@ -555,11 +555,18 @@ FAILED_SOMEHOW = Rule(
 class TaskProvider(Provider, Generic[A, T]):
     """A provider whose API takes a job by POST and is asked about it by id: a declaration.
 
-    Declare: `submit_path`, `status_path` ("{ref}" is the job's id, quoted), `cancel_path` (None: cannot
-    cancel), the wire models `accepted_model` / `status_model` / `error_model`, and the tables STATUS,
-    ERRORS and FAILURES; write `body(request)`. Override a step where the API differs: `call` (auth or an
-    envelope), `request_body`, `submit_path_for`, `status_url`, `submission_state`, `charged_usd`,
-    `state_message`, `failure_fields`, `cancel`."""
+    Declare: `submit_path`, `status_path` and `cancel_path` ("{ref}" is the job's id, quoted; no cancel_path:
+    the provider cannot cancel), the wire models `accepted_model` / `status_model` / `error_model`, and the
+    tables STATUS (state word -> State), ERRORS and FAILURES (Rule rows; FAILED_SOMEHOW and NO_VIDEO for the
+    rest); write `body(request)`. The steps are shared: the Bearer key of `env_vars[0]`, the submit and its one
+    "no id in the answer" error, the poll (a 404 after our own cancel is that cancel), callbacks read with the
+    status model, the cancel (a 404 is already gone, a refusal says `cancel_refused`), charges from the answer.
+
+    Hooks, where an API differs: `auth_headers` / `http_options` (another header, a per-request token), `call`
+    (an envelope, a token to renew: Kling), `request_body` (the job id in the body), `submit_path_for`,
+    `submit_headers`, `add_callback` (a callback named another way: Google), `submission_state`, `status_url`,
+    `charged_usd`, `state_message`, `failure_fields`, `missing_video`, `fetches_video` (the provider's `fetch`
+    reads the video: Google), `cancel` (DashScope), and any Provider method (`check`, `reconcile`, `fetch`)."""
 
     submit_path: ClassVar[str] = ""
     status_path: ClassVar[str] = ""

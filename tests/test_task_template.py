@@ -155,3 +155,20 @@ async def test_a_submit_answered_without_an_id_is_unconfirmed_and_not_resent(rig
     assert rig.sim.submissions == 1  # sent once: resending could pay twice
     said = error.message.lower()
     assert provider.title.lower() in said and ("before submitting" in said or "looked up by our" in said), said
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_what_a_declaration_says_it_can_do_it_declares(name: str):
+    """supports_cancel agrees with a cancel path (or a cancel of its own); the tables' states are our statuses."""
+    cls = provider_class(name)
+    assert issubclass(cls, TaskProvider)
+    own_cancel = cls.cancel is not TaskProvider.cancel
+    assert cls.supports_cancel == (cls.cancel_path is not None or own_cancel), name
+    assert cls.STATUS and {row.status for row in cls.STATUS.values()} <= {
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+    }
+    assert any(row.status == "succeeded" for row in cls.STATUS.values()), name
