@@ -21,9 +21,8 @@ Choices:
   only; a last frame (Hailuo-02 only) needs a first frame and 768P or 1080P.
 - Cancel: the API has none, so a job cannot be cancelled here: the engine says so.
 - Callbacks: MiniMax first POSTs {"challenge": ...} to `callback_url` and sends status updates only if the
-  same value comes back within 3 s. Our webhook route (server/webhooks.py) answers {"ok", "message"} without
-  echoing it, so callbacks are off (supports_callbacks False) until it does; `parse_callback` already reads
-  the updates (the query's body; the docs list the statuses as processing / success / failed).
+  same value comes back within 3 s; our webhook route (server/webhooks.py) echoes it to a holder of the job's
+  token. `parse_callback` reads the updates (the query's body; the docs list processing / success / failed).
 - No lookup by an id of ours exists, so a lost submit cannot be reconciled.
 - Prices: MiniMax's pay-as-you-go list, per video by model, resolution and length (PRICES). The stored copy of
   the official page read here did not show its video table: the figures are those quoted from it by others (a
@@ -245,7 +244,7 @@ class MiniMaxProvider(Provider):
     default_model = "MiniMax-Hailuo-2.3"  # MiniMax-MCP's default video model
     models = MODELS
     supports_cancel = False  # the API has no cancel
-    supports_callbacks = False  # callback_url needs its challenge echoed, which our webhook route does not do
+    supports_callbacks = True  # our webhook route echoes the URL check's challenge (server/webhooks.py)
 
     def check(self, request: VideoRequest) -> None:
         if request.resolution == "1080P" and request.duration != 6:

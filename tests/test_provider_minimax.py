@@ -117,7 +117,7 @@ def test_declaration() -> None:
     assert china.base_url == "https://api.minimaxi.com"
     assert provider.env_vars == ("MINIMAX_API_KEY",) and provider.secrets() == [KEY]
     assert MiniMaxProvider({}).missing_env() == ["MINIMAX_API_KEY"]
-    assert not provider.supports_cancel and not provider.supports_callbacks
+    assert not provider.supports_cancel and provider.supports_callbacks
     modes = {m.id: m.modes for m in MODELS}
     assert modes == {
         "MiniMax-Hailuo-2.3": ("text_to_video", "image_to_video"),
@@ -569,3 +569,30 @@ def test_minimaxs_own_options_go_on_the_wire_and_are_checked():
     assert "prompt_optimizer" not in mm.body(VideoRequest(**fields))  # unset: MiniMax's default (true)
     with pytest.raises(InvalidRequest, match="prompt_optimizer must be true or false"):
         mm.check(VideoRequest(**fields, options={"prompt_optimizer": "no"}))
+
+
+async def test_a_job_ends_by_callback_once_the_webhook_route_echoes_the_challenge(
+    base: str, sim: Simulator, mm_env: dict[str, str]
+):
+    import test_transports as transports
+
+    from providers.simulators.common import free_port
+
+    port = free_port()
+    server_env = {
+        **mm_env,
+        "VIDEOGEN_POLL_SCALE": "0.05",  # the first safety-net poll comes long after the callbacks
+        "VIDEOGEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    with transports.serving(server_env, "streamable-http", port=port) as served:
+        async with Client(f"{served}/mcp") as client:
+            result = await client.call_tool(
+                "generate_video", {"prompt": f"a lighthouse {QUICK}", "provider": "minimax", "wait_seconds": 20}
+            )
+    job = result.structured_content
+    ref = job["provider_job_id"]
+    assert job["status"] == "succeeded", (job, sim.jobs[ref].extra, sim.callbacks_delivered, sim.polls)
+    assert sim.jobs[ref].extra["callback_verified"] is True  # the challenge came back as sent
+    # The success names a file id, not a URL: it asks for the one poll that reads the download link.
+    assert sim.polls[ref] == 1 and sim.callbacks_delivered[ref] >= 2
+    assert sim.downloads[ref] == 1 and Path(job["video"]["path"]).stat().st_size > 0

@@ -77,11 +77,13 @@ def _age_clock(created: float) -> Callable[[], float]:
 
 def _is_news(row: JobRow, snapshot: Snapshot | None) -> bool:
     """Whether a callback tells the job's watcher something: a later state than the job has and than the
-    callback already waiting. An unreadable one (None) asks for a poll, unless news is waiting already."""
+    callback already waiting. An unreadable one (None) asks for a poll, unless a poll is asked for already: it
+    replaces a waiting snapshot, since the poll reads the latest state (a success that names only a file id,
+    arriving before the watcher took the "running" update, must not be dropped)."""
     if STAGE.get(row.status, 2) >= STAGE["downloading"]:
         return False
     if snapshot is None:
-        return row.callback is None
+        return row.callback is None or row.callback.get("snapshot") is not None
     waiting = (row.callback or {}).get("snapshot") or {}
     return STAGE[snapshot.status] > max(STAGE.get(row.status, 2), STAGE.get(waiting.get("status", ""), -1))
 
