@@ -275,6 +275,7 @@ def _confirm(m: Any, args: argparse.Namespace) -> bool:
 
 async def _generate(args: argparse.Namespace) -> int:
     async with _engine(named_files=[*(args.images or []), *([args.end_image] if args.end_image else [])]) as m:
+        await m.catalog.prepare(args.provider, args.model)  # an aggregator's uncurated model, read first
         if not _confirm(m, args):
             return EXIT_USAGE
         row = await m.submit(_request(args), args.idempotency_key)
@@ -335,6 +336,7 @@ async def _models(args: argparse.Namespace) -> int:
 
 async def _cost(args: argparse.Namespace) -> int:
     async with _engine(resume=False) as m:
+        await m.catalog.prepare(args.provider, args.model)
         report = m.catalog.estimate(_request(args))
         if args.json:
             print(report.model_dump_json(indent=2))

@@ -351,3 +351,16 @@ async def test_a_search_without_a_provider_skips_catalogues_it_has_no_key_for(ag
         found = (await tool(client, "list_models", search="kling 2.1")).structured_content
     assert {(row["provider"], row["model"]) for row in found["models"]} >= {("fal", KLING_21), ("fal", KLING_21_I2V)}
     assert "could not be searched" not in found["note"]
+
+
+def test_the_command_line_prices_and_makes_a_video_on_an_uncurated_fal_endpoint(agg_env: dict[str, str], sims: Any):
+    from test_cli import cli
+
+    fal, _ = sims
+    priced = cli(agg_env, "cost", "--provider", "fal", "--model", KLING_21, "--json", "a lighthouse")
+    assert priced.returncode == 0, priced.stderr
+    assert json.loads(priced.stdout)["usd"] == 0.25  # read from fal's pricing API, as through the tools
+    made = cli(agg_env, "generate", "--provider", "fal", "--model", KLING_21, f"a lighthouse {QUICK}")
+    assert made.returncode == 0, made.stderr
+    assert probe(Path(made.stdout.strip())).duration_seconds > 4.8
+    assert only_job(fal).extra["endpoint"] == KLING_21

@@ -36,6 +36,7 @@ class Submitting(EngineParts):
             raise ProviderError(
                 ErrorCode.INVALID_INPUT, "idempotency_key must be at most 200 printable characters (valid Unicode)"
             )
+        await self.catalog.prepare(args.provider, args.model)  # an aggregator's uncurated model, read first
         provider, spec, request = self.catalog.resolve(args)
         request_sha256 = common._request_sha256(provider, spec, request)
         if key and (existing := await self.read(self.db.by_idempotency_key, key)):
