@@ -721,7 +721,13 @@ class TaskProvider(Provider, Generic[A, T]):
             if error.code == ErrorCode.NOT_FOUND and submission.state.get("cancelled"):
                 return Snapshot(status="cancelled", message=self.cancelled_message.format(title=self.title))
             raise
-        task = self.status_model.read(answer)
+        return self.read_status(answer, submission, request)
+
+    def read_status(
+        self, body: Any, submission: Submission | None = None, request: VideoRequest | None = None
+    ) -> Snapshot:
+        """A status answer's JSON in our terms; one that is not a status answer is TRANSIENT (asked again)."""
+        task = self.status_model.read(body)
         if task is None or not task.readable():
             raise ProviderError(ErrorCode.TRANSIENT, self.unreadable.format(title=self.title))
         return self.snapshot(task, submission, request)

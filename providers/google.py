@@ -543,7 +543,4 @@ error_for = GoogleProvider.error_for
 
 def snapshot(body: Any) -> Snapshot:
     """An Interaction in our terms."""
-    found = Interaction.read(body)
-    if found is None:
-        raise ProviderError(ErrorCode.TRANSIENT, GoogleProvider.unreadable)
-    return GoogleProvider({}).snapshot(found)
+    return GoogleProvider({}).read_status(body)

@@ -25,24 +25,26 @@ from __future__ import annotations
 
 import random
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import anyio.to_thread
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    Provider,
-    ProviderError,
     ProviderErrorInfo,
+    Rule,
     Snapshot,
-    Submission,
+    State,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    json_body,
+    Wire,
 )
 
 RUNWAY_VERSION = "2024-11-06"
@@ -212,15 +214,172 @@ MODELS: tuple[ModelSpec, ...] = (
 )
 
 
-class RunwayProvider(Provider):
+# -- the declaration: Runway's answers (task_retrieve_response.py, *_create_response.py) as typed wire models,
+# read tolerantly, and what each status, failureCode and error answer means in our terms.
+
+CANCELLED_BY_US = "cancelled at Runway (a cancel there does not refund a task it found running)"
+
+
+class Credits(Wire):
+    credits: float | None = None
+
+
+class CreatedTask(Accepted):
+    """POST /v1/{text,image}_to_video: {"id", "estimatedCost": {"credits"}} (the most the task may charge)."""
+
+    id: str = ""
+    estimated_cost: Credits | None = Field(None, alias="estimatedCost")
+
+
+class Task(TaskAnswer):
+    """GET /v1/tasks/{id}. `cost` is on terminal tasks: the credits that stay charged after refunds."""
+
+    id: str = ""
+    status: str = ""
+    progress: float | None = None
+    output: list[str] = Field(default_factory=list)
+    failure: str = ""
+    failure_code: str = Field("", alias="failureCode")
+    cost: Credits | None = None
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _fraction(cls, value: Any) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        value = value / 100 if value > 1 else value  # documented as a float, range unstated: accept percent too
+        return min(1.0, max(0.0, float(value)))
+
+    @field_validator("failure", "failure_code", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        return "" if value is None else value
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    def charged_usd(self) -> float | None:
+        credits = self.cost.credits if self.cost else None
+        return None if credits is None else round(credits * USD_PER_CREDIT, 4)
+
+    def job_video(self) -> str | None:
+        return self.output[0] if self.output else None
+
+    def job_progress(self) -> float | None:
+        return self.progress
+
+    def job_charge(self) -> float | None:
+        return self.charged_usd()
+
+    def job_failure(self) -> tuple[str, str]:
+        return self.failure_code, self.failure
+
+
+class Problem(ErrorAnswer):
+    """Runway's error body {"error": "...", "issues": [{"path": [...], "message": "..."}]}."""
+
+    def error_text(self) -> str:
+        body = self.raw
+        if not isinstance(body, dict):
+            return ""
+        parts = [str(body.get("error") or "").strip().rstrip(".")]
+        for issue in body.get("issues") or []:
+            if isinstance(issue, dict) and issue.get("message"):
+                where = ".".join(str(p) for p in issue.get("path") or [])
+                parts.append(f"{where}: {issue['message']}" if where else str(issue["message"]))
+        text = "; ".join(p for p in parts if p)
+        return text if len(text) <= 500 else text[:499] + "…"
+
+
+STATUS = {  # every terminal status carries the charge Runway reports
+    "PENDING": State("queued", "waiting in Runway's queue"),
+    "THROTTLED": State(
+        "queued", "throttled: the Runway organisation is at its concurrency limit; starts when a task finishes"
+    ),
+    "RUNNING": State("running", "generating ({progress:.0%})"),
+    "SUCCEEDED": State("succeeded"),
+    "FAILED": State("failed"),
+    "CANCELLED": State("cancelled", "cancelled at Runway"),
+}
+# failureCode (docs.dev.runwayml.com/errors/task-failures) -> our code, whether resubmitting may help, advice.
+# The first prefix found at the start of any dotted part wins, so SAFETY.INPUT.TEXT and
+# INPUT_PREPROCESSING.SAFETY.TEXT are both moderation, and INPUT_PREPROCESSING.INTERNAL is Runway's fault.
+FAILURES = tuple(
+    Rule(code, "Runway task failed ({said}){reason}. " + advice + ".", match=rf"(?i)(^|\.){prefix}", retryable=retry)
+    for prefix, code, retry, advice in (
+        ("SAFETY", ErrorCode.CONTENT_POLICY, False, "Runway's moderation blocked it; change the prompt or image"),
+        ("ASSET", ErrorCode.INVALID_INPUT, False, "Runway could not use the input image; pass a valid JPEG/PNG/WebP"),
+        ("INTERNAL", ErrorCode.PROVIDER_FAILED, True, "a fault inside Runway; submitting again usually works"),
+        ("INPUT", ErrorCode.INVALID_INPUT, False, "Runway could not use the input; check the prompt and image"),
+    )
+)
+# HTTP errors (docs: api-details/errors).
+ERRORS = (
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        "Runway: not enough credits for this task{said}. Buy credits in the Runway developer portal "
+        "(dev.runwayml.com, Billing) or choose a cheaper model or shorter duration.",
+        status=400,
+        text="credit",
+        retryable=False,
+    ),
+    Rule(ErrorCode.INVALID_INPUT, "Runway rejected the request (HTTP {status}){said}.", status=(400, 422)),
+    Rule(
+        ErrorCode.AUTH,
+        "Runway rejected the API key (HTTP {status}){said}. Check RUNWAYML_API_SECRET: a key from "
+        "dev.runwayml.com, 'key_' and 128 hex digits with no spaces, not disabled.",
+        status=(401, 403),
+    ),
+    Rule(
+        ErrorCode.NOT_FOUND,
+        "Runway has no such task (HTTP 404){said}: it was deleted, or made with another organisation's key.",
+        status=404,
+    ),
+    Rule(
+        ErrorCode.RATE_LIMITED,
+        "Runway rate limit reached (HTTP 429){said}: too many requests, or the tier's daily generation "
+        "limit. Wait and try again, or raise the tier at dev.runwayml.com.",
+        status=429,
+    ),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "Runway is overloaded or shedding load (HTTP {status}){said}; try again shortly.",
+        status=range(500, 600),
+    ),
+)
+
+
+class RunwayProvider(TaskProvider[CreatedTask, Task]):
     name = "runway"
     title = "Runway"
     env_vars = ("RUNWAYML_API_SECRET",)
     base_url_default = "https://api.dev.runwayml.com"
     default_model = "gen4.5"
     models = MODELS
-    supports_cancel = True
+    supports_cancel = True  # DELETE: cancels a task that has not finished, deletes one that has
     # Retries: the shared default (3 retries, 0.5 s doubling to 8 s; the SDK does 2).
+
+    status_path = "/v1/tasks/{ref}"
+    cancel_path = "/v1/tasks/{ref}"  # afterwards the task cannot be fetched: a 404 is that cancel
+    cancelled_message = CANCELLED_BY_US
+    id_field = "task id"
+    where_to_check = "the Runway developer portal's task history"
+    unreadable = "Runway answered a status check with something that is not a task"
+    accepted_model = CreatedTask
+    status_model = Task
+    error_model = Problem
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "Runway reports {state}; still watching")  # not an end, as in the SDK's loop
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Runway task failed ({said}){reason}. see the Runway task's history.",
+        retryable=False,
+    )
+    NO_VIDEO = Rule(ErrorCode.PROVIDER_FAILED, "Runway finished with no output video", retryable=False)
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         """About a dozen checks per typical run, 5-10 s apart (the SDK waits 6 s +/- 1.5 s); every 15 s
@@ -251,38 +410,17 @@ class RunwayProvider(Provider):
                 )
 
     # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        body = await anyio.to_thread.run_sync(self.body, request)  # may read and re-encode images
-        path = "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
-        created = _parse(CreatedTask, json_body(await self.http.request("POST", path, json=body)))
-        if created is None or not created.id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                "Runway answered the submit without a task id; the task may exist and be charged. "
-                "Check the Runway developer portal's task history before submitting again.",
-                retryable=False,
-            )
-        credits = created.estimated_cost.credits if created.estimated_cost else None
-        return Submission(ref=created.id, state={"estimated_credits": credits} if credits is not None else {})
+    def submit_path_for(self, request: VideoRequest) -> str:
+        return "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
 
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        # Each read also hands out fresh output URLs (they expire in 24-48 h).
-        try:
-            response = await self.http.request("GET", f"/v1/tasks/{quote(submission.ref, safe='')}")
-        except ProviderError as error:
-            # Runway forgets a task once it is cancelled: after our own DELETE a 404 is that cancel.
-            if error.code == ErrorCode.NOT_FOUND and submission.state.get("cancelled"):
-                return Snapshot(status="cancelled", message=CANCELLED_BY_US)
-            raise
-        return snapshot(json_body(response))
+    def submission_state(self, accepted: CreatedTask, request: VideoRequest) -> dict[str, Any]:
+        credits = accepted.estimated_cost.credits if accepted.estimated_cost else None
+        return {"estimated_credits": credits} if credits is not None else {}
 
-    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
-        try:
-            await self.http.request("DELETE", f"/v1/tasks/{quote(submission.ref, safe='')}")
-        except ProviderError as error:
-            if error.code != ErrorCode.NOT_FOUND:  # already gone: nothing left to cancel
-                raise
-        submission.state["cancelled"] = True  # stored by the engine: a later 404 is this cancel, not a loss
+    def failure_fields(self, task: Task, matched: str) -> dict[str, Any]:
+        """{said}: "<failureCode>): <failure>" as the FAILURES messages quote it."""
+        reason = f": {task.failure.rstrip('.')}" if task.failure else ""
+        return {"said": task.failure_code or "no code", "reason": reason}
 
     # -- request mapping -----------------------------------------------------------------------
     def body(self, request: VideoRequest) -> dict[str, Any]:
@@ -332,177 +470,18 @@ class RunwayProvider(Provider):
         return {
             "headers": {"X-Runway-Version": RUNWAY_VERSION},
             "auth": lambda: {"Authorization": f"Bearer {key}"},
-            "error_mapper": error_for,
+            "error_mapper": self.error_for,
         }
 
 
-# -- Runway's answers (task_retrieve_response.py, *_create_response.py), read tolerantly ------------------
-
-CANCELLED_BY_US = "cancelled at Runway (a cancel there does not refund a task it found running)"
-
-
-class _Wire(BaseModel):
-    """Extra fields are ignored: Runway adds fields without a new API version."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
-
-
-class Credits(_Wire):
-    credits: float | None = None
-
-
-class CreatedTask(_Wire):
-    """POST /v1/{text,image}_to_video: {"id", "estimatedCost": {"credits"}} (the most the task may charge)."""
-
-    id: str = ""
-    estimated_cost: Credits | None = Field(None, alias="estimatedCost")
-
-
-class Task(_Wire):
-    """GET /v1/tasks/{id}. `cost` is on terminal tasks: the credits that stay charged after refunds."""
-
-    id: str = ""
-    status: str = ""
-    progress: float | None = None
-    output: list[str] = Field(default_factory=list)
-    failure: str = ""
-    failure_code: str = Field("", alias="failureCode")
-    cost: Credits | None = None
-
-    @field_validator("progress", mode="before")
-    @classmethod
-    def _fraction(cls, value: Any) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        value = value / 100 if value > 1 else value  # documented as a float, range unstated: accept percent too
-        return min(1.0, max(0.0, float(value)))
-
-    @field_validator("failure", "failure_code", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> str:
-        return "" if value is None else value
-
-    @field_validator("output", mode="before")
-    @classmethod
-    def _urls(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    def charged_usd(self) -> float | None:
-        credits = self.cost.credits if self.cost else None
-        return None if credits is None else round(credits * USD_PER_CREDIT, 4)
-
-
-def _parse(model: type[_Wire], body: Any) -> Any:
-    """`body` as `model`, or None when it is not that shape (not an object, wrong types)."""
-    if not isinstance(body, dict):
-        return None
-    try:
-        return model.model_validate(body)
-    except ValidationError:
-        return None
+# Kept for callers of the module's functions (tests): the declaration's shared steps.
+error_for = RunwayProvider.error_for
 
 
 def snapshot(body: Any) -> Snapshot:
-    """A task from GET /v1/tasks/{id} in our terms. Every terminal status carries the charge Runway reports."""
-    task = _parse(Task, body)
-    if task is None:
-        raise ProviderError(ErrorCode.TRANSIENT, "Runway answered a status check with something that is not a task")
-    status = task.status
-    if status == "PENDING":
-        return Snapshot(status="queued", message="waiting in Runway's queue")
-    if status == "THROTTLED":
-        return Snapshot(
-            status="queued",
-            message="throttled: the Runway organisation is at its concurrency limit; starts when a task finishes",
-        )
-    if status == "SUCCEEDED":
-        if not task.output:
-            error = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Runway finished with no output video")
-            return Snapshot(status="failed", error=error, message=error.message, charged_usd=task.charged_usd())
-        return Snapshot(status="succeeded", progress=1.0, video_url=task.output[0], charged_usd=task.charged_usd())
-    if status == "FAILED":
-        error = failure_error(task.failure_code, task.failure)
-        return Snapshot(status="failed", error=error, message=error.message, charged_usd=task.charged_usd())
-    if status == "CANCELLED":
-        return Snapshot(status="cancelled", message="cancelled at Runway", charged_usd=task.charged_usd())
-    if status == "RUNNING":
-        progress = task.progress
-        return Snapshot(status="running", progress=progress, message=f"generating ({progress or 0:.0%})")
-    # Like the SDK's own wait loop: a status Runway adds later is not an end, keep watching.
-    return Snapshot(status="running", message=f"Runway reports {status}; still watching")
-
-
-# failureCode (docs.dev.runwayml.com/errors/task-failures) -> our code, whether resubmitting may help, advice.
-# The first prefix found at the start of any dotted part wins, so SAFETY.INPUT.TEXT and
-# INPUT_PREPROCESSING.SAFETY.TEXT are both moderation, and INPUT_PREPROCESSING.INTERNAL is Runway's fault.
-FAILURES: tuple[tuple[str, ErrorCode, bool, str], ...] = (
-    ("SAFETY", ErrorCode.CONTENT_POLICY, False, "Runway's moderation blocked it; change the prompt or image"),
-    ("ASSET", ErrorCode.INVALID_INPUT, False, "Runway could not use the input image; pass a valid JPEG/PNG/WebP"),
-    ("INTERNAL", ErrorCode.PROVIDER_FAILED, True, "a fault inside Runway; submitting again usually works"),
-    ("INPUT", ErrorCode.INVALID_INPUT, False, "Runway could not use the input; check the prompt and image"),
-)
+    """A task from GET /v1/tasks/{id} in our terms."""
+    return RunwayProvider({}).read_status(body)
 
 
 def failure_error(code: str, failure: str) -> ProviderErrorInfo:
-    parts = code.upper().split(".")
-    found = next((row for row in FAILURES if any(part.startswith(row[0]) for part in parts)), None)
-    _, ours, retryable, advice = found or ("", ErrorCode.PROVIDER_FAILED, False, "see the Runway task's history")
-    reason = f": {failure.rstrip('.')}" if failure else ""
-    return ProviderErrorInfo(
-        code=ours, message=f"Runway task failed ({code or 'no code'}){reason}. {advice}.", retryable=retryable
-    )
-
-
-# -- HTTP errors -----------------------------------------------------------------------------------
-
-
-def _detail(response: Any) -> str:
-    """Runway's error body {"error": "...", "issues": [{"path": [...], "message": "..."}]} as one line."""
-    body = json_body(response)
-    if not isinstance(body, dict):
-        return ""
-    parts = [str(body.get("error") or "").strip().rstrip(".")]
-    for issue in body.get("issues") or []:
-        if isinstance(issue, dict) and issue.get("message"):
-            where = ".".join(str(p) for p in issue.get("path") or [])
-            parts.append(f"{where}: {issue['message']}" if where else str(issue["message"]))
-    text = "; ".join(p for p in parts if p)
-    return text if len(text) <= 500 else text[:499] + "…"
-
-
-def error_for(response: Any) -> ProviderError | None:
-    """Runway's HTTP errors (docs: api-details/errors) in our terms; None leaves others to the default."""
-    status = response.status_code
-    detail = _detail(response)
-    said = f": {detail}" if detail else ""
-    if status == 400 and "credit" in detail.lower():
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"Runway: not enough credits for this task{said}. Buy credits in the Runway developer portal "
-            "(dev.runwayml.com, Billing) or choose a cheaper model or shorter duration.",
-            retryable=False,
-        )
-    if status in (400, 422):
-        return ProviderError(ErrorCode.INVALID_INPUT, f"Runway rejected the request (HTTP {status}){said}.")
-    if status in (401, 403):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"Runway rejected the API key (HTTP {status}){said}. Check RUNWAYML_API_SECRET: a key from "
-            "dev.runwayml.com, 'key_' and 128 hex digits with no spaces, not disabled.",
-        )
-    if status == 404:
-        return ProviderError(
-            ErrorCode.NOT_FOUND,
-            f"Runway has no such task (HTTP 404){said}: it was deleted, or made with another organisation's key.",
-        )
-    if status == 429:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"Runway rate limit reached (HTTP 429){said}: too many requests, or the tier's daily generation "
-            "limit. Wait and try again, or raise the tier at dev.runwayml.com.",
-        )
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"Runway is overloaded or shedding load (HTTP {status}){said}; try again shortly."
-        )
-    return None
+    return RunwayProvider({}).failure(Task(status="FAILED", failure_code=code, failure=failure))
