@@ -271,7 +271,7 @@ class PostgresIndex:
         import psycopg
 
         try:
-            found = self.db.execute(f"SELECT {FIELDS} FROM jobs").fetchall()  # type: ignore[arg-type]
+            found = self.db.execute(f"SELECT {FIELDS} FROM jobs").fetchall()
         except psycopg.errors.UndefinedTable:  # not created yet
             return {}
         return {r["job_id"]: _decoded(dict(r)) for r in found}
