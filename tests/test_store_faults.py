@@ -202,3 +202,118 @@ async def test_a_thumbnail_that_cannot_be_written_leaves_the_video_delivered(env
     assert done.status == "succeeded", done.error
     assert done.video["thumbnail_path"] is None
     verify(Path(done.video["path"]))
+
+
+# -- PostgreSQL gone ----------------------------------------------------------------------------------------
+
+
+class Hop:
+    """A TCP hop between the server and PostgreSQL that can go down (every connection cut, new ones refused,
+    as when the database server stops or its host is gone) and come back on the same port."""
+
+    def __init__(self, target_port: int):
+        import socket
+
+        self._socket = socket
+        self.target = target_port
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._open: list = []
+        self._listener = None
+        self.up()
+
+    def up(self) -> None:
+        import threading
+
+        listener = self._socket.socket()
+        listener.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with suppress_os_error():  # wakes the thread blocked in accept (close alone does not, on Linux)
+                listener.shutdown(self._socket.SHUT_RDWR)
+            listener.close()
+        for s in self._open:
+            with suppress_os_error():
+                s.shutdown(self._socket.SHUT_RDWR)
+            s.close()
+        self._open.clear()
+
+    def _accept(self, listener) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = self._socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            self._open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with suppress_os_error():
+                sink.shutdown(2)
+
+
+def suppress_os_error():
+    from contextlib import suppress
+
+    return suppress(OSError)
+
+
+async def test_postgresql_gone_fails_tool_calls_clearly_and_the_server_recovers(env, postgres_url):
+    from urllib.parse import urlsplit
+
+    from server.store_pg import redact_url
+    from tests.conftest import PG_PASSWORD
+
+    port = urlsplit(postgres_url).port
+    hop = Hop(port)
+    url = postgres_url.replace(f":{port}/", f":{hop.port}/")
+    settings = fast_store(env, VIDEOGEN_DATABASE_URL=url, VIDEOGEN_LEASE_SECONDS="0.9")
+    try:
+        async with Client(build_server(settings)) as client:
+            started = await client.call_tool("generate_video", {"prompt": "before", "wait_seconds": 0, **FAST})
+            job_id = started.structured_content["job_id"]
+            hop.down()  # the database is gone while the job runs and finishes at the provider
+            refused = await client.call_tool("generate_video", {"prompt": "during", **FAST})
+            assert refused.is_error  # an error for this call only; the server goes on
+            text = refused.content[0].text
+            assert redact_url(url) in text and PG_PASSWORD not in text and "\n" not in text, text
+            assert "check that PostgreSQL is running" in text, text
+            status = await client.call_tool("get_status", {"job_id": job_id})
+            assert status.is_error and PG_PASSWORD not in status.content[0].text, status.content[0].text
+            await anyio.sleep(2.0)  # the job's writes and the housekeeping meet the outage meanwhile
+            hop.up()
+            # Calls fail (clearly) until the pool has connected again (it retries with a backoff of seconds);
+            # the job, held meanwhile, then finishes.
+            with anyio.fail_after(40):
+                while (done := await client.call_tool("get_status", {"job_id": job_id, "wait_seconds": 5})).is_error:
+                    assert "couldn't get a connection" in done.content[0].text, done.content[0].text
+                    await anyio.sleep(0.2)
+                while done.structured_content["status"] != "succeeded":
+                    done = await client.call_tool("get_status", {"job_id": job_id, "wait_seconds": 5})
+            after = await client.call_tool("generate_video", {"prompt": "after", **FAST})
+            assert after.structured_content["status"] == "succeeded", after.content
+    finally:
+        hop.down()
+    verify(Path(done.structured_content["video"]["path"]))
