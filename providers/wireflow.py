@@ -53,9 +53,11 @@ from providers.base import (
     Provider,
     ProviderError,
     ProviderErrorInfo,
+    Rule,
     Snapshot,
     Submission,
     VideoRequest,
+    find_rule,
     json_body,
 )
 from providers.http import RetryPolicy, backoff_delay, parse_retry_after
@@ -431,19 +433,38 @@ def _progress(value: float | None) -> float | None:
     return None if value is None else max(0.0, min(1.0, value / 100 if value > 1 else value))
 
 
+# A failed run's reason (the Kling node's error) -> what it is and what to do; {where} names the execution.
+FAILURES = (
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "Wireflow: Kling refused the request on content grounds: {reason}. Rephrase the prompt or use another "
+        "image{where}.",
+        text=_CONTENT.pattern,
+        retryable=False,
+    ),
+    Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Wireflow: the Kling node failed: {reason}; this looks temporary: submitting again may work{where}.",
+        text=_PASSING.pattern,
+        retryable=True,
+    ),
+    Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Wireflow: the Kling node failed: {reason}; check the prompt and the image{where}.",
+        retryable=False,
+    ),
+)
+
+
 def failure(text: str, where: str = "") -> ProviderErrorInfo:
-    """A failed run in our terms: refusals on content grounds apart, passing faults marked retryable."""
+    """A failed run in our terms, by FAILURES: refusals on content grounds apart, passing faults retryable."""
     text = text or "no reason given"
-    if _CONTENT.search(text):
-        message = (
-            f"Wireflow: Kling refused the request on content grounds: {text}. "
-            f"Rephrase the prompt or use another image{where}."
-        )
-        return ProviderErrorInfo(code=ErrorCode.CONTENT_POLICY, message=message, retryable=False)
-    passing = bool(_PASSING.search(text))
-    hint = "this looks temporary: submitting again may work" if passing else "check the prompt and the image"
-    message = f"Wireflow: the Kling node failed: {text}; {hint}{where}."
-    return ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message=message, retryable=passing)
+    found = find_rule(FAILURES, text=text)
+    assert found is not None  # the last row has no condition
+    rule = found[0]
+    return ProviderErrorInfo(
+        code=rule.code, message=rule.render({"reason": text, "where": where}), retryable=bool(rule.retryable)
+    )
 
 
 def read_poll(body: Any, video_node: str = VIDEO_NODE, where: str = "") -> Snapshot:
@@ -481,49 +502,58 @@ def _error_text(error: ErrorBody) -> str:
     return "; ".join(part.rstrip(". ") for part in parts if part)[:500]
 
 
+_SERVER = "Wireflow server error (HTTP {status}) on {where}: {detail}; it may pass: retry in a minute{ref}."
+# Wireflow's error answers by status, each with what to do and the request id for its support; the last row
+# takes every status the others do not.
+ERRORS = (
+    Rule(
+        ErrorCode.AUTH,
+        "Wireflow rejected the API key (HTTP {status}: {detail}). Set WIREFLOW_API_KEY to a valid key; keys start "
+        f"with sk- and are made under API keys at {SETTINGS_PAGE}{{ref}}.",
+        status=(401, 403),
+    ),
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        f"Wireflow: not enough credits: {{amounts}}. Top up under Billing at {SETTINGS_PAGE}, or pick a shorter or "
+        "cheaper video{ref}.",
+        status=402,
+    ),
+    Rule(ErrorCode.NOT_FOUND, "Wireflow: not found ({detail}) on {where}{ref}.", status=(404, 410)),
+    Rule(ErrorCode.RATE_LIMITED, "Wireflow rate limit reached{plan}: {detail}{after}{ref}.", status=429),
+    Rule(ErrorCode.TRANSIENT, _SERVER, status=range(500, 1000)),
+    Rule(ErrorCode.TRANSIENT, _SERVER, status=408),
+    Rule(ErrorCode.INVALID_INPUT, "Wireflow refused the request (HTTP {status}): {detail}{ref}."),
+)
+
+
 def map_error(response: httpx.Response) -> ProviderError:
-    """Wireflow's error answers, each with what to do about it and the request id for its support."""
+    """Wireflow's error answers in our terms, by ERRORS; the figures its messages quote come from the body
+    (402's credits, 429's retryAfter) and the headers (the request id, the plan's limit, Retry-After)."""
     status = response.status_code
     body = ErrorBody.read(json_body(response))
     detail = _error_text(body) or f"HTTP {status}"
     request_id = response.headers.get("x-request-id")
-    ref = f" (request id {request_id})" if request_id else ""
-    where = f"{response.request.method} {response.request.url.path}"
-    if status in (401, 403):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"Wireflow rejected the API key (HTTP {status}: {detail}). Set WIREFLOW_API_KEY to a valid key; "
-            f"keys start with sk- and are made under API keys at {SETTINGS_PAGE}{ref}.",
-        )
-    if status == 402:
-        need, have = body.requiredCredits, body.availableCredits
-        balance = f"{have:g}" if have is not None else "fewer"
-        amounts = f"this run needs {need:g} credits and the account has {balance}" if need is not None else detail
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"Wireflow: not enough credits: {amounts}. Top up under Billing at {SETTINGS_PAGE}, or pick a shorter or "
-            f"cheaper video{ref}.",
-        )
-    if status in (404, 410):
-        return ProviderError(ErrorCode.NOT_FOUND, f"Wireflow: not found ({detail}) on {where}{ref}.")
+    wait = None
     if status == 429:
         wait = parse_retry_after(response.headers)
         if wait is None and body.retryAfter is not None:  # the docs' body: {"error", "retryAfter": <epoch>}
             wait = parse_retry_after({"x-ratelimit-reset": f"{body.retryAfter:.0f}"})
-        limit = response.headers.get("x-ratelimit-limit")
-        plan = f" ({limit} requests a minute on this plan)" if limit else ""
-        after = f"; retry in {math.ceil(wait)} s" if wait is not None else ""
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"Wireflow rate limit reached{plan}: {detail}{after}{ref}.",
-            retry_after=wait,
-        )
-    if status >= 500 or status == 408:
-        return ProviderError(
-            ErrorCode.TRANSIENT,
-            f"Wireflow server error (HTTP {status}) on {where}: {detail}; it may pass: retry in a minute{ref}.",
-        )
-    return ProviderError(ErrorCode.INVALID_INPUT, f"Wireflow refused the request (HTTP {status}): {detail}{ref}.")
+    need, have = body.requiredCredits, body.availableCredits
+    balance = f"{have:g}" if have is not None else "fewer"
+    limit = response.headers.get("x-ratelimit-limit")
+    fields = {
+        "status": status,
+        "detail": detail,
+        "ref": f" (request id {request_id})" if request_id else "",
+        "where": f"{response.request.method} {response.request.url.path}",
+        "amounts": f"this run needs {need:g} credits and the account has {balance}" if need is not None else detail,
+        "plan": f" ({limit} requests a minute on this plan)" if limit else "",
+        "after": f"; retry in {math.ceil(wait)} s" if wait is not None else "",
+    }
+    found = find_rule(ERRORS, status=status, text=detail)
+    assert found is not None  # the last row has no condition
+    rule = found[0]
+    return ProviderError(rule.code, rule.render(fields), retryable=rule.retryable, retry_after=wait)
 
 
 # -- rate limits ----------------------------------------------------------------------------------
