@@ -356,6 +356,19 @@ async def test_a_cancel_asked_of_one_replica_reaches_the_one_following_the_job_a
         assert (await a.job(job.job_id)).status == "cancelled"
 
 
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_the_engine_on_postgresql_runs_under_trio_too(env, postgres_url: str, anyio_backend: str):
+    """Sync psycopg in worker threads (not psycopg's asyncio-only async API): the store, its off-loop reads and
+    the LISTEN thread's wake-ups work under trio as under asyncio."""
+    a_settings, b_settings = two_replicas(env, postgres_url, VIDEOGEN_DEMO_LATENCY="1")
+    async with JobManager(a_settings) as a, JobManager(b_settings) as b:
+        job = await a.submit(RequestArgs(prompt="under trio", **FAST))
+        with anyio.fail_after(15):  # b looks on its own only every 30 s: the notification wakes it
+            done = await b.wait(job.job_id, 25)
+        assert done.status == "succeeded" and time.time() - done.finished_at < 2.0
+
+
 # -- failures: one line, the database named, never its password ---------------------------------------------
 
 
