@@ -4,11 +4,14 @@ Wire contract from the official SDK (dashscope 2.0.2: aigc/video_synthesis.py, c
 common/constants.py, api_entities/http_request.py, api_request_factory.py, common/utils.py) and the Model Studio
 docs (alibabacloud.com/help/en/model-studio: text-to-video and image-to-video API references):
   POST /services/aigc/video-generation/video-synthesis, header `X-DashScope-Async: enable` (the docs: HTTP calls
-       are asynchronous only), body {model, input: {prompt, negative_prompt, img_url}, parameters: {size "W*H" |
-       resolution "480P"/"720P", duration, seed, prompt_extend, watermark}} -> {output: {task_id, task_status},
-       request_id}
+       are asynchronous only), body {model, input: {prompt, negative_prompt, img_url, audio_url}, parameters:
+       {size "W*H" | resolution "480P"/"720P"/"1080P", duration, seed, prompt_extend, watermark, audio,
+       shot_type}} -> {output: {task_id, task_status}, request_id}
+  POST /services/aigc/image2video/video-synthesis: the first-and-last-frame models (*-kf2v-*: the SDK switches
+       to task "image2video" for them), input {prompt, first_frame_url, last_frame_url}
   GET  /tasks/{task_id} -> {output: {task_id, task_status: PENDING | RUNNING | SUSPENDED | SUCCEEDED | FAILED |
-       CANCELED | UNKNOWN, video_url, code, message}, usage: {video_duration, video_ratio, video_count}}
+       CANCELED | UNKNOWN, video_url, code, message}, usage: {video_duration, video_ratio, video_count} (Wan 2.1 /
+       2.2) or {duration, output_video_duration, video_count, SR} (Wan 2.5 / 2.6)}
   POST /tasks/{task_id}/cancel: a PENDING task only (the SDK: "Cancel PENDING task")
 Auth is `Authorization: Bearer $DASHSCOPE_API_KEY`; errors are {request_id, code, message} with the HTTP status
 (the SDK reads code and message). Keys belong to one region: the international key works with
@@ -17,8 +20,14 @@ https://dashscope.aliyuncs.com/api/v1 (set VIDEOGEN_DASHSCOPE_BASE_URL). The SDK
 DASHSCOPE_HTTP_BASE_URL / dashscope.base_http_api_url.
 
 Choices:
-- Models: only Wan models whose price Alibaba's own English Model Studio pages state (in USD). The wan2.6 / wan2.5 /
-  wan2.2 models are left out: their international prices were found only on third-party pages.
+- Models (the Model Studio video guides and API references; the SDK's VideoSynthesis sends every field named
+  above): Wan 2.1 t2v / i2v / kf2v, Wan 2.2 t2v-plus / i2v-plus / i2v-flash (silent), Wan 2.5 previews (5 or
+  10 s, always with sound), Wan 2.6 t2v / i2v (2-15 s, always with sound) and i2v-flash (sound switchable with
+  parameters.audio, priced lower without). Wan 2.1 prices are the figures on Alibaba's English pages; for the
+  others no official international figure could be read here (the pricing pages were not in reach), so they are
+  the highest figures third parties give, each model's description says so. input.audio_url (driving audio),
+  parameters.shot_type ("multi": multi-shot, Wan 2.6) and prompt_extend are not offered (no request field or
+  option for them): DashScope's defaults apply (its own sound, single shot, prompt rewriting on).
 - Images: img_url takes a public http(s) URL or a data URI (data:{MIME};base64,...; JPEG, PNG, BMP or WebP, 360 to
   2000 px a side, 10 MB at most), so a local file is sent as a data URI. The SDK's other path for local files
   (file:// uploaded to DashScope's temporary OSS storage, oss:// URLs resolved with X-DashScope-OssResourceResolve)
@@ -26,7 +35,8 @@ Choices:
 - No callbacks (the video API documents none) and no lookup by an id of ours (GET /tasks lists by time, model and
   status only), so a lost submit cannot be reconciled. Task ids and video URLs last 24 hours; the engine
   downloads the video at once.
-- The finished task's usage.video_duration times the model's rate is recorded as the charged cost.
+- The finished task's duration (usage.video_duration, or usage.duration for Wan 2.5 / 2.6) at the model's rate
+  for the request's resolution and sound is recorded as the charged cost.
 """
 
 from __future__ import annotations
@@ -67,21 +77,32 @@ KEY_HELP = (
 )
 T2V_SOURCE = "https://www.alibabacloud.com/help/en/model-studio/text-to-video-api-reference"
 I2V_SOURCE = "https://www.alibabacloud.com/help/en/model-studio/image-to-video-api-reference"
+KF2V_SOURCE = "https://www.alibabacloud.com/help/en/model-studio/image-to-video-by-first-and-last-frame-api-reference"
+PRICING = "https://www.alibabacloud.com/help/en/model-studio/model-pricing"
 # The dates of the pages read (their "Last Updated"), not of today: newer versions of these pages could not be read.
 T2V_CHECKED = "2025-05-22"
 I2V_CHECKED = "2025-06-10"
+TODAY = "2026-12-03"
 PRICE_NOTE = "per second of video; one rate at every resolution (Alibaba's page as of mid-2025)"
-MAX_PROMPT = 800  # wan2.1: longer prompts are cut off by DashScope
+UNREAD = "per second; quoted high: no official international figure read (third-party figures)"
+MAX_PROMPT = 800  # wan2.1 / wan2.2: longer prompts are cut off by DashScope
+MAX_PROMPT_NEW = 1500  # wan2.5 / wan2.6
 MAX_NEGATIVE = 500
 MAX_SEED = 2_147_483_647
-# The output sizes Wan 2.1 text-to-video takes (parameters.size), per resolution tier and aspect ratio.
+# The output sizes text-to-video takes (parameters.size), per resolution tier and aspect ratio.
 SIZES: dict[str, dict[str, str]] = {
     "480p": {"16:9": "832*480", "9:16": "480*832", "1:1": "624*624"},
     "720p": {"16:9": "1280*720", "9:16": "720*1280", "1:1": "960*960", "4:3": "1088*832", "3:4": "832*1088"},
+    "1080p": {"16:9": "1920*1080", "9:16": "1080*1920", "1:1": "1440*1440", "4:3": "1632*1248", "3:4": "1248*1632"},
 }
 RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
 IMAGE_SIDES = (360, 2000)
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/webp", "image/bmp"}
+KEYFRAMES = "/services/aigc/image2video/video-synthesis"
+WAN26_SECONDS = tuple(float(n) for n in range(2, 16))
+# Models that always make sound (no switch), and the one whose sound is switched by parameters.audio.
+ALWAYS_SOUND = {"wan2.5-t2v-preview", "wan2.5-i2v-preview", "wan2.6-t2v", "wan2.6-i2v"}
+SOUND_SWITCH = {"wan2.6-i2v-flash"}
 
 
 def _spec(
@@ -89,12 +110,18 @@ def _spec(
     name: str,
     description: str,
     *,
-    image: bool,
-    rate: float,
+    kind: str,
+    price: PriceRule,
     resolutions: tuple[str, ...],
     durations: tuple[float, ...] = (5.0,),
     typical_seconds: float,
+    default_resolution: str = "720p",
+    source: str = "",
+    checked: str = TODAY,
+    prompt_chars: int = MAX_PROMPT,
 ) -> ModelSpec:
+    image = kind != "t2v"
+    sound = model in ALWAYS_SOUND or model in SOUND_SWITCH
     return ModelSpec(
         id=model,
         name=name,
@@ -105,16 +132,28 @@ def _spec(
         aspect_ratios=("16:9", "9:16", "1:1") if image else RATIOS,
         default_aspect_ratio="16:9",
         resolutions=resolutions,
-        default_resolution="720p",
+        default_resolution=default_resolution,
+        audio=sound,
+        default_audio=sound,
         max_images=1 if image else 0,
+        end_image=kind == "kf2v",
         negative_prompt=True,
         seed=True,
-        max_prompt_chars=MAX_PROMPT,
-        price=PriceRule(per_second=rate, note=PRICE_NOTE),
-        price_source=I2V_SOURCE if image else T2V_SOURCE,
-        price_checked=I2V_CHECKED if image else T2V_CHECKED,
+        max_prompt_chars=prompt_chars,
+        price=price,
+        price_source=source or PRICING,
+        price_checked=checked,
         typical_seconds=typical_seconds,
     )
+
+
+def _flat(rate: float) -> PriceRule:
+    return PriceRule(per_second=rate, note=PRICE_NOTE)
+
+
+def _tiers(at_720p: float, factors: dict[str, float], audio: float | None = None) -> PriceRule:
+    """A per-second rate at 720p (with sound: `audio`) and each other resolution's rate as a multiple of it."""
+    return PriceRule(per_second=at_720p, per_second_audio=audio, resolution_factor=factors, note=UNREAD)
 
 
 MODELS: tuple[ModelSpec, ...] = (
@@ -122,38 +161,142 @@ MODELS: tuple[ModelSpec, ...] = (
         "wan2.1-t2v-plus",
         "Wan 2.1 Plus (text)",
         "Wan 2.1 Plus: richer detail, silent 5 s at 720p, five shapes.",
-        image=False,
-        rate=0.10,
+        kind="t2v",
+        price=_flat(0.10),
         resolutions=("720p",),
         typical_seconds=420.0,  # the docs: about 5-10 minutes
+        source=T2V_SOURCE,
+        checked=T2V_CHECKED,
     ),
     _spec(
         "wan2.1-t2v-turbo",
         "Wan 2.1 Turbo (text)",
         "Wan 2.1 Turbo: faster and cheaper, silent 5 s at 480p or 720p.",
-        image=False,
-        rate=0.036,
+        kind="t2v",
+        price=_flat(0.036),
         resolutions=("480p", "720p"),
         typical_seconds=240.0,
+        source=T2V_SOURCE,
+        checked=T2V_CHECKED,
     ),
     _spec(
         "wan2.1-i2v-plus",
         "Wan 2.1 Plus (image)",
         "Wan 2.1 Plus: animates a start image, silent 5 s at 720p; shape follows the image.",
-        image=True,
-        rate=0.10,
+        kind="i2v",
+        price=_flat(0.10),
         resolutions=("720p",),
         typical_seconds=420.0,
+        source=I2V_SOURCE,
+        checked=I2V_CHECKED,
     ),
     _spec(
         "wan2.1-i2v-turbo",
         "Wan 2.1 Turbo (image)",
         "Wan 2.1 Turbo: animates a start image, silent 3-5 s at 480p or 720p; shape follows the image.",
-        image=True,
-        rate=0.036,
+        kind="i2v",
+        price=_flat(0.036),
         resolutions=("480p", "720p"),
         durations=(3.0, 4.0, 5.0),
         typical_seconds=150.0,
+        source=I2V_SOURCE,
+        checked=I2V_CHECKED,
+    ),
+    _spec(
+        "wan2.1-kf2v-plus",
+        "Wan 2.1 Plus (first + last frame)",
+        "Wan 2.1 Plus: from a start image to an end image (end_image required), silent 5 s at 720p.",
+        kind="kf2v",
+        price=_flat(0.10),
+        resolutions=("720p",),
+        typical_seconds=420.0,
+        source=KF2V_SOURCE,
+        checked=I2V_CHECKED,
+    ),
+    _spec(
+        "wan2.2-t2v-plus",
+        "Wan 2.2 Plus (text)",
+        "Wan 2.2 Plus: steadier motion, silent 5 s at 480p or 1080p. Price quoted high (no official figure read).",
+        kind="t2v",
+        price=_tiers(0.10, {"480p": 0.2}),
+        resolutions=("480p", "1080p"),
+        default_resolution="1080p",
+        typical_seconds=90.0,
+    ),
+    _spec(
+        "wan2.2-i2v-plus",
+        "Wan 2.2 Plus (image)",
+        "Wan 2.2 Plus: animates a start image, silent 5 s at 480p or 1080p. Price quoted high (no official figure).",
+        kind="i2v",
+        price=_tiers(0.10, {"480p": 0.2}),
+        resolutions=("480p", "1080p"),
+        default_resolution="1080p",
+        typical_seconds=90.0,
+    ),
+    _spec(
+        "wan2.2-i2v-flash",
+        "Wan 2.2 Flash (image)",
+        "Wan 2.2 Flash: fast, cheap start-image animation, silent 5 s, 480p-1080p. Price quoted high (unofficial).",
+        kind="i2v",
+        price=_tiers(0.04, {"480p": 0.5, "1080p": 2.0}),
+        resolutions=("480p", "720p", "1080p"),
+        typical_seconds=45.0,
+    ),
+    _spec(
+        "wan2.5-t2v-preview",
+        "Wan 2.5 Preview (text)",
+        "Wan 2.5: 5 or 10 s with its own sound, 480p-1080p, five shapes. Price quoted high (no official figure).",
+        kind="t2v",
+        price=_tiers(0.10, {"480p": 0.5, "1080p": 1.5}),
+        resolutions=("480p", "720p", "1080p"),
+        durations=(5.0, 10.0),
+        typical_seconds=150.0,
+        prompt_chars=MAX_PROMPT_NEW,
+    ),
+    _spec(
+        "wan2.5-i2v-preview",
+        "Wan 2.5 Preview (image)",
+        "Wan 2.5: animates a start image, 5 or 10 s with sound, 480p-1080p. Price quoted high (no official figure).",
+        kind="i2v",
+        price=_tiers(0.10, {"480p": 0.5, "1080p": 1.5}),
+        resolutions=("480p", "720p", "1080p"),
+        durations=(5.0, 10.0),
+        typical_seconds=150.0,
+        prompt_chars=MAX_PROMPT_NEW,
+    ),
+    _spec(
+        "wan2.6-t2v",
+        "Wan 2.6 (text)",
+        "Wan 2.6: 2-15 s with its own sound at 720p or 1080p, five shapes. Price quoted high (no official figure).",
+        kind="t2v",
+        price=_tiers(0.10, {"1080p": 1.5}),
+        resolutions=("720p", "1080p"),
+        durations=WAN26_SECONDS,
+        typical_seconds=150.0,
+        prompt_chars=MAX_PROMPT_NEW,
+    ),
+    _spec(
+        "wan2.6-i2v",
+        "Wan 2.6 (image)",
+        "Wan 2.6: animates a start image, 2-15 s with sound, 720p or 1080p. Price quoted high (no official figure).",
+        kind="i2v",
+        price=_tiers(0.10, {"1080p": 1.5}),
+        resolutions=("720p", "1080p"),
+        durations=WAN26_SECONDS,
+        typical_seconds=150.0,
+        prompt_chars=MAX_PROMPT_NEW,
+    ),
+    _spec(
+        "wan2.6-i2v-flash",
+        "Wan 2.6 Flash (image)",
+        "Wan 2.6 Flash: faster start-image animation, 2-15 s, 720p/1080p, sound on or off (off is half price). "
+        "Price quoted high (no official figure).",
+        kind="i2v",
+        price=_tiers(0.025, {"1080p": 1.5}, audio=0.05),
+        resolutions=("720p", "1080p"),
+        durations=WAN26_SECONDS,
+        typical_seconds=60.0,
+        prompt_chars=MAX_PROMPT_NEW,
     ),
 )
 
@@ -176,8 +319,16 @@ class TaskOutput(_Strict):
 
 
 class Usage(_Strict):
-    video_duration: Maybe[float] = None
+    video_duration: Maybe[float] = None  # Wan 2.1 / 2.2
+    duration: Maybe[float] = None  # Wan 2.5 / 2.6 (with output_video_duration)
+    output_video_duration: Maybe[float] = None
     video_count: Maybe[int] = None
+
+    def seconds(self) -> float | None:
+        for value in (self.video_duration, self.output_video_duration, self.duration):
+            if value is not None:
+                return value
+        return None
 
 
 class Answer(TaskAnswer, Accepted, ErrorAnswer):
@@ -219,9 +370,15 @@ class Answer(TaskAnswer, Accepted, ErrorAnswer):
 
 
 def charge(answer: Answer, rate: float | None) -> float | None:
-    """A finished task's usage.video_duration at the model's rate."""
-    seconds = answer.usage.video_duration if answer.usage else None
+    """A finished task's seconds (usage) at a per-second rate."""
+    seconds = answer.usage.seconds() if answer.usage else None
     return round(seconds * rate, 4) if seconds is not None and rate is not None else None
+
+
+def charge_for(answer: Answer, spec: ModelSpec, request: VideoRequest) -> float | None:
+    """A finished task's seconds (usage) at the model's price for the request's resolution and sound."""
+    seconds = answer.usage.seconds() if answer.usage else None
+    return spec.price_for(seconds, request.resolution, request.audio)[0] if seconds is not None else None
 
 
 STATUS = {
@@ -317,6 +474,16 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
     )
 
     def check(self, request: VideoRequest) -> None:
+        if request.model in ALWAYS_SOUND and not request.audio:
+            raise InvalidRequest(
+                f"{request.model} always makes its own sound (DashScope has no switch for it); set audio to true, "
+                "or use wan2.6-i2v-flash (sound on or off) or a silent Wan 2.1 / 2.2 model."
+            )
+        if self.spec(request.model).end_image and not request.end_image:
+            raise InvalidRequest(
+                f"{request.model} makes a video from a start image to an end image: pass end_image too, or use an "
+                "image-to-video model for a start image alone."
+            )
         if request.mode == "text_to_video" and request.aspect_ratio not in SIZES[request.resolution]:
             allowed = ", ".join(SIZES[request.resolution])
             raise InvalidRequest(
@@ -330,10 +497,14 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
             )
         if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
             raise InvalidRequest(f"seed must be between 0 and {MAX_SEED}, not {request.seed}.")
-        if request.images and images.classify(request.images[0]) == "url":
-            images.check_url(request.images[0])  # files are read (and checked) when the job is submitted
+        for image in [*request.images[:1], *([request.end_image] if request.end_image else [])]:
+            if images.classify(image) == "url":
+                images.check_url(image)  # files are read (and checked) when the job is submitted
 
     # -- the job life cycle --------------------------------------------------------------------
+    def submit_path_for(self, request: VideoRequest) -> str:
+        return KEYFRAMES if self.spec(request.model).end_image else SYNTHESIS  # the SDK: kf2v is task image2video
+
     def submit_headers(self, job_id: str) -> dict[str, str]:
         return {"X-DashScope-Async": "enable"}  # the docs: HTTP calls are asynchronous only
 
@@ -341,8 +512,9 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
         return {"request_id": accepted.request_id or ""}
 
     def charged_usd(self, task: Answer, submission: Submission | None, request: VideoRequest | None) -> float | None:
-        spec = self.spec(request.model) if request is not None else None
-        return charge(task, spec.price.per_second if spec else None) if task.job_state() == "SUCCEEDED" else None
+        if request is None or task.job_state() != "SUCCEEDED":
+            return None
+        return charge_for(task, self.spec(request.model), request)
 
     def failure_fields(self, task: Answer, matched: str) -> dict[str, Any]:
         code, message = task.job_failure()
@@ -370,27 +542,34 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
         if request.negative_prompt:
             inputs["negative_prompt"] = request.negative_prompt
         parameters: dict[str, Any] = {"duration": int(request.duration)}
-        if request.mode == "image_to_video":
+        if self.spec(request.model).end_image:
+            inputs["first_frame_url"] = self.image(request.images[0])
+            inputs["last_frame_url"] = self.image(request.end_image or "", "end")
+            parameters["resolution"] = request.resolution.upper()
+        elif request.mode == "image_to_video":
             inputs["img_url"] = self.image(request.images[0])
             parameters["resolution"] = request.resolution.upper()  # "720P": the shape follows the image
         else:
             parameters["size"] = SIZES[request.resolution][request.aspect_ratio]
+        if request.model in SOUND_SWITCH:
+            parameters["audio"] = request.audio
         if request.seed is not None:
             parameters["seed"] = request.seed
         return {"model": request.model, "input": inputs, "parameters": parameters}
 
-    def image(self, value: str) -> str:
-        """img_url: a URL as is; a local file or data URI as a data URI DashScope takes (format and size checked)."""
+    def image(self, value: str, which: str = "start") -> str:
+        """An image field: a URL as is; a local file or data URI as a data URI DashScope takes (format and size
+        checked)."""
         if images.classify(value) == "url":
             return images.check_url(value)
         data, mime = images.to_bytes(value, self.allowed_dirs)
         if mime not in IMAGE_MIMES:
-            raise InvalidRequest(f"DashScope takes JPEG, PNG, BMP or WebP start images, not {mime}; convert it.")
+            raise InvalidRequest(f"DashScope takes JPEG, PNG, BMP or WebP {which} images, not {mime}; convert it.")
         width, height = images.image_size(data)
         low, high = IMAGE_SIDES
         if not (low <= width <= high and low <= height <= high):
             raise InvalidRequest(
-                f"the start image is {width}x{height} px; DashScope takes {low} to {high} px a side: resize it."
+                f"the {which} image is {width}x{height} px; DashScope takes {low} to {high} px a side: resize it."
             )
         return images.data_uri(data, mime)
 

@@ -141,15 +141,140 @@ async def test_an_image_url_is_passed_as_is(ds_env, sim: Simulator):
     assert sim.jobs[submission.ref].payload["input"]["img_url"] == "https://example.com/a.jpg"
 
 
-@pytest.mark.parametrize(("resolution", "ratio"), [(r, a) for r in SIZES for a in SIZES[r]])
-async def test_every_offered_shape_is_a_size_the_simulator_takes(ds_env, sim: Simulator, resolution, ratio):
-    model = "wan2.1-t2v-turbo"
+SHAPES = [
+    (m.id, r, a)
+    for m in MODELS
+    if "text_to_video" in m.modes
+    for r in m.resolutions
+    for a in SIZES[r]
+    if a in m.aspect_ratios
+]
+
+
+@pytest.mark.parametrize(("model", "resolution", "ratio"), SHAPES, ids=["-".join(shape) for shape in SHAPES])
+async def test_every_offered_shape_is_a_size_the_simulator_takes(ds_env, sim: Simulator, model, resolution, ratio):
     provider, _, request = resolve(ds_env, prompt="p", model=model, resolution=resolution, aspect_ratio=ratio)
     submission = await provider.submit("job_shape", request)
     await provider.aclose()
     width, height = (int(n) for n in sim.jobs[submission.ref].payload["parameters"]["size"].split("*"))
     w, h = (int(n) for n in ratio.split(":"))
     assert abs(width / height - w / h) < 0.05  # Wan's sizes are near, not exact (832*480 for 16:9)
+    tier = int(resolution[:-1])
+    assert abs(width * height / (tier * tier * 16 / 9) - 1) < 0.05  # each shape of a tier has about its pixels
+
+
+START, END = "https://example.com/start.png", "https://example.com/end.png"
+# (model, the tool's arguments, what DashScope gets beyond model and prompt, the charged cost in USD)
+NEW_MODELS = [
+    (
+        "wan2.6-t2v",
+        {"resolution": "1080p", "duration": 10, "aspect_ratio": "9:16"},
+        {"input": {}, "parameters": {"duration": 10, "size": "1080*1920"}},
+        10 * 0.15,
+    ),
+    (
+        "wan2.6-i2v",
+        {"images": [START], "duration": 15},
+        {"input": {"img_url": START}, "parameters": {"duration": 15, "resolution": "720P"}},
+        15 * 0.10,
+    ),
+    (
+        "wan2.6-i2v-flash",
+        {"images": [START], "duration": 2, "audio": False},
+        {"input": {"img_url": START}, "parameters": {"duration": 2, "resolution": "720P", "audio": False}},
+        2 * 0.025,
+    ),
+    (
+        "wan2.6-i2v-flash",
+        {"images": [START], "resolution": "1080p"},
+        {"input": {"img_url": START}, "parameters": {"duration": 5, "resolution": "1080P", "audio": True}},
+        5 * 0.075,
+    ),
+    (
+        "wan2.5-t2v-preview",
+        {"resolution": "480p", "duration": 10, "negative_prompt": "blur", "seed": 9},
+        {"input": {"negative_prompt": "blur"}, "parameters": {"duration": 10, "size": "832*480", "seed": 9}},
+        10 * 0.05,
+    ),
+    (
+        "wan2.5-i2v-preview",
+        {"images": [START], "resolution": "1080p"},
+        {"input": {"img_url": START}, "parameters": {"duration": 5, "resolution": "1080P"}},
+        5 * 0.15,
+    ),
+    (
+        "wan2.2-t2v-plus",
+        {"aspect_ratio": "4:3"},
+        {"input": {}, "parameters": {"duration": 5, "size": "1632*1248"}},
+        5 * 0.10,
+    ),
+    (
+        "wan2.2-i2v-plus",
+        {"images": [START], "resolution": "480p"},
+        {"input": {"img_url": START}, "parameters": {"duration": 5, "resolution": "480P"}},
+        5 * 0.02,
+    ),
+    (
+        "wan2.2-i2v-flash",
+        {"images": [START], "resolution": "1080p"},
+        {"input": {"img_url": START}, "parameters": {"duration": 5, "resolution": "1080P"}},
+        5 * 0.08,
+    ),
+    (
+        "wan2.1-kf2v-plus",
+        {"images": [START], "end_image": END},
+        {
+            "input": {"first_frame_url": START, "last_frame_url": END},
+            "parameters": {"duration": 5, "resolution": "720P"},
+        },
+        5 * 0.10,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "args", "sent", "cost"), NEW_MODELS, ids=[f"{m[0]}-{i}" for i, m in enumerate(NEW_MODELS)]
+)
+async def test_each_newer_model_through_the_tools(ds_env, sim: Simulator, model, args, sent, cost):
+    """The estimate, the body DashScope gets, and the charged cost read from the finished task's usage (Wan 2.5 /
+    2.6 answer usage.duration, the others usage.video_duration)."""
+    prompt = f"a fox in the snow {QUICK}"
+    async with Client(build_server(Settings.from_env(ds_env))) as client:
+        estimate = (
+            await client.call_tool("estimate_cost", {"prompt": prompt, "model": model, **args})
+        ).structured_content
+        assert estimate["usd"] == pytest.approx(cost), estimate
+        result = await client.call_tool("generate_video", {"prompt": prompt, "model": model, **args})
+        no_key_in(result)
+        job = result.structured_content
+        assert job["status"] == "succeeded", job
+        (task,) = sim.jobs.values()
+        assert task.payload == {
+            "model": model,
+            "input": {"prompt": prompt, **sent["input"]},
+            "parameters": sent["parameters"],
+        }
+        status = (await client.call_tool("get_status", {"job_id": job["job_id"]})).structured_content
+        assert status["cost"] == pytest.approx(cost) and status["cost_is_estimate"] is False, status
+
+
+async def test_a_first_and_last_frame_job_goes_to_the_image2video_path(ds_env, sim: Simulator, tmp_path: Path):
+    """The SDK sends kf2v models to task image2video; local files go as data URIs, both checked."""
+    start, end = picture(tmp_path / "inputs"), picture(tmp_path / "inputs", name="end", fmt="JPEG")
+    provider, _, request = resolve(
+        ds_env, prompt="p", model="wan2.1-kf2v-plus", images=[str(start)], end_image=str(end)
+    )
+    assert provider.submit_path_for(request) == "/services/aigc/image2video/video-synthesis"
+    submission = await provider.submit("job_kf", request)
+    sent = sim.jobs[submission.ref].payload["input"]
+    assert sent["first_frame_url"].startswith("data:image/png;base64,")
+    assert sent["last_frame_url"].startswith("data:image/jpeg;base64,")
+    small = picture(tmp_path / "inputs", (200, 200), name="small")
+    _, _, bad = resolve(ds_env, prompt="p", model="wan2.1-kf2v-plus", images=[str(start)], end_image=str(small))
+    with pytest.raises(InvalidRequest) as caught:
+        await provider.submit("job_kf_small", bad)
+    await provider.aclose()
+    assert "the end image is 200x200" in caught.value.message and sim.submissions == 1
 
 
 # -- 2. refused before any call --------------------------------------------------------------------
@@ -164,8 +289,41 @@ async def test_every_offered_shape_is_a_size_the_simulator_takes(ds_env, sim: Si
         ({"model": "wan2.1-t2v-plus", "seed": 2_147_483_648}, "2147483647"),
         ({"model": "wan2.1-i2v-plus", "duration": 3, "images": ["https://example.com/a.png"]}, "3"),
         ({"model": "wan2.1-t2v-plus", "prompt": "y" * 801}, "800"),
+        ({"model": "wan2.6-t2v", "resolution": "480p"}, "720p, 1080p"),
+        ({"model": "wan2.6-t2v", "duration": 16}, "15"),
+        ({"model": "wan2.6-t2v", "prompt": "y" * 1501}, "1500"),
+        ({"model": "wan2.6-t2v", "audio": False}, "always makes its own sound"),
+        ({"model": "wan2.6-i2v", "images": [START], "end_image": END}, "end_image"),
+        ({"model": "wan2.5-t2v-preview", "duration": 15}, "5, 10"),
+        ({"model": "wan2.5-t2v-preview", "resolution": "480p", "aspect_ratio": "3:4"}, "16:9, 9:16, 1:1 only"),
+        ({"model": "wan2.5-i2v-preview", "images": [START], "audio": False}, "always makes its own sound"),
+        ({"model": "wan2.2-t2v-plus", "resolution": "720p"}, "480p, 1080p"),
+        ({"model": "wan2.2-t2v-plus", "audio": True}, "cannot generate audio"),
+        ({"model": "wan2.2-i2v-flash", "images": [START], "duration": 10}, "5"),
+        ({"model": "wan2.1-kf2v-plus", "images": [START]}, "pass end_image"),
+        ({"model": "wan2.1-kf2v-plus", "images": [START], "end_image": END, "resolution": "480p"}, "720p"),
     ],
-    ids=["480p-4:3", "plus-480p", "negative-501", "seed-too-big", "plus-3s", "prompt-801"],
+    ids=[
+        "480p-4:3",
+        "plus-480p",
+        "negative-501",
+        "seed-too-big",
+        "plus-3s",
+        "prompt-801",
+        "wan26-480p",
+        "wan26-16s",
+        "wan26-prompt-1501",
+        "wan26-silent",
+        "wan26-i2v-end-image",
+        "wan25-15s",
+        "wan25-480p-3:4",
+        "wan25-i2v-silent",
+        "wan22-720p",
+        "wan22-audio",
+        "wan22-flash-10s",
+        "kf2v-no-end",
+        "kf2v-480p",
+    ],
 )
 async def test_requests_dashscope_would_refuse_are_refused_first(ds_env, sim: Simulator, args, words):
     fields = {"prompt": "p", **args}

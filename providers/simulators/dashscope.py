@@ -1,22 +1,30 @@
 """A local copy of Alibaba Cloud Model Studio's DashScope video API (dashscope-intl.aliyuncs.com/api/v1), from the
 official SDK (dashscope 2.0.2: aigc/video_synthesis.py, client/base_api.py, api_entities/http_request.py,
 api_request_factory.py, api_request_data.py, common/utils.py, common/constants.py) and the Model Studio docs
-(text-to-video and image-to-video API references, error codes).
+(text-to-video, image-to-video (first frame) and first-and-last-frame API references and guides, error codes).
 
-  POST /services/aigc/video-generation/video-synthesis   (X-DashScope-Async: enable)
-       {model, input: {prompt, negative_prompt, img_url, ...}, parameters: {size | resolution, duration, seed,
-       prompt_extend, watermark}} -> {request_id, output: {task_id, task_status: "PENDING"}}
+  POST /services/aigc/video-generation/video-synthesis   (X-DashScope-Async: enable): text-to-video and
+       first-frame image-to-video {model, input: {prompt, negative_prompt, img_url, audio_url}, parameters:
+       {size | resolution, duration, seed, prompt_extend, watermark, audio, shot_type}}
+  POST /services/aigc/image2video/video-synthesis: first-and-last-frame models (*-kf2v-*; the SDK sends these
+       here, task "image2video") {model, input: {prompt, negative_prompt, first_frame_url, last_frame_url},
+       parameters: {resolution, duration, seed, prompt_extend, watermark}}
+       -> {request_id, output: {task_id, task_status: "PENDING"}}
   GET  /tasks/{task_id} -> {request_id, output: {task_id, task_status, submit_time, scheduled_time, end_time,
-       video_url, orig_prompt, code, message}, usage: {video_duration, video_ratio, video_count}}; an unknown id
-       (or another key's) answers 200 with task_status UNKNOWN, as the docs describe
+       video_url, orig_prompt, code, message}, usage}; usage is {video_duration, video_ratio, video_count} for
+       Wan 2.1 / 2.2 and {duration, output_video_duration, video_count, SR} for Wan 2.5 / 2.6 (the newer
+       references' shape); an unknown id (or another key's) answers 200 with task_status UNKNOWN, as the docs say
   POST /tasks/{task_id}/cancel -> {request_id} for a PENDING task; otherwise 400 UnsupportedOperation
 Errors are {request_id, code, message} with the HTTP status. Auth is `Authorization: Bearer <key>` (default: any
 "sk-..." key). A request without X-DashScope-Async: enable is refused with 403 AccessDenied (the docs: HTTP calls
-to video synthesis are asynchronous only). Requests are checked the way the docs describe the models: known model,
-prompt required for text-to-video, img_url required for image-to-video (an http(s) URL, or a data URI of a JPEG,
-PNG, BMP or WebP 360-2000 px a side, at most 10 MB), size / resolution / duration from each model's list, seed in
-[0, 2147483647]. Fields the SDK adds that the models ignore (input.extend_prompt) are accepted. The exact wording
-of each error message is assumed (the docs give the codes and some messages).
+to video synthesis are asynchronous only). Requests are checked the way the docs describe each model (MODELS):
+known model on its own path, prompt required for text-to-video, img_url (first_frame_url and last_frame_url for
+kf2v) an http(s) URL or a data URI of a JPEG, PNG, BMP or WebP 360-2000 px a side, at most 10 MB; size (text) or
+resolution (image) from the model's tiers, duration from its list, seed in [0, 2147483647]; input.audio_url only
+for the Wan 2.5 / 2.6 models (which make sound), parameters.audio only for wan2.6-i2v-flash (the one with a
+switch), shot_type ("single" / "multi") only for Wan 2.6. Fields the SDK adds that the models ignore
+(input.extend_prompt) are accepted. The exact wording of each error message is assumed (the docs give the codes
+and some messages), and so is refusing audio / shot_type fields on models whose docs do not list them.
 
 Test switches (POST /_sim/config): {"api_keys": [...]} only these keys work; {"arrearage": true} the account is
 overdue (400 Arrearage); {"errors": ["Throttling.RateQuota", "InternalError", ...]} the next requests answer
@@ -30,6 +38,7 @@ import base64
 import binascii
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,21 +52,45 @@ from providers.simulators.common import SimJob, Simulator, video_url
 T2V_SIZES = {
     "480P": ("832*480", "480*832", "624*624"),
     "720P": ("1280*720", "720*1280", "960*960", "1088*832", "832*1088"),
+    "1080P": ("1920*1080", "1080*1920", "1440*1440", "1632*1248", "1248*1632"),
 }
-# model -> (image to video?, resolution tiers, durations)
-MODELS: dict[str, tuple[bool, tuple[str, ...], tuple[int, ...]]] = {
-    "wan2.1-t2v-plus": (False, ("720P",), (5,)),
-    "wan2.1-t2v-turbo": (False, ("480P", "720P"), (5,)),
-    "wan2.1-i2v-plus": (True, ("720P",), (5,)),
-    "wan2.1-i2v-turbo": (True, ("480P", "720P"), (3, 4, 5)),
+SYNTHESIS = "/services/aigc/video-generation/video-synthesis"
+KEYFRAMES = "/services/aigc/image2video/video-synthesis"
+
+
+@dataclass(frozen=True)
+class Model:
+    """What one model takes (the docs' model tables and parameter lists)."""
+
+    kind: str  # "t2v" (parameters.size), "i2v" (img_url, parameters.resolution), "kf2v" (first + last frame)
+    tiers: tuple[str, ...]  # resolution tiers, lowest first; the last is DashScope's default
+    durations: tuple[int, ...]
+    seconds: float  # how long a 5 s task usually takes
+    sound: bool = False  # makes audio: takes input.audio_url (Wan 2.5 / 2.6)
+    audio_switch: bool = False  # takes parameters.audio (wan2.6-i2v-flash)
+    shot_type: bool = False  # takes parameters.shot_type (Wan 2.6)
+
+
+WAN26_SECONDS = tuple(range(2, 16))  # the 2026 guides: any whole number of seconds from 2 to 15
+MODELS: dict[str, Model] = {
+    "wan2.1-t2v-plus": Model("t2v", ("720P",), (5,), 420.0),
+    "wan2.1-t2v-turbo": Model("t2v", ("480P", "720P"), (5,), 240.0),
+    "wan2.1-i2v-plus": Model("i2v", ("720P",), (5,), 420.0),
+    "wan2.1-i2v-turbo": Model("i2v", ("480P", "720P"), (3, 4, 5), 150.0),
+    "wan2.1-kf2v-plus": Model("kf2v", ("720P",), (5,), 420.0),
+    "wan2.2-t2v-plus": Model("t2v", ("480P", "1080P"), (5,), 90.0),
+    "wan2.2-i2v-plus": Model("i2v", ("480P", "1080P"), (5,), 90.0),
+    "wan2.2-i2v-flash": Model("i2v", ("480P", "720P", "1080P"), (5,), 45.0),
+    "wan2.5-t2v-preview": Model("t2v", ("480P", "720P", "1080P"), (5, 10), 150.0, sound=True),
+    "wan2.5-i2v-preview": Model("i2v", ("480P", "720P", "1080P"), (5, 10), 150.0, sound=True),
+    "wan2.6-t2v": Model("t2v", ("720P", "1080P"), WAN26_SECONDS, 150.0, sound=True, shot_type=True),
+    "wan2.6-i2v": Model("i2v", ("720P", "1080P"), WAN26_SECONDS, 150.0, sound=True, shot_type=True),
+    "wan2.6-i2v-flash": Model(
+        "i2v", ("720P", "1080P"), WAN26_SECONDS, 60.0, sound=True, audio_switch=True, shot_type=True
+    ),
 }
-TYPICAL_SECONDS = {
-    "wan2.1-t2v-plus": 420.0,
-    "wan2.1-t2v-turbo": 240.0,
-    "wan2.1-i2v-plus": 420.0,
-    "wan2.1-i2v-turbo": 150.0,
-}
-I2V_SHAPE = {"480P": "832*480", "720P": "1280*720"}  # what a 16:9 start image comes out as
+TYPICAL_SECONDS = {model: spec.seconds for model, spec in MODELS.items()}
+I2V_SHAPE = {"480P": "832*480", "720P": "1280*720", "1080P": "1920*1080"}  # what a 16:9 start image comes out as
 MAX_SEED = 2_147_483_647
 IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_SIDES = (360, 2000)
@@ -94,10 +127,10 @@ def _error(
     return JSONResponse(body, status_code=status or known_status, headers=headers or None)
 
 
-def _image_problem(url: Any) -> str | None:
-    """Why DashScope would refuse this img_url, or None."""
+def _image_problem(url: Any, field: str = "img_url") -> str | None:
+    """Why DashScope would refuse this image (img_url, first_frame_url, last_frame_url), or None."""
     if not isinstance(url, str) or not url:
-        return "Field required: input.img_url"
+        return f"Field required: input.{field}"
     if url.lower().startswith(("http://", "https://")):
         return None  # not fetched here
     match = _DATA_URI.match(url)
@@ -133,50 +166,78 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def invalid(body: Any) -> str | None:
-    """Why DashScope would refuse this create request (400 InvalidParameter), or None."""
+def invalid(body: Any, path: str = SYNTHESIS) -> str | None:
+    """Why DashScope would refuse this create request on `path` (400 InvalidParameter), or None."""
     if not isinstance(body, dict):
         return "Request body must be a JSON object."
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return "Field required: model"
-    if model not in MODELS:
+    if model not in MODELS or (MODELS[model].kind == "kf2v") != (path == KEYFRAMES):
         return "Model not exist."
     inputs, parameters = body.get("input"), body.get("parameters") or {}
     if not isinstance(inputs, dict):
         return "Field required: input"
     if not isinstance(parameters, dict):
         return "parameters must be an object"
-    image, tiers, durations = MODELS[model]
+    spec = MODELS[model]
     prompt = inputs.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         return "input.prompt must be a string"
-    if not image and not prompt:
+    if spec.kind == "t2v" and not prompt:
         return "Field required: input.prompt"
     if inputs.get("negative_prompt") is not None and not isinstance(inputs["negative_prompt"], str):
         return "input.negative_prompt must be a string"
-    if image and (problem := _image_problem(inputs.get("img_url"))):
-        return problem
+    fields = {"i2v": ("img_url",), "kf2v": ("first_frame_url", "last_frame_url")}.get(spec.kind, ())
+    for field in fields:
+        if problem := _image_problem(inputs.get(field), field):
+            return problem
+    if "audio_url" in inputs:
+        if not spec.sound:
+            return f"input.audio_url is not supported by {model}."
+        audio_url = inputs["audio_url"]
+        if not isinstance(audio_url, str) or not audio_url.lower().startswith(("http://", "https://")):
+            return "url error, please check url!"
     duration = parameters.get("duration", 5)
-    if isinstance(duration, bool) or not isinstance(duration, int) or duration not in durations:
-        allowed = ", ".join(map(str, durations))
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration not in spec.durations:
+        allowed = ", ".join(map(str, spec.durations))
         return f"The duration {duration!r} is not supported by {model}; allowed: {allowed}."
-    if image:
-        resolution = parameters.get("resolution", tiers[-1])
-        if resolution not in tiers:
-            return f"The resolution {resolution!r} is not supported by {model}; allowed: {', '.join(tiers)}."
-    else:
-        size = parameters.get("size", T2V_SIZES[tiers[-1]][0])
-        allowed_sizes = [s for tier in tiers for s in T2V_SIZES[tier]]
+    if spec.kind == "t2v":
+        size = parameters.get("size", T2V_SIZES[spec.tiers[-1]][0])
+        allowed_sizes = [s for tier in spec.tiers for s in T2V_SIZES[tier]]
         if size not in allowed_sizes:
             return f"The size {size!r} is not supported by {model}; allowed: {', '.join(allowed_sizes)}."
+    else:
+        resolution = parameters.get("resolution", spec.tiers[-1])
+        if resolution not in spec.tiers:
+            return f"The resolution {resolution!r} is not supported by {model}; allowed: {', '.join(spec.tiers)}."
     seed = parameters.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
         return f"parameters.seed must be an integer in [0, {MAX_SEED}]."
-    for flag in ("prompt_extend", "watermark"):
+    for flag in ("prompt_extend", "watermark", "audio"):
         if parameters.get(flag) is not None and not isinstance(parameters[flag], bool):
             return f"parameters.{flag} must be a boolean."
+    if "audio" in parameters and not spec.audio_switch:
+        return f"parameters.audio is not supported by {model}."
+    if "shot_type" in parameters:
+        if not spec.shot_type:
+            return f"parameters.shot_type is not supported by {model}."
+        if parameters["shot_type"] not in ("single", "multi"):
+            return "parameters.shot_type must be 'single' or 'multi'."
     return None
+
+
+def _shape(model: str, parameters: dict[str, Any]) -> str:
+    """The W*H a valid request comes out at (an image model's 16:9 shape at its resolution)."""
+    spec = MODELS[model]
+    if spec.kind == "t2v":
+        return str(parameters.get("size", T2V_SIZES[spec.tiers[-1]][0]))
+    return I2V_SHAPE[parameters.get("resolution", spec.tiers[-1])]
+
+
+def _has_sound(model: str, parameters: dict[str, Any]) -> bool:
+    spec = MODELS[model]
+    return spec.sound and (parameters.get("audio", True) if spec.audio_switch else True)
 
 
 def create_app(speed: float = 1.0) -> Starlette:
@@ -226,7 +287,12 @@ def create_app(speed: float = 1.0) -> Starlette:
             output["end_time"] = _time(job.created + job.queue_seconds + job.run_seconds)
         if status == "SUCCEEDED":
             output.update(video_url=video_url(request, job), orig_prompt=job.payload["input"].get("prompt", ""))
-            usage = {"video_duration": job.extra["duration"], "video_ratio": job.extra["shape"], "video_count": 1}
+            seconds, shape = job.extra["duration"], job.extra["shape"]
+            if MODELS[job.payload["model"]].sound:  # the Wan 2.5 / 2.6 references' usage
+                usage = {"duration": seconds, "output_video_duration": seconds, "video_count": 1}
+                usage["SR"] = int(min(shape.split("*"), key=int))
+            else:
+                usage = {"video_duration": seconds, "video_ratio": shape, "video_count": 1}
         if status == "FAILED":
             output["code"], output["message"] = FAILURES.get(job.fail or "", FAILURES["internal"])
         answer: dict[str, Any] = {"request_id": str(uuid.uuid4()), "output": output}
@@ -246,20 +312,22 @@ def create_app(speed: float = 1.0) -> Starlette:
             body = await request.json()
         except ValueError:
             return _error("InvalidParameter", "Request body is not valid JSON.")
-        if problem := invalid(body):
+        path = KEYFRAMES if request.url.path.endswith(KEYFRAMES) else SYNTHESIS
+        if problem := invalid(body, path):
             return _error("InvalidParameter", problem)
         model, parameters = body["model"], body.get("parameters") or {}
-        image, tiers, _ = MODELS[model]
         duration = parameters.get("duration", 5)
-        shape = (
-            I2V_SHAPE[parameters.get("resolution", tiers[-1])]
-            if image
-            else parameters.get("size", T2V_SIZES[tiers[-1]][0])
-        )
+        shape = _shape(model, parameters)
         width, height = (int(n) for n in shape.split("*"))
         seconds = TYPICAL_SECONDS[model] * duration / 5
         job = sim.create(body, prompt=body["input"].get("prompt"), job_id=str(uuid.uuid4()), seconds=seconds)
-        job.extra.update(owner=who, duration=duration, shape=shape, aspect_ratio=f"{width}:{height}")
+        job.extra.update(
+            owner=who,
+            duration=duration,
+            shape=shape,
+            aspect_ratio=f"{width}:{height}",
+            sound=_has_sound(model, parameters),
+        )
         return JSONResponse({"request_id": str(uuid.uuid4()), "output": {"task_id": job.id, "task_status": "PENDING"}})
 
     async def query(request: Request) -> Response:
@@ -286,7 +354,8 @@ def create_app(speed: float = 1.0) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/services/aigc/video-generation/video-synthesis", create, methods=["POST"]),
+            Route(SYNTHESIS, create, methods=["POST"]),
+            Route(KEYFRAMES, create, methods=["POST"]),
             Route("/tasks/{task_id}", query, methods=["GET"]),
             Route("/tasks/{task_id}/cancel", cancel, methods=["POST"]),
             *sim.routes(),
