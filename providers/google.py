@@ -22,6 +22,46 @@ does not type the event body, so a callback only makes the engine poll.
 
 Prices: Google bills Omni by output tokens and its pricing page could not be read here; the rates are the
 highest credible third-party figures (see each model's price note), quoted high.
+
+Veo through the same key (the `veo-*` models; each request goes to the API its model names, see `is_veo`):
+  POST /v1beta/models/{model}:predictLongRunning {instances: [{prompt, image?, lastFrame?}], parameters:
+    {aspectRatio, durationSeconds, resolution, negativePrompt, sampleCount}} -> an Operation {name:
+    "models/{model}/operations/{id}"}
+  GET /v1beta/{name} -> {name, done, error?: google.rpc.Status, response.generateVideoResponse:
+    {generatedSamples: [{video: {uri | encodedVideo, encoding}}], raiMediaFilteredCount, raiMediaFilteredReasons}}
+Wire contract from google-genai 2.34.0's Developer-API converters (models.py _GenerateVideosParameters_to_mldev,
+_GenerateVideosConfig_to_mldev, _Image_to_mldev; _operations_converters.py _GenerateVideosOperation_from_mldev):
+an image goes only as bytes ({bytesBase64Encoded, mimeType}: a gcs_uri raises there, so an image URL is refused
+here before any submit), and seed, generate_audio, fps, output_gcs_uri, mask, compression_quality and
+resize_mode raise "only supported in Vertex" mode: so Veo here takes no seed, and Veo 3.x always makes sound.
+google-genai 3.x (installed: 3.6.1) dropped this path from generate_videos (it raises ValueError outside
+Vertex), but still reads these operations with operations.get (_get_videos_operation: GET {name}) and
+downloads their videos with files.download; the Gemini API docs (ai.google.dev/gemini-api/docs/video) still
+offer Veo 3.1 with an API key. Limits (those docs): 4, 6 or 8 s (Veo 2: 5, 6 or 8), 16:9 or 9:16; 1080p and
+4K (Veo 3.1 only) need 8 s; Veo 3.0 makes 1080p only in 16:9; Veo 2 makes 720p, silent; lastFrame is Veo 3.1's.
+The result's uri is a Files API download on the API's host (the key is needed, as for Omni: `fetch`); a
+finished operation with no samples and raiMediaFilteredReasons was refused by the safety filters. The Gemini
+API has no cancel for these operations (the SDK has none, the REST reference lists get and list only): a Veo
+job cannot be cancelled, so a cancel is refused and the video is delivered (and billed). No callbacks for Veo
+(the 2.34 converter passes webhookConfig through untyped; not relied on): the engine polls.
+Veo prices: Google's list prices (ai.google.dev/gemini-api/docs/pricing), per second of video with sound.
+
+Veo on Vertex AI (designed, not built). Credentials: Application Default Credentials, i.e. a service account
+key file named by GOOGLE_APPLICATION_CREDENTIALS (or gcloud's user ADC, or the metadata server on Google
+Cloud), exchanged by google-auth for an OAuth access token with the cloud-platform scope, sent as
+`Authorization: Bearer` and renewed before it expires (the `auth` callable of http_options runs per request,
+as Kling's JWT does); GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION (default us-central1) name the project
+and region, as the SDK's Client(vertexai=True) reads them. It would be a second provider, `vertex`, sharing
+this module's Veo body, error table and Operation reader, with base https://{location}-aiplatform.googleapis.com:
+  POST /v1/projects/{p}/locations/{l}/publishers/google/models/{m}:predictLongRunning (the same instances and
+    parameters, plus what only Vertex takes: seed, generateAudio (Veo 3 may be silent, at the lower rate),
+    storageUri (output to gs://), fps, compressionQuality, resizeMode, and images by gcsUri)
+  POST /v1/projects/{p}/locations/{l}/publishers/google/models/{m}:fetchPredictOperation {operationName}
+    until done; response.videos[] holds {gcsUri, mimeType} when storageUri was given, else
+    {bytesBase64Encoded, mimeType} inline (decoded by `fetch`); a gs:// result is read through the GCS JSON
+    API (storage.googleapis.com/storage/v1/b/{bucket}/o/{object}?alt=media) with the same token.
+Errors are the same google.rpc Status bodies (403 PERMISSION_DENIED also for a project without Vertex AI
+enabled or without Veo access: AUTH). Prices: the Vertex AI pricing page (Veo 3.1 with and without audio).
 """
 
 from __future__ import annotations
@@ -102,7 +142,7 @@ def _omni(
     )
 
 
-MODELS: tuple[ModelSpec, ...] = (
+OMNI_MODELS: tuple[ModelSpec, ...] = (
     _omni(
         "gemini-omni-1.2-flash",
         "Gemini Omni 1.2 Flash",
@@ -134,6 +174,115 @@ MODELS: tuple[ModelSpec, ...] = (
         TOKENS_SOURCE,
     ),
 )
+
+
+# -- Veo (predictLongRunning) ------------------------------------------------------------------------------
+VEO_API_VERSION = "v1beta"  # the SDK's default for the Developer API, and the docs' curl examples
+PRICING = "https://ai.google.dev/gemini-api/docs/pricing"
+# Google's page, as api-evangelist/gemini transcribed it verbatim (2026-09-20): "Veo 3.1 Standard video with
+# audio $0.40 (720p and 1080p), $0.60 (4k)". The other rows are Google's figures as third parties copy them
+# (aifreeapi.com's Veo 3.1 guide, checked against ai.google.dev in 2026-03: Fast $0.15/s at 720p/1080p; the
+# project's reference table: Fast 4K $0.35/s); Veo 3 $0.40 / Veo 3 Fast $0.15 and Veo 2 $0.35/s as Google set
+# them. Where only a copy was read, the highest figure is used.
+VEO_OFFICIAL = "Google's list price, with sound"
+VEO_COPIED = "Google's list price as third parties copy it (the page was not read here); quoted high"
+
+
+def _veo(
+    model: str,
+    name: str,
+    what: str,
+    *,
+    rate: float,
+    note: str,
+    durations: tuple[float, ...] = (4.0, 6.0, 8.0),
+    resolutions: tuple[str, ...] = ("720p", "1080p"),
+    factor: dict[str, float] | None = None,
+    audio: bool = True,
+    end_image: bool = False,
+    typical: float = 90.0,
+) -> ModelSpec:
+    sound = "always with sound" if audio else "silent"
+    return ModelSpec(
+        id=model,
+        name=name,
+        description=f"{what}; {'/'.join(f'{d:g}' for d in durations)} s, {', '.join(resolutions)}, {sound}.",
+        modes=("text_to_video", "image_to_video"),
+        durations=durations,
+        default_duration=8.0,
+        aspect_ratios=("16:9", "9:16"),
+        default_aspect_ratio="16:9",
+        resolutions=resolutions,
+        default_resolution="720p",
+        audio=audio,
+        default_audio=audio,
+        max_images=1,
+        end_image=end_image,
+        negative_prompt=True,
+        seed=False,  # the Developer API refuses seed (the SDK raises before sending it)
+        max_prompt_chars=1024,  # Veo's prompt limit is 1,024 tokens: a character cap at least that strict
+        price=PriceRule(per_second=rate, resolution_factor=factor or {}, note=note),
+        price_source=PRICING,
+        price_checked=PRICE_CHECKED,
+        typical_seconds=typical,
+    )
+
+
+VEO_MODELS: tuple[ModelSpec, ...] = (
+    _veo(
+        "veo-3.1-generate-preview",
+        "Veo 3.1 (preview)",
+        "Google's Veo 3.1: text, a start image, or start and last frames",
+        rate=0.40,
+        resolutions=("720p", "1080p", "4k"),
+        factor={"4k": 1.5},
+        end_image=True,
+        note=f"$0.40/s at 720p and 1080p, $0.60/s at 4K; {VEO_OFFICIAL}",
+    ),
+    _veo(
+        "veo-3.1-fast-generate-preview",
+        "Veo 3.1 Fast (preview)",
+        "Veo 3.1 Fast: text, a start image, or start and last frames",
+        rate=0.15,
+        resolutions=("720p", "1080p", "4k"),
+        factor={"4k": 0.35 / 0.15},
+        end_image=True,
+        typical=60.0,
+        note=f"$0.15/s at 720p and 1080p, $0.35/s at 4K; {VEO_COPIED}",
+    ),
+    _veo(
+        "veo-3.0-generate-001",
+        "Veo 3",
+        "Veo 3: text or a start image; 1080p in 16:9 only",
+        rate=0.40,
+        note=f"$0.40/s; {VEO_COPIED}",
+    ),
+    _veo(
+        "veo-3.0-fast-generate-001",
+        "Veo 3 Fast",
+        "Veo 3 Fast: text or a start image; 1080p in 16:9 only",
+        rate=0.15,
+        typical=60.0,
+        note=f"$0.15/s; {VEO_COPIED}",
+    ),
+    _veo(
+        "veo-2.0-generate-001",
+        "Veo 2",
+        "Veo 2: text or a start image",
+        rate=0.35,
+        durations=(5.0, 6.0, 8.0),
+        resolutions=("720p",),
+        audio=False,
+        note=f"$0.35/s; {VEO_COPIED}",
+    ),
+)
+VEO_IDS = frozenset(spec.id for spec in VEO_MODELS)
+MODELS: tuple[ModelSpec, ...] = OMNI_MODELS + VEO_MODELS
+
+
+def is_veo(model: str) -> bool:
+    """Whether a model is served by predictLongRunning (Veo) rather than the Interactions API (Omni)."""
+    return model in VEO_IDS
 
 
 # -- the declaration: Google's answers (types/interactions/interaction.py, videocontent.py, error.py) as typed
@@ -348,6 +497,118 @@ ERRORS = (
 )
 
 
+# -- Veo's answers: a long-running Operation (google.longrunning.Operation, read as the SDK reads it in
+# _GenerateVideosOperation_from_mldev) and what it means in our terms.
+OPERATION_NAME = re.compile(r"^models/[A-Za-z0-9._-]+/operations/[A-Za-z0-9_-]+$")
+
+
+class VeoVideo(Wire):
+    uri: str | None = None
+    encoded_video: str | None = Field(None, alias="encodedVideo")  # inline bytes (_Video_from_mldev)
+    encoding: str | None = None
+
+
+class VeoSample(Wire):
+    video: VeoVideo | None = None
+
+
+class VeoResult(Wire):
+    generated_samples: list[VeoSample] = Field(default_factory=list, alias="generatedSamples")
+    rai_media_filtered_count: int = Field(0, alias="raiMediaFilteredCount")
+    rai_media_filtered_reasons: list[str] = Field(default_factory=list, alias="raiMediaFilteredReasons")
+
+    @field_validator("generated_samples", "rai_media_filtered_reasons", mode="before")
+    @classmethod
+    def _items(cls, value: Any) -> Any:
+        return [v for v in value if isinstance(v, (dict, str))] if isinstance(value, list) else []
+
+
+class VeoResponse(Wire):
+    generate_video_response: VeoResult | None = Field(None, alias="generateVideoResponse")
+
+
+class RpcStatus(Wire):
+    """google.rpc.Status: {code: an int, message, details}."""
+
+    code: str | None = None
+    message: str = ""
+
+
+class Operation(Wire):
+    name: str = ""
+    done: bool = False
+    error: RpcStatus | None = None
+    response: VeoResponse | None = None
+
+    @field_validator("error", "response", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else None
+
+    def result(self) -> VeoResult | None:
+        return self.response.generate_video_response if self.response else None
+
+    def video(self) -> VeoVideo | None:
+        """The first generated video with a uri or inline bytes (we ask for one)."""
+        samples = self.result().generated_samples if self.result() else []  # type: ignore[union-attr]
+        found = [s.video for s in samples if s.video and (s.video.uri or s.video.encoded_video)]
+        return found[0] if found else None
+
+
+# google.rpc codes (google/rpc/code.proto) of a failed operation that name a request Google will not take again.
+RPC_INVALID = {"3": "INVALID_ARGUMENT", "9": "FAILED_PRECONDITION", "11": "OUT_OF_RANGE"}
+
+
+def veo_snapshot(found: Operation) -> Snapshot:
+    """A Veo operation in our terms."""
+    if found.error is not None:
+        error = veo_error(found.error)
+        return Snapshot(status="failed", error=error, message=error.message)
+    if not found.done:
+        return Snapshot(status="running", message="generating at Google (Veo)")
+    if found.video() is not None:
+        return Snapshot(status="succeeded", progress=1.0, message="generated; downloading from Google")
+    result = found.result()
+    reasons = "; ".join(r.strip().rstrip(".") for r in (result.rai_media_filtered_reasons if result else []))
+    if result is not None and (reasons or result.rai_media_filtered_count):
+        said = f": {reasons[:300]}" if reasons else ""
+        error = ProviderErrorInfo(
+            code=ErrorCode.CONTENT_POLICY,
+            message=f"Google's safety filters blocked the Veo video{said}. Change the prompt or image and submit "
+            "again.",
+        )
+    else:
+        error = ProviderErrorInfo(
+            code=ErrorCode.PROVIDER_FAILED,
+            message=f"Google finished Veo operation {found.name} without a video or a reason; submitting again "
+            "usually works.",
+            retryable=True,
+        )
+    return Snapshot(status="failed", error=error, message=error.message)
+
+
+def veo_error(status: RpcStatus) -> ProviderErrorInfo:
+    """A failed operation's google.rpc.Status: safety, a request Google refuses, or a fault at Google."""
+    code, message = status.code or "", " ".join(status.message.split())[:400].rstrip(".")
+    label = f"{code} {RPC_INVALID.get(code, '')}".strip() if code else "no code"
+    said = f" ({label}): {message}" if message else f" ({label})"
+    if is_safety(message) or re.search(r"\b(usage guidelines|responsible ai|rai)\b", message, re.IGNORECASE):
+        return ProviderErrorInfo(
+            code=ErrorCode.CONTENT_POLICY,
+            message=f"Google's safety filters blocked the Veo video{said}. Change the prompt or image and submit "
+            "again.",
+        )
+    if code in RPC_INVALID:
+        return ProviderErrorInfo(
+            code=ErrorCode.INVALID_INPUT, message=f"Google refused the Veo request{said}; fix the request."
+        )
+    return ProviderErrorInfo(
+        code=ErrorCode.PROVIDER_FAILED,
+        message=f"Google's Veo operation failed{said}; a fault at Google, submitting again usually works.",
+        retryable=True,
+    )
+
+
 class GoogleProvider(TaskProvider[Interaction, Interaction]):
     name = "google"
     title = "Google Gemini"
@@ -397,6 +658,8 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
         return min(10.0, max(5.0, spec.typical_seconds / 10, 1.0 + elapsed / 10)) * random.uniform(0.85, 1.15)
 
     def check(self, request: VideoRequest) -> None:
+        if is_veo(request.model):
+            return veo_check(request)
         if not request.audio:
             raise InvalidRequest("Gemini Omni always makes video with sound; leave audio unset or set it to true")
         for image in request.images:
@@ -405,7 +668,49 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
                     f"Gemini takes image URLs only over https://, not {image[:80]!r}; pass an https URL or a local file"
                 )
 
-    # -- the job life cycle --------------------------------------------------------------------
+    # -- the job life cycle: Omni by the template, Veo by its operations ------------------------
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        if not is_veo(request.model):
+            return await super().submit(job_id, request, callback_url)
+        body = await anyio.to_thread.run_sync(self.veo_body, request)  # reads and encodes the images
+        path = f"/{VEO_API_VERSION}/models/{quote(request.model, safe='')}:predictLongRunning"
+        status, answer = await self.call("POST", path, json=body)
+        found = Operation.read(answer)
+        if found is None or not OPERATION_NAME.match(found.name):
+            raise ProviderError(
+                ErrorCode.SUBMIT_UNCONFIRMED,
+                f"Google accepted the Veo request (HTTP {status}) but sent no operation name; the video may be "
+                "generating and charged: check usage in Google AI Studio before submitting it again.",
+                retryable=False,
+            )
+        return Submission(ref=found.name, state={"api": "predictLongRunning"})
+
+    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        if not is_veo(request.model):
+            return await super().poll(submission, request)
+        return veo_snapshot(await self._operation(submission))
+
+    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
+        if not is_veo(request.model):
+            return await super().cancel(submission, request)
+        raise ProviderError(
+            ErrorCode.INVALID_INPUT,
+            "Google's Gemini API cannot cancel a Veo video once submitted (its operations have no cancel); it "
+            "runs to the end and is charged",
+            retryable=False,
+        )
+
+    async def _operation(self, submission: Submission) -> Operation:
+        if not OPERATION_NAME.match(submission.ref):  # stored by us; never a path of another shape
+            raise ProviderError(ErrorCode.INTERNAL, f"not a Veo operation name: {submission.ref[:80]!r}")
+        _, answer = await self.call("GET", f"/{VEO_API_VERSION}/{submission.ref}")
+        found = Operation.read(answer)
+        if found is None or not found.name:
+            raise ProviderError(
+                ErrorCode.TRANSIENT, "Google answered a Veo status check with something not an operation"
+            )
+        return found
+
     def add_callback(self, body: dict[str, Any], callback_url: str, job_id: str) -> None:
         body["webhook_config"] = {"uris": [callback_url], "user_metadata": {"videogen_job_id": job_id}}
 
@@ -422,10 +727,17 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
         return None
 
     async def fetch(self, snapshot: Snapshot, submission: Submission, request: VideoRequest, dest: Path) -> None:
-        """The finished video, read again from the interaction (inline base64, or its uri downloaded)."""
-        _, body = await self.call("GET", self._path(submission))
-        found = Interaction.read(body)
-        video = found.video() if found else None
+        """The finished video, read again from the interaction or operation (inline base64, or its uri downloaded)."""
+        video: Content | None
+        if is_veo(request.model):
+            veo = (await self._operation(submission)).video()
+            if veo is None:
+                raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's finished Veo operation holds no video.")
+            video = Content(type="video", data=veo.encoded_video, uri=veo.uri)
+        else:
+            _, body = await self.call("GET", self._path(submission))
+            found = Interaction.read(body)
+            video = found.video() if found else None
         if video is None:
             raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's finished interaction no longer holds the video.")
         if video.data:
@@ -487,6 +799,29 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
         data, mime = images.to_bytes(value, self.allowed_dirs, MAX_INLINE_IMAGE_BYTES)
         return {"type": "image", "data": base64.b64encode(data).decode(), "mime_type": mime}
 
+    def veo_body(self, request: VideoRequest) -> dict[str, Any]:
+        """The predictLongRunning body, as google-genai's Developer-API converter writes it: one instance, images as
+        bytes, camelCase parameters; no seed and no generateAudio (the Developer API refuses both)."""
+        instance: dict[str, Any] = {"prompt": request.prompt}
+        if request.images:
+            instance["image"] = self.veo_image(request.images[0])
+        if request.end_image:
+            instance["lastFrame"] = self.veo_image(request.end_image)
+        parameters: dict[str, Any] = {
+            "aspectRatio": request.aspect_ratio,
+            "durationSeconds": int(request.duration),
+            "sampleCount": 1,  # one video, one charge
+        }
+        if request.model != "veo-2.0-generate-001":  # Veo 2 has no resolution setting (720p)
+            parameters["resolution"] = request.resolution
+        if request.negative_prompt:
+            parameters["negativePrompt"] = request.negative_prompt
+        return {"instances": [instance], "parameters": parameters}
+
+    def veo_image(self, value: str) -> dict[str, str]:
+        data, mime = images.to_bytes(value, self.allowed_dirs, MAX_INLINE_IMAGE_BYTES)
+        return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime}
+
     # -- HTTP ----------------------------------------------------------------------------------
     def http_options(self) -> dict[str, Any]:
         key = self.api_key()
@@ -517,6 +852,23 @@ def _capped(data: bytes) -> bytes:
     if len(data) > MAX_VIDEO_BYTES:
         raise ProviderError(ErrorCode.DOWNLOAD_FAILED, "Google's video is larger than 2 GB", retryable=False)
     return data
+
+
+def veo_check(request: VideoRequest) -> None:
+    """Veo's rules the ModelSpec cannot say (ai.google.dev/gemini-api/docs/video; the SDK's converter)."""
+    spec = next(m for m in VEO_MODELS if m.id == request.model)
+    if spec.audio and not request.audio:
+        raise InvalidRequest(f"{spec.name} on the Gemini API always makes sound; leave audio unset or set it to true")
+    if request.resolution in ("1080p", "4k") and request.duration != 8:
+        raise InvalidRequest(f"{spec.name} makes {request.resolution} only at 8 s; set duration to 8 or use 720p")
+    if request.model.startswith("veo-3.0-") and request.resolution == "1080p" and request.aspect_ratio != "16:9":
+        raise InvalidRequest(f"{spec.name} makes 1080p only in 16:9; use 720p for 9:16")
+    for image in [*request.images, *([request.end_image] if request.end_image else [])]:
+        if images.classify(image) == "url":
+            raise InvalidRequest(
+                "Veo on the Gemini API takes the image itself, not a URL; pass a local file path or a data URI "
+                f"instead of {image[:80]!r}"
+            )
 
 
 def no_video_error(found: Interaction) -> ProviderErrorInfo:

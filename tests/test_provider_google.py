@@ -1,6 +1,6 @@
-"""The Google (Gemini Omni, Interactions API) adapter against its simulator over loopback: the tools end to end,
-the wire body checked with the official SDK's own types, each error mapping, cancel, callbacks, prices, the
-video fetched with the key only from the API's own host."""
+"""The Google adapter (Gemini Omni through the Interactions API, Veo through predictLongRunning) against its
+simulator over loopback: the tools end to end, the wire body checked with the official SDK's own types, each
+error mapping, cancel, callbacks, prices, the video fetched with the key only from the API's own host."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from providers.base import ErrorCode, ProviderError, Submission
-from providers.google import MODELS, GoogleProvider, error_for, snapshot
+from providers.google import (
+    MODELS,
+    OMNI_MODELS,
+    VEO_MODELS,
+    GoogleProvider,
+    Operation,
+    error_for,
+    snapshot,
+    veo_snapshot,
+)
 from providers.registry import Providers
 from providers.simulators.common import Simulator, running
 from providers.simulators.google import DEFAULT_KEY, create_app
@@ -196,7 +205,11 @@ def test_every_model_is_priced_with_a_source_and_one_short_line():
     for spec in MODELS:
         assert spec.priced and spec.price_source.startswith("https://") and spec.price_checked == "2026-12-03"
         assert len(spec.description) <= 130 and "\n" not in spec.description
+    for spec in OMNI_MODELS:
         assert "third-party" in spec.description and "third-party" in spec.price.note
+    for spec in VEO_MODELS:  # Google's own page; where only a copy of it was read, the note says so
+        assert spec.price_source == "https://ai.google.dev/gemini-api/docs/pricing"
+        assert "Google's list price" in spec.price.note and not spec.seed
 
 
 # -- credentials ------------------------------------------------------------------------------------------------
@@ -463,3 +476,281 @@ async def test_the_key_goes_only_to_the_apis_own_host(tmp_path: Path):
         await provider.aclose()
     assert seen == {"api": ["AIza-secret", "AIza-secret"], "cdn": [None, None]}
     assert raised.value.code == ErrorCode.DOWNLOAD_FAILED
+
+
+# -- Veo: predictLongRunning with the same key --------------------------------------------------------------------
+
+
+async def test_veo_text_to_video_through_the_tools(g_env, sim: Simulator):
+    job = await generate(
+        g_env,
+        prompt=f"a fox in the snow {QUICK}",
+        model="veo-3.1-fast-generate-preview",
+        duration=4,
+        aspect_ratio="9:16",
+        negative_prompt="blur",
+    )
+    assert job["status"] == "succeeded", job
+    info = probe(job["video"]["path"])
+    assert abs(info.duration_seconds - 4) < 0.2 and info.height > info.width
+    (sim_job,) = sim.jobs.values()
+    assert sim_job.id.startswith("models/veo-3.1-fast-generate-preview/operations/")
+    assert sim_job.payload == {
+        "instances": [{"prompt": f"a fox in the snow {QUICK}"}],
+        "parameters": {
+            "aspectRatio": "9:16",
+            "durationSeconds": 4,
+            "sampleCount": 1,
+            "resolution": "720p",
+            "negativePrompt": "blur",
+        },
+    }
+    assert sim.downloads[sim_job.id] == 1  # the Files API download, which answers only with the key
+    assert job["cost"] == pytest.approx(4 * 0.15)
+
+
+async def test_veo_image_to_video_with_a_last_frame_sends_both_as_bytes(g_env, sim: Simulator, picture: Path):
+    from PIL import Image
+
+    last = picture.with_name("last.jpg")
+    Image.new("RGB", (128, 72), (200, 40, 10)).save(last)
+    job = await generate(
+        g_env,
+        prompt=f"the sky turns red {QUICK}",
+        model="veo-3.1-generate-preview",
+        images=[str(picture)],
+        end_image=str(last),
+        resolution="1080p",
+    )
+    assert job["status"] == "succeeded", job
+    (sim_job,) = sim.jobs.values()
+    (instance,) = sim_job.payload["instances"]
+    assert instance["image"] == {
+        "bytesBase64Encoded": base64.b64encode(picture.read_bytes()).decode(),
+        "mimeType": "image/png",
+    }
+    assert instance["lastFrame"]["mimeType"] == "image/jpeg"
+    assert base64.b64decode(instance["lastFrame"]["bytesBase64Encoded"]) == last.read_bytes()
+    assert sim_job.payload["parameters"]["resolution"] == "1080p" and job["cost"] == pytest.approx(8 * 0.40)
+
+
+async def test_veo_2_sends_no_resolution_and_makes_a_silent_clip(g_env, sim: Simulator):
+    job = await generate(g_env, prompt=f"waves {QUICK}", model="veo-2.0-generate-001", duration=5, audio=False)
+    assert job["status"] == "succeeded", job
+    (sim_job,) = sim.jobs.values()
+    assert "resolution" not in sim_job.payload["parameters"] and job["cost"] == pytest.approx(5 * 0.35)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"model": "veo-3.1-generate-preview", "resolution": "1080p", "duration": 4}, ("1080p", "8 s")),
+        ({"model": "veo-3.1-fast-generate-preview", "resolution": "4k", "duration": 6}, ("4k", "8 s")),
+        ({"model": "veo-3.0-generate-001", "resolution": "1080p", "aspect_ratio": "9:16"}, ("16:9",)),
+        ({"model": "veo-3.0-generate-001", "resolution": "4k"}, ("resolution",)),
+        ({"model": "veo-3.1-generate-preview", "duration": 5}, ("duration",)),
+        ({"model": "veo-2.0-generate-001", "duration": 4, "audio": False}, ("duration",)),
+        ({"model": "veo-2.0-generate-001"}, ("audio",)),  # Veo 2 is silent: audio defaults off, asked for on
+        ({"model": "veo-3.1-generate-preview", "audio": False}, ("always", "sound")),
+        ({"model": "veo-3.1-generate-preview", "seed": 7}, ("seed",)),
+        ({"model": "veo-3.0-fast-generate-001", "images": ["START"], "end_image": "START"}, ("end_image",)),
+        ({"model": "veo-3.1-generate-preview", "images": ["https://example.com/a.png"]}, ("not a url",)),
+        ({"model": "veo-3.1-generate-preview", "aspect_ratio": "1:1"}, ("aspect",)),
+    ],
+)
+async def test_veo_refused_before_a_job_exists(g_env, sim: Simulator, picture: Path, args, words):
+    args = {k: (str(picture) if v == "START" else [str(picture)] if v == ["START"] else v) for k, v in args.items()}
+    if args.get("model") == "veo-2.0-generate-001" and "audio" not in args:
+        args["audio"] = True
+    async with Client(build_server(Settings.from_env(g_env))) as client:
+        result = await client.call_tool("generate_video", {"prompt": "P", "provider": "google", **args})
+    text = " ".join(getattr(c, "text", "") for c in result.content).lower()
+    assert result.is_error and all(w in text for w in words), text
+    assert sim.submissions == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "resolution", "usd"),
+    [
+        ("veo-3.1-generate-preview", "720p", 8 * 0.40),
+        ("veo-3.1-generate-preview", "4k", 8 * 0.60),
+        ("veo-3.1-fast-generate-preview", "1080p", 8 * 0.15),
+        ("veo-3.1-fast-generate-preview", "4k", 8 * 0.35),
+        ("veo-3.0-generate-001", "1080p", 8 * 0.40),
+        ("veo-3.0-fast-generate-001", "720p", 8 * 0.15),
+    ],
+)
+async def test_veo_estimate_cost(g_env, sim: Simulator, model, resolution, usd):
+    async with Client(build_server(Settings.from_env(g_env))) as client:
+        result = await client.call_tool(
+            "estimate_cost", {"prompt": "p", "provider": "google", "model": model, "resolution": resolution}
+        )
+    assert result.structured_content["usd"] == pytest.approx(usd, abs=1e-4)
+    assert sim.submissions == 0
+
+
+async def test_veo_safety_filter_is_content_policy_with_googles_reason(g_env, sim: Simulator):
+    job = await generate(g_env, prompt=f"p sim:fail=content {QUICK}", model="veo-3.1-fast-generate-preview")
+    assert job["status"] == "failed" and job["error"]["code"] == "CONTENT_POLICY", job
+    assert "usage guidelines" in job["error"]["message"] and "change the prompt" in job["error"]["message"].lower()
+    assert sim.submissions == 1 and not sim.downloads
+
+
+async def test_veo_operation_error_is_retryable_provider_failed(g_env, sim: Simulator):
+    job = await generate(g_env, prompt=f"p sim:fail=internal {QUICK}", model="veo-3.0-fast-generate-001")
+    assert job["error"]["code"] == "PROVIDER_FAILED" and job["error"]["retryable"] is True
+    assert "internal error" in job["error"]["message"] and "13" in job["error"]["message"]
+
+
+async def test_veo_errors_answered_at_submit_use_the_google_rpc_table(g_env, sim: Simulator):
+    job = await generate(
+        {**g_env, "GEMINI_API_KEY": "AIzaSyWrongKey" + "0" * 25}, prompt=f"p {QUICK}", model="veo-3.1-generate-preview"
+    )
+    assert job["error"]["code"] == "AUTH" and "AIzaSyWrongKey" not in job["error"]["message"]
+    sim.config["credits_usd"] = 1.0
+    job = await generate(g_env, prompt=f"p {QUICK}", model="veo-3.1-generate-preview")  # $3.20 > $1
+    assert job["error"]["code"] == "OUT_OF_CREDIT" and sim.submissions == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, "running", None),
+        ({"done": False, "metadata": {}}, "running", None),
+        ({"done": True, "error": {"code": 13, "message": "boom"}}, "failed", ErrorCode.PROVIDER_FAILED),
+        (
+            {"done": True, "error": {"code": 3, "message": "Unable to process input image"}},
+            "failed",
+            ErrorCode.INVALID_INPUT,
+        ),
+        (
+            {"done": True, "error": {"code": 3, "message": "The prompt violates our usage guidelines"}},
+            "failed",
+            ErrorCode.CONTENT_POLICY,
+        ),
+        (
+            {"done": True, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1}}},
+            "failed",
+            ErrorCode.CONTENT_POLICY,
+        ),
+        ({"done": True, "response": {"generateVideoResponse": {}}}, "failed", ErrorCode.PROVIDER_FAILED),
+        ({"done": True}, "failed", ErrorCode.PROVIDER_FAILED),
+        (
+            {
+                "done": True,
+                "response": {"generateVideoResponse": {"generatedSamples": [{"video": {"uri": "https://x/f"}}]}},
+            },
+            "succeeded",
+            None,
+        ),
+        (
+            {
+                "done": True,
+                "response": {"generateVideoResponse": {"generatedSamples": [{"video": {"encodedVideo": "AA=="}}]}},
+            },
+            "succeeded",
+            None,
+        ),
+    ],
+)
+def test_veo_operation_states(body: dict[str, Any], status: str, code: ErrorCode | None):
+    found = Operation.read({"name": "models/veo-3.1-generate-preview/operations/abc", **body})
+    assert found is not None
+    shot = veo_snapshot(found)
+    assert shot.status == status and (shot.error.code if shot.error else None) == code
+    assert shot.video_url is None  # fetched by the provider (the key is needed)
+
+
+async def test_veo_cannot_be_cancelled_so_the_video_is_still_delivered(g_env, sim: Simulator):
+    async with Client(build_server(Settings.from_env(g_env))) as client:
+        started = await client.call_tool(
+            "generate_video",
+            {"prompt": "p sim:seconds=20 sim:queue=300", "model": "veo-3.1-fast-generate-preview", "wait_seconds": 0},
+        )
+        job_id = started.structured_content["job_id"]
+        for _ in range(200):
+            status = await client.call_tool("get_status", {"job_id": job_id})
+            if status.structured_content.get("provider_job_id"):
+                break
+            await anyio.sleep(0.01)
+        refused = await client.call_tool("cancel_job", {"job_id": job_id})
+        text = " ".join(getattr(c, "text", "") for c in refused.content) + str(refused.structured_content)
+        assert "cannot cancel" in text, text
+        done = await client.call_tool("get_status", {"job_id": job_id, "wait_seconds": 20})
+    assert done.structured_content["status"] == "succeeded" and sim.submissions == 1
+
+
+async def test_veo_restart_mid_job_submits_once(g_env, sim: Simulator):
+    args = RequestArgs(
+        prompt="a slow pan sim:seconds=200 sim:queue=1", provider="google", model="veo-3.1-generate-preview"
+    )
+    async with JobManager(Settings.from_env(g_env)) as first:
+        row = await first.submit(args)
+        for _ in range(500):
+            if first.get(row.job_id).status == "running":
+                break
+            await anyio.sleep(0.01)
+    async with JobManager(Settings.from_env(g_env)) as second:
+        done = await second.wait(row.job_id, 30)
+    assert done.status == "succeeded" and sim.submissions == 1
+    assert done.video and probe(done.video["path"]).duration_seconds == pytest.approx(8, abs=0.2)
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "status", "words"),
+    [
+        ("veo-9-generate", {"instances": [{"prompt": "p"}]}, 404, "not found"),
+        (
+            "veo-3.1-generate-preview",
+            {"instances": [{"prompt": "p"}], "parameters": {"resolution": "1080p", "durationSeconds": 6}},
+            400,
+            "8",
+        ),
+        ("veo-3.1-generate-preview", {"instances": [{"prompt": "p"}], "parameters": {"seed": 1}}, 400, "seed"),
+        (
+            "veo-3.1-generate-preview",
+            {"instances": [{"prompt": "p"}], "parameters": {"generateAudio": True}},
+            400,
+            "generateAudio",
+        ),
+        (
+            "veo-3.1-generate-preview",
+            {"instances": [{"prompt": "p"}], "parameters": {"durationSeconds": 10}},
+            400,
+            "duration",
+        ),
+        (
+            "veo-2.0-generate-001",
+            {"instances": [{"prompt": "p"}], "parameters": {"resolution": "720p"}},
+            400,
+            "resolution",
+        ),
+        (
+            "veo-3.0-generate-001",
+            {"instances": [{"prompt": "p", "image": "IMG", "lastFrame": "IMG"}]},
+            400,
+            "lastFrame",
+        ),
+        (
+            "veo-3.1-generate-preview",
+            {"instances": [{"prompt": "p", "image": {"gcsUri": "gs://b/o.png", "mimeType": "image/png"}}]},
+            400,
+            "gcsUri",
+        ),
+    ],
+)
+async def test_the_simulator_refuses_what_the_gemini_api_refuses(
+    server, sim: Simulator, picture: Path, model, body, status, words
+):
+    image = {"bytesBase64Encoded": base64.b64encode(picture.read_bytes()).decode(), "mimeType": "image/png"}
+    for instance in body["instances"]:
+        for key in ("image", "lastFrame"):
+            if instance.get(key) == "IMG":
+                instance[key] = image
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{server[0]}/v1beta/models/{model}:predictLongRunning", headers={"x-goog-api-key": DEFAULT_KEY}, json=body
+        )
+        keyless = await client.post(f"{server[0]}/v1beta/models/{model}:predictLongRunning", json=body)
+    assert answer.status_code == status and words in answer.json()["error"]["message"], answer.text
+    assert keyless.status_code == 403 and sim.submissions == 0

@@ -35,6 +35,25 @@ gets one POST per end state, {"type": "interaction.completed" | "interaction.fai
 "user_metadata"}}, tried 3 times 10 s apart: the event names are the SDK's (WebhookSubscribedEvent); the body's
 shape is not in the SDK (an assumption), so the adapter treats a callback only as a prompt to poll.
 
+Veo, as the Gemini API serves it with the same key (google-genai 2.34.0's Developer-API converters,
+models.py _GenerateVideosParameters_to_mldev / _GenerateVideosConfig_to_mldev / _Image_to_mldev, and
+_operations_converters.py _GenerateVideosOperation_from_mldev; ai.google.dev/gemini-api/docs/video):
+
+  POST /v1beta/models/{model}:predictLongRunning  -> Operation {name: "models/{model}/operations/{id}"}
+  GET  /v1beta/models/{model}/operations/{id}     -> {name, done?, error? | response.generateVideoResponse}
+
+The body is {instances: [one {prompt, image?, lastFrame?, referenceImages?, video?}], parameters: {aspectRatio,
+durationSeconds, resolution, negativePrompt, personGeneration, sampleCount 1-4, enhancePrompt}}; an image is
+{bytesBase64Encoded, mimeType} (a gcsUri is Vertex's: refused). What the SDK refuses to send in Developer mode
+(seed, generateAudio, fps, storageUri, pubsubTopic, compressionQuality, resizeMode, mask) is refused here as
+the API refuses an unknown field, and so is any other unknown name. Per model (the docs): durations 4/6/8
+(Veo 2: 5/6/8), 16:9 or 9:16; 1080p and 4k (4k: Veo 3.1 only) only at 8 s; Veo 3.0's 1080p only in 16:9;
+Veo 2 has no resolution setting; lastFrame only on Veo 3.1. An unknown model is a 404 NOT_FOUND, a bad value
+a 400 INVALID_ARGUMENT (google.rpc bodies). A finished operation's sample `video.uri` is the Files API download
+below (the key needed); sim:fail=content finishes with no samples and raiMediaFilteredReasons (the safety
+filters), sim:fail=internal with an `error` Status {code: 13}. Operations have no cancel (none in the SDK or the
+REST reference): a POST to .../operations/{id}:cancel finds no such method.
+
 Test switches (POST /_sim/config or app.state.sim.config):
   {"api_keys": [...]}       the keys that work (default: DEFAULT_KEY)
   {"credits_usd": N}        a prepaid balance; a job costing more is refused with 429 RESOURCE_EXHAUSTED
@@ -124,6 +143,116 @@ MODELS: dict[str, Model] = {
     "gemini-omni-flash-preview": Model((3, 10), ("720p",), 40.0),
 }
 DEFAULT_SECONDS = 8
+
+
+@dataclass(frozen=True)
+class Veo:
+    durations: tuple[int, ...]
+    resolutions: tuple[str, ...]  # () : no resolution setting (Veo 2, 720p)
+    last_frame: bool
+    usd_per_second: float  # the simulator's own bill, for the credits switch
+    seconds: float  # simulated generation time
+
+
+VEO: dict[str, Veo] = {
+    "veo-3.1-generate-preview": Veo((4, 6, 8), ("720p", "1080p", "4k"), True, 0.40, 90.0),
+    "veo-3.1-fast-generate-preview": Veo((4, 6, 8), ("720p", "1080p", "4k"), True, 0.15, 60.0),
+    "veo-3.0-generate-001": Veo((4, 6, 8), ("720p", "1080p"), False, 0.40, 90.0),
+    "veo-3.0-fast-generate-001": Veo((4, 6, 8), ("720p", "1080p"), False, 0.15, 60.0),
+    "veo-2.0-generate-001": Veo((5, 6, 8), (), False, 0.35, 90.0),
+}
+VEO_INSTANCE = frozenset({"prompt", "image", "lastFrame", "referenceImages", "video"})
+VEO_PARAMETERS = frozenset(
+    {"aspectRatio", "durationSeconds", "resolution", "negativePrompt", "personGeneration", "sampleCount"}
+    | {"enhancePrompt"}
+)
+VEO_VERSIONS = ("v1beta",)
+PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
+VEO_FILTERED = (
+    "Your prompt could not be submitted: it may violate our usage guidelines. Try rephrasing the prompt. "
+    "If you think this was an error, send feedback. Support codes: 58061214"
+)
+
+
+def _veo_image(value: Any, where: str) -> str | None:
+    if not isinstance(value, dict):
+        return f"Invalid value at 'instances[0].{where}': an image object."
+    if "gcsUri" in value:
+        return f"`instances[0].{where}.gcsUri` isn't supported by this model. Send the image as bytesBase64Encoded."
+    if unknown := set(value) - {"bytesBase64Encoded", "mimeType"}:
+        return _unknown(set(unknown), f"instances[0].{where}")
+    if value.get("mimeType") not in IMAGE_MIMES:
+        return f"Unsupported MIME type for `instances[0].{where}`: {value.get('mimeType')!r}."
+    try:
+        raw = base64.b64decode(str(value.get("bytesBase64Encoded", "")), validate=True)
+    except (binascii.Error, ValueError):
+        return f"Invalid value at 'instances[0].{where}.bytes_base64_encoded' (TYPE_BYTES), Base64 decoding failed."
+    return None if raw and sniff(raw) else FAILURES_IMAGE
+
+
+def validate_veo(model_id: str, body: Any) -> tuple[str | None, dict[str, Any]]:
+    """(why the Gemini API would refuse it, or None; the job: prompt, seconds, ratio, resolution)."""
+    model = VEO[model_id]
+    if not isinstance(body, dict):
+        return "Invalid JSON payload received. Expected an object.", {}
+    if unknown := set(body) - {"instances", "parameters"}:
+        return _unknown(unknown), {}
+    instances = body.get("instances")
+    if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
+        return "`instances` must hold exactly one instance.", {}
+    instance = instances[0]
+    if unknown := set(instance) - VEO_INSTANCE:
+        return _unknown(unknown, "instances[0]"), {}
+    prompt = instance.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        return "Invalid value at 'instances[0].prompt' (TYPE_STRING).", {}
+    if not (prompt or "").strip() and "image" not in instance:
+        return "A prompt or an image is required.", {}
+    for where in ("image", "lastFrame"):
+        if where in instance and (problem := _veo_image(instance[where], where)):
+            return problem, {}
+    if "lastFrame" in instance and not model.last_frame:
+        return f"`lastFrame` isn't supported by this model ({model_id}).", {}
+    if "lastFrame" in instance and "image" not in instance:
+        return "`lastFrame` needs `image` (the first frame).", {}
+    if ("referenceImages" in instance or "video" in instance) and not model.last_frame:
+        return f"`{'video' if 'video' in instance else 'referenceImages'}` isn't supported by this model.", {}
+    params = body.get("parameters") or {}
+    if not isinstance(params, dict):
+        return "Invalid value at 'parameters': an object.", {}
+    if unknown := set(params) - VEO_PARAMETERS:
+        name = sorted(unknown)[0]
+        return f"`{name}` isn't supported by this model. Please remove it or refer to the Gemini API documentation.", {}
+    ratio = params.get("aspectRatio", "16:9")
+    if ratio not in RATIOS:
+        return f"Unsupported aspect ratio {ratio!r}. Supported: 16:9, 9:16.", {}
+    seconds = params.get("durationSeconds", 8)
+    if isinstance(seconds, str) and seconds.isdigit():
+        seconds = int(seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds not in model.durations:
+        allowed = ", ".join(str(d) for d in model.durations)
+        return f"The duration {seconds!r} is out of bounds for {model_id}: supported {allowed} seconds.", {}
+    resolution = params.get("resolution")
+    if resolution is not None and resolution not in model.resolutions:
+        if not model.resolutions:
+            return f"`resolution` isn't supported by this model ({model_id}).", {}
+        return f"Unsupported resolution {resolution!r} for {model_id}. Supported: {', '.join(model.resolutions)}.", {}
+    resolution = resolution or "720p"
+    if resolution in ("1080p", "4k") and seconds != 8:
+        return f"{resolution} is only supported with durationSeconds 8.", {}
+    if model_id.startswith("veo-3.0-") and resolution == "1080p" and ratio != "16:9":
+        return "1080p is only supported with aspect ratio 16:9 for this model.", {}
+    count = params.get("sampleCount", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4:
+        return f"sampleCount must be between 1 and 4, not {count!r}.", {}
+    person = params.get("personGeneration")
+    if person is not None and person not in PERSON_GENERATION:
+        return f"Unsupported personGeneration {person!r}.", {}
+    negative = params.get("negativePrompt")
+    if negative is not None and not isinstance(negative, str):
+        return "Invalid value at 'parameters.negative_prompt' (TYPE_STRING).", {}
+    job = {"prompt": prompt or "", "seconds": seconds, "ratio": ratio, "resolution": resolution, "count": count}
+    return None, job
 
 
 def _refusal(status: int, message: str, code: str = "invalid_request") -> JSONResponse:
@@ -415,8 +544,84 @@ def create_app(speed: float = 1.0) -> Starlette:
         sim.downloads[job.id] += 1
         return Response(sample_video(float(job.extra["duration"]), job.extra["aspect_ratio"]), media_type="video/mp4")
 
+    def operation(request: Request, job: SimJob) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": job.id}
+        phase, _ = job.phase()
+        if phase not in ("succeeded", "failed"):
+            body["metadata"] = {
+                "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningMetadata"
+            }
+            return body
+        body["done"] = True
+        if phase == "failed":
+            body["error"] = {"code": 13, "message": FAILURES["internal"]}
+            return body
+        result: dict[str, Any] = {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+        }
+        if job.extra.get("refused") == "content":
+            result["generateVideoResponse"] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [VEO_FILTERED]}
+        else:
+            version = request.path_params.get("version", "v1beta")
+            uri = f"{public_root(request)}/{version}/files/{job.extra['file']}:download?alt=media"
+            result["generateVideoResponse"] = {"generatedSamples": [{"video": {"uri": uri}}]}
+        body["response"] = result
+        return body
+
+    async def predict(request: Request) -> Response:
+        if (response := refused(request)) is not None:
+            return response
+        model_id, _, method = request.path_params["target"].partition(":")
+        if method != "predictLongRunning" or request.path_params["version"] not in VEO_VERSIONS:
+            return _error(404, "Method not found.")
+        if model_id not in VEO:
+            return _error(
+                404,
+                f"models/{model_id} is not found for API version v1beta, or is not supported for "
+                "predictLongRunning. Call ListModels to see the list of available models and their supported methods.",
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "Invalid JSON payload received.")
+        problem, job_info = validate_veo(model_id, body)
+        if problem:
+            return _error(400, problem)
+        cost = VEO[model_id].usd_per_second * job_info["seconds"] * job_info["count"]
+        with sim.lock:
+            balance = sim.config.get("credits_usd")
+            if balance is not None and balance < cost:
+                return _error(
+                    429,
+                    "Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects "
+                    "to manage your project and billing.",
+                )
+            if balance is not None:
+                sim.config["credits_usd"] = balance - cost
+        name = f"models/{model_id}/operations/{secrets.token_hex(6)}"
+        job = sim.create(body, prompt=job_info["prompt"], job_id=name, seconds=VEO[model_id].seconds)
+        if job.fail not in (None, "internal"):  # the safety filters answer on a finished operation
+            job.extra["refused"], job.fail = job.fail, None
+        job.extra.update(
+            duration=job_info["seconds"], aspect_ratio=job_info["ratio"], file=secrets.token_hex(8), veo=True
+        )
+        return JSONResponse({"name": name})
+
+    async def get_operation(request: Request) -> Response:
+        if (response := refused(request)) is not None:
+            return response
+        if request.path_params["version"] not in VEO_VERSIONS:
+            return _error(404, "Method not found.")
+        name = f"models/{request.path_params['model']}/operations/{request.path_params['operation']}"
+        job = sim.get(name)
+        if job is None:
+            return _error(404, f"Operation {name} not found.")
+        return JSONResponse(operation(request, job))
+
     app = Starlette(
         routes=[
+            Route("/{version}/models/{target}", predict, methods=["POST"]),
+            Route("/{version}/models/{model}/operations/{operation}", get_operation, methods=["GET"]),
             Route("/{version}/interactions", create, methods=["POST"]),
             Route("/{version}/interactions/{interaction_id}", get, methods=["GET"]),
             Route("/{version}/interactions/{interaction_id}/cancel", cancel, methods=["POST"]),
