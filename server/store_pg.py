@@ -411,14 +411,24 @@ class PostgresJobStore:
         ]
 
     # -- wake-ups across processes ---------------------------------------------------------------
-    def listen(self, on_notify: Callable[[str], None], stop: threading.Event, *, poll: float = 0.5) -> None:
+    def listen(
+        self,
+        on_notify: Callable[[str], None],
+        stop: threading.Event,
+        *,
+        on_listening: Callable[[], None] | None = None,
+        poll: float = 0.5,
+    ) -> None:
         """Block until `stop` is set, calling `on_notify(job_id)` for each job another process changed
-        (notifications from this store's own connections are left out: this process knows already). A lost
-        connection is reopened (notifications meanwhile are lost: waiters still look at every heartbeat)."""
+        (notifications from this store's own connections are left out: this process knows already), and
+        `on_listening()` each time it starts listening. A lost connection is reopened (notifications meanwhile
+        are lost: `on_listening` says when to look again)."""
         while not stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, **self._connect_kwargs) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if on_listening is not None:
+                        on_listening()
                     while not stop.is_set():
                         for notify in conn.notifies(timeout=poll):
                             if notify.pid not in self._backends:

@@ -306,6 +306,50 @@ def test_listen_hands_over_only_other_processes_changes(store: PostgresJobStore,
     assert heard == ["job_b"] and not thread.is_alive()
 
 
+def test_a_listener_cut_off_listens_again_and_says_so(postgres_url: str):
+    """The listener's connection is cut (the database restarted, a proxy dropped it): it reconnects, and
+    `on_listening` tells the manager to have its waiters look again (what was notified meanwhile is lost)."""
+    from urllib.parse import urlsplit
+
+    from tests.test_store_faults import Hop
+
+    port = urlsplit(postgres_url).port
+    hop = Hop(port)
+    store = PostgresJobStore(postgres_url.replace(f":{port}/", f":{hop.port}/"))
+    store.insert(row("job_a"))
+    listening: list[float] = []
+    heard: list[str] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=store.listen,
+        args=(heard.append, stop),
+        kwargs={"on_listening": lambda: listening.append(time.monotonic()), "poll": 0.1},
+    )
+    thread.start()
+    other = PostgresJobStore(postgres_url)
+    try:
+        deadline = time.monotonic() + 10
+        while not listening and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(listening) == 1
+        hop.down()
+        time.sleep(0.5)
+        hop.up()
+        while len(listening) < 2 and time.monotonic() < deadline + 10:
+            time.sleep(0.05)
+        assert len(listening) == 2
+        other.update("job_a", None, message="after the cut")
+        while not heard and time.monotonic() < deadline + 15:
+            time.sleep(0.05)
+        assert heard == ["job_a"]
+    finally:
+        stop.set()
+        thread.join(5)
+        hop.down()
+        other.close()
+        store.close()
+
+
 def two_replicas(env: dict[str, str], postgres_url: str, **extra: str) -> tuple[Settings, Settings]:
     """Two JobManagers' settings on one database, each with its own data folder; waiters look at the index
     only every 30 s on their own, so anything sooner is a notification."""

@@ -134,34 +134,52 @@ class JobManager(Submitting, Following, Delivering, Leases):
     async def _listen(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen, in a thread of its own, for jobs another process changed (a callback it received, a cancel
         it was asked for, a job it finished) and wake whoever waits on them here at once: waiting calls, and
-        the scheduler when this process follows the job."""
+        the scheduler when this process follows the job. Started once listening (or after the busy timeout,
+        when the database does not answer: the listener keeps trying). After a lost connection is back,
+        every waiter here looks again (what was notified meanwhile is lost)."""
         listen = getattr(self.db, "listen")  # noqa: B009 (only PostgresJobStore has it)
         token = anyio.lowlevel.current_token()
         stop = threading.Event()
+        ready = anyio.Event()
 
-        def notified(job_id: str) -> None:
+        def on_loop(call: Callable[..., None], *args: Any) -> None:
             try:
-                anyio.from_thread.run_sync(self._notified, job_id, token=token)
+                anyio.from_thread.run_sync(call, *args, token=token)
             except RuntimeError:  # the event loop has ended
                 stop.set()
+
+        def listening() -> None:
+            if ready.is_set():
+                self._wake_all()
+            else:
+                ready.set()
 
         ended = self._listener_ended = threading.Event()
 
         def run() -> None:
             try:
-                listen(notified, stop)
+                listen(
+                    functools.partial(on_loop, self._notified), stop, on_listening=functools.partial(on_loop, listening)
+                )
             finally:
                 ended.set()
 
-        task_status.started()
         try:
-            await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(anyio.to_thread.run_sync, run, abandon_on_cancel=True))
+                with anyio.move_on_after(self.settings.store_busy_seconds):
+                    await ready.wait()
+                task_status.started()
         finally:
             stop.set()  # the abandoned thread ends within its poll period (__aexit__ waits for it)
 
     def _notified(self, job_id: str) -> None:
         self._wake(job_id)
         self.scheduler.wake(job_id)
+
+    def _wake_all(self) -> None:
+        for job_id in list(self._changed):
+            self._wake(job_id)
 
     # -- publishing ----------------------------------------------------------------------------
     def _event(self, job_id: str) -> anyio.Event:
