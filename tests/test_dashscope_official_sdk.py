@@ -114,3 +114,76 @@ def test_the_sdk_reads_a_rejected_key_and_a_failed_task(sim: Simulator):
     failed = VideoSynthesis.call(model="wan2.1-t2v-plus", prompt=f"x sim:fail=content {QUICK}", api_key=KEY)
     assert failed.status_code == 200 and failed.output.task_status == "FAILED"
     assert failed.output.code == "DataInspectionFailed" and "inappropriate" in failed.output.message
+
+
+def test_wan26_text_to_video_with_its_sound_and_shot_fields(sim: Simulator):
+    """The SDK's own arguments for Wan 2.6 (shot_type, prompt_extend, audio_url) land where the docs put them."""
+    done = VideoSynthesis.call(
+        model="wan2.6-t2v",
+        prompt=f"a detective in the rain {QUICK}",
+        audio_url="https://example.com/rain.mp3",
+        size="1920*1080",
+        duration=10,
+        shot_type="multi",
+        prompt_extend=True,
+        api_key=KEY,
+    )
+    assert done.status_code == 200 and done.output.task_status == "SUCCEEDED", (done.code, done.message)
+    (job,) = sim.jobs.values()
+    assert job.payload["input"]["audio_url"] == "https://example.com/rain.mp3"
+    assert job.payload["parameters"] == {
+        "size": "1920*1080",
+        "duration": 10,
+        "prompt_extend": True,
+        "shot_type": "multi",
+    }
+    assert done.usage["duration"] == 10 and done.usage["SR"] == 1080 and done.usage.video_count == 1
+
+
+def test_wan26_flash_sound_switch_through_the_sdk_kwargs(sim: Simulator):
+    """VideoSynthesis has no `audio` argument: extra keyword arguments go into parameters, as the docs' audio does."""
+    done = VideoSynthesis.call(
+        model="wan2.6-i2v-flash",
+        prompt=f"the sea moves {QUICK}",
+        img_url=png_uri(),
+        resolution="720P",
+        duration=3,
+        audio=False,
+        api_key=KEY,
+    )
+    assert done.status_code == 200 and done.output.task_status == "SUCCEEDED", (done.code, done.message)
+    (job,) = sim.jobs.values()
+    assert job.payload["parameters"] == {"resolution": "720P", "duration": 3, "audio": False}
+    assert done.usage["duration"] == 3
+
+
+def test_first_and_last_frame_goes_to_image2video(sim: Simulator):
+    """For a kf2v model the SDK switches the task to image2video (another path); the simulator takes it only there."""
+    done = VideoSynthesis.call(
+        model="wan2.1-kf2v-plus",
+        prompt=f"the kitten looks up {QUICK}",
+        first_frame_url=png_uri(),
+        last_frame_url=png_uri((360, 640)),
+        resolution="720P",
+        api_key=KEY,
+    )
+    assert done.status_code == 200 and done.output.task_status == "SUCCEEDED", (done.code, done.message)
+    (job,) = sim.jobs.values()
+    assert set(job.payload["input"]) >= {"first_frame_url", "last_frame_url"}
+    assert done.usage.video_duration == 5
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"model": "wan2.5-t2v-preview", "duration": 15}, "duration"),
+        ({"model": "wan2.6-t2v", "size": "832*480"}, "size"),
+        ({"model": "wan2.2-t2v-plus", "shot_type": "multi"}, "shot_type"),
+        ({"model": "wan2.1-t2v-plus", "audio_url": "https://example.com/a.mp3"}, "audio_url"),
+    ],
+    ids=["wan25-15s", "wan26-480p", "wan22-shot-type", "wan21-audio"],
+)
+def test_the_sdk_reads_refusals_of_the_newer_models(sim: Simulator, arguments, words):
+    refused = VideoSynthesis.async_call(prompt="p", api_key=KEY, **arguments)
+    assert refused.status_code == 400 and refused.code == "InvalidParameter" and words in refused.message
+    assert sim.submissions == 0

@@ -484,11 +484,11 @@ async def test_a_running_task_cannot_be_cancelled(ds_env, sim: Simulator):
 # -- 5. the simulator refuses what DashScope refuses -------------------------------------------------
 
 
-def post(url: str, body: Any, *, key: str = KEY, asynchronous: bool = True) -> httpx.Response:
+def post(url: str, body: Any, *, key: str = KEY, asynchronous: bool = True, path: str = SYNTHESIS) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"}
     if asynchronous:
         headers["X-DashScope-Async"] = "enable"
-    return httpx.post(f"{url}{SYNTHESIS}", json=body, headers=headers)
+    return httpx.post(f"{url}{path}", json=body, headers=headers)
 
 
 def png_uri(size: tuple[int, int]) -> str:
@@ -531,6 +531,98 @@ def test_the_simulator_refuses_invalid_parameters(server, sim: Simulator, change
     said = response.json()
     assert said["code"] == "InvalidParameter" and words in said["message"] and said["request_id"]
     assert sim.submissions == 0
+
+
+KEYFRAMES = "/services/aigc/image2video/video-synthesis"
+IMAGE = png_uri((640, 360))
+T26 = {"model": "wan2.6-t2v", "input": {"prompt": "p"}, "parameters": {"size": "1280*720"}}
+I26F = {"model": "wan2.6-i2v-flash", "input": {"prompt": "p", "img_url": IMAGE}, "parameters": {}}
+KF = {"model": "wan2.1-kf2v-plus", "input": {"prompt": "p", "first_frame_url": IMAGE, "last_frame_url": IMAGE}}
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "words"),
+    [
+        ({**T26, "parameters": {"size": "832*480"}}, SYNTHESIS, "size"),
+        ({**T26, "parameters": {"duration": 16}}, SYNTHESIS, "duration"),
+        ({**T26, "parameters": {"duration": 1}}, SYNTHESIS, "duration"),
+        ({**T26, "parameters": {"audio": False}}, SYNTHESIS, "parameters.audio is not supported"),
+        ({**T26, "parameters": {"shot_type": "triple"}}, SYNTHESIS, "shot_type"),
+        ({**T26, "input": {"prompt": "p", "audio_url": "/tmp/a.mp3"}}, SYNTHESIS, "url error"),
+        ({**T2V, "input": {"prompt": "p", "audio_url": "https://x/a.mp3"}}, SYNTHESIS, "audio_url is not supported"),
+        ({**T2V, "parameters": {"shot_type": "multi"}}, SYNTHESIS, "shot_type is not supported"),
+        ({**I26F, "parameters": {"audio": "no"}}, SYNTHESIS, "parameters.audio must be a boolean"),
+        ({**I26F, "parameters": {"resolution": "480P"}}, SYNTHESIS, "resolution"),
+        ({"model": "wan2.5-t2v-preview", "input": {"prompt": "p"}, "parameters": {"duration": 15}}, SYNTHESIS, "5, 10"),
+        (
+            {
+                "model": "wan2.5-i2v-preview",
+                "input": {"prompt": "p", "img_url": IMAGE},
+                "parameters": {"shot_type": "multi"},
+            },
+            SYNTHESIS,
+            "shot_type is not supported",
+        ),
+        ({"model": "wan2.2-t2v-plus", "input": {"prompt": "p"}, "parameters": {"size": "1280*720"}}, SYNTHESIS, "size"),
+        (
+            {"model": "wan2.2-i2v-flash", "input": {"prompt": "p", "img_url": IMAGE}, "parameters": {"audio": True}},
+            SYNTHESIS,
+            "parameters.audio is not supported",
+        ),
+        (KF, SYNTHESIS, "Model not exist"),
+        (T26, KEYFRAMES, "Model not exist"),
+        ({**KF, "input": {"prompt": "p", "first_frame_url": IMAGE}}, KEYFRAMES, "last_frame_url"),
+        ({**KF, "parameters": {"resolution": "1080P"}}, KEYFRAMES, "resolution"),
+    ],
+    ids=[
+        "wan26-480p-size",
+        "wan26-16s",
+        "wan26-1s",
+        "wan26-audio-switch",
+        "wan26-shot-type",
+        "wan26-audio-path",
+        "wan21-audio-url",
+        "wan21-shot-type",
+        "flash-audio-string",
+        "flash-480P",
+        "wan25-15s",
+        "wan25-shot-type",
+        "wan22-720p",
+        "wan22-flash-audio",
+        "kf2v-wrong-path",
+        "t2v-on-kf2v-path",
+        "kf2v-no-last-frame",
+        "kf2v-1080P",
+    ],
+)
+def test_the_simulator_refuses_what_each_newer_model_does_not_take(server, sim: Simulator, body, path, words):
+    response = post(server[0], body, path=path)
+    assert response.status_code == 400, response.text
+    said = response.json()
+    assert said["code"] == "InvalidParameter" and words in said["message"], said
+    assert sim.submissions == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (
+            {
+                **T26,
+                "input": {"prompt": "p", "audio_url": "https://x/a.mp3"},
+                "parameters": {"size": "1920*1080", "duration": 15, "shot_type": "multi", "prompt_extend": True},
+            },
+            SYNTHESIS,
+        ),
+        ({**I26F, "parameters": {"audio": False, "resolution": "1080P", "duration": 2}}, SYNTHESIS),
+        ({**KF, "parameters": {"resolution": "720P", "duration": 5, "watermark": True}}, KEYFRAMES),
+    ],
+    ids=["wan26-everything", "flash-silent", "kf2v"],
+)
+def test_the_simulator_takes_what_each_newer_model_documents(server, sim: Simulator, body, path):
+    response = post(server[0], body, path=path)
+    assert response.status_code == 200 and response.json()["output"]["task_status"] == "PENDING", response.text
+    assert sim.submissions == 1
 
 
 def test_the_simulator_takes_only_async_calls_and_known_keys(server, sim: Simulator):
