@@ -284,6 +284,18 @@ class Provider:
     def configured(self) -> bool:
         return all(self.env.get(var) for var in self.env_vars)
 
+    # An aggregator (fal, Replicate) also runs models it publishes but we do not curate, read from their schemas.
+    search_without_key = False  # whether `search` works before the provider's credentials are set
+
+    async def describe(self, model_id: str) -> ModelSpec | None:
+        """A published model's spec, read from its schema (cached by the provider); None: not one of its models,
+        or a provider with no catalogue beyond its curated models."""
+        return None
+
+    async def search(self, text: str, limit: int = 8) -> list[str]:
+        """Model ids of its live catalogue matching `text`, best first (none for a provider without one)."""
+        return []
+
     def missing_env(self) -> list[str]:
         return [var for var in self.env_vars if not self.env.get(var)]
 

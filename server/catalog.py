@@ -99,10 +99,7 @@ class Catalog:
         Unknown ids are left for them to refuse; a schema that cannot be read raises ProviderError saying so."""
         if not model or not model.strip():
             return
-        provider = self.provider(provider_name)
-        describe = getattr(provider, "describe", None)  # Provider.describe (base) may not exist yet
-        if describe is not None:
-            await describe(model.strip())
+        await self.provider(provider_name).describe(model.strip())
 
     async def _prepare_any(self, model: str) -> str | None:
         """For list_models(model=...) without a provider: the provider that knows `model` (curated first, then
@@ -112,9 +109,8 @@ class Catalog:
                 return name
         failed: list[ProviderError] = []
         for name in self.providers.names():
-            describe = getattr(self.providers.get(name), "describe", None)
             try:
-                if describe is not None and await describe(model) is not None:
+                if await self.providers.get(name).describe(model) is not None:
                     return name
             except ProviderError as error:  # another catalogue may still have it
                 failed.append(error)
@@ -367,12 +363,11 @@ class Catalog:
         """The specs of a catalogue's search hits, described at once (each cached by the provider), in order."""
         import anyio
 
-        describe = getattr(provider, "describe", None)
         specs: list[ModelSpec | None] = [None] * len(hits)
 
         async def one(index: int, hit: str) -> None:
             try:
-                specs[index] = provider.spec(hit) or (await describe(hit) if describe is not None else None)
+                specs[index] = provider.spec(hit) or await provider.describe(hit)
             except ProviderError as error:
                 problems.append(f"{provider.name}/{hit}: {error.message}")
 
@@ -409,11 +404,10 @@ class Catalog:
         found: list[tuple[str, ModelSpec]] = []
         for name in names:
             provider = self.providers.get(name)
-            find = getattr(provider, "search", None)
-            if find is None or not (provider.configured() or getattr(provider, "search_without_key", False)):
+            if not (provider.configured() or provider.search_without_key):
                 continue
             try:
-                hits = await find(" ".join(words), SEARCH_HITS)
+                hits = await provider.search(" ".join(words), SEARCH_HITS)
             except ProviderError as error:
                 problems.append(f"{provider.title}'s catalogue could not be searched: {error.message}")
                 continue

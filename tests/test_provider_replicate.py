@@ -615,15 +615,14 @@ async def test_a_job_finishes_by_webhook_with_zero_status_polls(tmp_path: Path):
     assert sent["webhook_events_filter"] == ["start", "completed"]
 
 
-async def test_a_described_model_runs_through_the_engine_once_described(rep_env: dict[str, str], sim: Simulator):
-    """What the proposed catalog hook does (await describe for an id the catalog does not know), done by hand:
-    the engine's synchronous catalog then validates, prices (unpriced: $0, refused unless approved) and runs it."""
+async def test_an_uncurated_model_runs_through_the_engine_read_from_its_schema(
+    rep_env: dict[str, str], sim: Simulator
+):
+    """The engine's submit reads an id the catalogue does not curate from its published schema (Catalog.prepare),
+    then validates, prices (unpriced: $0, refused unless approved) and runs it."""
     settings = Settings.from_env({**rep_env, "VIDEOGEN_REPLICATE_UNPRICED": HAILUO})
     async with JobManager(settings) as manager:
-        with pytest.raises(ProviderError) as unknown:
-            await manager.submit(RequestArgs(prompt="x", provider="replicate", model=HAILUO))
-        assert "unknown model" in unknown.value.message  # today's catalog: ids it was not given
-        assert await manager.providers.get("replicate").describe(HAILUO) is not None
+        assert manager.providers.get("replicate").spec(HAILUO) is None  # not curated, not read yet
         row = await manager.submit(RequestArgs(prompt=f"a heron {QUICK}", provider="replicate", model=HAILUO))
         done = await manager.wait(row.job_id, 20)
     assert done.status == "succeeded", done.error

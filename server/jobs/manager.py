@@ -409,5 +409,4 @@ class JobManager(Submitting, Following, Delivering, Leases):
 
 async def _described(provider: Provider, model: str) -> ModelSpec | None:
     """The spec a provider that accepts any model of its catalogue reads from the model's published schema."""
-    describe = getattr(provider, "describe", None)
-    return await describe(model) if describe is not None else None
+    return await provider.describe(model)
