@@ -615,9 +615,7 @@ async def test_a_job_finishes_by_webhook_with_zero_status_polls(tmp_path: Path):
     assert sent["webhook_events_filter"] == ["start", "completed"]
 
 
-async def test_an_uncurated_model_runs_through_the_engine_read_from_its_schema(
-    rep_env: dict[str, str], sim: Simulator
-):
+async def test_an_uncurated_model_runs_through_the_engine_read_from_its_schema(rep_env: dict[str, str], sim: Simulator):
     """The engine's submit reads an id the catalogue does not curate from its published schema (Catalog.prepare),
     then validates, prices (unpriced: $0, refused unless approved) and runs it."""
     settings = Settings.from_env({**rep_env, "VIDEOGEN_REPLICATE_UNPRICED": HAILUO})
