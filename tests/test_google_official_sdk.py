@@ -1,6 +1,8 @@
 """The official `google-genai` SDK (the Interactions client, 3.6+) against the google simulator, unchanged but
 for its base URL: a background interaction polled to the end, both ways a video comes back, cancel, webhook_config,
-and the SDK's own errors for what the real API refuses."""
+and the SDK's own errors for what the real API refuses. Veo: google-genai 2.34.0 (the last release whose
+generate_videos takes an API key) in a subprocess makes a video with generate_videos, operations.get and
+files.download, and its request body is compared with the adapter's; 3.6.1 reads operations and downloads."""
 
 from __future__ import annotations
 
@@ -175,3 +177,185 @@ def test_a_key_google_does_not_know(server):
     with pytest.raises(BadRequestError) as raised:
         other.interactions.get("v1_x")
     assert "API key not valid" in str(raised.value)
+
+
+# -- Veo (predictLongRunning + operations) ------------------------------------------------------------------
+# google-genai 3.x sends generate_videos only to Vertex (models.py _generate_videos raises ValueError with an API
+# key); 2.34.0, the last 2.x, still has the Developer-API converters. So: 3.6.1 in process for what it still
+# does with a key (operations.get, files.download), and 2.34.0 in a subprocess for generate_videos itself.
+GENAI_2 = "2.34.0"
+VEO_SCRIPT = r"""
+import json, sys
+from google import genai
+from google.genai import errors, types
+
+base, key, start, last, out = sys.argv[1:6]
+client = genai.Client(api_key=key, http_options={"base_url": base})
+report = {"version": genai.__version__}
+image = lambda path: types.Image(image_bytes=open(path, "rb").read(), mime_type="image/png")
+op = client.models.generate_videos(
+    model="veo-3.1-generate-preview",
+    source=types.GenerateVideosSource(prompt="the tide comes in sim:seconds=20 sim:queue=1", image=image(start)),
+    config=types.GenerateVideosConfig(
+        number_of_videos=1, duration_seconds=8, aspect_ratio="16:9", resolution="1080p",
+        negative_prompt="rain", last_frame=image(last),
+    ),
+)
+report["name"] = op.name
+import time
+deadline = time.monotonic() + 30
+while not op.done:
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+    op = client.operations.get(op)
+video = op.result.generated_videos[0].video
+# The SDK parses a file name out of an https:// uri only; the simulator's is http://, so name it as files/{name}.
+name = video.uri.split("/files/")[1].split(":")[0]
+open(out, "wb").write(client.files.download(file=f"files/{name}"))
+for label, config in (
+    ("short_1080p", types.GenerateVideosConfig(duration_seconds=4, resolution="1080p")),
+    ("seed", types.GenerateVideosConfig(seed=3)),
+):
+    try:
+        client.models.generate_videos(model="veo-3.1-generate-preview", prompt="p", config=config)
+        report[label] = "accepted"
+    except errors.ClientError as error:
+        report[label] = f"{error.code} {error.message}"
+    except ValueError as error:
+        report[label] = f"ValueError {error}"
+try:
+    client.models.generate_videos(model="veo-9-generate", prompt="p")
+except errors.ClientError as error:
+    report["unknown_model"] = f"{error.code} {error.message}"
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="session")
+def genai_2(pytestconfig: pytest.Config) -> Path:
+    """google-genai 2.34.0 in a folder of its own (its dependencies are 3.6.1's, already installed)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    target = Path(pytestconfig.cache.mkdir(f"google-genai-{GENAI_2}"))
+    if not (target / "google" / "genai" / "__init__.py").exists():
+        staging = target.with_name(f"{target.name}.{os.getpid()}")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--target",
+                str(staging),
+                f"google-genai=={GENAI_2}",
+            ],
+            capture_output=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"google-genai {GENAI_2} could not be installed here (offline?)")
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            staging.rename(target)  # another worker may have won: then its copy is used
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def test_genai_3_sends_generate_videos_only_to_vertex(client: Any, server):
+    before = server[1].submissions
+    with pytest.raises(ValueError, match="only supported in"):
+        client.models.generate_videos(
+            model="veo-3.1-generate-preview", source=genai.types.GenerateVideosSource(prompt="p")
+        )
+    assert server[1].submissions == before
+
+
+def test_genai_2_generate_videos_then_operations_get_and_files_download(server, genai_2: Path, tmp_path: Path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from providers.base import VideoRequest
+    from providers.google import GoogleProvider
+
+    start, last, out = tmp_path / "start.png", tmp_path / "last.png", tmp_path / "out.mp4"
+    Image.new("RGB", (64, 36), (20, 90, 200)).save(start)
+    Image.new("RGB", (64, 36), (200, 90, 20)).save(last)
+    env = {**os.environ, "PYTHONPATH": str(genai_2)}
+    done = subprocess.run(
+        [sys.executable, "-c", VEO_SCRIPT, server[0], DEFAULT_KEY, str(start), str(last), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["version"] == GENAI_2 and report["name"].startswith("models/veo-3.1-generate-preview/operations/")
+    count, seconds = frames(out.read_bytes(), tmp_path)
+    assert count > 0 and abs(seconds - 8) < 0.3
+    # What the API refuses, the SDK raises: the API's 400 and 404, and the SDK's own refusal of seed.
+    assert report["short_1080p"].startswith("400 ") and "durationSeconds 8" in report["short_1080p"]
+    assert report["seed"].startswith("ValueError") and "seed" in report["seed"]
+    assert report["unknown_model"].startswith("404 ")
+    # The adapter's body for the same request is exactly what the official SDK sent.
+    sent = server[1].jobs[report["name"]].payload
+    request = VideoRequest(
+        prompt="the tide comes in sim:seconds=20 sim:queue=1",
+        provider="google",
+        model="veo-3.1-generate-preview",
+        mode="image_to_video",
+        duration=8,
+        aspect_ratio="16:9",
+        resolution="1080p",
+        images=[str(start)],
+        end_image=str(last),
+        negative_prompt="rain",
+        audio=True,
+    )
+    assert GoogleProvider({}, allowed_dirs=[tmp_path]).veo_body(request) == sent
+
+
+def test_genai_3_reads_an_operation_and_downloads_its_video(server, tmp_path: Path):
+    # 3.x's default Developer-API version is v1 (2.x's was v1beta); Veo's operations are documented on v1beta.
+    client = genai.Client(api_key=DEFAULT_KEY, http_options={"base_url": server[0], "api_version": "v1beta"})
+    import httpx
+    from google.genai import types
+
+    def submit(prompt: str) -> str:
+        answer = httpx.post(
+            f"{server[0]}/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning",
+            headers={"x-goog-api-key": DEFAULT_KEY},
+            json={"instances": [{"prompt": prompt}], "parameters": {"durationSeconds": 4, "aspectRatio": "9:16"}},
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["name"]
+
+    def finish(name: str) -> Any:
+        op = types.GenerateVideosOperation(name=name)
+        deadline = time.monotonic() + 30
+        while not op.done:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+            op = client.operations.get(op)
+        return op
+
+    made = finish(submit(f"a kite {QUICK}"))
+    (generated,) = made.result.generated_videos
+    name = generated.video.uri.split("/files/")[1].split(":")[0]  # the SDK parses names from https:// uris only
+    count, seconds = frames(client.files.download(file=f"files/{name}"), tmp_path)
+    assert count > 0 and abs(seconds - 4) < 0.3
+    filtered = finish(submit(f"p sim:fail=content {QUICK}"))
+    assert not filtered.result.generated_videos and filtered.result.rai_media_filtered_count == 1
+    assert "usage guidelines" in filtered.result.rai_media_filtered_reasons[0]
+    failed = finish(submit(f"p sim:fail=internal {QUICK}"))
+    assert failed.error and failed.error["code"] == 13
