@@ -42,8 +42,11 @@ offer Veo 3.1 with an API key. Limits (those docs): 4, 6 or 8 s (Veo 2: 5, 6 or 
 The result's uri is a Files API download on the API's host (the key is needed, as for Omni: `fetch`); a
 finished operation with no samples and raiMediaFilteredReasons was refused by the safety filters. The Gemini
 API has no cancel for these operations (the SDK has none, the REST reference lists get and list only): a Veo
-job cannot be cancelled, so a cancel is refused and the video is delivered (and billed). No callbacks for Veo
-(the 2.34 converter passes webhookConfig through untyped; not relied on): the engine polls.
+job cannot be cancelled, so a cancel is refused and the video is delivered (and billed). Callbacks: the 2.34
+converter sends GenerateVideosConfig.webhook_config as a top-level `webhookConfig` {uris, user_metadata} (its
+keys as the SDK dumps them); the SDK's WebhookSubscribedEvent names "video.generated" (and no failure event for
+videos), whose body it does not type: as for Omni a callback only makes the engine poll, and a failed Veo job
+is found by the engine's safety-net poll.
 Veo prices: Google's list prices (ai.google.dev/gemini-api/docs/pricing), per second of video with sound.
 
 Veo on Vertex AI (designed, not built). Credentials: Application Default Credentials, i.e. a service account
@@ -480,6 +483,13 @@ ERRORS = (
     Rule(ErrorCode.CONTENT_POLICY, _REFUSED, status=400, match=SAFETY_TOKEN.pattern),
     Rule(ErrorCode.CONTENT_POLICY, _REFUSED, status=400, text=_CASED_SAFETY),
     Rule(ErrorCode.CONTENT_POLICY, _REFUSED, status=400, text=SAFETY_PHRASE.pattern),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "Google does not serve this model (HTTP 404{said}){detail}; pick another with list_models.",
+        status=404,
+        text="is not found for API version|not supported for predictLongRunning",
+        retryable=False,
+    ),
     Rule(ErrorCode.NOT_FOUND, _UNKNOWN, status=404),
     Rule(ErrorCode.NOT_FOUND, _UNKNOWN, status=400, text="invalid interaction name"),  # an unknown id is a 400 there
     Rule(ErrorCode.INVALID_INPUT, "Google rejected the request (HTTP 400{said}){detail}; fix the request.", status=400),
@@ -673,6 +683,8 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
         if not is_veo(request.model):
             return await super().submit(job_id, request, callback_url)
         body = await anyio.to_thread.run_sync(self.veo_body, request)  # reads and encodes the images
+        if callback_url:  # as the SDK's converter sends GenerateVideosConfig.webhook_config (a "video.generated" event)
+            body["webhookConfig"] = {"uris": [callback_url], "user_metadata": {"videogen_job_id": job_id}}
         path = f"/{VEO_API_VERSION}/models/{quote(request.model, safe='')}:predictLongRunning"
         status, answer = await self.call("POST", path, json=body)
         found = Operation.read(answer)

@@ -199,6 +199,7 @@ op = client.models.generate_videos(
     config=types.GenerateVideosConfig(
         number_of_videos=1, duration_seconds=8, aspect_ratio="16:9", resolution="1080p",
         negative_prompt="rain", last_frame=image(last),
+        webhook_config=types.WebhookConfig(uris=["http://127.0.0.1:9/hook"], user_metadata={"videogen_job_id": "j1"}),
     ),
 )
 report["name"] = op.name
@@ -322,7 +323,8 @@ def test_genai_2_generate_videos_then_operations_get_and_files_download(server, 
         negative_prompt="rain",
         audio=True,
     )
-    assert GoogleProvider({}, allowed_dirs=[tmp_path]).veo_body(request) == sent
+    hook = {"uris": ["http://127.0.0.1:9/hook"], "user_metadata": {"videogen_job_id": "j1"}}  # as submit adds it
+    assert {**GoogleProvider({}, allowed_dirs=[tmp_path]).veo_body(request), "webhookConfig": hook} == sent
 
 
 def test_genai_3_reads_an_operation_and_downloads_its_video(server, tmp_path: Path):

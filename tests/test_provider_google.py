@@ -321,6 +321,22 @@ async def test_overload_on_submit_is_transient_and_a_500_is_not_resent(g_env, si
         # Naming a field called safety_settings is not a refusal.
         (400, {"code": "invalid_request", "message": "Invalid safety_settings value."}, ErrorCode.INVALID_INPUT),
         (503, {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}, ErrorCode.TRANSIENT),
+        # predictLongRunning on a model Google does not serve (any more): the request, not a lost job.
+        (
+            404,
+            {
+                "code": 404,
+                "message": "models/veo-9 is not found for API version v1beta, or is not supported for "
+                "predictLongRunning.",
+                "status": "NOT_FOUND",
+            },
+            ErrorCode.INVALID_INPUT,
+        ),
+        (
+            404,
+            {"code": 404, "message": "Operation models/x/operations/y not found.", "status": "NOT_FOUND"},
+            ErrorCode.NOT_FOUND,
+        ),
     ],
 )
 def test_error_mapping(status: int, body: dict[str, Any], ours: ErrorCode):
@@ -754,3 +770,31 @@ async def test_the_simulator_refuses_what_the_gemini_api_refuses(
         keyless = await client.post(f"{server[0]}/v1beta/models/{model}:predictLongRunning", json=body)
     assert answer.status_code == status and words in answer.json()["error"]["message"], answer.text
     assert keyless.status_code == 403 and sim.submissions == 0
+
+
+async def test_veo_gets_webhook_config_and_its_callback_only_prompts_a_poll(g_env, sim: Simulator):
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.json())
+        return JSONResponse({})
+
+    provider = GoogleProvider(g_env)
+    request = request_for(g_env, prompt=f"p {QUICK}", model="veo-3.0-generate-001")
+    with running(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as hook_url:
+        submission = await provider.submit("job-9", request, callback_url=f"{hook_url}/hook?token=t")
+        (sim_job,) = sim.jobs.values()
+        assert sim_job.payload["webhookConfig"] == {
+            "uris": [f"{hook_url}/hook?token=t"],
+            "user_metadata": {"videogen_job_id": "job-9"},
+        }
+        for _ in range(300):
+            if received:
+                break
+            await anyio.sleep(0.02)
+    assert received == [
+        {"type": "video.generated", "data": {"name": submission.ref, "user_metadata": {"videogen_job_id": "job-9"}}}
+    ]
+    assert provider.parse_callback(received[0], submission) is None
+    assert (await provider.poll(submission, request)).status == "succeeded"
+    await provider.aclose()

@@ -52,7 +52,10 @@ Veo 2 has no resolution setting; lastFrame only on Veo 3.1. An unknown model is 
 a 400 INVALID_ARGUMENT (google.rpc bodies). A finished operation's sample `video.uri` is the Files API download
 below (the key needed); sim:fail=content finishes with no samples and raiMediaFilteredReasons (the safety
 filters), sim:fail=internal with an `error` Status {code: 13}. Operations have no cancel (none in the SDK or the
-REST reference): a POST to .../operations/{id}:cancel finds no such method.
+REST reference): a POST to .../operations/{id}:cancel finds no such method. A top-level `webhookConfig`
+{uris, user_metadata} (as the 2.34 converter sends it) gets one POST when a video is made, {"type":
+"video.generated", "data": {"name", "user_metadata"}}: the event name is the SDK's (WebhookSubscribedEvent), the
+body's shape an assumption; nothing is sent for a failed or filtered operation (the SDK names no such event).
 
 Test switches (POST /_sim/config or app.state.sim.config):
   {"api_keys": [...]}       the keys that work (default: DEFAULT_KEY)
@@ -195,8 +198,16 @@ def validate_veo(model_id: str, body: Any) -> tuple[str | None, dict[str, Any]]:
     model = VEO[model_id]
     if not isinstance(body, dict):
         return "Invalid JSON payload received. Expected an object.", {}
-    if unknown := set(body) - {"instances", "parameters"}:
+    if unknown := set(body) - {"instances", "parameters", "webhookConfig"}:
         return _unknown(unknown), {}
+    hook = body.get("webhookConfig")
+    if hook is not None and (
+        not isinstance(hook, dict)
+        or set(hook) - {"uris", "user_metadata", "userMetadata"}
+        or not all(isinstance(u, str) for u in hook.get("uris") or [])
+        or not isinstance(hook.get("user_metadata", hook.get("userMetadata")) or {}, dict)
+    ):
+        return "Invalid `webhookConfig`: {uris: [string], user_metadata: object}.", {}
     instances = body.get("instances")
     if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
         return "`instances` must hold exactly one instance.", {}
@@ -605,6 +616,15 @@ def create_app(speed: float = 1.0) -> Starlette:
         job.extra.update(
             duration=job_info["seconds"], aspect_ratio=job_info["ratio"], file=secrets.token_hex(8), veo=True
         )
+        hook = body.get("webhookConfig") or {}
+        if not job.extra.get("refused"):  # "video.generated": the SDK's one event for videos, sent when one is made
+            metadata = hook.get("user_metadata", hook.get("userMetadata")) or {}
+
+            async def generated(job: SimJob, phase: str) -> dict[str, Any]:
+                return {"type": "video.generated", "data": {"name": job.id, "user_metadata": metadata}}
+
+            for uri in hook.get("uris") or []:
+                sim.call_back(job, uri, generated, on=("succeeded",), attempts=3, spacing=10.0)
         return JSONResponse({"name": name})
 
     async def get_operation(request: Request) -> Response:
