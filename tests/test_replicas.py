@@ -55,8 +55,11 @@ SIMULATED = ("runway", "kling")
 PROVIDERS = (*SIMULATED, "demo")
 SPEED = 20.0  # simulated seconds per real second
 POLL_SCALE = 1 / SPEED  # the engine's cadence on the same compressed clock
-LEASE = 2.0  # VIDEOGEN_LEASE_SECONDS
-JOB_SECONDS = 8.0  # real seconds a job runs at its provider (outlasting the takeover of the killed replica's)
+# VIDEOGEN_LEASE_SECONDS. Short, but longer than the event loop may stall on a loaded machine: a replica's first
+# provider call imports its HTTP transport on the loop (about 0.4 s idle, 3 s seen under a load of 15 on two cores),
+# and a lease that runs out meanwhile hands the job, mid-submit, to another replica (SUBMIT_UNCONFIRMED).
+LEASE = 4.0
+JOB_SECONDS = 12.0  # real seconds a job runs at its provider (outlasting the takeover of the killed replica's)
 ELSEWHERE = "replica-elsewhere"  # the host name the killed replica runs under, where the machine allows one
 STEER = f"sim:seconds={JOB_SECONDS * SPEED:g} sim:queue=2"
 
