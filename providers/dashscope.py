@@ -20,22 +20,26 @@ https://dashscope.aliyuncs.com/api/v1 (set VIDEOGEN_DASHSCOPE_BASE_URL). The SDK
 DASHSCOPE_HTTP_BASE_URL / dashscope.base_http_api_url.
 
 Choices:
-- Models (the Model Studio video guides and API references; the SDK's VideoSynthesis sends every field named
-  above): Wan 2.1 t2v / i2v / kf2v, Wan 2.2 t2v-plus / i2v-plus / i2v-flash (silent), Wan 2.5 previews (5 or
-  10 s, always with sound), Wan 2.6 t2v / i2v (2-15 s, always with sound) and i2v-flash (sound switchable with
-  parameters.audio, priced lower without). Wan 2.1 prices are the figures on Alibaba's English pages; for the
-  others no official international figure could be read here (the pricing pages were not in reach), so they are
-  the highest figures third parties give, each model's description says so. input.audio_url (driving audio),
-  parameters.shot_type ("multi": multi-shot, Wan 2.6) and prompt_extend are not offered (no request field or
-  option for them): DashScope's defaults apply (its own sound, single shot, prompt rewriting on).
-- Images: img_url takes a public http(s) URL or a data URI (data:{MIME};base64,...; JPEG, PNG, BMP or WebP, 360 to
-  2000 px a side, 10 MB at most), so a local file is sent as a data URI. The SDK's other path for local files
-  (file:// uploaded to DashScope's temporary OSS storage, oss:// URLs resolved with X-DashScope-OssResourceResolve)
-  is not used: the data URI needs no extra call.
+- Models and their per-model rules (sizes / resolutions, durations, sound, audio_url, shot_type, prompt length) are
+  from the Model Studio API references ("wan2.6 and earlier" protocol; the 2026 Chinese edition, read as copied
+  in public repositories, agrees with the English guides): Wan 2.1 t2v / i2v / kf2v-plus, Wan 2.2 t2v-plus /
+  i2v-plus / i2v-flash / kf2v-flash (silent), Wan 2.5 previews (5 or 10 s, always with sound), Wan 2.6 t2v / i2v
+  (2-15 s, always with sound) and i2v-flash (parameters.audio switches sound off, priced lower). The kf2v models
+  go to task image2video (as the SDK sends them); their last frame is optional. Wan 2.1 prices are the figures on
+  Alibaba's English pages; for the others no official international figure could be read here (the pricing pages
+  were not in reach), so they are quoted high from third-party figures (Alibaba's Beijing CNY prices converted
+  and rounded up where no USD figure was seen), and each model's description says so. input.audio_url (driving
+  audio), parameters.shot_type ("multi": multi-shot, Wan 2.6) and prompt_extend are not offered (no request
+  field or option for them): DashScope's defaults apply (its own sound, single shot, prompt rewriting on).
+- Images: img_url takes a public http(s) URL or a data URI (data:{MIME};base64,...; JPEG, PNG, BMP or WebP, 240 to
+  8000 px a side (the 2026 references; 360 to 2000 for the kf2v frames), 10 MB at most), so a local file is sent
+  as a data URI. The SDK's other path for local files (file:// uploaded to DashScope's temporary OSS storage,
+  oss:// URLs resolved with X-DashScope-OssResourceResolve) is not
+  used: the data URI needs no extra call.
 - No callbacks (the video API documents none) and no lookup by an id of ours (GET /tasks lists by time, model and
   status only), so a lost submit cannot be reconciled. Task ids and video URLs last 24 hours; the engine
   downloads the video at once.
-- The finished task's duration (usage.video_duration, or usage.duration for Wan 2.5 / 2.6) at the model's rate
+- The finished task's duration (usage.duration for Wan 2.6, usage.video_duration before it) at the model's rate
   for the request's resolution and sound is recorded as the charged cost.
 """
 
@@ -96,7 +100,8 @@ SIZES: dict[str, dict[str, str]] = {
     "1080p": {"16:9": "1920*1080", "9:16": "1080*1920", "1:1": "1440*1440", "4:3": "1632*1248", "3:4": "1248*1632"},
 }
 RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
-IMAGE_SIDES = (360, 2000)
+IMAGE_SIDES = (240, 8000)  # px a side: a first-frame img_url (the 2026 references)
+KEYFRAME_SIDES = (360, 2000)  # first_frame_url / last_frame_url
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/webp", "image/bmp"}
 KEYFRAMES = "/services/aigc/image2video/video-synthesis"
 WAN26_SECONDS = tuple(float(n) for n in range(2, 16))
@@ -205,13 +210,22 @@ MODELS: tuple[ModelSpec, ...] = (
     _spec(
         "wan2.1-kf2v-plus",
         "Wan 2.1 Plus (first + last frame)",
-        "Wan 2.1 Plus: from a start image to an end image (end_image required), silent 5 s at 720p.",
+        "Wan 2.1 Plus: from a start image to an end image (end_image; optional), silent 5 s at 720p.",
         kind="kf2v",
         price=_flat(0.10),
         resolutions=("720p",),
         typical_seconds=420.0,
         source=KF2V_SOURCE,
         checked=I2V_CHECKED,
+    ),
+    _spec(
+        "wan2.2-kf2v-flash",
+        "Wan 2.2 Flash (first + last frame)",
+        "Wan 2.2 Flash: start image to end image (optional), silent 5 s, 480p-1080p. Price quoted high (unofficial).",
+        kind="kf2v",
+        price=_tiers(0.04, {"480p": 0.5, "1080p": 2.0}),
+        resolutions=("480p", "720p", "1080p"),
+        typical_seconds=45.0,
     ),
     _spec(
         "wan2.2-t2v-plus",
@@ -319,13 +333,13 @@ class TaskOutput(_Strict):
 
 
 class Usage(_Strict):
-    video_duration: Maybe[float] = None  # Wan 2.1 / 2.2
-    duration: Maybe[float] = None  # Wan 2.5 / 2.6 (with output_video_duration)
+    duration: Maybe[float] = None  # Wan 2.6 bills this (input_video_duration + output_video_duration)
+    video_duration: Maybe[float] = None  # up to Wan 2.5 (the SDK's object shows 0 here for Wan 2.6)
     output_video_duration: Maybe[float] = None
     video_count: Maybe[int] = None
 
     def seconds(self) -> float | None:
-        for value in (self.video_duration, self.output_video_duration, self.duration):
+        for value in (self.duration, self.video_duration, self.output_video_duration):
             if value is not None:
                 return value
         return None
@@ -479,11 +493,6 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
                 f"{request.model} always makes its own sound (DashScope has no switch for it); set audio to true, "
                 "or use wan2.6-i2v-flash (sound on or off) or a silent Wan 2.1 / 2.2 model."
             )
-        if self.spec(request.model).end_image and not request.end_image:
-            raise InvalidRequest(
-                f"{request.model} makes a video from a start image to an end image: pass end_image too, or use an "
-                "image-to-video model for a start image alone."
-            )
         if request.mode == "text_to_video" and request.aspect_ratio not in SIZES[request.resolution]:
             allowed = ", ".join(SIZES[request.resolution])
             raise InvalidRequest(
@@ -543,8 +552,9 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
             inputs["negative_prompt"] = request.negative_prompt
         parameters: dict[str, Any] = {"duration": int(request.duration)}
         if self.spec(request.model).end_image:
-            inputs["first_frame_url"] = self.image(request.images[0])
-            inputs["last_frame_url"] = self.image(request.end_image or "", "end")
+            inputs["first_frame_url"] = self.image(request.images[0], sides=KEYFRAME_SIDES)
+            if request.end_image:  # optional: without it the video starts at the image, like image-to-video
+                inputs["last_frame_url"] = self.image(request.end_image, "end", KEYFRAME_SIDES)
             parameters["resolution"] = request.resolution.upper()
         elif request.mode == "image_to_video":
             inputs["img_url"] = self.image(request.images[0])
@@ -557,7 +567,7 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
             parameters["seed"] = request.seed
         return {"model": request.model, "input": inputs, "parameters": parameters}
 
-    def image(self, value: str, which: str = "start") -> str:
+    def image(self, value: str, which: str = "start", sides: tuple[int, int] = IMAGE_SIDES) -> str:
         """An image field: a URL as is; a local file or data URI as a data URI DashScope takes (format and size
         checked)."""
         if images.classify(value) == "url":
@@ -566,7 +576,7 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
         if mime not in IMAGE_MIMES:
             raise InvalidRequest(f"DashScope takes JPEG, PNG, BMP or WebP {which} images, not {mime}; convert it.")
         width, height = images.image_size(data)
-        low, high = IMAGE_SIDES
+        low, high = sides
         if not (low <= width <= high and low <= height <= high):
             raise InvalidRequest(
                 f"the {which} image is {width}x{height} px; DashScope takes {low} to {high} px a side: resize it."

@@ -221,6 +221,12 @@ NEW_MODELS = [
         5 * 0.08,
     ),
     (
+        "wan2.2-kf2v-flash",
+        {"images": [START], "resolution": "480p"},
+        {"input": {"first_frame_url": START}, "parameters": {"duration": 5, "resolution": "480P"}},
+        5 * 0.02,
+    ),
+    (
         "wan2.1-kf2v-plus",
         {"images": [START], "end_image": END},
         {
@@ -300,7 +306,6 @@ async def test_a_first_and_last_frame_job_goes_to_the_image2video_path(ds_env, s
         ({"model": "wan2.2-t2v-plus", "resolution": "720p"}, "480p, 1080p"),
         ({"model": "wan2.2-t2v-plus", "audio": True}, "cannot generate audio"),
         ({"model": "wan2.2-i2v-flash", "images": [START], "duration": 10}, "5"),
-        ({"model": "wan2.1-kf2v-plus", "images": [START]}, "pass end_image"),
         ({"model": "wan2.1-kf2v-plus", "images": [START], "end_image": END, "resolution": "480p"}, "720p"),
     ],
     ids=[
@@ -321,7 +326,6 @@ async def test_a_first_and_last_frame_job_goes_to_the_image2video_path(ds_env, s
         "wan22-720p",
         "wan22-audio",
         "wan22-flash-10s",
-        "kf2v-no-end",
         "kf2v-480p",
     ],
 )
@@ -335,7 +339,7 @@ async def test_requests_dashscope_would_refuse_are_refused_first(ds_env, sim: Si
 
 @pytest.mark.parametrize(
     ("size", "fmt", "words"),
-    [((200, 200), "PNG", "360 to 2000 px"), ((2400, 1200), "PNG", "360 to 2000 px"), ((640, 360), "GIF", "image/gif")],
+    [((200, 200), "PNG", "240 to 8000 px"), ((8100, 300), "PNG", "240 to 8000 px"), ((640, 360), "GIF", "image/gif")],
     ids=["too-small", "too-large", "gif"],
 )
 async def test_start_images_dashscope_cannot_take_are_refused(ds_env, sim: Simulator, tmp_path, size, fmt, words):
@@ -438,6 +442,15 @@ def test_statuses_in_our_terms():
     assert status_of({"task_status": "SOMETHING_NEW"}).status == "running"
 
 
+def test_a_wan26_task_is_charged_by_usage_duration():
+    """Wan 2.6 bills usage.duration; the SDK's own object shows video_duration 0 beside it, which must not win."""
+    output = {"task_id": "t", "task_status": "SUCCEEDED", "video_url": "https://x/v.mp4"}
+    usage = {"video_duration": 0, "video_ratio": "", "duration": 10, "output_video_duration": 10, "SR": 1080}
+    assert snapshot(Answer.model_validate({"output": output, "usage": usage}), 0.15).charged_usd == pytest.approx(1.5)
+    older = {"video_duration": 5, "video_ratio": "832*480", "video_count": 1}
+    assert snapshot(Answer.model_validate({"output": output, "usage": older}), 0.1).charged_usd == pytest.approx(0.5)
+
+
 async def test_a_content_failure_ends_the_job_with_content_policy(ds_env, sim: Simulator):
     async with JobManager(Settings.from_env(ds_env)) as manager:
         row = await manager.submit(RequestArgs(prompt=f"x sim:fail=content {QUICK}", provider="dashscope"))
@@ -512,7 +525,7 @@ T2V = {"model": "wan2.1-t2v-turbo", "input": {"prompt": "p"}, "parameters": {"si
         ({"parameters": {"seed": -1}}, "seed"),
         ({"model": "wan2.1-i2v-turbo", "parameters": {"resolution": "720P"}}, "img_url"),
         ({"model": "wan2.1-i2v-turbo", "input": {"img_url": "/tmp/a.png"}, "parameters": {}}, "url error"),
-        ({"model": "wan2.1-i2v-turbo", "input": {"img_url": png_uri((100, 100))}, "parameters": {}}, "360"),
+        ({"model": "wan2.1-i2v-turbo", "input": {"img_url": png_uri((100, 100))}, "parameters": {}}, "240"),
         (
             {
                 "model": "wan2.1-i2v-plus",
@@ -571,7 +584,8 @@ KF = {"model": "wan2.1-kf2v-plus", "input": {"prompt": "p", "first_frame_url": I
         ),
         (KF, SYNTHESIS, "Model not exist"),
         (T26, KEYFRAMES, "Model not exist"),
-        ({**KF, "input": {"prompt": "p", "first_frame_url": IMAGE}}, KEYFRAMES, "last_frame_url"),
+        ({**KF, "input": {"prompt": "p", "last_frame_url": IMAGE}}, KEYFRAMES, "first_frame_url"),
+        ({**KF, "input": {**KF["input"], "last_frame_url": png_uri((300, 300))}}, KEYFRAMES, "between 360 and 2000"),
         ({**KF, "parameters": {"resolution": "1080P"}}, KEYFRAMES, "resolution"),
     ],
     ids=[
@@ -591,7 +605,8 @@ KF = {"model": "wan2.1-kf2v-plus", "input": {"prompt": "p", "first_frame_url": I
         "wan22-flash-audio",
         "kf2v-wrong-path",
         "t2v-on-kf2v-path",
-        "kf2v-no-last-frame",
+        "kf2v-no-first-frame",
+        "kf2v-small-last-frame",
         "kf2v-1080P",
     ],
 )
@@ -616,8 +631,11 @@ def test_the_simulator_refuses_what_each_newer_model_does_not_take(server, sim: 
         ),
         ({**I26F, "parameters": {"audio": False, "resolution": "1080P", "duration": 2}}, SYNTHESIS),
         ({**KF, "parameters": {"resolution": "720P", "duration": 5, "watermark": True}}, KEYFRAMES),
+        ({**KF, "input": {"prompt": "p", "first_frame_url": IMAGE}}, KEYFRAMES),  # the last frame is optional
+        ({"model": "wan2.2-kf2v-flash", **{k: v for k, v in KF.items() if k != "model"}}, KEYFRAMES),
+        ({**I26F, "input": {**I26F["input"], "img_url": png_uri((3000, 240))}}, SYNTHESIS),  # 240-8000 px
     ],
-    ids=["wan26-everything", "flash-silent", "kf2v"],
+    ids=["wan26-everything", "flash-silent", "kf2v", "kf2v-first-frame-only", "kf2v-flash", "wide-start-image"],
 )
 def test_the_simulator_takes_what_each_newer_model_documents(server, sim: Simulator, body, path):
     response = post(server[0], body, path=path)

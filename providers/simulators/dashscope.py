@@ -11,20 +11,22 @@ api_request_factory.py, api_request_data.py, common/utils.py, common/constants.p
        parameters: {resolution, duration, seed, prompt_extend, watermark}}
        -> {request_id, output: {task_id, task_status: "PENDING"}}
   GET  /tasks/{task_id} -> {request_id, output: {task_id, task_status, submit_time, scheduled_time, end_time,
-       video_url, orig_prompt, code, message}, usage}; usage is {video_duration, video_ratio, video_count} for
-       Wan 2.1 / 2.2 and {duration, output_video_duration, video_count, SR} for Wan 2.5 / 2.6 (the newer
-       references' shape); an unknown id (or another key's) answers 200 with task_status UNKNOWN, as the docs say
+       video_url, orig_prompt, code, message}, usage}; usage is {video_duration, video_ratio, video_count} up to
+       Wan 2.5 and {duration, input_video_duration, output_video_duration, video_count, SR, size (text)} for
+       Wan 2.6 (_usage); an unknown id (or another key's) answers 200 with task_status UNKNOWN, as the docs say
   POST /tasks/{task_id}/cancel -> {request_id} for a PENDING task; otherwise 400 UnsupportedOperation
 Errors are {request_id, code, message} with the HTTP status. Auth is `Authorization: Bearer <key>` (default: any
 "sk-..." key). A request without X-DashScope-Async: enable is refused with 403 AccessDenied (the docs: HTTP calls
 to video synthesis are asynchronous only). Requests are checked the way the docs describe each model (MODELS):
-known model on its own path, prompt required for text-to-video, img_url (first_frame_url and last_frame_url for
-kf2v) an http(s) URL or a data URI of a JPEG, PNG, BMP or WebP 360-2000 px a side, at most 10 MB; size (text) or
-resolution (image) from the model's tiers, duration from its list, seed in [0, 2147483647]; input.audio_url only
-for the Wan 2.5 / 2.6 models (which make sound), parameters.audio only for wan2.6-i2v-flash (the one with a
-switch), shot_type ("single" / "multi") only for Wan 2.6. Fields the SDK adds that the models ignore
-(input.extend_prompt) are accepted. The exact wording of each error message is assumed (the docs give the codes
-and some messages), and so is refusing audio / shot_type fields on models whose docs do not list them.
+known model on its own path, prompt required for text-to-video, img_url an http(s) URL or a data URI of a JPEG,
+PNG, BMP or WebP 240-8000 px a side, at most 10 MB (first_frame_url, and last_frame_url when given, 360-2000 px
+for kf2v); size (text) or resolution (image) from the model's tiers, duration from its list, seed in
+[0, 2147483647]; input.audio_url only for the Wan 2.5 / 2.6 models (which make sound), parameters.audio only for
+wan2.6-i2v-flash (the one with a switch), shot_type ("single" / "multi") only for Wan 2.6. Fields the SDK adds
+that the models ignore (input.extend_prompt) are accepted. The exact wording of each error message is assumed
+(the docs give the codes and some messages), and so is refusing audio / shot_type / audio_url on models whose
+references do not list them. Per-model rules are from the Model Studio API references (Chinese edition, 2026,
+"wan2.6 and earlier" protocol: text-to-video, image-to-video first frame, first-and-last frame).
 
 Test switches (POST /_sim/config): {"api_keys": [...]} only these keys work; {"arrearage": true} the account is
 overdue (400 Arrearage); {"errors": ["Throttling.RateQuota", "InternalError", ...]} the next requests answer
@@ -60,18 +62,23 @@ KEYFRAMES = "/services/aigc/image2video/video-synthesis"
 
 @dataclass(frozen=True)
 class Model:
-    """What one model takes (the docs' model tables and parameter lists)."""
+    """What one model takes (the API references' parameter lists, per model)."""
 
     kind: str  # "t2v" (parameters.size), "i2v" (img_url, parameters.resolution), "kf2v" (first + last frame)
-    tiers: tuple[str, ...]  # resolution tiers, lowest first; the last is DashScope's default
+    tiers: tuple[str, ...]  # resolution tiers, lowest first
     durations: tuple[int, ...]
     seconds: float  # how long a 5 s task usually takes
+    default: str = ""  # the default tier when the request names none (else the highest)
     sound: bool = False  # makes audio: takes input.audio_url (Wan 2.5 / 2.6)
     audio_switch: bool = False  # takes parameters.audio (wan2.6-i2v-flash)
     shot_type: bool = False  # takes parameters.shot_type (Wan 2.6)
 
+    @property
+    def default_tier(self) -> str:
+        return self.default or self.tiers[-1]
 
-WAN26_SECONDS = tuple(range(2, 16))  # the 2026 guides: any whole number of seconds from 2 to 15
+
+WAN26_SECONDS = tuple(range(2, 16))  # the references: any whole number of seconds from 2 to 15
 MODELS: dict[str, Model] = {
     "wan2.1-t2v-plus": Model("t2v", ("720P",), (5,), 420.0),
     "wan2.1-t2v-turbo": Model("t2v", ("480P", "720P"), (5,), 240.0),
@@ -80,7 +87,8 @@ MODELS: dict[str, Model] = {
     "wan2.1-kf2v-plus": Model("kf2v", ("720P",), (5,), 420.0),
     "wan2.2-t2v-plus": Model("t2v", ("480P", "1080P"), (5,), 90.0),
     "wan2.2-i2v-plus": Model("i2v", ("480P", "1080P"), (5,), 90.0),
-    "wan2.2-i2v-flash": Model("i2v", ("480P", "720P", "1080P"), (5,), 45.0),
+    "wan2.2-i2v-flash": Model("i2v", ("480P", "720P", "1080P"), (5,), 45.0, default="720P"),
+    "wan2.2-kf2v-flash": Model("kf2v", ("480P", "720P", "1080P"), (5,), 45.0, default="720P"),
     "wan2.5-t2v-preview": Model("t2v", ("480P", "720P", "1080P"), (5, 10), 150.0, sound=True),
     "wan2.5-i2v-preview": Model("i2v", ("480P", "720P", "1080P"), (5, 10), 150.0, sound=True),
     "wan2.6-t2v": Model("t2v", ("720P", "1080P"), WAN26_SECONDS, 150.0, sound=True, shot_type=True),
@@ -93,7 +101,7 @@ TYPICAL_SECONDS = {model: spec.seconds for model, spec in MODELS.items()}
 I2V_SHAPE = {"480P": "832*480", "720P": "1280*720", "1080P": "1920*1080"}  # what a 16:9 start image comes out as
 MAX_SEED = 2_147_483_647
 IMAGE_BYTES = 10 * 1024 * 1024
-IMAGE_SIDES = (360, 2000)
+IMAGE_SIDES = {"i2v": (240, 8000), "kf2v": (360, 2000)}  # px a side: first-frame img_url, kf2v frames
 _DATA_URI = re.compile(r"^data:(image/[\w.+-]+);base64,(.*)$", re.DOTALL)
 # code -> (HTTP status, message): the docs' error code page (messages partly assumed).
 ERRORS: dict[str, tuple[int, str]] = {
@@ -127,7 +135,7 @@ def _error(
     return JSONResponse(body, status_code=status or known_status, headers=headers or None)
 
 
-def _image_problem(url: Any, field: str = "img_url") -> str | None:
+def _image_problem(url: Any, field: str = "img_url", sides: tuple[int, int] = IMAGE_SIDES["i2v"]) -> str | None:
     """Why DashScope would refuse this image (img_url, first_frame_url, last_frame_url), or None."""
     if not isinstance(url, str) or not url:
         return f"Field required: input.{field}"
@@ -146,7 +154,7 @@ def _image_problem(url: Any, field: str = "img_url") -> str | None:
     size = _image_size(data)
     if size is None or mime not in ("image/jpeg", "image/jpg", "image/png", "image/bmp", "image/webp"):
         return "The image format is not supported; use JPEG, JPG, PNG, BMP or WEBP."
-    low, high = IMAGE_SIDES
+    low, high = sides
     if not all(low <= side <= high for side in size):
         return f"The image resolution must be between {low} and {high} pixels for width and height."
     return None
@@ -188,9 +196,15 @@ def invalid(body: Any, path: str = SYNTHESIS) -> str | None:
         return "Field required: input.prompt"
     if inputs.get("negative_prompt") is not None and not isinstance(inputs["negative_prompt"], str):
         return "input.negative_prompt must be a string"
-    fields = {"i2v": ("img_url",), "kf2v": ("first_frame_url", "last_frame_url")}.get(spec.kind, ())
-    for field in fields:
-        if problem := _image_problem(inputs.get(field), field):
+    if spec.kind == "i2v" and (problem := _image_problem(inputs.get("img_url"))):
+        return problem
+    if spec.kind == "kf2v":  # last_frame_url is optional (the first frame alone, or with a template)
+        sides = IMAGE_SIDES["kf2v"]
+        if problem := _image_problem(inputs.get("first_frame_url"), "first_frame_url", sides):
+            return problem
+        if "last_frame_url" in inputs and (
+            problem := _image_problem(inputs["last_frame_url"], "last_frame_url", sides)
+        ):
             return problem
     if "audio_url" in inputs:
         if not spec.sound:
@@ -203,12 +217,12 @@ def invalid(body: Any, path: str = SYNTHESIS) -> str | None:
         allowed = ", ".join(map(str, spec.durations))
         return f"The duration {duration!r} is not supported by {model}; allowed: {allowed}."
     if spec.kind == "t2v":
-        size = parameters.get("size", T2V_SIZES[spec.tiers[-1]][0])
+        size = parameters.get("size", T2V_SIZES[spec.default_tier][0])
         allowed_sizes = [s for tier in spec.tiers for s in T2V_SIZES[tier]]
         if size not in allowed_sizes:
             return f"The size {size!r} is not supported by {model}; allowed: {', '.join(allowed_sizes)}."
     else:
-        resolution = parameters.get("resolution", spec.tiers[-1])
+        resolution = parameters.get("resolution", spec.default_tier)
         if resolution not in spec.tiers:
             return f"The resolution {resolution!r} is not supported by {model}; allowed: {', '.join(spec.tiers)}."
     seed = parameters.get("seed")
@@ -231,8 +245,29 @@ def _shape(model: str, parameters: dict[str, Any]) -> str:
     """The W*H a valid request comes out at (an image model's 16:9 shape at its resolution)."""
     spec = MODELS[model]
     if spec.kind == "t2v":
-        return str(parameters.get("size", T2V_SIZES[spec.tiers[-1]][0]))
-    return I2V_SHAPE[parameters.get("resolution", spec.tiers[-1])]
+        return str(parameters.get("size", T2V_SIZES[spec.default_tier][0]))
+    return I2V_SHAPE[parameters.get("resolution", spec.default_tier)]
+
+
+def _usage(model: str, seconds: int, shape: str) -> dict[str, Any]:
+    """A finished task's usage, in each model's shape (the references): Wan 2.6 bills `duration` (with SR, and
+    size for text-to-video); the older models `video_duration` (with video_ratio "W*H", "standard" for
+    wan2.1-kf2v-plus, SR for wan2.2-kf2v-flash)."""
+    spec, tier = MODELS[model], int(min(shape.split("*"), key=int))
+    if model.startswith("wan2.6"):
+        usage: dict[str, Any] = {"duration": seconds, "input_video_duration": 0, "output_video_duration": seconds}
+        usage.update(video_count=1, SR=tier)
+        if spec.kind == "t2v":
+            usage["size"] = shape
+        return usage
+    usage = {"video_duration": seconds, "video_count": 1}
+    if spec.kind != "kf2v":
+        usage["video_ratio"] = shape
+    elif model.startswith("wan2.1"):
+        usage["video_ratio"] = "standard"
+    else:
+        usage["SR"] = tier
+    return usage
 
 
 def _has_sound(model: str, parameters: dict[str, Any]) -> bool:
@@ -287,12 +322,7 @@ def create_app(speed: float = 1.0) -> Starlette:
             output["end_time"] = _time(job.created + job.queue_seconds + job.run_seconds)
         if status == "SUCCEEDED":
             output.update(video_url=video_url(request, job), orig_prompt=job.payload["input"].get("prompt", ""))
-            seconds, shape = job.extra["duration"], job.extra["shape"]
-            if MODELS[job.payload["model"]].sound:  # the Wan 2.5 / 2.6 references' usage
-                usage = {"duration": seconds, "output_video_duration": seconds, "video_count": 1}
-                usage["SR"] = int(min(shape.split("*"), key=int))
-            else:
-                usage = {"video_duration": seconds, "video_ratio": shape, "video_count": 1}
+            usage = _usage(job.payload["model"], job.extra["duration"], job.extra["shape"])
         if status == "FAILED":
             output["code"], output["message"] = FAILURES.get(job.fail or "", FAILURES["internal"])
         answer: dict[str, Any] = {"request_id": str(uuid.uuid4()), "output": output}
