@@ -30,6 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -178,6 +179,20 @@ def _is_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] == "Z"
 
 
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: no password (in the netloc or as a query parameter)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")
+        host = netloc[2]
+        user = netloc[0].partition(":")[0] if netloc[1] else ""
+        shown = f"{user}@{host}" if user else host
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
+        return urlunsplit((parts.scheme, shown, parts.path, query, ""))
+    except ValueError:
+        return "(an unreadable VIDEOGEN_DATABASE_URL)"
+
+
 class StoreError(RuntimeError):
     """The job index cannot be read or written (now). One line: which file (or database URL, without its
     password), what failed, what to do."""
@@ -256,8 +271,14 @@ class Store(Protocol):
 def open_store(settings: Settings) -> Store:
     """The job index the settings name: PostgreSQL with VIDEOGEN_DATABASE_URL, else the SQLite file."""
     if settings.database_url:
-        from server.store_pg import PostgresJobStore  # psycopg only when asked for: cold start matters
-
+        try:
+            from server.store_pg import PostgresJobStore  # psycopg only when asked for: cold start matters
+        except ImportError as missing:
+            raise StoreError(
+                redact_url(settings.database_url),
+                f"psycopg is not installed ({missing.name or missing})",
+                "pip install 'mcp-videogen[postgres]', or unset VIDEOGEN_DATABASE_URL to use the SQLite index",
+            ) from None
         return PostgresJobStore(settings.database_url, busy_seconds=settings.store_busy_seconds)
     return JobStore(settings.index_path, busy_seconds=settings.store_busy_seconds)
 

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from server.store import (
     _NON_TERMINAL,
@@ -49,6 +49,7 @@ from server.store import (
     StoreError,
     migration_sql,
     owner_is_dead,
+    redact_url,
 )
 
 try:
@@ -70,20 +71,6 @@ NOW = "extract(epoch from clock_timestamp())::float8"  # the database's clock, i
 POOL_SIZE = 4  # connections per store (per process): the engine runs at most this many calls at once
 
 
-def redact_url(url: str) -> str:
-    """The URL as it may be shown: no password (in the netloc or as a query parameter)."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rpartition("@")
-        host = netloc[2]
-        user = netloc[0].partition(":")[0] if netloc[1] else ""
-        shown = f"{user}@{host}" if user else host
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
-        return urlunsplit((parts.scheme, shown, parts.path, query, ""))
-    except ValueError:
-        return "(an unreadable VIDEOGEN_DATABASE_URL)"
-
-
 def _password(url: str) -> str | None:
     try:
         parts = urlsplit(url)
@@ -94,7 +81,7 @@ def _password(url: str) -> str | None:
         return None
 
 
-def _advice(cause: str) -> str:
+def _advice(cause: str, starting: bool = False) -> str:
     text = cause.lower()
     if "password" in text or "authentication" in text or ("role" in text and "does not exist" in text):
         return "check the user and password in VIDEOGEN_DATABASE_URL"
@@ -104,9 +91,8 @@ def _advice(cause: str) -> str:
         return "grant this database user the rights to create and write tables in that database"
     if "newer mcp-videogen" in text:
         return "upgrade mcp-videogen, or point VIDEOGEN_DATABASE_URL at another database"
-    return (
-        "check that PostgreSQL is running and reachable at the host and port in VIDEOGEN_DATABASE_URL; "
-        "this server retries on its own"
+    return "check that PostgreSQL is running and reachable at the host and port in VIDEOGEN_DATABASE_URL" + (
+        "" if starting else "; this server retries on its own"
     )
 
 
@@ -132,7 +118,7 @@ class PostgresJobStore:
             with psycopg.connect(self.url, **self._connect_kwargs) as conn:
                 self._migrate(conn)
         except psycopg.Error as error:
-            raise self._error(error) from None
+            raise self._error(error, starting=True) from None
         self._pool = psycopg_pool.ConnectionPool(
             self.url,
             min_size=1,
@@ -147,7 +133,7 @@ class PostgresJobStore:
             self._pool.open(wait=True, timeout=busy_seconds)
         except psycopg.Error as error:
             self._pool.close()
-            raise self._error(error) from None
+            raise self._error(error, starting=True) from None
 
     # -- connections ---------------------------------------------------------------------------
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
@@ -156,11 +142,11 @@ class PostgresJobStore:
         conn.execute(f"SET lock_timeout = {int(self._busy_seconds * 1000)}")
         conn.commit()
 
-    def _error(self, error: BaseException) -> StoreError:
+    def _error(self, error: BaseException, starting: bool = False) -> StoreError:
         cause = (str(error).strip().splitlines() or [type(error).__name__])[0]
         if self._secret:
             cause = cause.replace(self._secret, "***").replace(quote(self._secret, safe=""), "***")
-        return StoreError(self.path, cause, _advice(cause))
+        return StoreError(self.path, cause, _advice(cause, starting))
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:

@@ -26,7 +26,7 @@ from server.jobs import JobManager
 from server.settings import Settings
 from server.store import MIGRATIONS, JobRow, StoreError
 from server.store_pg import PostgresJobStore, redact_url
-from tests.conftest import PG_PASSWORD, PYTHON, ROOT
+from tests.conftest import PG_PASSWORD, PYTHON, ROOT, subprocess_env
 
 FAST = {"resolution": "360p", "duration": 1}
 
@@ -501,13 +501,19 @@ def test_redacted_urls(url: str, shown: str):
     assert redact_url(url) == shown
 
 
-def test_a_url_without_psycopg_installed_says_how_to_install_it():
+def test_a_url_without_psycopg_installed_says_how_to_install_it(env, postgres_url: str):
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "try:\n    import server.store_pg\nexcept ImportError as e:\n    print(e)\n"
+        "from server.settings import Settings\n"
+        "from server.store import StoreError, open_store\n"
+        "try:\n    open_store(Settings.from_env())\n"
+        "except StoreError as e:\n    print(e)\n"
     )
-    out = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
-    assert "pip install 'mcp-videogen[postgres]'" in out and "VIDEOGEN_DATABASE_URL" in out
+    environment = subprocess_env({**env, "VIDEOGEN_DATABASE_URL": postgres_url})
+    done = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=environment)
+    out = done.stdout
+    assert "psycopg is not installed" in out and "pip install 'mcp-videogen[postgres]'" in out, (out, done.stderr)
+    assert redact_url(postgres_url) in out and PG_PASSWORD not in out + done.stderr
 
 
 def test_the_scheme_is_checked_at_start(env):
