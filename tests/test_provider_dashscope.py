@@ -643,6 +643,51 @@ def test_the_simulator_takes_what_each_newer_model_documents(server, sim: Simula
     assert sim.submissions == 1
 
 
+@pytest.mark.parametrize(
+    ("body", "path", "usage"),
+    [
+        (
+            {**T26, "input": {"prompt": QUICK}},
+            SYNTHESIS,
+            {"duration": 5, "input_video_duration": 0, "output_video_duration": 5, "video_count": 1, "SR": 720}
+            | {"size": "1280*720"},
+        ),
+        (
+            {**I26F, "input": {"prompt": QUICK, "img_url": IMAGE}, "parameters": {"duration": 3}},
+            SYNTHESIS,
+            {"duration": 3, "input_video_duration": 0, "output_video_duration": 3, "video_count": 1, "SR": 1080},
+        ),
+        (
+            {"model": "wan2.5-t2v-preview", "input": {"prompt": QUICK}, "parameters": {"size": "832*480"}},
+            SYNTHESIS,
+            {"video_duration": 5, "video_ratio": "832*480", "video_count": 1},
+        ),
+        (
+            {**KF, "input": {**KF["input"], "prompt": QUICK}},
+            KEYFRAMES,
+            {"video_duration": 5, "video_count": 1} | {"video_ratio": "standard"},
+        ),
+        (
+            {"model": "wan2.2-kf2v-flash", "input": {**KF["input"], "prompt": QUICK}},
+            KEYFRAMES,
+            {"video_duration": 5, "video_count": 1, "SR": 720},
+        ),
+    ],
+    ids=["wan26-t2v", "wan26-i2v-flash", "wan25", "wan21-kf2v", "wan22-kf2v"],
+)
+def test_the_simulator_answers_each_models_usage(server, sim: Simulator, body, path, usage):
+    """The references' usage per model: Wan 2.6 bills duration (size only for text), older ones video_duration."""
+    import time
+
+    task_id = post(server[0], body, path=path).json()["output"]["task_id"]
+    for _ in range(200):
+        answer = httpx.get(f"{server[0]}/tasks/{task_id}", headers={"Authorization": f"Bearer {KEY}"}).json()
+        if answer["output"]["task_status"] == "SUCCEEDED":
+            break
+        time.sleep(0.02)
+    assert answer["output"]["task_status"] == "SUCCEEDED" and answer["usage"] == usage, answer
+
+
 def test_the_simulator_takes_only_async_calls_and_known_keys(server, sim: Simulator):
     sync = post(server[0], T2V, asynchronous=False)
     assert sync.status_code == 403 and sync.json()["code"] == "AccessDenied"
