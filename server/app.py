@@ -111,14 +111,14 @@ async def spend_approval(
     """Ask the person before a job costs more than VIDEOGEN_CONFIRM_ABOVE. Runs before the tool body."""
     m = cast(JobManager, ctx.request_context.lifespan_context)
     try:
-        if idempotency_key and await m.read(m.db.by_idempotency_key, idempotency_key.strip()):
+        if idempotency_key and await m.read(m.db.by_idempotency_key, idempotency_key.strip()) is not None:
             return NOT_NEEDED  # that job exists already; nothing new is spent
     except StoreError as error:  # the index cannot be read: ask nobody, start nothing
         raise ToolError(str(error)) from None
     try:
         await m.catalog.prepare(request.provider, request.model)  # an aggregator's uncurated model, read first
         report = m.catalog.estimate(request)
-        if not (idempotency_key or "").strip() and await m.read(m.twin, request):
+        if not (idempotency_key or "").strip() and await m.read(m.twin, request) is not None:
             return NOT_NEEDED  # an identical job is returned instead: nothing new is spent
     except (ProviderError, ValueError):
         return NOT_NEEDED  # the tool body reports what is wrong with the request
