@@ -284,6 +284,10 @@ class Provider:
     def configured(self) -> bool:
         return all(self.env.get(var) for var in self.env_vars)
 
+    def cancels(self, model: str) -> bool:
+        """Whether a submitted job on this model can be cancelled (most providers: all or none of them)."""
+        return self.supports_cancel
+
     # An aggregator (fal, Replicate) also runs models it publishes but we do not curate, read from their schemas.
     search_without_key = False  # whether `search` works before the provider's credentials are set
 

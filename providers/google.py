@@ -702,6 +702,9 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
             return await super().poll(submission, request)
         return veo_snapshot(await self._operation(submission))
 
+    def cancels(self, model: str) -> bool:
+        return model not in VEO_IDS  # Veo's operations have no cancel
+
     async def cancel(self, submission: Submission, request: VideoRequest) -> None:
         if not is_veo(request.model):
             return await super().cancel(submission, request)

@@ -798,3 +798,14 @@ async def test_veo_gets_webhook_config_and_its_callback_only_prompts_a_poll(g_en
     assert provider.parse_callback(received[0], submission) is None
     assert (await provider.poll(submission, request)).status == "succeeded"
     await provider.aclose()
+
+
+def test_only_omni_jobs_can_be_cancelled_and_the_catalogue_says_which():
+    from providers.google import VEO_IDS, GoogleProvider
+    from server.catalogue_doc import _cancel
+
+    google = GoogleProvider({})
+    assert google.cancels("gemini-omni-1.2-flash") and not google.cancels("veo-3.1-generate-preview")
+    said = _cancel(google)
+    assert said.startswith("yes, except") and all(f"`{model}`" in said for model in VEO_IDS)
+    assert "gemini-omni" not in said
