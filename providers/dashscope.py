@@ -511,8 +511,13 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
                 images.check_url(image)  # files are read (and checked) when the job is submitted
 
     # -- the job life cycle --------------------------------------------------------------------
+    def _spec(self, request: VideoRequest) -> ModelSpec:
+        spec = self.spec(request.model)
+        assert spec is not None, f"{request.model}: the catalogue checked the model before the job existed"
+        return spec
+
     def submit_path_for(self, request: VideoRequest) -> str:
-        return KEYFRAMES if self.spec(request.model).end_image else SYNTHESIS  # the SDK: kf2v is task image2video
+        return KEYFRAMES if self._spec(request).end_image else SYNTHESIS  # the SDK: kf2v is task image2video
 
     def submit_headers(self, job_id: str) -> dict[str, str]:
         return {"X-DashScope-Async": "enable"}  # the docs: HTTP calls are asynchronous only
@@ -523,7 +528,7 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
     def charged_usd(self, task: Answer, submission: Submission | None, request: VideoRequest | None) -> float | None:
         if request is None or task.job_state() != "SUCCEEDED":
             return None
-        return charge_for(task, self.spec(request.model), request)
+        return charge_for(task, self._spec(request), request)
 
     def failure_fields(self, task: Answer, matched: str) -> dict[str, Any]:
         code, message = task.job_failure()
@@ -551,7 +556,7 @@ class DashScopeProvider(TaskProvider[Answer, Answer]):
         if request.negative_prompt:
             inputs["negative_prompt"] = request.negative_prompt
         parameters: dict[str, Any] = {"duration": int(request.duration)}
-        if self.spec(request.model).end_image:
+        if self._spec(request).end_image:
             inputs["first_frame_url"] = self.image(request.images[0], sides=KEYFRAME_SIDES)
             if request.end_image:  # optional: without it the video starts at the image, like image-to-video
                 inputs["last_frame_url"] = self.image(request.end_image, "end", KEYFRAME_SIDES)

@@ -273,7 +273,10 @@ async def _fetch(
             if not response.has_redirect_location:
                 _check_response(response, safe, max_bytes)
                 return await _write_body(response, part, safe, max_bytes)
-            request = response.next_request
+            following = response.next_request
+            if following is None:  # a 3xx without a usable Location
+                raise MediaError(f"download of {safe} failed: HTTP {response.status_code} without a Location")
+            request = following
         finally:
             await response.aclose()
     raise MediaError(f"download of {redact_url(url)} failed: more than {MAX_REDIRECTS} redirects")
@@ -283,7 +286,7 @@ async def is_private_url(url: str) -> bool:
     """True when url's host is, or resolves to, a loopback, private, link-local or reserved address."""
     try:
         host = urlsplit(url).hostname
-        return bool(host) and await _private_reason(host) is not None
+        return host is not None and host != "" and await _private_reason(host) is not None
     except (ValueError, MediaError):
         return False  # malformed or unresolvable: not known to be local
 
