@@ -147,6 +147,11 @@ class JobRow:
         return self.status in TERMINAL
 
 
+def late_error(message: str) -> dict[str, Any]:
+    """A failed job's error once its provider's late answer shows the job exists there (keep_late_submission)."""
+    return {"code": "SUBMIT_UNCONFIRMED", "message": message, "retryable": False}
+
+
 def new_owner_id() -> str:
     """Who holds a lease: host and pid (to spot a dead holder on this machine) plus a nonce."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -259,6 +264,7 @@ class Store(Protocol):
     def list(self, status: str | None = None, limit: int = 20) -> list[JobRow]: ...
     def update(self, job_id: str, owner: str | None, **changes: Any) -> bool: ...
     def request_cancel(self, job_id: str) -> None: ...
+    def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool: ...
     def offer_callback(self, job_id: str, callback: dict[str, Any], accept: Callable[[JobRow], bool]) -> bool: ...
     def take_callback(self, job_id: str, owner: str) -> dict[str, Any] | None: ...
     def claim(self, job_id: str, owner: str, seconds: float) -> bool: ...
@@ -493,6 +499,20 @@ class JobStore:
             sql += " AND lease_owner=?"
             params.append(owner)
         return self.db.execute(sql, params).rowcount == 1
+
+    @_guarded
+    def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool:
+        """Keep the provider's id of a job whose submit was answered after this process lost the job (its lease
+        ran out meanwhile), whatever its state now, unless the job already has one: the provider made and charges
+        that job, so the person must be able to find it. False: it had an id already."""
+        return (
+            self.db.execute(
+                "UPDATE jobs SET provider_ref=?, provider_state=?, message=?, updated_at=?, "
+                "error=CASE WHEN status='failed' THEN ? ELSE error END WHERE job_id=? AND provider_ref IS NULL",
+                (ref, json.dumps(state), message, time.time(), json.dumps(late_error(message)), job_id),
+            ).rowcount
+            == 1
+        )
 
     @_guarded
     def request_cancel(self, job_id: str) -> None:

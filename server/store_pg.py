@@ -47,6 +47,7 @@ from server.store import (
     Dialect,
     JobRow,
     StoreError,
+    late_error,
     migration_sql,
     owner_is_dead,
     redact_url,
@@ -303,6 +304,21 @@ class PostgresJobStore:
     @staticmethod
     def _notify(conn: psycopg.Connection[Any], job_id: str) -> None:
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
+
+    def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool:
+        """As JobStore.keep_late_submission; the change is notified."""
+        with self._tx() as conn:
+            kept = (
+                conn.execute(
+                    "UPDATE jobs SET provider_ref=%s, provider_state=%s, message=%s, updated_at=%s, "
+                    "error=CASE WHEN status='failed' THEN %s ELSE error END WHERE job_id=%s AND provider_ref IS NULL",
+                    (ref, json.dumps(state), message, time.time(), json.dumps(late_error(message)), job_id),
+                ).rowcount
+                == 1
+            )
+            if kept:
+                self._notify(conn, job_id)
+        return kept
 
     def request_cancel(self, job_id: str) -> None:
         with self._tx() as conn:

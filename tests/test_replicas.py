@@ -13,7 +13,7 @@ own client over streamable HTTP; one replica is killed with SIGKILL while it hol
 - the spend ledger counts each job once.
 
 Also: an external lock held on the SQLite index does not stall a running server's list_models or get_status; and
-(a known engine defect, strict xfail) a submit answered after its lease ran out loses the provider's job id.
+a submit answered after its lease ran out keeps the provider's job id (the provider made and charges that job).
 
 Every wait here is on a condition with a deadline; no sleep races the engine.
 """
@@ -640,12 +640,6 @@ class HeldAnswers:
             await send(message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a replica whose lease runs out while its submit is in flight (its event loop stalled, or the "
-    "process frozen) gets the provider's answer, meets LeaseLost and drops it; the job that another replica failed "
-    "meanwhile as SUBMIT_UNCONFIRMED keeps no provider_ref, though the provider created (and charges) that job",
-)
 async def test_a_submit_answered_after_its_lease_ran_out_keeps_the_providers_job(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -709,3 +703,4 @@ async def test_a_submit_answered_after_its_lease_ran_out_keeps_the_providers_job
             held.release.set()
     assert sim.submissions == 1, "sent once"
     assert final["provider_ref"] == created, final
+    assert final["status"] == "failed" and created in final["error"]["message"], final  # the person can find it

@@ -93,6 +93,21 @@ def test_renew_and_release(store: JobStore):
     assert store.orphans("someone") == ["job_a", "job_b"]
 
 
+def test_a_late_submit_answer_keeps_the_providers_id_once_and_says_so_on_a_failed_job(store: JobStore):
+    store.insert(row("job_a"))
+    store.insert(row("job_b"))
+    unconfirmed = {"code": "SUBMIT_UNCONFIRMED", "message": "probably not created", "retryable": False}
+    assert store.update("job_a", None, status="failed", error=unconfirmed, finished_at=time.time())
+    assert store.keep_late_submission("job_a", "task_1", {"n": 1}, "created after all: task_1")
+    kept = store.get("job_a")
+    assert (kept.status, kept.provider_ref, kept.provider_state) == ("failed", "task_1", {"n": 1})
+    assert kept.error == {"code": "SUBMIT_UNCONFIRMED", "message": "created after all: task_1", "retryable": False}
+    assert not store.keep_late_submission("job_a", "task_2", {}, "again")  # an id is never replaced
+    assert store.get("job_a").provider_ref == "task_1"
+    assert store.keep_late_submission("job_b", "task_3", {}, "late")  # a job still running keeps its error: none
+    assert store.get("job_b").error is None and store.get("job_b").provider_ref == "task_3"
+
+
 def test_finished_jobs_are_never_claimed(store: JobStore):
     store.insert(row("job_a", status="succeeded"))
     assert not store.claim("job_a", new_owner_id(), 10)

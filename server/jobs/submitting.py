@@ -165,14 +165,26 @@ class Submitting(EngineParts):
                 return None
             submission = sent
         crash_point("after_submit")  # the provider has the job; its id is not stored yet
-        await self._write(
-            row.job_id,
-            status="queued",
-            provider_ref=submission.ref,
-            provider_state=submission.state,
-            cost_charged=submission.charged_usd,
-            message=f"submitted to {provider.title}",
-        )
+        try:
+            await self._write(
+                row.job_id,
+                status="queued",
+                provider_ref=submission.ref,
+                provider_state=submission.state,
+                cost_charged=submission.charged_usd,
+                message=f"submitted to {provider.title}",
+            )
+        except LeaseLost:
+            # Answered after our lease ran out (this process stalled): another process holds the job now, or
+            # failed it as unconfirmed. The provider made and charges this job: its id must not be lost.
+            late = (
+                f"{provider.title} created this job (id {submission.ref}) after all, answering once this server "
+                "had stopped waiting for it; it is charged there: find it in the provider's console by that id"
+            )
+            if await self._store(self.db.keep_late_submission, row.job_id, submission.ref, submission.state, late):
+                log.warning("job %s: kept %s's late answer (id %s)", row.job_id, provider.title, submission.ref)
+                await self._publish(row.job_id)
+            raise
         return submission
 
     async def _submit(
