@@ -13,6 +13,13 @@ Every request carries `Authorization: Bearer <MINIMAX_API_KEY>`. Errors come as 
 input / output, 2013 invalid parameters, 2049 invalid API key, ...), which MiniMax-MCP checks on every answer;
 so does this adapter (http.py only sees the status line).
 
+Declared on the task template (providers.base.TaskProvider): the answers are wire models, the statuses, base_resp
+codes and failures are STATUS / ERRORS / FAILURES tables, and submit (its one "no task_id" error) and callbacks
+reading come from the template. Overridden, because the API differs there: `call` (errors inside a 200 answer,
+except a failed task's code, which FAILURES reads), `status_url` (the task id is a query parameter), `poll` (a
+success names a file_id; its download_url is one more request, files/retrieve) and `parse_callback` (the URL
+check's challenge, lower-case statuses, a success without its URL left to a poll).
+
 Choices:
 - Images: a public http(s) URL as is; a local file or data URI as a base64 data URL (the docs take both: JPG,
   JPEG, PNG or WebP under 20 MB, short side over 300 px, aspect ratio between 2:5 and 5:2). A local image that
@@ -37,28 +44,38 @@ Choices:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import PrivateAttr
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     Mode,
     ModelSpec,
     PriceRule,
-    Provider,
     ProviderError,
-    ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
+    Wire,
     about_another_job,
     json_body,
 )
 from providers.options import VideoOptions
 from providers.wire import Maybe
+
+if TYPE_CHECKING:
+    import httpx
 
 TITLE = "MiniMax"
 CREATE, QUERY, RETRIEVE = "/v1/video_generation", "/v1/query/video_generation", "/v1/files/retrieve"
@@ -181,20 +198,32 @@ MODELS: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
-# -- MiniMax's answers, read tolerantly: a field of the wrong shape reads as absent -----------------------------
+# -- the declaration: MiniMax's answers as typed wire models (a field of the wrong shape reads as absent), and
+# what each status, base_resp code and failure means in our terms.
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class BaseResp(_Wire):
+class BaseResp(Wire):
     status_code: Maybe[int] = None
     status_msg: Maybe[str] = None
 
 
-class _Answer(_Wire):
+class Answer(ErrorAnswer):
+    """Any answer's `base_resp`: MiniMax's errors come in it (as HTTP 200), and its code and words are what the
+    ERRORS rows match. `what` (task or file) and `trace` (the Trace-Id header) come from the response."""
+
     base_resp: Maybe[BaseResp] = None
+    _what: str = PrivateAttr("task")
+    _trace: str = PrivateAttr("")
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Answer:
+        found = super().of(response)
+        found._trace = response.headers.get("Trace-Id", "")
+        try:
+            found._what = "file" if response.request.url.path.endswith(RETRIEVE) else "task"
+        except RuntimeError:  # a response made without its request
+            pass
+        return found
 
     @property
     def code(self) -> int:
@@ -204,47 +233,188 @@ class _Answer(_Wire):
     def said(self) -> str:
         return ((self.base_resp.status_msg if self.base_resp else None) or "").strip()
 
+    def error_code(self) -> str:
+        return str(self.code) if self.code else ""
 
-class Created(_Answer):
+    def error_text(self) -> str:
+        return self.said
+
+    def fields(self, status: int | None) -> dict[str, Any]:
+        return {"shown": shown(self.code, self.said, self._trace), "what": self._what}
+
+
+class Created(Accepted):
+    ref_field = "task_id"
     task_id: Maybe[str] = None
 
 
-class Task(_Answer):
-    """The query's answer, and the body of a status callback."""
+class Task(TaskAnswer):
+    """The query's answer, and the body of a status callback. Its `video` is the file_id: the poll turns it into
+    the file's download_url with one more request (files/retrieve)."""
+
+    ref_field = "task_id"
+    video_field = "file_id"
 
     task_id: Maybe[str] = None
     status: Maybe[str] = None
     file_id: Maybe[str] = None
     error_message: Maybe[str] = None  # the docs' guide reads it on Fail; the reference does not list it
+    base_resp: Maybe[BaseResp] = None
+
+    @property
+    def code(self) -> int:
+        return (self.base_resp.status_code or 0) if self.base_resp else 0
+
+    def job_failure(self) -> tuple[str, str]:
+        said = ((self.base_resp.status_msg if self.base_resp and self.code else None) or "").strip()
+        return (str(self.code) if self.code else ""), said or (self.error_message or "").strip()
 
 
-class File(_Wire):
+class File(Wire):
     file_id: Maybe[str] = None
     download_url: Maybe[str] = None
 
 
-class Retrieved(_Answer):
+class Retrieved(Wire):
     file: Maybe[File] = None
 
 
-def _parse(model: type[_Answer], body: Any) -> Any:
-    if not isinstance(body, dict):
-        return None
-    try:
-        return model.model_validate(body)
-    except ValidationError:
-        return None
+def shown(code: int, said: str, trace: str = "") -> str:
+    """How a base_resp code is quoted in a message: " (code: words) [Trace-Id ...]"."""
+    said = said.rstrip(".")
+    if len(said) > 300:
+        said = said[:299] + "…"
+    text = f" ({code}: {said})" if said else f" ({code})"
+    return text + (f" [Trace-Id {trace}]" if trace else "")
 
 
-class MiniMaxProvider(Provider):
+# The query's statuses; a callback's are lower case (the docs: processing / success / failed), read by ALIASES.
+STATUS = {
+    "Preparing": State("queued", "{title} is preparing the task"),
+    "Queueing": State("queued", "waiting in {title}'s queue"),
+    "Processing": State("running", "{title} is generating the video"),
+    "Success": State("succeeded", "generated"),
+    "Fail": State("failed"),
+}
+STATUS_ALIASES = {
+    "preparing": "Preparing",
+    "queueing": "Queueing",
+    "processing": "Processing",
+    "success": "Success",
+    "fail": "Fail",
+    "failed": "Fail",
+}
+
+# base_resp codes (docs: api-reference/errorcode), then HTTP errors without one (MiniMax's own come as HTTP 200).
+# method: POST is the submit (a timeout may come after the task was made), GET a query or a file retrieve.
+TRANSIENT_CODES = {1000: "unknown error", 1001: "request timeout", 1024: "internal error", 1033: "system error"}
+LIMIT_CODES = {1002: "rate limit", 1039: "token limit", 1041: "connection limit"}
+INPUT_REFUSED = "{title}'s content check refused the input{shown}; change the prompt or the image."
+OUTPUT_FLAGGED = "{title}'s content check flagged the generated video{shown}; change the prompt or the image."
+ERRORS = (
+    Rule(
+        ErrorCode.AUTH,
+        "{title} rejected the API key{shown}. Check MINIMAX_API_KEY: a pay-as-you-go key from " + KEYS_PAGE + ". "
+        "A key of the China platform (platform.minimaxi.com) works only with "
+        "VIDEOGEN_MINIMAX_BASE_URL=https://api.minimaxi.com.",
+        match="^(1004|2049)$",
+    ),
+    Rule(
+        ErrorCode.AUTH,
+        "{title} needs the account behind MINIMAX_API_KEY to finish real-name verification first{shown}; "
+        "complete it in the platform's user center, then submit again.",
+        match="^2038$",
+    ),
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        "{title}: insufficient balance for this video{shown}. Recharge at " + BALANCE_PAGE + ", or choose a "
+        "cheaper model (MiniMax-Hailuo-2.3-Fast), 768P or 6 s.",
+        match="^1008$",
+    ),
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        "{title}: the key's plan quota is used up{shown}; wait for it to reset, or use a pay-as-you-go key.",
+        match="^2056$",
+    ),
+    Rule(
+        ErrorCode.RATE_LIMITED,
+        "{title} is rate limiting this key{shown}: video generation allows only a few requests a minute per "
+        "account. Wait a minute and try again.",
+        match=f"^({'|'.join(map(str, LIMIT_CODES))})$",
+    ),
+    Rule(ErrorCode.CONTENT_POLICY, INPUT_REFUSED, match="^1026$"),
+    Rule(ErrorCode.CONTENT_POLICY, OUTPUT_FLAGGED, match="^1027$"),
+    Rule(ErrorCode.INVALID_INPUT, "{title} refused invisible characters in the prompt{shown}; remove them.",
+         match="^1042$"),
+    Rule(
+        ErrorCode.NOT_FOUND,
+        "{title} does not know this {what}{shown}: it was made with another API key or on the other platform "
+        "(api.minimax.io and api.minimaxi.com are separate).",
+        match="^2013$",
+        method="GET",
+    ),
+    Rule(ErrorCode.INVALID_INPUT, "{title} refused the parameters{shown}; fix the request.", match="^2013$"),
+    Rule(
+        ErrorCode.SUBMIT_UNCONFIRMED,
+        "{title} timed out on the submit{shown}; the task may exist and be charged: check the usage records at "
+        "platform.minimax.io before submitting again.",
+        match="^1001$",
+        method="POST",
+        retryable=False,
+    ),
+    Rule(ErrorCode.TRANSIENT, "{title} had a server problem{shown}; try again in a minute.",
+         match=f"^({'|'.join(map(str, TRANSIENT_CODES))})$"),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "{title} refused the request{shown}; see platform.minimax.io/docs/api-reference/errorcode for what to "
+        "change.",
+        match=".",
+        method="POST",
+    ),
+    Rule(ErrorCode.PROVIDER_FAILED, "{title} answered with error{shown}.", match=".", retryable=False),
+    # HTTP errors whose body has no base_resp code
+    Rule(
+        ErrorCode.AUTH,
+        "{title} rejected the request (HTTP {status}). Check MINIMAX_API_KEY: a key from " + KEYS_PAGE + ".",
+        status=(401, 403),
+    ),
+    Rule(ErrorCode.RATE_LIMITED, "{title} is rate limiting this key (HTTP 429); wait and try again.", status=429),
+    Rule(ErrorCode.TRANSIENT, "{title} had a server problem (HTTP {status}); try again in a minute.",
+         status=range(500, 1000)),
+)  # fmt: skip
+# A failed task's base_resp code (the content checks), else its words.
+FAILURES = (
+    Rule(ErrorCode.CONTENT_POLICY, INPUT_REFUSED, match="^1026$", retryable=False),
+    Rule(ErrorCode.CONTENT_POLICY, OUTPUT_FLAGGED, match="^1027$", retryable=False),
+)
+
+
+class MiniMaxProvider(TaskProvider[Created, Task]):
     name = "minimax"
     title = TITLE
     env_vars = ("MINIMAX_API_KEY",)
     base_url_default = "https://api.minimax.io"
     default_model = "MiniMax-Hailuo-2.3"  # MiniMax-MCP's default video model
     models = MODELS
-    supports_cancel = False  # the API has no cancel
+    supports_cancel = False  # the API has no cancel (no cancel_path)
     supports_callbacks = True  # our webhook route echoes the URL check's challenge (server/webhooks.py)
+
+    submit_path = CREATE
+    id_field, where_to_check = "task_id", "the usage records at platform.minimax.io"
+    unreadable = "{title} sent an unreadable task status; will ask again shortly."
+    accepted_model = Created
+    status_model = Task
+    error_model = Answer
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "{title} reports status {state!r}; still watching")
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "{title} could not generate the video{failed}; submitting it again may work.",
+        retryable=True,
+    )
+    NO_VIDEO = Rule(ErrorCode.TRANSIENT, "{title} reports the task done but gave no file_id yet.")
 
     def check(self, request: VideoRequest) -> None:
         if request.resolution == "1080P" and request.duration != 6:
@@ -260,44 +430,47 @@ class MiniMaxProvider(Provider):
             if value is not None and not isinstance(value, bool):
                 raise InvalidRequest(f"{option} must be true or false, not {value!r}")
 
-    # -- the job life cycle --------------------------------------------------------------------
-    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        import anyio.to_thread
+    # -- the steps MiniMax's API differs in ----------------------------------------------------------
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        expected: Sequence[int] = (200, 201, 202, 204),
+    ) -> tuple[int, Any]:
+        """One request; an error inside a 200 (a non-zero base_resp code) is raised by the ERRORS table, except
+        in a failed task's query answer, where the code is the failure's (read by FAILURES)."""
+        response = await self.http.request(
+            method, path, json=json, headers=headers, idempotent=idempotent, expected=expected
+        )
+        body = json_body(response)
+        answer = Answer.of(response)
+        failed_task = path.startswith(QUERY) and isinstance(body, dict) and body.get("status") == "Fail"
+        if answer.code and not failed_task:
+            error = self.error_from(answer, status=None, method=method)
+            if error is not None:
+                error.message = self.http.redact(error.message)
+                error.args = (error.message,)
+                raise error
+        return response.status_code, body
 
-        body = await anyio.to_thread.run_sync(self.body, request)  # it may read and re-encode images
-        if callback_url:
-            body["callback_url"] = callback_url
-        response = await self.http.request("POST", CREATE, json=body)
-        created = _parse(Created, json_body(response))
-        if created is not None and created.code:
-            raise self.refusal(created.code, created.said, response, "submit")
-        if created is None or not created.task_id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"{TITLE} answered the submit (HTTP {response.status_code}) without a task_id; the task may exist and "
-                "be charged: check the usage records at platform.minimax.io before submitting again.",
-                retryable=False,
-            )
-        return Submission(ref=created.task_id)
+    def status_url(self, submission: Submission, request: VideoRequest) -> str:
+        return f"{QUERY}?task_id={quote(submission.ref, safe='')}"
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        response = await self.http.request("GET", QUERY, params={"task_id": submission.ref})
-        task = _parse(Task, json_body(response))
-        if task is None:
-            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} sent an unreadable task status; will ask again shortly.")
-        if task.code and task.status != "Fail":
-            raise self.refusal(task.code, task.said, response, "poll")
-        snap = snapshot(task)
-        if snap.status == "succeeded":
-            snap.video_url = await self.download_url(task.file_id or "")
+        """The template's poll; a success names a file_id, whose download_url is one more request."""
+        snap = await super().poll(submission, request)
+        if snap.status == "succeeded" and snap.video_url:
+            snap.video_url = await self.download_url(snap.video_url)
         return snap
 
     async def download_url(self, file_id: str) -> str:
         """The finished video's download_url (valid for a limited time: the engine fetches it at once)."""
-        response = await self.http.request("GET", RETRIEVE, params={"file_id": file_id})
-        retrieved = _parse(Retrieved, json_body(response))
-        if retrieved is not None and retrieved.code:
-            raise self.refusal(retrieved.code, retrieved.said, response, "retrieve")
+        _, body = await self.call("GET", f"{RETRIEVE}?file_id={quote(file_id, safe='')}")
+        retrieved = Retrieved.read(body)
         url = retrieved.file.download_url if retrieved is not None and retrieved.file else None
         if not url:
             raise ProviderError(
@@ -306,17 +479,22 @@ class MiniMaxProvider(Provider):
         return url
 
     def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
-        """A status update (the query's body). None for the URL check ({"challenge"}), another task, a success
-        (it names a file_id, not a URL: a poll fetches it) or a status not known."""
+        """A status update (the query's body, its status in lower case). None for the URL check ({"challenge"}),
+        another task, a success (it names a file_id, not a URL: a poll fetches it) or a status not known."""
         if "challenge" in payload:
             return None
-        task = _parse(Task, payload)
+        task = Task.read(payload)
         if task is None or not task.status or about_another_job(task.task_id, submission.ref):
             return None
         status = STATUS_ALIASES.get(task.status.lower())
         if status is None or status == "Success":
             return None
-        return snapshot(task.model_copy(update={"status": status}))
+        return self.snapshot(task.model_copy(update={"status": status}), submission, None)
+
+    def failure_fields(self, task: Task, matched: str) -> dict[str, Any]:
+        code, said = task.job_failure()
+        failed = f" ({code}: {said})" if code else (f" ({said})" if said else " (no reason given)")
+        return {"shown": shown(task.code, said) if code else "", "failed": failed}
 
     # -- request mapping -----------------------------------------------------------------------
     def body(self, request: VideoRequest) -> dict[str, Any]:
@@ -351,168 +529,14 @@ class MiniMaxProvider(Provider):
             raise InvalidRequest(f"{what} does not fit MiniMax's 20 MB image limit even as a JPEG; pass a smaller one.")
         return uri
 
-    # -- HTTP ----------------------------------------------------------------------------------
-    def http_options(self) -> dict[str, Any]:
-        key = self.env.get("MINIMAX_API_KEY", "").strip()
-        if not key:
-            raise ProviderError(ErrorCode.NOT_CONFIGURED, f"{TITLE} is not configured: set MINIMAX_API_KEY.")
-        return {"headers": {"Authorization": f"Bearer {key}"}, "error_mapper": error_for}
 
-    def refusal(self, code: int, said: str, response: Any, during: str) -> ProviderError:
-        error = base_error(code, said, during, trace=response.headers.get("Trace-Id", ""))
-        error.message = self.http.redact(error.message)
-        error.args = (error.message,)
-        return error
-
-
-# -- statuses --------------------------------------------------------------------------------------
-
-# The query's statuses, and the callback's lower-case ones (the docs: processing / success / failed).
-STATUS_ALIASES = {
-    "preparing": "Preparing",
-    "queueing": "Queueing",
-    "processing": "Processing",
-    "success": "Success",
-    "fail": "Fail",
-    "failed": "Fail",
-}
-
-
-def snapshot(task: Task) -> Snapshot:
-    """A task in our terms; a Success still needs its download_url (the caller fetches it by file_id)."""
-    status = task.status
-    if status == "Preparing":
-        return Snapshot(status="queued", message=f"{TITLE} is preparing the task")
-    if status == "Queueing":
-        return Snapshot(status="queued", message=f"waiting in {TITLE}'s queue")
-    if status == "Processing":
-        return Snapshot(status="running", message=f"{TITLE} is generating the video")
-    if status == "Success":
-        if not task.file_id:
-            raise ProviderError(ErrorCode.TRANSIENT, f"{TITLE} reports the task done but gave no file_id yet.")
-        return Snapshot(status="succeeded", progress=1.0, message="generated")
-    if status == "Fail":
-        error = failure(task)
-        return Snapshot(status="failed", message=error.message, error=error)
-    return Snapshot(status="running", message=f"{TITLE} reports status {status!r}; still watching")
-
-
-def failure(task: Task) -> ProviderErrorInfo:
-    said = (task.said if task.code else "") or (task.error_message or "").strip()
-    if task.code in (1026, 1027):
-        return ProviderErrorInfo(code=ErrorCode.CONTENT_POLICY, message=base_error(task.code, said, "poll").message)
-    shown = f" ({task.code}: {said})" if task.code else (f" ({said})" if said else " (no reason given)")
-    return ProviderErrorInfo(
-        code=ErrorCode.PROVIDER_FAILED,
-        message=f"{TITLE} could not generate the video{shown}; submitting it again may work.",
-        retryable=True,
-    )
-
-
-# -- errors (docs: api-reference/errorcode) -------------------------------------------------------------------
-
-TRANSIENT_CODES = {1000: "unknown error", 1001: "request timeout", 1024: "internal error", 1033: "system error"}
-LIMIT_CODES = {1002: "rate limit", 1039: "token limit", 1041: "connection limit"}
+error_for = MiniMaxProvider.error_for
 
 
 def base_error(code: int, said: str, during: str, trace: str = "") -> ProviderError:
-    """A non-zero base_resp.status_code in our terms, with what to do next."""
-    said = said.rstrip(".")
-    if len(said) > 300:
-        said = said[:299] + "…"
-    shown = f" ({code}: {said})" if said else f" ({code})"
-    if trace:
-        shown += f" [Trace-Id {trace}]"
-    if code in (1004, 2049):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"{TITLE} rejected the API key{shown}. Check MINIMAX_API_KEY: a pay-as-you-go key from {KEYS_PAGE}. "
-            "A key of the China platform (platform.minimaxi.com) works only with "
-            "VIDEOGEN_MINIMAX_BASE_URL=https://api.minimaxi.com.",
-        )
-    if code == 2038:
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"{TITLE} needs the account behind MINIMAX_API_KEY to finish real-name verification first{shown}; "
-            "complete it in the platform's user center, then submit again.",
-        )
-    if code == 1008:
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"{TITLE}: insufficient balance for this video{shown}. Recharge at {BALANCE_PAGE}, or choose a cheaper "
-            "model (MiniMax-Hailuo-2.3-Fast), 768P or 6 s.",
-        )
-    if code == 2056:
-        return ProviderError(
-            ErrorCode.OUT_OF_CREDIT,
-            f"{TITLE}: the key's plan quota is used up{shown}; wait for it to reset, or use a pay-as-you-go key.",
-        )
-    if code in LIMIT_CODES:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
-            f"{TITLE} is rate limiting this key{shown}: video generation allows only a few requests a minute per "
-            "account. Wait a minute and try again.",
-        )
-    if code == 1026:
-        return ProviderError(
-            ErrorCode.CONTENT_POLICY,
-            f"{TITLE}'s content check refused the input{shown}; change the prompt or the image.",
-        )
-    if code == 1027:
-        return ProviderError(
-            ErrorCode.CONTENT_POLICY,
-            f"{TITLE}'s content check flagged the generated video{shown}; change the prompt or the image.",
-        )
-    if code == 1042:
-        return ProviderError(
-            ErrorCode.INVALID_INPUT, f"{TITLE} refused invisible characters in the prompt{shown}; remove them."
-        )
-    if code == 2013 and during in ("poll", "retrieve"):
-        what = "task" if during == "poll" else "file"
-        return ProviderError(
-            ErrorCode.NOT_FOUND,
-            f"{TITLE} does not know this {what}{shown}: it was made with another API key or on the other platform "
-            "(api.minimax.io and api.minimaxi.com are separate).",
-        )
-    if code == 2013:
-        return ProviderError(ErrorCode.INVALID_INPUT, f"{TITLE} refused the parameters{shown}; fix the request.")
-    if code == 1001 and during == "submit":  # a timeout may come after the task was made: never pay twice
-        return ProviderError(
-            ErrorCode.SUBMIT_UNCONFIRMED,
-            f"{TITLE} timed out on the submit{shown}; the task may exist and be charged: check the usage records at "
-            "platform.minimax.io before submitting again.",
-            retryable=False,
-        )
-    if code in TRANSIENT_CODES:
-        return ProviderError(ErrorCode.TRANSIENT, f"{TITLE} had a server problem{shown}; try again in a minute.")
-    if during == "submit":
-        return ProviderError(
-            ErrorCode.INVALID_INPUT,
-            f"{TITLE} refused the request{shown}; see platform.minimax.io/docs/api-reference/errorcode for what to "
-            "change.",
-        )
-    return ProviderError(ErrorCode.PROVIDER_FAILED, f"{TITLE} answered with error{shown}.", retryable=False)
-
-
-def error_for(response: Any) -> ProviderError | None:
-    """An answer with an HTTP error status in our terms (MiniMax's own errors come as HTTP 200, read by the
-    adapter); None leaves others to the shared default."""
-    status = response.status_code
-    body = _parse(_Answer, json_body(response))
-    trace = response.headers.get("Trace-Id", "")
-    if body is not None and body.code:
-        return base_error(body.code, body.said, "submit" if response.request.method == "POST" else "poll", trace)
-    if status in (401, 403):
-        return ProviderError(
-            ErrorCode.AUTH,
-            f"{TITLE} rejected the request (HTTP {status}). Check MINIMAX_API_KEY: a key from {KEYS_PAGE}.",
-        )
-    if status == 429:
-        return ProviderError(
-            ErrorCode.RATE_LIMITED, f"{TITLE} is rate limiting this key (HTTP 429); wait and try again."
-        )
-    if status >= 500:
-        return ProviderError(
-            ErrorCode.TRANSIENT, f"{TITLE} had a server problem (HTTP {status}); try again in a minute."
-        )
-    return None
+    """A non-zero base_resp code met during "submit", "poll" or "retrieve", by the ERRORS table."""
+    answer = Answer(base_resp=BaseResp(status_code=code, status_msg=said))
+    answer._trace, answer._what = trace, ("file" if during == "retrieve" else "task")
+    error = MiniMaxProvider.error_from(answer, status=None, method="POST" if during == "submit" else "GET")
+    assert error is not None  # the table's last code row takes any code
+    return error
