@@ -80,7 +80,19 @@ class JobManager(Submitting, Following, Delivering, Leases):
             await self._tg.start(self._listen)
         if self.resume:
             self._tg.start_soon(self._housekeeping)
+            self._tg.start_soon(self._warm_up)
         return self
+
+    async def _warm_up(self) -> None:
+        """Import what the first provider call needs most (the HTTP client and its transport) in a worker
+        thread, shortly after start: imported on the event loop at the first call, they froze it for 0.4 s (3 s
+        on a loaded machine), renewing no lease and answering no tool call meanwhile. Not at once: the first
+        initialize and tools/list come first (cold start)."""
+        await anyio.sleep(WARM_UP_AFTER)
+        try:
+            await anyio.to_thread.run_sync(_import_transport)
+        except Exception:  # only an optimisation: the first call imports what is missing
+            log.debug("warm-up imports failed", exc_info=True)
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._tg is not None and self.store is not None
@@ -405,6 +417,20 @@ class JobManager(Submitting, Following, Delivering, Leases):
             return
         with anyio.move_on_after(max(seconds, common.SLEEP_FLOOR * self.settings.poll_scale, 0.001)):
             await event.wait()
+
+
+WARM_UP_AFTER = 1.0  # seconds after start
+
+
+def _import_transport() -> None:
+    """Import the HTTP client and its aiohttp transport (see JobManager._warm_up)."""
+    import importlib
+
+    for module in ("httpx", "aiohttp", "httpx_aiohttp", "providers.http"):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # httpx-aiohttp is optional under trio
+            pass
 
 
 async def _described(provider: Provider, model: str) -> ModelSpec | None:
