@@ -50,3 +50,18 @@ def test_our_own_name_everywhere():
     assert "['--from', 'mcp-videogen', 'mcp-videogen', 'serve']" in smithery
     tracked = [*ROOT.glob("*.md"), *ROOT.glob("*.yaml"), *ROOT.glob("server/*.py"), *ROOT.glob("providers/*.py")]
     assert not [p.name for p in tracked if "videogen-mcp" in p.read_text()]
+
+
+def test_the_webhooks_section_names_exactly_the_providers_that_call_back():
+    from providers.registry import Providers
+
+    providers = Providers({})
+    section = README.split("### Webhooks instead of polling", 1)[1].split("\n## ", 1)[0]
+    calling = section.split("Jobs on", 1)[1].split("then", 1)[0]
+    polled = section.split("have no callbacks", 1)[0].rsplit("\n", 2)[-2:]
+    for name in providers.names():
+        title = providers.get(name).title.split()[0]
+        if providers.get(name).supports_callbacks:
+            assert f"`{name}`" in calling, name
+        else:
+            assert title.lower() in " ".join(polled).lower(), name
