@@ -87,6 +87,30 @@ async def test_a_wake_moves_a_job_to_the_front_and_one_during_a_look_repeats_it_
     assert looks == {"busy": 2, "idle": 1}  # and nothing more: the next looks are an hour away
 
 
+async def test_jobs_due_within_the_slack_share_one_timer_wake_up_and_none_is_looked_at_early():
+    looked: dict[str, float] = {}
+
+    async def step(job: Followed) -> float | None:
+        looked[job.job_id] = time.monotonic()
+        return None
+
+    scheduler = Scheduler(step, slack=0.2)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scheduler.run, tg)
+        await anyio.sleep(0.05)  # the timer sleeps: nothing is queued
+        start = time.monotonic()
+        due = {f"j{n}": start + 0.3 + n * 0.02 for n in range(5)}  # due within 0.1 s of each other
+        for job_id, at in due.items():
+            scheduler.add(followed(job_id), at)
+        with anyio.fail_after(10):
+            while len(looked) < 5:
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert all(looked[job_id] >= at for job_id, at in due.items())  # never before it is due
+    assert max(looked.values()) - min(looked.values()) < 0.05  # one wake-up took them all
+    assert max(looked[j] - at for j, at in due.items()) < 0.2 + 0.5  # late by the slack at most (and a busy machine)
+
+
 # -- the engine ---------------------------------------------------------------------------------
 async def test_followed_jobs_cost_no_task_each_and_progress_creep_is_not_written(env, simulators):
     url, sims = simulators
@@ -100,6 +124,7 @@ async def test_followed_jobs_cost_no_task_each_and_progress_creep_is_not_written
             return update(job_id, owner, **changes)
 
         manager.db.update = counted  # counts the engine's writes, then writes them
+        await anyio.sleep(0.05)  # the scheduler's workers (a fixed pool) have started
         tasks_before = len(asyncio.all_tasks())
         rows = [
             await manager.submit(RequestArgs(prompt=f"long {n} sim:seconds=36000 sim:queue=0", provider="runway"))
@@ -143,3 +168,57 @@ def test_a_job_far_past_its_usual_time_is_polled_less_often_never_more(env):
         assert ours <= max(cadence, common.LATE_MAX_INTERVAL)  # and capped: completion is still seen soon
     assert manager._interval(provider, spec, 2 * typical) == provider.poll_interval(spec, 2 * typical)
     assert manager._interval(provider, spec, 1000 * typical) == common.LATE_MAX_INTERVAL
+
+
+async def test_a_look_reads_the_row_only_when_woken_or_now_and_then(env, simulators):
+    """A followed job's row is kept between looks: 30 jobs polled for a while cost a few row reads, not one a
+    poll; a callback or a cancel request still reaches the job at once (it is woken)."""
+    url, sims = simulators
+    settings = Settings.from_env({**env, **sample_env(url), "VIDEOGEN_POLL_SCALE": "0.01"})
+    async with JobManager(settings) as manager:
+        rows = [
+            await manager.submit(RequestArgs(prompt=f"long {n} sim:seconds=36000 sim:queue=0", provider="fal"))
+            for n in range(30)
+        ]
+        ids = {r.job_id for r in rows}
+        with anyio.fail_after(30):
+            while any(manager.get(r.job_id).status != "running" for r in rows):
+                await anyio.sleep(0.05)
+        refs = [manager.get(r.job_id).provider_ref for r in rows]
+        reads: Counter[str] = Counter()
+        get = manager.db.get
+
+        def counted(job_id: str):
+            if job_id in ids:
+                reads[job_id] += 1
+            return get(job_id)
+
+        manager.db.get = counted  # type: ignore[method-assign]
+        polled_from = [sims["fal"].polls[ref] for ref in refs]
+        await anyio.sleep(1.5)  # 150 s of fal's clock: a poll every 5 s
+        polls = sum(sims["fal"].polls[ref] - before for ref, before in zip(refs, polled_from, strict=True))
+        read = sum(reads.values())
+        cancelled = await manager.cancel(rows[0].job_id)  # woken: its row is read, the cancel acted on
+    assert polls >= 30 * 5, polls  # 30 a job at fal's cadence; fewer on a busy machine
+    assert read <= 30, f"{read} row reads for {polls} polls"  # one a poll before
+    assert cancelled.status == "cancelled" and sims["fal"].jobs[cancelled.provider_ref].cancelled
+
+
+async def test_a_cancel_requested_through_another_process_is_seen_by_the_watcher(env, simulators):
+    """Another process (here a second engine on the same index that does not watch the job) stores a cancel
+    request; the watcher finds it by its periodic query for news, not by reading every row at every look."""
+    url, sims = simulators
+    # Rows are read back every 30 s here: the cancel is seen well before, by the query for news (every 0.2 s).
+    base = {**env, **sample_env(url), "VIDEOGEN_POLL_SCALE": "0.1"}
+    async with JobManager(Settings.from_env(base)) as watcher:
+        row = await watcher.submit(RequestArgs(prompt="cancel me sim:seconds=36000 sim:queue=0", provider="fal"))
+        with anyio.fail_after(30):
+            while watcher.get(row.job_id).status != "running":
+                await anyio.sleep(0.02)
+        async with JobManager(Settings.from_env(base), resume=False) as other:
+            asked = await other.cancel(row.job_id)  # the watcher holds the lease: only the request is stored
+            assert asked.cancel_requested and asked.status == "running"
+        with anyio.fail_after(15):
+            while not (done := watcher.get(row.job_id)).terminal:
+                await anyio.sleep(0.02)
+    assert done.status == "cancelled" and sims["fal"].jobs[done.provider_ref].cancelled

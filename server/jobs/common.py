@@ -43,6 +43,15 @@ STORAGE_MAX_WAIT = 60.0
 LISTENER_SECONDS = 1.0
 # At most this many status polls (each one HTTP request and maybe one write) run at once.
 POLL_CONCURRENCY = 64
+# A followed job's row is read from the index at its first look, when it is woken (a callback or a cancel
+# request here, a notification from another process) and at least every ROW_CHECK_SECONDS; in between, one
+# query every NEWS_CHECK_SECONDS finds the jobs this process holds that have news stored by another process.
+NEWS_CHECK_SECONDS = 2.0
+ROW_CHECK_SECONDS = 300.0
+# The scheduler's timer wakes at most this many seconds after a job is due, so that the jobs due within it are
+# taken in one wake-up: waking the event loop costs more CPU than the Python of a poll. A wake-up (a callback,
+# a cancel) is never delayed.
+TIMER_SLACK = 0.025
 # A poll's progress is written only when it moved by this much (1 point), or something else changed.
 PROGRESS_STEP = 0.01
 # How far along a state is: a callback counts only when it moves the job on (repeats and late arrivals of an

@@ -1,8 +1,11 @@
 """Following a submitted job until the provider is done with it: one look per turn in the scheduler's queue.
 
 News comes from the provider's callbacks (kept in the index by whichever process received them) or from
-polling with the provider's cadence; for a job given a callback URL, polling is only a slow safety net. Between
-polls the index is looked at (cheaply) at the provider's cadence, for a callback another process stored.
+polling with the provider's cadence; for a job given a callback URL, polling is only a slow safety net. A look
+keeps the job's row between looks rather than read it back every time: it reads it when woken (a callback or
+a cancel request received here, a notification from another process), and every ROW_CHECK_SECONDS; meanwhile
+one query every NEWS_CHECK_SECONDS, for all the jobs this process holds, wakes those for which another process
+stored a callback or a cancel request.
 
 A poll is written to the index only when it says something: a new status, message, queue position or charge,
 or progress moved by PROGRESS_STEP. Cadences and stuck detection run on the monotonic clock (_age_clock).
@@ -10,7 +13,9 @@ or progress moved by PROGRESS_STEP. Cadences and stuck detection run on the mono
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 from typing import Any
 
@@ -42,8 +47,18 @@ def _changes(row: JobRow, snapshot: Snapshot) -> dict[str, Any]:
     return changes
 
 
+# The followed jobs with news another process stored (a callback, a cancel request); `pending`: a job whose
+# submit is being confirmed may already be followed.
+_NEWS = (
+    "SELECT job_id FROM jobs WHERE status IN ('pending','queued','running') AND lease_owner=? "
+    "AND (cancel_requested=1 OR callback IS NOT NULL)"
+)
+
+
 class Following(EngineParts):
     """The JobManager's following part (see server/jobs/manager.py for the attributes it uses)."""
+
+    _news_at: float = -math.inf  # monotonic time of the next look for news (see _check_news)
 
     async def _look(self, job: Followed) -> float | None:
         """The scheduler's step: look at a followed job once. Returns when to look next, or None when the job
@@ -58,15 +73,25 @@ class Following(EngineParts):
             return time.monotonic() + delay  # a store error: look again once it may work
 
     async def _look_once(self, job: Followed) -> float | None:
-        row = await self._read(job.job_id)
+        now = time.monotonic()
+        await self._check_news(job, now)
+        row = job.row
+        if row is None or job.stale or now - job.read_at >= common.ROW_CHECK_SECONDS * self.settings.poll_scale:
+            job.stale = False
+            row = job.row = await self._read(job.job_id)
+            job.read_at = now
         if row.terminal:
             await self._done(job.job_id)
             return None
-        if row.cancel_requested and await self._cancel_remote(job.job_id, job.provider, job.submission, job.request):
-            await self._done(job.job_id)
-            return None
-        news = await self._store(self.db.take_callback, job.job_id, self.owner) if row.callback is not None else None
-        now = time.monotonic()
+        if row.cancel_requested:
+            job.row = None  # the cancel writes the row: read it again next time
+            if await self._cancel_remote(job.job_id, job.provider, job.submission, job.request):
+                await self._done(job.job_id)
+                return None
+        news = None
+        if row.callback is not None:
+            job.row = None  # taking the callback clears it in the index
+            news = await self._store(self.db.take_callback, job.job_id, self.owner)
         if news is not None and news.get("snapshot") is not None:
             snapshot = Snapshot.model_validate(news["snapshot"])
         elif news is not None or now >= job.due:  # an unreadable callback asks for a poll
@@ -96,12 +121,27 @@ class Following(EngineParts):
             return None
         if changes := _changes(row, snapshot):
             await self._write(job.job_id, **changes)
+            if job.row is row:
+                job.row = dataclasses.replace(row, **changes)
         waited = job.elapsed() / self.settings.poll_scale  # in the provider's own seconds
         if waited > self._stuck_after(job.spec):
             await self._give_up(job.provider, job.submission, job.request, job.spec, waited)
         delay = self._poll_delay(job.provider, job.spec, job.elapsed(), job.safety_net)
         job.due = time.monotonic() + delay
         return self._next(min(delay, self._interval(job.provider, job.spec, job.elapsed())))
+
+    async def _check_news(self, job: Followed, now: float) -> None:
+        """At most every NEWS_CHECK_SECONDS (on the poll clock, never slower than real time): wake the followed
+        jobs for which another process stored a callback or a cancel request (`job`, being looked at, is marked
+        to read its row now). One query for every job, instead of a row read at every look."""
+        if now < self._news_at:
+            return
+        self._news_at = now + common.NEWS_CHECK_SECONDS * min(1.0, self.settings.poll_scale)
+        for found in await self.read(self.db.query, _NEWS, (self.owner,)):
+            if found[0] == job.job_id:
+                job.stale = True
+            else:
+                self.scheduler.wake(found[0])
 
     def _unreachable(self, job: Followed, error: ProviderError, now: float) -> float:
         """A failed poll: transient faults never fail a job, for as long as MAX_UNREACHABLE_SECONDS."""

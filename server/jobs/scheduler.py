@@ -1,6 +1,10 @@
 """One timer queue for every job this process follows: a heap keyed by the monotonic time each job is next
-looked at, one task that pops what is due, and at most `concurrency` looks at once. A followed job costs a
-heap entry and a small record, not a coroutine; a callback or a cancel request moves it to the front."""
+looked at, and a fixed pool of `concurrency` workers that take what is due. A followed job costs a heap entry
+and a small record, not a coroutine; a callback or a cancel request moves it to the front.
+
+A look costs no task of its own: a worker that finishes a look takes the next due job itself, and only when
+none is due does it wait (the timer hands it the next one). Timer wake-ups come at most `slack` seconds late,
+so that jobs due close together are taken in one wake-up instead of one each."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from providers.base import ModelSpec, Provider, Submission, VideoRequest
+from server.store import JobRow
 
 from . import common
 
@@ -34,6 +39,11 @@ class Followed:
     safety_net: bool  # the provider calls back: polls are only a slow safety net
     due: float = 0.0  # monotonic time of the next status poll
     unreachable_since: float | None = None  # monotonic time of the first failed poll in a row
+    # The job's row as this process last read or wrote it, and when it read it (monotonic): a look reads the
+    # index again only when woken or after a while (see Following._look_once).
+    row: JobRow | None = None
+    read_at: float = -math.inf
+    stale: bool = False  # woken: the index may hold news (a callback, a cancel request)
     # The scheduler's bookkeeping: a look under way, a wake-up during it, the heap entry that is current.
     busy: bool = field(default=False, repr=False)
     woken: bool = field(default=False, repr=False)
@@ -43,17 +53,30 @@ class Followed:
 Step = Callable[[Followed], Awaitable[float | None]]
 
 
+class _Worker:
+    """A worker waiting for the timer to hand it a job."""
+
+    __slots__ = ("event", "job")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.job: Followed | None = None
+
+
 class Scheduler:
     """`step(job)` looks at a job once and returns the monotonic time of its next look, or None when the job
     leaves the queue. A step must not raise: the engine turns every error into a job's outcome."""
 
-    def __init__(self, step: Step, concurrency: int = common.POLL_CONCURRENCY):
+    def __init__(self, step: Step, concurrency: int = common.POLL_CONCURRENCY, slack: float = common.TIMER_SLACK):
         self._step = step
+        self._concurrency = concurrency
+        self._slack = max(0.0, slack)
         self._heap: list[tuple[float, int, str]] = []
         self._jobs: dict[str, Followed] = {}
         self._tokens = itertools.count()
-        self._slots = anyio.Semaphore(concurrency)
+        self._idle: list[_Worker] = []  # workers waiting for a job, the latest idle last
         self._kick = anyio.Event()
+        self._timer = math.inf  # when the timer wakes next (inf: only when kicked)
 
     def __contains__(self, job_id: str) -> bool:
         return job_id in self._jobs
@@ -70,36 +93,68 @@ class Scheduler:
         job = self._jobs.get(job_id)
         if job is None:
             return
+        job.stale = True
         if job.busy:
             job.woken = True
         else:
-            self._push(job, time.monotonic())
+            self._push(job, time.monotonic(), now=True)
 
     def drop(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)  # its heap entries are skipped when they come up
 
-    def _push(self, job: Followed, at: float) -> None:
+    def _push(self, job: Followed, at: float, now: bool = False) -> None:
         job.token = next(self._tokens)
-        if not self._heap or at < self._heap[0][0]:
-            self._kick.set()  # the queue's next time moved earlier
         heapq.heappush(self._heap, (at, job.token, job.job_id))
+        # Kick the timer when this job is due before it would wake (a wake-up: at once, never with slack).
+        if self._idle and at + (0.0 if now else self._slack) < self._timer:
+            self._kick.set()
+
+    def _take(self, now: float) -> Followed | None:
+        """The next job due by `now`, off the heap and marked busy; None when none is due."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, token, job_id = heapq.heappop(heap)
+            job = self._jobs.get(job_id)
+            if job is None or job.token != token or job.busy:
+                continue  # gone, or moved: a later entry stands for it
+            job.busy = True
+            return job
+        return None
 
     async def run(self, task_group: anyio.abc.TaskGroup) -> None:
+        """The timer: hands due jobs to idle workers, and sleeps until the next one is due (plus the slack)."""
+        for _ in range(self._concurrency):
+            task_group.start_soon(self._work)
         while True:
             now = time.monotonic()
-            while self._heap and self._heap[0][0] <= now:
-                _, token, job_id = heapq.heappop(self._heap)
-                job = self._jobs.get(job_id)
-                if job is None or job.token != token or job.busy:
-                    continue  # gone, or moved: a later entry stands for it
-                await self._slots.acquire()  # bounded: the queue waits while every slot is taken
-                job.busy = True
-                task_group.start_soon(self._look, job)
-                now = time.monotonic()
+            while self._idle:
+                job = self._take(now)
+                if job is None:
+                    break
+                worker = self._idle.pop()
+                worker.job = job
+                worker.event.set()
             self._kick = anyio.Event()
-            wait = self._heap[0][0] - now if self._heap else math.inf
-            with anyio.move_on_after(wait):
+            # With every worker busy, the one that finishes first takes what is due (or kicks the timer).
+            self._timer = self._heap[0][0] + self._slack if self._idle and self._heap else math.inf
+            with anyio.move_on_after(self._timer - now):
                 await self._kick.wait()
+
+    async def _work(self) -> None:
+        worker = _Worker()
+        while True:
+            job = self._take(time.monotonic())
+            if job is None:
+                worker.event = anyio.Event()
+                worker.job = None
+                self._idle.append(worker)
+                if self._heap and self._heap[0][0] + self._slack < self._timer:
+                    self._kick.set()  # the timer slept with no idle worker, or before this job was queued
+                await worker.event.wait()
+                job = worker.job
+                if job is None:
+                    continue
+            await self._look(job)
 
     async def _look(self, job: Followed) -> None:
         try:
@@ -109,7 +164,6 @@ class Scheduler:
             at = None
         finally:
             job.busy = False
-            self._slots.release()
         if self._jobs.get(job.job_id) is not job:
             return
         if at is None:

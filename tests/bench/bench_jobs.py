@@ -146,7 +146,7 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
         f"watching {jobs} jobs for {wall:.0f} s: engine CPU {100 * cpu / wall:.1f}% of one core, "
         f"{requests / wall:.1f} status requests/s ({requests / jobs / wall * 60:.1f} per job per min), "
         f"{1000 * cpu / max(requests, 1):.2f} ms CPU per request; peak memory {peak_rss_mb():.0f} MB; "
-        f"jobs {dict(states)}"
+        f"jobs {dict(states)}; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
 
 
