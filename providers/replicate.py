@@ -10,6 +10,15 @@ webhook.py) and Replicate's docs (topics/predictions/lifecycle, topics/webhooks)
 Every request carries `Authorization: Bearer <REPLICATE_API_TOKEN>`. Errors are RFC 7807 problem details
 {title, detail, status} (ReplicateError.from_response). A webhook POSTs the prediction itself.
 
+Declared on the task template (providers.base.TaskProvider): the prediction is one wire model (submit answer,
+status, webhook body), its statuses, failures and problem-details errors are STATUS / FAILURES / ERRORS tables,
+and submit, poll, callbacks and cancel are the template's steps. Overridden where Replicate differs: `submit`
+(an unpriced model is refused before any request), `add_callback` (webhook + webhook_events_filter),
+`submit_path_for` (the model's own predictions path), `state_message` (the latest log line), `missing_video`
+(an output deleted after its hour), `auth_headers` (the token is sent as set, even empty, so `describe` and
+`search` behave as before). ERRORS' 404 row names a prediction or a model by the request's path (Problem.of
+reads it: the tables have no path condition). `describe` and `search` are Replicate's own, unchanged.
+
 Outputs are deleted an hour after a prediction finishes, so the engine downloads the video as soon as it sees
 `succeeded`. Replicate keeps no reference of ours: a submit cut off mid-way cannot be reconciled.
 
@@ -32,29 +41,35 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlsplit
 
 import anyio
-from pydantic import BaseModel, ConfigDict
+from pydantic import PrivateAttr
 
 from providers import images
 from providers.base import (
+    Accepted,
+    ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     Mode,
     ModelSpec,
     PriceRule,
-    Provider,
     ProviderError,
-    ProviderErrorInfo,
+    Rule,
     Snapshot,
+    State,
     Submission,
+    TaskAnswer,
+    TaskProvider,
     VideoRequest,
-    about_another_job,
     json_body,
 )
 from providers.wire import Lenient
+
+if TYPE_CHECKING:
+    import httpx
 
 TEXT: Mode = "text_to_video"
 IMAGE: Mode = "image_to_video"
@@ -218,7 +233,142 @@ START_FIELDS = ("start_image", "image", "first_frame_image", "first_frame", "inp
 END_FIELDS = ("end_image", "last_frame", "last_frame_image", "last_image", "tail_image")
 
 
-class ReplicateProvider(Provider):
+# -- the declaration: Replicate's answers as typed wire models, and what its statuses, failures and errors
+# mean in our terms.
+
+
+class Prediction(TaskAnswer, Accepted):
+    """A prediction (GET /v1/predictions/{id}, a submit's answer, a webhook's body). Extra fields ignored; a
+    field of the wrong type reads as absent."""
+
+    id: Annotated[str | None, Lenient] = None
+    status: Annotated[str | None, Lenient] = None
+    output: Any = None
+    logs: Annotated[str | None, Lenient] = None
+    error: Any = None
+    data_removed: Annotated[bool | None, Lenient] = None
+
+    def job_state(self) -> str | None:
+        return self.status.lower() if self.status is not None else None
+
+    def job_video(self) -> str | None:
+        return video_url(self.output)
+
+    def job_progress(self) -> float | None:
+        return progress(self.logs)[0]
+
+    def job_failure(self) -> tuple[str, str]:
+        return "", _text(self.error).rstrip(".")
+
+    def readable(self) -> bool:
+        return self.status is not None
+
+
+class Problem(ErrorAnswer):
+    """An RFC 7807 problem details body {type, title, status, detail, instance}; `where` is the request's path."""
+
+    detail: Any = None
+    title: Any = None
+    _where: str = PrivateAttr("")
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Problem:
+        found = super().of(response)
+        found._where = _path(response)
+        return found
+
+    def fields(self, status: int | None) -> dict[str, Any]:
+        detail = (_text(self.detail) or _text(self.title) or f"HTTP {status}").rstrip(".")
+        if "/v1/predictions/" in self._where:
+            missing = f"prediction ({detail}); it was made with another account's token or removed"
+        else:
+            missing = f"model ({detail}); the model may have been renamed or removed"
+        return {"detail": detail, "missing": missing}
+
+
+def video_url(output: Any) -> str | None:
+    """The first URL in `output`: a URL, or a list of URLs (a model's output schema says which)."""
+    if isinstance(output, str):
+        return output if output.startswith(("http://", "https://")) else None
+    if isinstance(output, list):
+        return next((url for item in output if (url := video_url(item))), None)
+    return None
+
+
+def progress(logs: str | None) -> tuple[float | None, str]:
+    """(fraction, latest line) from a prediction's logs, read as the SDK's Prediction.progress reads them."""
+    lines = [line.strip() for line in (logs or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if match := _PROGRESS.match(line):
+            return min(1.0, int(match.group(1)) / 100), line[:200]
+    return None, lines[-1][:200] if lines else ""
+
+
+STATUS = {
+    "starting": State("queued", "starting at Replicate (a cold boot can take a few minutes)"),
+    "processing": State("running", "running at Replicate{latest}"),
+    # Replicate deletes outputs an hour after the prediction ends: the engine downloads at once.
+    "succeeded": State("succeeded", "finished at Replicate"),
+    "canceled": State("cancelled", "cancelled at Replicate"),
+    "failed": State("failed"),
+    "aborted": State(
+        "failed",
+        error=Rule(
+            ErrorCode.PROVIDER_FAILED,
+            "Replicate aborted the prediction before it started (a deadline passed); submitting again may work.",
+            retryable=True,
+        ),
+    ),
+}
+FAILURES = (
+    Rule(
+        ErrorCode.CONTENT_POLICY,
+        "Replicate could not make the video: {reason}. Change the prompt or images and submit again.",
+        text=_CONTENT.pattern,
+        retryable=False,
+    ),
+)
+OUTPUT_REMOVED = Rule(
+    ErrorCode.DOWNLOAD_FAILED,
+    "Replicate deleted this prediction's output (outputs are kept an hour after a prediction ends); the video was "
+    "not downloaded in time. Submit it again.",
+    retryable=False,
+)
+ERRORS = (
+    Rule(
+        ErrorCode.AUTH,
+        "Replicate rejected the API token ({detail}). Check REPLICATE_API_TOKEN: a token from " + TOKENS + " "
+        "(r8_...), with no spaces.",
+        status=401,
+    ),
+    Rule(
+        ErrorCode.OUT_OF_CREDIT,
+        "Replicate says payment is required ({detail}). Add credit at " + BILLING + ", wait a few minutes, then "
+        "submit again.",
+        status=402,
+    ),
+    Rule(
+        ErrorCode.AUTH,
+        "Replicate refused access ({detail}); check that REPLICATE_API_TOKEN may run this model.",
+        status=403,
+    ),
+    Rule(ErrorCode.NOT_FOUND, "Replicate has no such {missing}.", status=404),
+    Rule(
+        ErrorCode.INVALID_INPUT,
+        "Replicate rejected the input (HTTP 422): {detail}. Fix the fields named and submit again.",
+        status=422,
+    ),
+    Rule(ErrorCode.RATE_LIMITED, "Replicate is throttling this token ({detail}). Wait and try again.", status=429),
+    Rule(
+        ErrorCode.TRANSIENT,
+        "Replicate had a temporary problem (HTTP {status}: {detail}); retry in a moment.",
+        status=range(500, 1000),
+    ),
+    Rule(ErrorCode.INVALID_INPUT, "Replicate rejected the request (HTTP {status}): {detail}. Fix it and submit again."),
+)
+
+
+class ReplicateProvider(TaskProvider[Prediction, Prediction]):
     name = "replicate"
     title = "Replicate"
     env_vars = ("REPLICATE_API_TOKEN",)
@@ -228,6 +378,26 @@ class ReplicateProvider(Provider):
     supports_cancel = True
     supports_callbacks = True  # `webhook` + `webhook_events_filter`: the prediction is POSTed to it
     describe_ttl: float = DESCRIBE_TTL  # seconds a model read from its published schema is trusted
+
+    status_path = "/v1/predictions/{ref}"
+    cancel_path = "/v1/predictions/{ref}/cancel"  # cancelling twice is harmless: a lost answer is retried
+    cancel_method = "POST"
+    id_field, where_to_check = "prediction id", "replicate.com/predictions"
+    unreadable = "{title} answered a status check with no prediction; retrying"
+    accepted_model = Prediction
+    status_model = Prediction
+    error_model = Problem
+    STATUS = STATUS
+    UNKNOWN_STATE = State("running", "{title} reports {state}; still watching")  # as the SDK's wait loop: no end
+    ERRORS = ERRORS
+    FAILURES = FAILURES
+    FAILED_SOMEHOW = Rule(
+        ErrorCode.PROVIDER_FAILED,
+        "Replicate could not make the video: {reason}. Submitting again may work; if it fails the same way, check "
+        "the inputs.",
+        retryable=True,
+    )
+    NO_VIDEO = Rule(ErrorCode.PROVIDER_FAILED, "Replicate finished with no video URL", retryable=False)
 
     def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
         super().__init__(env, allowed_dirs)
@@ -250,7 +420,7 @@ class ReplicateProvider(Provider):
             if problems := schema_problems(described[2], data):
                 raise InvalidRequest(f"{request.model} would refuse this input: {'; '.join(problems)}")
 
-    def body(self, request: VideoRequest, callback_url: str | None = None) -> dict[str, Any]:
+    def body(self, request: VideoRequest) -> dict[str, Any]:
         """The JSON body of POST /v1/models/{owner}/{name}/predictions for a validated request."""
         self.check(request)
         described = self._described.get(request.model)
@@ -260,10 +430,7 @@ class ReplicateProvider(Provider):
         data = self._input(request, wire, self.image)
         if described is not None and (problems := schema_problems(described[2], data)):
             raise InvalidRequest(f"{request.model} would refuse this input: {'; '.join(problems)}")
-        body: dict[str, Any] = {"input": data}
-        if callback_url:
-            body |= {"webhook": callback_url, "webhook_events_filter": WEBHOOK_EVENTS}
-        return body
+        return {"input": data}
 
     def _input(self, request: VideoRequest, wire: Wire, image: Any) -> dict[str, Any]:
         data: dict[str, Any] = {"prompt": request.prompt}
@@ -377,144 +544,47 @@ class ReplicateProvider(Provider):
             retryable=False,
         )
 
-    # -- the job life cycle --------------------------------------------------------------------
+    # -- the job life cycle: the task template's steps, with these differences ----------------------
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
-        import anyio.to_thread
-
         if (refusal := self._unpriced_refusal(request.model)) is not None:
             raise refusal  # before any request: an unpriced model never runs unapproved
-        body = await anyio.to_thread.run_sync(self.body, request, callback_url)  # may read images
+        return await super().submit(job_id, request, callback_url)
+
+    def add_callback(self, body: dict[str, Any], callback_url: str, job_id: str) -> None:
+        body |= {"webhook": callback_url, "webhook_events_filter": WEBHOOK_EVENTS}
+
+    def submit_path_for(self, request: VideoRequest) -> str:
         owner, _, name = request.model.partition("/")
-        path = f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}/predictions"
-        prediction = _parse(json_body(await self.http.request("POST", path, json=body)))
-        if prediction is None or not prediction.id:
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                "Replicate answered the submit without a prediction id; the prediction may exist and be charged. "
-                "Check replicate.com/predictions before submitting again.",
-                retryable=False,
-            )
-        return Submission(ref=prediction.id, state={"model": request.model})
+        return f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}/predictions"
 
-    async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
-        response = await self.http.request("GET", f"/v1/predictions/{quote(submission.ref, safe='')}")
-        prediction = _parse(json_body(response))
-        if prediction is None or prediction.status is None:
-            raise ProviderError(ErrorCode.TRANSIENT, "Replicate answered a status check with no prediction; retrying")
-        return snapshot(prediction)
+    def submission_state(self, accepted: Prediction, request: VideoRequest) -> dict[str, Any]:
+        return {"model": request.model}
 
-    def parse_callback(self, payload: dict[str, Any], submission: Submission) -> Snapshot | None:
-        """A webhook's body is the prediction itself (docs: topics/webhooks), read as a poll would read it."""
-        prediction = _parse(payload)
-        if prediction is None or prediction.status is None or about_another_job(prediction.id, submission.ref):
-            return None
-        return snapshot(prediction)
+    def state_message(self, rule: State, task: Prediction, request: VideoRequest | None) -> str:
+        latest = progress(task.logs)[1]
+        return rule.message.format(
+            title=self.title, state=task.job_state() or "no status", latest=f": {latest}" if latest else ""
+        )
 
-    async def cancel(self, submission: Submission, request: VideoRequest) -> None:
-        # Cancelling twice is harmless, so a lost answer may be retried.
-        path = f"/v1/predictions/{quote(submission.ref, safe='')}/cancel"
-        try:
-            await self.http.request("POST", path, idempotent=True)
-        except ProviderError as error:
-            if error.code != ErrorCode.NOT_FOUND:
-                raise
-        submission.state["cancelled"] = True
+    def missing_video(self, task: Prediction, submission: Submission | None, request: VideoRequest | None) -> Snapshot:
+        if not task.data_removed:
+            return super().missing_video(task, submission, request)
+        info = self._info(OUTPUT_REMOVED, {})
+        return Snapshot(status="failed", error=info, message=info.message)
+
+    def failure_fields(self, task: Prediction, matched: str) -> dict[str, Any]:
+        return {"reason": task.job_failure()[1] or "no reason given"}
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def http_options(self) -> dict[str, Any]:
-        token = self.env.get("REPLICATE_API_TOKEN", "").strip()  # a trailing newline is a common 401
-        return {"headers": {"Authorization": f"Bearer {token}"}, "error_mapper": self._error}
-
-    def _error(self, response: Any) -> ProviderError:
-        return error_for(response.status_code, json_body(response, {}), _path(response))
-
-
-# -- Replicate's answers, read tolerantly ------------------------------------------------------------
-
-
-class Prediction(BaseModel):
-    """A prediction (GET /v1/predictions/{id}, a submit's answer, a webhook's body). Extra fields ignored; a
-    field of the wrong type reads as absent."""
-
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-    id: Annotated[str | None, Lenient] = None
-    status: Annotated[str | None, Lenient] = None
-    output: Any = None
-    logs: Annotated[str | None, Lenient] = None
-    error: Any = None
-    data_removed: Annotated[bool | None, Lenient] = None
-
-
-def _parse(body: Any) -> Prediction | None:
-    return Prediction.model_validate(body) if isinstance(body, dict) else None
-
-
-def video_url(output: Any) -> str | None:
-    """The first URL in `output`: a URL, or a list of URLs (a model's output schema says which)."""
-    if isinstance(output, str):
-        return output if output.startswith(("http://", "https://")) else None
-    if isinstance(output, list):
-        return next((url for item in output if (url := video_url(item))), None)
-    return None
-
-
-def progress(logs: str | None) -> tuple[float | None, str]:
-    """(fraction, latest line) from a prediction's logs, read as the SDK's Prediction.progress reads them."""
-    lines = [line.strip() for line in (logs or "").splitlines() if line.strip()]
-    for line in reversed(lines):
-        if match := _PROGRESS.match(line):
-            return min(1.0, int(match.group(1)) / 100), line[:200]
-    return None, lines[-1][:200] if lines else ""
+    def auth_headers(self) -> dict[str, str]:
+        # The token as set, even when empty (Replicate then answers 401, read by ERRORS): `describe` and
+        # `search` ask before anything is submitted, as they did.
+        return {"Authorization": f"Bearer {self.env.get('REPLICATE_API_TOKEN', '').strip()}"}
 
 
 def snapshot(prediction: Prediction) -> Snapshot:
-    status = (prediction.status or "").lower()
-    if status == "starting":
-        return Snapshot(status="queued", message="starting at Replicate (a cold boot can take a few minutes)")
-    if status == "processing":
-        fraction, latest = progress(prediction.logs)
-        return Snapshot(
-            status="running", progress=fraction, message=f"running at Replicate{': ' + latest if latest else ''}"
-        )
-    if status == "succeeded":
-        url = video_url(prediction.output)
-        if url is None and prediction.data_removed:
-            message = (
-                "Replicate deleted this prediction's output (outputs are kept an hour after a prediction ends); "
-                "the video was not downloaded in time. Submit it again."
-            )
-            info = ProviderErrorInfo(code=ErrorCode.DOWNLOAD_FAILED, message=message, retryable=False)
-            return Snapshot(status="failed", error=info, message=message)
-        if url is None:
-            info = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message="Replicate finished with no video URL")
-            return Snapshot(status="failed", error=info, message=info.message)
-        # Replicate deletes outputs an hour after the prediction ends: the engine downloads at once.
-        return Snapshot(status="succeeded", progress=1.0, video_url=url, message="finished at Replicate")
-    if status == "canceled":
-        return Snapshot(status="cancelled", message="cancelled at Replicate")
-    if status == "failed":
-        return _failed(prediction.error)
-    if status == "aborted":
-        message = "Replicate aborted the prediction before it started (a deadline passed); submitting again may work."
-        info = ProviderErrorInfo(code=ErrorCode.PROVIDER_FAILED, message=message, retryable=True)
-        return Snapshot(status="failed", error=info, message=message)
-    # Like the SDK's wait loop: a status Replicate adds later is not an end, keep watching.
-    return Snapshot(status="running", message=f"Replicate reports {status or 'no status'}; still watching")
-
-
-def _failed(error: Any) -> Snapshot:
-    reason = (_text(error) or "no reason given").rstrip(".")
-    if _CONTENT.search(reason):
-        code, again = ErrorCode.CONTENT_POLICY, False
-        hint = "Change the prompt or images and submit again."
-    else:
-        code, again = ErrorCode.PROVIDER_FAILED, True
-        hint = "Submitting again may work; if it fails the same way, check the inputs."
-    message = f"Replicate could not make the video: {reason}. {hint}"
-    return Snapshot(
-        status="failed", message=message, error=ProviderErrorInfo(code=code, message=message, retryable=again)
-    )
+    """A prediction in our terms, by the tables (as a poll reads it)."""
+    return ReplicateProvider({}).snapshot(prediction)
 
 
 # -- published schemas (any model) ------------------------------------------------------------------
@@ -677,44 +747,12 @@ def _text(value: Any) -> str:
 
 
 def error_for(status: int, body: Any, where: str) -> ProviderError:
-    """Replicate's HTTP errors in our terms, with what to do next."""
-    body = body if isinstance(body, dict) else {}
-    detail = (_text(body.get("detail")) or _text(body.get("title")) or f"HTTP {status}").rstrip(".")
-    if status == 401:
-        code = ErrorCode.AUTH
-        message = (
-            f"Replicate rejected the API token ({detail}). Check REPLICATE_API_TOKEN: a token from {TOKENS} "
-            "(r8_...), with no spaces."
-        )
-    elif status == 402:
-        code = ErrorCode.OUT_OF_CREDIT
-        message = (
-            f"Replicate says payment is required ({detail}). Add credit at {BILLING}, wait a few minutes, "
-            "then submit again."
-        )
-    elif status == 403:
-        code = ErrorCode.AUTH
-        message = f"Replicate refused access ({detail}); check that REPLICATE_API_TOKEN may run this model."
-    elif status == 404:
-        code = ErrorCode.NOT_FOUND
-        message = (
-            f"Replicate has no such prediction ({detail}); it was made with another account's token or removed."
-            if "/v1/predictions/" in where
-            else f"Replicate has no such model ({detail}); the model may have been renamed or removed."
-        )
-    elif status == 422:
-        code = ErrorCode.INVALID_INPUT
-        message = f"Replicate rejected the input (HTTP 422): {detail}. Fix the fields named and submit again."
-    elif status == 429:
-        code = ErrorCode.RATE_LIMITED
-        message = f"Replicate is throttling this token ({detail}). Wait and try again."
-    elif status >= 500:
-        code = ErrorCode.TRANSIENT
-        message = f"Replicate had a temporary problem (HTTP {status}: {detail}); retry in a moment."
-    else:
-        code = ErrorCode.INVALID_INPUT
-        message = f"Replicate rejected the request (HTTP {status}): {detail}. Fix it and submit again."
-    return ProviderError(code, message)
+    """Replicate's HTTP errors in our terms, with what to do next, by the ERRORS table (`where`: the path)."""
+    problem = Problem.read(body) or Problem()
+    problem._where = where
+    error = ReplicateProvider.error_from(problem, status=status)
+    assert error is not None  # the table's last row takes any status
+    return error
 
 
 def _path(response: Any) -> str:
