@@ -10,7 +10,18 @@ Each model below is a ModelSpec (what the catalog validates and prices) plus a W
 field names, which differ per model: "5" vs "5s" vs 5, start_image_url vs image_url, ..., and the limits of
 fal's schema a ModelSpec cannot hold: UTF-8 bytes, a negative prompt's own length). Field names and limits
 follow fal's generated input types (fal-ai/fal-js endpoints.ts); prices, the model pages (price_source).
-fal's answers are read through small tolerant pydantic models (QueueAnswer, QueueStatus, ...).
+fal's answers are read through small tolerant pydantic models (QueueAnswer, QueueStatus, ...). What its error
+answers and failed requests mean is declared as `Rule` tables (ERRORS, FINAL_ERRORS for X-Fal-Retryable: false,
+FAILURES by error_type) read with providers.base.find_rule, as the TaskProvider adapters' are.
+
+Not a TaskProvider: fal's queue differs from the template at every step. The submit takes the callback as a
+query parameter (?fal_webhook=) and answers three URLs that must be kept as given (and checked to be on the
+queue's host, since the key goes with them); a status read (the stored status_url, ?logs=1) is followed by a
+second read of the result URL, whose answer (the video, or the model's own error status and body) decides the
+outcome; an unknown status is asked again rather than watched; the cancel is a PUT to the stored cancel_url,
+where a 400 ALREADY_COMPLETED is not an error; a webhook is an envelope {status, payload, error} around what
+the result URL would answer; the key goes as `Authorization: Key`. Declared on TaskProvider it would override
+submit, status_url, poll, cancel, parse_callback, auth_headers and error_for, so it keeps its own steps.
 
 Any other fal endpoint is reached by its id (`describe("fal-ai/kling-video/v2.1/standard/text-to-video")`):
 its queue OpenAPI document (GET https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=..., public; the
@@ -51,10 +62,12 @@ from providers.base import (
     Provider,
     ProviderError,
     ProviderErrorInfo,
+    Rule,
     Snapshot,
     Submission,
     VideoRequest,
     about_another_job,
+    find_rule,
     json_body,
 )
 from providers.wire import Lenient
@@ -737,11 +750,60 @@ JOB_ERRORS: dict[str, tuple[ErrorCode, bool]] = {
 CANCELLED_TYPES = {"client_cancelled", "request_cancelled", "cancelled"}
 
 
-def _job_error(kind: str) -> tuple[ErrorCode, bool]:
-    """What an error_type means: runner_connection_* (timeout, refused, ...) are all passing faults."""
-    if kind.startswith("runner_connection_"):
-        return ErrorCode.PROVIDER_FAILED, True
-    return JOB_ERRORS.get(kind, (ErrorCode.PROVIDER_FAILED, False))
+def _failed_as(code: ErrorCode, again: bool, **when: Any) -> Rule:
+    hint = {
+        ErrorCode.CONTENT_POLICY: "Change the prompt or images and submit again.",
+        ErrorCode.INVALID_INPUT: "Fix the input as described and submit again.",
+    }.get(code, "Submitting again may work." if again else "Check the request before submitting again.")
+    return Rule(code, "fal.ai could not make the video: {what}{kind}. " + hint, retryable=again, **when)
+
+
+# A failed request's error_type (the Rule's code): the JOB_ERRORS groups, then runner_connection_* (timeout,
+# refused, ...), all passing faults; any other type is a failure submitting again will not mend.
+_GROUPS: dict[tuple[ErrorCode, bool], list[str]] = {}
+for _kind, _meaning in JOB_ERRORS.items():
+    _GROUPS.setdefault(_meaning, []).append(re.escape(_kind))
+FAILURES = (
+    *(_failed_as(code, again, match=f"^({'|'.join(kinds)})$") for (code, again), kinds in _GROUPS.items()),
+    _failed_as(ErrorCode.PROVIDER_FAILED, True, match="^runner_connection_"),
+)
+FAILED_SOMEHOW = _failed_as(ErrorCode.PROVIDER_FAILED, False)
+
+# fal's error answers (an HTTP status, `detail`, the error type of the body or X-Fal-Error-Type): the first row
+# that applies wins. {kind} / {also}: the error type, if any; {missing}: a request or an endpoint, by the path.
+GONE_REQUEST = (
+    "fal.ai no longer knows this request ({detail}); fal keeps requests for a limited time. Submit the video again."
+)
+NO_ENDPOINT = "fal.ai has no model endpoint at {where} ({detail}); the model may have been retired."
+_CONTENT_ROW = Rule(
+    ErrorCode.CONTENT_POLICY,
+    "fal.ai refused the content: {detail}. Change the prompt or images and submit again.",
+    match="^content_policy_violation$",
+)
+_TEMPORARY = "fal.ai had a temporary problem (HTTP {status}{kind}: {detail}); retry in a moment."
+ERRORS = (
+    _CONTENT_ROW,
+    Rule(ErrorCode.AUTH, "fal.ai rejected the API key ({detail}); check FAL_KEY (keys are made at " + KEYS + ").",
+         status=401),
+    Rule(ErrorCode.OUT_OF_CREDIT, "fal.ai account is out of credit ({detail}); top up at " + BILLING + ", then "
+         "submit again.", status=403, text="locked|balance"),
+    Rule(ErrorCode.AUTH, "fal.ai refused access ({detail}); check that FAL_KEY is valid and may use this model.",
+         status=403),
+    Rule(ErrorCode.NOT_FOUND, "{missing}", status=(404, 410)),
+    Rule(ErrorCode.RATE_LIMITED, "fal.ai is rate limiting this key ({detail}); too many requests or jobs at once. "
+         "Retry later.", status=429),
+    Rule(ErrorCode.TRANSIENT, _TEMPORARY, status=range(500, 1000)),
+    Rule(ErrorCode.TRANSIENT, _TEMPORARY, status=408),
+    Rule(ErrorCode.INVALID_INPUT, "fal.ai rejected the request (HTTP {status}): {detail}. Fix the input and submit "
+         "again."),
+)  # fmt: skip
+# With X-Fal-Retryable: false a server error is final: this row comes before the others (after the content row).
+FINAL_ERRORS = (
+    _CONTENT_ROW,
+    Rule(ErrorCode.PROVIDER_FAILED, "fal.ai failed ({detail}{also}) and says retrying will not help.",
+         status=range(500, 1000)),
+    *ERRORS[1:],
+)  # fmt: skip
 
 
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
@@ -1163,43 +1225,18 @@ class FalProvider(Provider):
         "error_type": "..."}, X-Fal-Retryable, and the 403 of an account without balance."""
         detail = (_text(body.get("detail")) or _text(body) or f"HTTP {status}").rstrip(".")
         kind = _error_type(headers, body)
-        retryable = headers.get("x-fal-retryable", "").strip().lower()
-        if kind == "content_policy_violation":
-            code = ErrorCode.CONTENT_POLICY
-            message = f"fal.ai refused the content: {detail}. Change the prompt or images and submit again."
-        elif status == 401:
-            code = ErrorCode.AUTH
-            message = f"fal.ai rejected the API key ({detail}); check FAL_KEY (keys are made at {KEYS})."
-        elif status == 403 and re.search(r"locked|balance", detail, re.IGNORECASE):
-            code = ErrorCode.OUT_OF_CREDIT
-            message = f"fal.ai account is out of credit ({detail}); top up at {BILLING}, then submit again."
-        elif status == 403:
-            code = ErrorCode.AUTH
-            message = f"fal.ai refused access ({detail}); check that FAL_KEY is valid and may use this model."
-        elif status in (404, 410):
-            code = ErrorCode.NOT_FOUND
-            message = (
-                f"fal.ai no longer knows this request ({detail}); fal keeps requests for a limited time. "
-                "Submit the video again."
-                if "/requests/" in where
-                else f"fal.ai has no model endpoint at {where} ({detail}); the model may have been retired."
-            )
-        elif status == 429:
-            code = ErrorCode.RATE_LIMITED
-            message = f"fal.ai is rate limiting this key ({detail}); too many requests or jobs at once. Retry later."
-        elif status >= 500 and retryable == "false":
-            code = ErrorCode.PROVIDER_FAILED
-            message = f"fal.ai failed ({detail}{f', {kind}' if kind else ''}) and says retrying will not help."
-        elif status >= 500 or status == 408:
-            code = ErrorCode.TRANSIENT
-            message = (
-                f"fal.ai had a temporary problem (HTTP {status}{f' {kind}' if kind else ''}: {detail}); "
-                "retry in a moment."
-            )
-        else:
-            code = ErrorCode.INVALID_INPUT
-            message = f"fal.ai rejected the request (HTTP {status}): {detail}. Fix the input and submit again."
-        return ProviderError(code, self.http.redact(message))
+        final = headers.get("x-fal-retryable", "").strip().lower() == "false"
+        found = find_rule(FINAL_ERRORS if final else ERRORS, status=status, code=kind, text=detail)
+        rule = found[0] if found else ERRORS[-1]  # the last row takes any status
+        missing = GONE_REQUEST if "/requests/" in where else NO_ENDPOINT
+        fields = {
+            "status": status,
+            "detail": detail,
+            "kind": f" {kind}" if kind else "",
+            "also": f", {kind}" if kind else "",
+            "missing": missing.format(detail=detail, where=where),
+        }
+        return ProviderError(rule.code, self.http.redact(rule.render(fields)), retryable=rule.retryable)
 
 
 def _running(logs: list[LogLine | None] | None) -> Snapshot:
@@ -1218,16 +1255,12 @@ def _job_failed(error: Any, kind: Any) -> Snapshot:
     kind = str(kind or "")
     if kind in CANCELLED_TYPES:
         return Snapshot(status="cancelled", message="cancelled at fal.ai")
-    code, again = _job_error(kind)
+    found = find_rule(FAILURES, code=kind)
+    rule = found[0] if found else FAILED_SOMEHOW
     what = _text(error).rstrip(".") or "no reason given"
-    hint = {
-        ErrorCode.CONTENT_POLICY: "Change the prompt or images and submit again.",
-        ErrorCode.INVALID_INPUT: "Fix the input as described and submit again.",
-    }.get(code, "Submitting again may work." if again else "Check the request before submitting again.")
-    message = f"fal.ai could not make the video: {what}{f' ({kind})' if kind else ''}. {hint}"
-    return Snapshot(
-        status="failed", message=message, error=ProviderErrorInfo(code=code, message=message, retryable=again)
-    )
+    message = rule.render({"what": what, "kind": f" ({kind})" if kind else ""})
+    info = ProviderErrorInfo(code=rule.code, message=message, retryable=bool(rule.retryable))
+    return Snapshot(status="failed", message=message, error=info)
 
 
 def _json(response: Any) -> dict[str, Any]:
