@@ -53,6 +53,8 @@ SLOW = {
     "VIDEOGEN_WAIT_SECONDS": "0",
     "VIDEOGEN_MAX_WAIT_SECONDS": "0",
     "VIDEOGEN_DEDUPE_SECONDS": "0",  # hypothesis repeats identical requests: each must make its own job
+    # A search asks fal's public catalogue (no key needed): here a closed loopback port answers at once.
+    "VIDEOGEN_FAL_BASE_URL": "http://127.0.0.1:9",
 }
 
 TOOLS = ("generate_video", "estimate_cost", "get_status", "list_jobs", "cancel_job", "list_models")
@@ -76,7 +78,7 @@ PARAMS = {
     "get_status": ("job_id", "wait_seconds"),
     "cancel_job": ("job_id",),
     "list_jobs": ("status", "limit"),
-    "list_models": ("provider", "mode", "audio", "max_usd", "model"),
+    "list_models": ("provider", "mode", "audio", "max_usd", "model", "search"),
 }
 STATUSES = ("pending", "queued", "running", "downloading", "succeeded", "failed", "cancelled")
 
