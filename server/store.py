@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +145,28 @@ class JobRow:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+
+def decode_row(row: Mapping[str, Any]) -> JobRow:
+    """A row as either database returns it (column -> value), JSON columns decoded."""
+    values = dict(row)
+    for column in JSON_COLUMNS:
+        if values[column] is not None:
+            values[column] = json.loads(values[column])
+    values["provider_state"] = values["provider_state"] or {}
+    values["cancel_requested"] = bool(values["cancel_requested"])
+    return JobRow(**values)
+
+
+def encode_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values as either database stores them: JSON columns as compact text, the flag as 0/1."""
+    out = dict(values)
+    for column in JSON_COLUMNS:
+        if column in out and out[column] is not None:
+            out[column] = json.dumps(out[column], separators=(",", ":"))
+    if "cancel_requested" in out:
+        out["cancel_requested"] = int(bool(out["cancel_requested"]))
+    return out
 
 
 def late_error(message: str) -> dict[str, Any]:
@@ -395,23 +417,8 @@ class JobStore:
         return self.db.execute(sql, params).fetchall()
 
     # -- rows ----------------------------------------------------------------------------------
-    @staticmethod
-    def _decode(row: sqlite3.Row) -> JobRow:
-        values = dict(row)
-        for column in JSON_COLUMNS:
-            if values[column] is not None:
-                values[column] = json.loads(values[column])
-        values["provider_state"] = values["provider_state"] or {}
-        values["cancel_requested"] = bool(values["cancel_requested"])
-        return JobRow(**values)
-
-    @staticmethod
-    def _encode(values: dict[str, Any]) -> dict[str, Any]:
-        out = dict(values)
-        for column in JSON_COLUMNS:
-            if column in out and out[column] is not None:
-                out[column] = json.dumps(out[column], separators=(",", ":"))
-        return out
+    _decode = staticmethod(decode_row)
+    _encode = staticmethod(encode_values)
 
     @_guarded
     def insert(

@@ -42,11 +42,12 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from server.store import (
     _NON_TERMINAL,
     COLUMNS,
-    JSON_COLUMNS,
     MIGRATIONS,
     Dialect,
     JobRow,
     StoreError,
+    decode_row,
+    encode_values,
     late_error,
     migration_sql,
     owner_is_dead,
@@ -191,25 +192,8 @@ class PostgresJobStore:
                 conn.execute("UPDATE videogen_schema SET version=%s", (number,))
 
     # -- rows ----------------------------------------------------------------------------------
-    @staticmethod
-    def _decode(values: dict[str, Any]) -> JobRow:
-        values = dict(values)
-        for column in JSON_COLUMNS:
-            if values[column] is not None:
-                values[column] = json.loads(values[column])
-        values["provider_state"] = values["provider_state"] or {}
-        values["cancel_requested"] = bool(values["cancel_requested"])
-        return JobRow(**values)
-
-    @staticmethod
-    def _encode(values: dict[str, Any]) -> dict[str, Any]:
-        out = dict(values)
-        for column in JSON_COLUMNS:
-            if column in out and out[column] is not None:
-                out[column] = json.dumps(out[column], separators=(",", ":"))
-        if "cancel_requested" in out:
-            out["cancel_requested"] = int(bool(out["cancel_requested"]))
-        return out
+    _decode = staticmethod(decode_row)
+    _encode = staticmethod(encode_values)
 
     def _one(self, sql: str, params: tuple[Any, ...] | list[Any]) -> JobRow | None:
         with self._tx() as conn:
