@@ -3,6 +3,7 @@
     python tests/bench/bench_jobs.py [--jobs 200] [--speed 20]
     python tests/bench/bench_jobs.py --jobs 1000 --watch 60     # steady-state cost of watching long jobs
     python tests/bench/bench_jobs.py --jobs 10000 --watch 60    # 10,000 at once: CPU, memory, no errors
+    python tests/bench/bench_jobs.py --jobs 1000 --watch 60 --uvloop  # the engine on uvloop's event loop
 
 The simulators run in their own process (`mcp-videogen simulate`), so the CPU counted is the engine's.
 Simulated time runs `speed` times faster and the engine's polling is scaled by the same factor, so each
@@ -162,7 +163,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--speed", type=float, default=20.0)
     parser.add_argument("--watch", type=float, default=0, help="seconds to measure watching long jobs instead")
+    parser.add_argument("--uvloop", action="store_true", help="run the engine on uvloop (pip install uvloop)")
     opts = parser.parse_args()
+    loop = {"backend_options": {"use_uvloop": True}} if opts.uvloop else {}
     port = free_port()
     simulator = subprocess.Popen(
         [
@@ -188,9 +191,9 @@ def main() -> None:
                 time.sleep(0.05)
         with tempfile.TemporaryDirectory() as tmp:
             if opts.watch:
-                anyio.run(watch, opts.jobs, opts.watch, f"http://127.0.0.1:{port}", tmp)
+                anyio.run(watch, opts.jobs, opts.watch, f"http://127.0.0.1:{port}", tmp, **loop)
             else:
-                anyio.run(run, opts.jobs, opts.speed, f"http://127.0.0.1:{port}", tmp)
+                anyio.run(run, opts.jobs, opts.speed, f"http://127.0.0.1:{port}", tmp, **loop)
     finally:
         simulator.terminate()
         simulator.wait()
