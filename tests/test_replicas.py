@@ -380,7 +380,6 @@ async def connected(replicas: list[Replica]) -> AsyncIterator[None]:
 async def test_three_replicas_one_killed_every_job_once(
     shared: Shared, env: dict[str, str], tmp_path: Path, simulators: tuple[str, dict[str, Simulator]]
 ) -> None:
-    started_at = time.monotonic()
     sim_url, sims = simulators
     before = {name: (sims[name].submissions, set(sims[name].jobs)) for name in SIMULATED}
     proxy = Proxy()
@@ -558,8 +557,6 @@ async def test_three_replicas_one_killed_every_job_once(
             assert {line.provider: line.jobs for line in report.today} == dict.fromkeys(PROVIDERS, len(group))
             assert report.today_usd == pytest.approx(round(sum(costs.values()), 4), abs=1e-4)
     assert proxy.served, "nothing reached the replicas through the public address"
-    elapsed = time.monotonic() - started_at
-    assert elapsed < 60, f"{shared.name}: {elapsed:.1f} s"
 
 
 # -- an external lock on the SQLite index ------------------------------------------------------------------------
