@@ -25,13 +25,13 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-
 def _cancel(provider: Provider) -> str:
     never = "no (a submitted job runs to its end and is charged)"
     if not provider.supports_cancel:
         return never
     without = [f"`{spec.id}`" for spec in provider.models if not provider.cancels(spec.id)]
     return f"yes, except {', '.join(without)}: {never}" if without else "yes"
+
 
 def _seconds(values: tuple[float, ...]) -> str:
     return ", ".join(f"{v:g}" for v in values) + " s"
