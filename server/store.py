@@ -169,6 +169,19 @@ def encode_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def update_statement(job_id: str, owner: str | None, changes: dict[str, Any], mark: str) -> tuple[str, list[Any]]:
+    """The UPDATE of Store.update in either database's placeholder (`mark`): with an owner, only while that
+    owner holds the lease."""
+    values = encode_values(changes)
+    values["updated_at"] = time.time()
+    sql = f"UPDATE jobs SET {','.join(f'{k}={mark}' for k in values)} WHERE job_id={mark}"
+    params: list[Any] = [*values.values(), job_id]
+    if owner is not None:
+        sql += f" AND lease_owner={mark}"
+        params.append(owner)
+    return sql, params
+
+
 def late_error(message: str) -> dict[str, Any]:
     """A failed job's error once its provider's late answer shows the job exists there (keep_late_submission)."""
     return {"code": "SUBMIT_UNCONFIRMED", "message": message, "retryable": False}
@@ -497,15 +510,7 @@ class JobStore:
     @_guarded
     def update(self, job_id: str, owner: str | None, **changes: Any) -> bool:
         """Write changes; with an owner, only while that owner holds the lease. False: nothing written."""
-        values = self._encode(changes)
-        values["updated_at"] = time.time()
-        assignments = ",".join(f"{k}=?" for k in values)
-        sql = f"UPDATE jobs SET {assignments} WHERE job_id=?"
-        params: list[Any] = [*values.values(), job_id]
-        if owner is not None:
-            sql += " AND lease_owner=?"
-            params.append(owner)
-        return self.db.execute(sql, params).rowcount == 1
+        return self.db.execute(*update_statement(job_id, owner, changes, "?")).rowcount == 1
 
     @_guarded
     def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool:

@@ -52,6 +52,7 @@ from server.store import (
     migration_sql,
     owner_is_dead,
     redact_url,
+    update_statement,
 )
 
 try:
@@ -271,16 +272,8 @@ class PostgresJobStore:
 
     def update(self, job_id: str, owner: str | None, **changes: Any) -> bool:
         """As JobStore.update; a write notifies other processes (LISTEN videogen_jobs)."""
-        values = self._encode(changes)
-        values["updated_at"] = time.time()
-        assignments = ",".join(f"{k}=%s" for k in values)
-        sql = f"UPDATE jobs SET {assignments} WHERE job_id=%s"
-        params: list[Any] = [*values.values(), job_id]
-        if owner is not None:
-            sql += " AND lease_owner=%s"
-            params.append(owner)
         with self._tx() as conn:
-            written = conn.execute(sql, params).rowcount == 1
+            written = conn.execute(*update_statement(job_id, owner, changes, "%s")).rowcount == 1
             if written:
                 self._notify(conn, job_id)
         return written
