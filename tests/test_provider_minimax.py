@@ -582,7 +582,7 @@ async def test_a_job_ends_by_callback_once_the_webhook_route_echoes_the_challeng
     port = free_port()
     server_env = {
         **mm_env,
-        "VIDEOGEN_POLL_SCALE": "0.05",  # the first safety-net poll comes long after the callbacks
+        "VIDEOGEN_POLL_SCALE": "1",  # the first safety-net poll comes minutes after the callbacks, however loaded
         "VIDEOGEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     with transports.serving(server_env, "streamable-http", port=port) as served:
