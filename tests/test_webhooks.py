@@ -335,6 +335,33 @@ async def test_a_callback_received_by_another_process_is_used_instead_of_a_poll(
     assert sim.jobs[row.provider_ref].phase()[0] == "running"  # so the news came from the callback
 
 
+async def test_a_callback_that_beats_the_following_is_used_at_once(simulators, env):
+    """A callback received after the provider took the job but before this process began following it (a loaded
+    machine: the submit's reply is still being stored) wakes nobody; the first look must take it at once,
+    not at the first safety-net poll, which on this clock is minutes away. (Seen in CI with MiniMax.)"""
+    url, sims = simulators
+    sim = sims["runblob"]
+    finished = sim.create({}, prompt="sim:seconds=0.001 sim:queue=0")
+    video = f"{url}/runblob/_sim/videos/{finished.id}.mp4"
+    settings = Settings.from_env({**env, **sample_env(url), "VIDEOGEN_PUBLIC_URL": "http://127.0.0.1:9"})
+    assert settings.poll_scale == 1  # the safety-net poll comes at the model's usual time: far past this test
+    async with JobManager(settings, callbacks=True) as engine:
+        submit = engine._ensure_submitted
+
+        async def submit_then_called_back(row, provider, spec, request):  # type: ignore[no-untyped-def]
+            submission = await submit(row, provider, spec, request)
+            assert submission is not None
+            body = {"generation_id": submission.ref, "status": "completed", "video_url": video, "model": "m"}
+            assert await engine.receive_callback(engine.get(row.job_id), body)
+            return submission
+
+        engine._ensure_submitted = submit_then_called_back  # type: ignore[method-assign]
+        row = await engine.submit(RequestArgs(prompt="forever sim:seconds=800 sim:queue=0", provider="runblob"))
+        done = await engine.wait(row.job_id, 10)
+    assert done.status == "succeeded" and done.video["url"] == video, done
+    assert sim.polls[done.provider_ref] == 0  # the callback said it all
+
+
 # -- the adapters read each documented callback shape ----------------------------------------------
 
 

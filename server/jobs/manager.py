@@ -366,7 +366,10 @@ class JobManager(Submitting, Following, Delivering, Leases):
             elapsed=_age_clock(row.created_at),
             safety_net=self.callbacks and row.callback_token_sha256 is not None,
         )
-        wait = self._poll_delay(provider, spec, job.elapsed(), True) if job.safety_net else 0.0
+        # News that came while submitting (a callback can beat the submit's reply, a cancel request) found no
+        # job to wake: look at once instead of at the first safety-net poll, minutes away.
+        news = row.callback is not None or row.cancel_requested
+        wait = self._poll_delay(provider, spec, job.elapsed(), True) if job.safety_net and not news else 0.0
         job.due = time.monotonic() + wait
         return job
 
