@@ -78,9 +78,12 @@ async def test_jobs_under_heavy_faults_end_right_with_no_double_submission(env, 
         unconfirmed = [r for r in ours if r.error and r.error["code"] == "SUBMIT_UNCONFIRMED"]
         assert len(orphans) <= len(unconfirmed), (name, len(orphans), len(unconfirmed))
         assert sim.submissions == len(sim.jobs) <= len(ours), name  # never more provider jobs than jobs
-        stuck = injected[name].get("submit.stuck", 0)
-        timed_out = [r for r in ours if r.error and r.error["code"] == "TIMED_OUT"]
-        assert len(timed_out) == stuck, (name, len(timed_out), injected[name])  # exactly the frozen ones
+        frozen = {ref for ref, job in sim.jobs.items() if job.run_seconds == float("inf")}
+        assert len(frozen) == injected[name].get("submit.stuck", 0), name
+        timed_out = {r.provider_ref for r in ours if r.error and r.error["code"] == "TIMED_OUT"}
+        # Exactly the frozen ones whose submit answer came back (on a busy machine a frozen job's answer may be
+        # late and it ends SUBMIT_UNCONFIRMED, counted with the orphans above).
+        assert timed_out == frozen & set(refs), (name, timed_out, frozen, injected[name])
 
     for row in finished:
         if row.status == "succeeded":

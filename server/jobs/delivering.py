@@ -8,7 +8,7 @@ import time
 from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import anyio
 
@@ -35,8 +35,9 @@ class Delivering(EngineParts):
         """Download (or render) the video next to a temp name, verify it, then rename it into place.
 
         A failed download is tried again (after a fresh status read: signed URLs expire) DOWNLOAD_ATTEMPTS
-        times. When our own disk is at fault (output folder full, unwritable or deleted: it is recreated),
-        the job says so in its message and keeps trying with growing waits for STORAGE_RETRY_SECONDS while the
+        times; a provider that only says "not now" (rate limit, network fault) is waited out, as polls are.
+        When our own disk is at fault (output folder full, unwritable or deleted: it is recreated), the job
+        says so in its message and keeps trying with growing waits for STORAGE_RETRY_SECONDS while the
         provider serves the video; then it fails DOWNLOAD_FAILED (retryable), never INTERNAL. A thumbnail that
         cannot be written leaves a delivered video without one."""
         from server import media
@@ -73,6 +74,11 @@ class Delivering(EngineParts):
                         ) from None
                     wait = min(common.STORAGE_MAX_WAIT, 2.0 * storage_failures) * scale
                     await self._write(job_id, message=f"{message}; trying again")
+                elif _refused_for_now(error) and time.monotonic() - started < common.MAX_UNREACHABLE_SECONDS:
+                    # The provider's API rate-limited or unreachable (Google serves the file through it): like a
+                    # poll, this never fails the job while it lasts; it is no verdict on the video.
+                    message = error.message
+                    wait = max(error.retry_after or 0, self._interval(provider, spec, 0))
                 else:
                     failures += 1
                     message = error.message if isinstance(error, ProviderError) else str(error)
@@ -152,3 +158,8 @@ class Delivering(EngineParts):
 
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
         return self._http
+
+
+def _refused_for_now(error: Exception) -> TypeGuard[ProviderError]:
+    """A provider's answer that says "not now" (rate limit, network or server fault), not "this will not work"."""
+    return isinstance(error, ProviderError) and error.code in (ErrorCode.RATE_LIMITED, ErrorCode.TRANSIENT)
