@@ -149,3 +149,32 @@ async def test_a_job_that_ended_unconfirmed_keeps_its_reservation(env, backend, 
         assert manager.budget.today() == pytest.approx(0.6)
         with pytest.raises(ProviderError, match="daily budget"):
             await manager.submit(RequestArgs(prompt="again", provider="sixty", duration=2))
+
+
+async def test_without_a_daily_budget_a_submit_reads_no_ledger_and_the_per_job_limit_still_refuses(
+    env, backend, monkeypatch
+):
+    """The day's ledger reads every job of the day (7.5 ms at 10,000): a submit asks it only when a daily
+    budget is set. The per-job limit needs no ledger and still refuses, in Budget's words."""
+    reads: list[float] = []
+    spent_since = Budget.spent_since
+
+    def counted(self, since):
+        reads.append(since)
+        return spent_since(self, since)
+
+    monkeypatch.setattr(Budget, "spent_since", counted)
+    settings = Settings.from_env({**env, **backend.env, "VIDEOGEN_MAX_COST_PER_JOB": "1.0"})
+    async with JobManager(settings) as manager:
+        row = await manager.submit(RequestArgs(prompt="cheap", provider="sixty", duration=2))
+        assert reads == []
+        with pytest.raises(ProviderError, match="per-job limit") as refused:
+            await manager.submit(RequestArgs(prompt="dear", provider="sixty", duration=4))  # $1.20
+        assert refused.value.code == ErrorCode.OVER_BUDGET
+        await manager.cancel(row.job_id)
+    reads.clear()  # (Budget's refusal reads the day's spend: it says it in the same words as always)
+    settings = Settings.from_env({**env, **backend.env, "VIDEOGEN_DAILY_BUDGET": "5.0"})
+    async with JobManager(settings) as manager:
+        row = await manager.submit(RequestArgs(prompt="counted", provider="sixty", duration=2))
+        assert len(reads) == 2  # the early refusal, then the check inside the insert's transaction
+        await manager.cancel(row.job_id)

@@ -55,7 +55,9 @@ class Submitting(EngineParts):
             )
         cost = self.catalog.price(provider, spec, request).usd
         # Refuses early, before images are stored; re-checked atomically below.
-        await self.read(self.budget.enforce, cost)
+        spend_counts = self._spend_counts(cost)
+        if spend_counts:
+            await self.read(self.budget.enforce, cost)
         job_id = "job_" + secrets.token_hex(8)
         request = self._keep_inline_images(job_id, request)
         now = time.time()
@@ -80,7 +82,7 @@ class Submitting(EngineParts):
                 row,
                 lease_owner=self.owner,
                 lease_seconds=self.settings.lease_seconds,
-                admit=lambda: self.budget.enforce(cost),
+                admit=(lambda: self.budget.enforce(cost)) if spend_counts else None,
                 dedupe_since=dedupe_since,
             )
         except BaseException:
@@ -91,6 +93,16 @@ class Submitting(EngineParts):
             return row if row.deduplicated else common._same_request(row, key or "", request_sha256)
         self._start_watching(job_id, claimed=True)
         return row
+
+    def _spend_counts(self, cost: float) -> bool:
+        """Whether the budget must be asked about a job of this cost: a daily budget is set (then the day's
+        spend decides, read inside the insert's transaction), or the per-job limit refuses it (Budget.enforce
+        says so in its words). Otherwise no limit can refuse it, and reading the day's ledger is skipped: that
+        query reads every job of the day, 7.5 ms at 10,000 jobs, twice per submit (once on the event loop,
+        once holding the index's one writer), which made submitting slow down as the day filled."""
+        limits = self.budget.limits
+        per_job = limits.max_cost_per_job
+        return limits.daily_budget is not None or (per_job is not None and cost > per_job)
 
     def twin(self, args: RequestArgs) -> JobRow | None:
         """The job this request without an idempotency key would get back from submit (marked deduplicated),

@@ -128,9 +128,21 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
     names = list(SIMULATORS)
     async with JobManager(Settings.from_env(env)) as manager:
         rows = []
+        started = time.monotonic()
+        lap = started
         for n in range(jobs):
             prompt = f"watch {n} sim:seconds=36000 sim:queue=0"
             rows.append(await manager.submit(RequestArgs(prompt=prompt, provider=names[n % len(names)])))
+            if (n + 1) % 1000 == 0:
+                now = time.monotonic()
+                print(f"  {n + 1} submitted: the last 1000 at {1000 / (now - lap):.0f} a second", flush=True)
+                lap = now
+        took = time.monotonic() - started
+        print(
+            f"submitted {jobs} jobs in {took:.1f} s ({jobs / took:.0f} a second); machine load average "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         await anyio.sleep(min(30.0, seconds / 2))  # let the first, faster polls pass
         async with httpx.AsyncClient() as client:
 
@@ -138,10 +150,12 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
                 stats = [(await client.get(f"{simulate_url}/{n}/_sim/stats")).json() for n in names]
                 return sum(sum(s["polls"].values()) for s in stats)
 
-            before, cpu0, wall0 = await polls(), time.process_time(), time.monotonic()
+            before, cpu0, wall0, sim0 = await polls(), time.process_time(), time.monotonic(), simulator_cpu()
             await anyio.sleep(seconds)
             after, cpu, wall = await polls(), time.process_time() - cpu0, time.monotonic() - wall0
-        states = Counter(manager.get(row.job_id).status for row in rows)
+            sim = simulator_cpu() - sim0
+        ended = [manager.get(row.job_id) for row in rows]
+    states = Counter(row.status for row in ended)
     requests = after - before
     print(
         f"watching {jobs} jobs for {wall:.0f} s: engine CPU {100 * cpu / wall:.1f}% of one core, "
@@ -149,6 +163,36 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
         f"{1000 * cpu / max(requests, 1):.2f} ms CPU per request; peak memory {peak_rss_mb():.0f} MB; "
         f"jobs {dict(states)}; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    print(f"the simulators' process: CPU {100 * sim / wall:.1f}% of one core (it serves every status request)")
+    report_not_running(ended)
+
+
+def report_not_running(rows: list) -> None:
+    """The jobs not running at the end, by (provider, status, error code), each group with one message: a
+    failure is explained by what the engine said, not guessed."""
+    groups: dict[tuple[str, str, str], list] = defaultdict(list)
+    for row in rows:
+        if row.status != "running":
+            code = (row.error or {}).get("code") or "-"
+            groups[(row.provider, row.status, code)].append(row)
+    if not groups:
+        print("every job is running")
+        return
+    print(f"{'provider':<10} {'status':<10} {'error code':<20} {'jobs':>5}  a sample message")
+    for (provider, status, code), items in sorted(groups.items(), key=lambda g: -len(g[1])):
+        print(f"{provider:<10} {status:<10} {code:<20} {len(items):>5}  {items[0].job_id}: {items[0].message}")
+
+
+SIMULATOR_PID = 0  # set by main
+
+
+def simulator_cpu() -> float:
+    """CPU seconds the simulators' process has used (Linux's /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{SIMULATOR_PID}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:
@@ -182,6 +226,8 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    global SIMULATOR_PID
+    SIMULATOR_PID = simulator.pid
     try:
         for _ in range(200):
             try:
