@@ -32,7 +32,9 @@ if TYPE_CHECKING:  # providers.http is imported on first use: importing this mod
 
     from providers.http import ProviderHTTP, RetryPolicy
 
-Mode = Literal["text_to_video", "image_to_video"]
+# video_to_video: an input video (VideoRequest.video) is edited or continued; a model takes one when its spec
+# says `video` (ModelSpec.modes lists what it makes from text and images).
+Mode = Literal["text_to_video", "image_to_video", "video_to_video"]
 
 
 class PriceRule(BaseModel):
@@ -103,6 +105,10 @@ class ModelSpec(BaseModel):
     default_audio: bool = False
     max_images: int = 0
     end_image: bool = False
+    video: bool = Field(False, description="takes an input video (video_to_video)")
+    max_video_bytes: int = Field(0, description="largest input video as a local file or data URI; 0: the default cap")
+    max_video_seconds: float = Field(0.0, description="longest input video the provider takes; 0: not stated")
+    min_video_side: int = Field(0, description="input video's shorter side in pixels at least; 0: not stated")
     negative_prompt: bool = False
     seed: bool = False
     max_prompt_chars: int = 2500
@@ -159,6 +165,7 @@ class VideoRequest(BaseModel):
     resolution: str
     images: list[str] = Field(default_factory=list, description="URLs, data URIs or local paths")
     end_image: str | None = None
+    video: str | None = Field(None, description="input video (video_to_video): URL, data URI or local path")
     negative_prompt: str | None = None
     seed: int | None = None
     audio: bool = False

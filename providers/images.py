@@ -100,29 +100,30 @@ def _inside(path: Path, dirs: Sequence[Path]) -> bool:
     return any(path.is_relative_to(d) for d in dirs)
 
 
-def _outside_error(value: str, real: Path, expanded: str, dirs: Sequence[Path]) -> InvalidRequest:
+def _outside_error(value: str, real: Path, expanded: str, dirs: Sequence[Path], noun: str = "image") -> InvalidRequest:
     via = f" (resolves to '{real}')" if str(real) != expanded else ""
     if dirs:
         where = ", ".join(str(d) for d in dirs)
         return InvalidRequest(
-            f"image path {_shown(value)}{via} is outside the folders this server may read: {where}. "
-            f"Copy the image into one of them, or have the person running the server add its folder to "
+            f"{noun} path {_shown(value)}{via} is outside the folders this server may read: {where}. "
+            f"Copy the {noun} into one of them, or have the person running the server add its folder to "
             f"{ENV_HINT} (folders separated by '{os.pathsep}'; list these too to keep them) and restart it."
         )
     return InvalidRequest(
-        f"image path {_shown(value)}{via} cannot be read: this server may read no local folders; "
-        f"set {ENV_HINT}, or pass the image as an http(s) URL or a data URI."
+        f"{noun} path {_shown(value)}{via} cannot be read: this server may read no local folders; "
+        f"set {ENV_HINT}, or pass the {noun} as an http(s) URL or a data URI."
     )
 
 
 # -- classification and sniffing -----------------------------------------------------------------
 
 
-def classify(value: str) -> ImageKind:
-    """Which form an image string takes. Unknown schemes are refused rather than guessed at."""
+def classify(value: str, noun: str = "image", forms: str = ALLOWED_FORMS) -> ImageKind:
+    """Which form an image (or another input, `noun`, taking `forms`) string takes. Unknown schemes are refused
+    rather than guessed at."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise InvalidRequest(f"image is empty; pass {ALLOWED_FORMS}.")
+        raise InvalidRequest(f"{noun} is empty; pass {forms}.")
     match = _SCHEME.match(text)
     if not match:
         return "path"
@@ -134,7 +135,7 @@ def classify(value: str) -> ImageKind:
     if scheme == "file":
         return "path"
     raise InvalidRequest(
-        f"image scheme '{scheme}:' is not supported; pass {ALLOWED_FORMS}. "
+        f"{noun} scheme '{scheme}:' is not supported; pass {forms}. "
         f"(A local file whose name contains ':' can be passed as ./name.)"
     )
 
@@ -177,7 +178,7 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 # -- local files -----------------------------------------------------------------------------------
 
 
-def _path_text(value: str) -> str:
+def _path_text(value: str, noun: str = "image") -> str:
     """The filesystem path named by a plain path or a file:// URL, with ~ expanded."""
     text = value.strip()
     if text[:5].lower() == "file:":
@@ -194,43 +195,44 @@ def _path_text(value: str) -> str:
             )
         text = unquote(parts.path)
     if "\x00" in text:
-        raise InvalidRequest("image path contains a NUL character; pass a plain file path.")
+        raise InvalidRequest(f"{noun} path contains a NUL character; pass a plain file path.")
     return os.path.expanduser(text)
 
 
-def resolve_path(value: str | os.PathLike[str], allowed_dirs: Sequence[Path | str]) -> Path:
-    """The real path of a local image, which must be a regular file inside an allowed folder.
+def resolve_path(value: str | os.PathLike[str], allowed_dirs: Sequence[Path | str], noun: str = "image") -> Path:
+    """The real path of a local image (or another input, `noun`), which must be a regular file inside an
+    allowed folder.
 
     realpath removes every symlink and `..`, so a link inside an allowed folder that points at
     /etc/passwd resolves to /etc/passwd and is refused. Containment is checked before existence,
     so nothing is revealed about files outside the allowed folders.
     """
     raw = os.fspath(value)
-    if classify(raw) != "path":
+    if classify(raw, noun) != "path":
         raise InvalidRequest(
             f"expected a local file path, got {_shown(raw.strip())}; URLs and data URIs are not paths."
         )
-    expanded = os.path.abspath(_path_text(raw))
+    expanded = os.path.abspath(_path_text(raw, noun))
     try:
         real = Path(os.path.realpath(expanded))
     except (OSError, ValueError) as e:
-        raise InvalidRequest(f"image path {_shown(raw)} cannot be resolved ({type(e).__name__}).") from None
+        raise InvalidRequest(f"{noun} path {_shown(raw)} cannot be resolved ({type(e).__name__}).") from None
     dirs = _real_dirs(allowed_dirs)
     if not _inside(real, dirs):
-        raise _outside_error(raw, real, expanded, dirs)
+        raise _outside_error(raw, real, expanded, dirs, noun)
     try:
         st = os.stat(real)
     except FileNotFoundError:
         raise InvalidRequest(
-            f"image file not found: {_shown(raw)} (looked at '{real}'). Pass an existing file inside "
+            f"{noun} file not found: {_shown(raw)} (looked at '{real}'). Pass an existing file inside "
             f"{', '.join(str(d) for d in dirs)}, or an http(s) URL (with the https:// prefix) or a data URI."
         ) from None
     except OSError as e:
-        raise InvalidRequest(f"image file {_shown(raw)} cannot be read ({e.strerror or type(e).__name__}).") from None
+        raise InvalidRequest(f"{noun} file {_shown(raw)} cannot be read ({e.strerror or type(e).__name__}).") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InvalidRequest(f"image path {_shown(raw)} is a directory, not a file; pass the path of one image file.")
+        raise InvalidRequest(f"{noun} path {_shown(raw)} is a directory, not a file; pass the path of one {noun} file.")
     if not stat.S_ISREG(st.st_mode):
-        raise InvalidRequest(f"image path {_shown(raw)} is not a regular file; pass the path of one image file.")
+        raise InvalidRequest(f"{noun} path {_shown(raw)} is not a regular file; pass the path of one {noun} file.")
     return real
 
 
@@ -247,37 +249,50 @@ def load_local(
 ) -> tuple[bytes, str]:
     """Read a local image: (bytes, mime). Size is checked before reading; the type comes from the bytes."""
     raw = os.fspath(value)
-    real = resolve_path(raw, allowed_dirs)
+    data = read_local(raw, allowed_dirs, max_bytes, lambda size: _too_big(f"image file {_shown(raw)}", size, max_bytes))
+    fmt = sniff(data)
+    if fmt is None:
+        raise _not_an_image(f"image file {_shown(raw)}")
+    return data, MIME_BY_FORMAT[fmt]
+
+
+def read_local(
+    raw: str,
+    allowed_dirs: Sequence[Path | str],
+    max_bytes: int,
+    too_big: Callable[[int], InvalidRequest],
+    noun: str = "image",
+) -> bytes:
+    """The bytes of a local file inside an allowed folder, at most `max_bytes` (else `too_big(size)`), read so
+    that a file swapped for a link, a FIFO or a bigger file between the check and the read is refused."""
+    real = resolve_path(raw, allowed_dirs, noun)
     shown = _shown(raw)
     try:
         size = os.stat(real).st_size
     except OSError as e:
-        raise InvalidRequest(f"image file {shown} cannot be read ({e.strerror or type(e).__name__}).") from None
+        raise InvalidRequest(f"{noun} file {shown} cannot be read ({e.strerror or type(e).__name__}).") from None
     if size > max_bytes:
-        raise _too_big(f"image file {shown}", size, max_bytes)
+        raise too_big(size)
     # O_NOFOLLOW: the last component cannot have become a symlink since realpath; O_NONBLOCK: a FIFO
     # swapped in cannot hang us.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(real, flags)
     except OSError as e:
-        raise InvalidRequest(f"image file {shown} cannot be read ({e.strerror or type(e).__name__}).") from None
+        raise InvalidRequest(f"{noun} file {shown} cannot be read ({e.strerror or type(e).__name__}).") from None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         opened = _opened_path(f.fileno())
         if not stat.S_ISREG(st.st_mode) or (opened is not None and not _inside(Path(opened), _real_dirs(allowed_dirs))):
             raise InvalidRequest(
-                f"image file {shown} changed while being read; pass a regular file in an allowed folder."
+                f"{noun} file {shown} changed while being read; pass a regular file in an allowed folder."
             )
         if st.st_size > max_bytes:
-            raise _too_big(f"image file {shown}", st.st_size, max_bytes)
+            raise too_big(st.st_size)
         data = f.read(max_bytes + 1)  # +1: notice a file that grew past the cap
     if len(data) > max_bytes:
-        raise _too_big(f"image file {shown}", len(data), max_bytes)
-    fmt = sniff(data)
-    if fmt is None:
-        raise _not_an_image(f"image file {shown}")
-    return data, MIME_BY_FORMAT[fmt]
+        raise too_big(len(data))
+    return data
 
 
 # -- data URIs -------------------------------------------------------------------------------------
@@ -326,30 +341,30 @@ def decode_data_uri(uri: str, max_bytes: int = MAX_IMAGE_BYTES) -> tuple[bytes, 
 # -- URLs ------------------------------------------------------------------------------------------
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, noun: str = "image") -> str:
     """An http(s) URL with a host, no credentials and at most 2048 characters; returned stripped."""
     text = url.strip() if isinstance(url, str) else ""
     rule = (
-        "image URLs must be http:// or https://, have a host, carry no user:password@, "
+        f"{noun} URLs must be http:// or https://, have a host, carry no user:password@, "
         f"and be at most {MAX_URL_CHARS} characters"
     )
     if len(text) > MAX_URL_CHARS:
-        raise InvalidRequest(f"image URL is {len(text)} characters; {rule}. Host the image elsewhere or pass a file.")
+        raise InvalidRequest(f"{noun} URL is {len(text)} characters; {rule}. Host the {noun} elsewhere or pass a file.")
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text):
         raise InvalidRequest(
-            f"image URL {_shown(text)} contains spaces or control characters; percent-encode them ({rule})."
+            f"{noun} URL {_shown(text)} contains spaces or control characters; percent-encode them ({rule})."
         )
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        raise InvalidRequest(f"image URL {_shown(text)} is malformed; {rule}.") from None
+        raise InvalidRequest(f"{noun} URL {_shown(text)} is malformed; {rule}.") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidRequest(f"image URL {_shown(text)} has scheme '{parts.scheme}:'; {rule}.")
+        raise InvalidRequest(f"{noun} URL {_shown(text)} has scheme '{parts.scheme}:'; {rule}.")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
-        raise InvalidRequest(f"image URL contains credentials (user:password@); {rule}.")
+        raise InvalidRequest(f"{noun} URL contains credentials (user:password@); {rule}.")
     if not parts.hostname:
-        raise InvalidRequest(f"image URL {_shown(text)} has no host; {rule}.")
+        raise InvalidRequest(f"{noun} URL {_shown(text)} has no host; {rule}.")
     return text
 
 

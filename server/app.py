@@ -368,7 +368,8 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         ctx: Context,
         provider: Annotated[str | None, Field(description="Only this provider's models.")] = None,
         mode: Annotated[
-            Literal["text_to_video", "image_to_video"] | None, Field(description="Only models taking this input.")
+            Literal["text_to_video", "image_to_video", "video_to_video"] | None,
+            Field(description="Only models taking this input."),
         ] = None,
         audio: Annotated[
             bool | None, Field(strict=True, description="true: only models with sound; false: only silent ones.")

@@ -55,6 +55,11 @@ def rule_text(spec: ModelSpec) -> str:
     return spec.price.note if _unpriced(spec) else spec.price.describe()
 
 
+def takes(spec: ModelSpec, mode: str) -> bool:
+    """Whether a model makes videos in `mode` (video_to_video: it takes an input video)."""
+    return spec.video if mode == "video_to_video" else mode in spec.modes
+
+
 def _choices(values: Sequence[object]) -> str:
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -132,10 +137,23 @@ class Catalog:
 
         images = [_text(i, "images").strip() for i in (args.images or []) if i.strip()]
         end_image = _text(args.end_image or "", "end_image").strip() or None
-        mode = "image_to_video" if images or end_image else "text_to_video"
-        if mode not in spec.modes:
+        video = _text(args.video or "", "video").strip() or None
+        mode: Mode = "image_to_video" if images or end_image else "text_to_video"
+        if video:
+            if not spec.video:
+                takers = ", ".join(f"{p}/{m}" for p, m in self._video_models()) or "none"
+                raise InvalidRequest(
+                    f"{where} does not take an input video (video); models that do: {takers}. Remove video, "
+                    "or choose one of those"
+                )
+            if images or end_image:
+                raise InvalidRequest(f"{where} edits the input video without images; remove images/end_image, or video")
+            mode = "video_to_video"
+        elif spec.video and not spec.modes:
+            raise InvalidRequest(f"{where} is video-to-video only; pass an input video in video")
+        elif mode not in spec.modes:
             raise InvalidRequest(f"{where} does not take images (text-to-video only); remove images/end_image")
-        if "text_to_video" not in spec.modes and not images:
+        elif "text_to_video" not in spec.modes and not images:
             raise InvalidRequest(f"{where} is image-to-video only; pass a start image in images")
         if len(images) > spec.max_images:
             raise InvalidRequest(f"{len(images)} images given; {where} accepts at most {spec.max_images}")
@@ -185,6 +203,17 @@ class Catalog:
 
             for image in [*images, *([end_image] if end_image else [])]:
                 validate_image(image, self.allowed_dirs)
+            if video:
+                from providers.videos import validate_video
+
+                validate_video(
+                    video,
+                    self.allowed_dirs,
+                    max_bytes=spec.max_video_bytes,
+                    max_seconds=spec.max_video_seconds,
+                    min_side=spec.min_video_side,
+                    where=where,
+                )
 
         request = VideoRequest(
             prompt=prompt,
@@ -196,6 +225,7 @@ class Catalog:
             resolution=resolution,
             images=images,
             end_image=end_image,
+            video=video,
             negative_prompt=negative_prompt,
             seed=args.seed,
             audio=audio,
@@ -204,8 +234,12 @@ class Catalog:
         provider.check(request)
         return provider, spec, request
 
+    def _video_models(self) -> list[tuple[str, str]]:
+        """(provider, model) of every model taking an input video."""
+        return [(n, spec.id) for n in self.providers.names() for spec in self.providers.get(n).models if spec.video]
+
     def estimate(self, args: RequestArgs) -> CostReport:
-        # Prices do not depend on image contents: files are checked only when a job is made.
+        # Prices do not depend on image or video contents: files are checked only when a job is made.
         provider, spec, request = self.resolve(args, check_files=False)
         return self.price(provider, spec, request)
 
@@ -264,7 +298,7 @@ class Catalog:
                 usd, _ = spec.price_for(spec.default_duration, spec.default_resolution, spec.default_audio)
                 if (
                     (wanted is not None and spec.id != wanted)
-                    or (mode is not None and mode not in spec.modes)
+                    or (mode is not None and not takes(spec, mode))
                     or (audio is not None and spec.audio != audio)
                     or (max_usd is not None and usd > max_usd + 1e-9)
                 ):
@@ -417,7 +451,7 @@ class Catalog:
                 provider = self.providers.get(name)
                 usd = spec.price_at_defaults()
                 if (
-                    (mode is not None and mode not in spec.modes)
+                    (mode is not None and not takes(spec, mode))
                     or (audio is not None and spec.audio != audio)
                     or (max_usd is not None and (usd > max_usd + 1e-9 or _unpriced(spec)))
                 ):

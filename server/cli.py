@@ -211,8 +211,8 @@ def _request(args: argparse.Namespace) -> Any:
 
 
 def _engine(resume: bool = True, named_files: Sequence[str] = ()) -> Any:
-    """The engine for one command. `named_files`: local images the person named on their own command line;
-    their folders may be read for this run (agents, over MCP, never get this)."""
+    """The engine for one command. `named_files`: local images and videos the person named on their own command
+    line; their folders may be read for this run (agents, over MCP, never get this)."""
     from pathlib import Path
 
     from providers.images import classify
@@ -274,7 +274,8 @@ def _confirm(m: Any, args: argparse.Namespace) -> bool:
 
 
 async def _generate(args: argparse.Namespace) -> int:
-    async with _engine(named_files=[*(args.images or []), *([args.end_image] if args.end_image else [])]) as m:
+    named = [*(args.images or []), *(f for f in (args.end_image, args.video) if f)]
+    async with _engine(named_files=named) as m:
         await m.catalog.prepare(args.provider, args.model)  # an aggregator's uncurated model, read first
         if not _confirm(m, args):
             return EXIT_USAGE

@@ -508,3 +508,117 @@ def test_header_size_agrees_with_pillow(size: tuple[int, int]) -> None:
         assert images.header_size(data) == image_size(data) == size, name
     assert images.header_size(make_image("JPEG", size)) is None  # JPEG: Pillow reads its markers
     assert images.check_pixels(make_image("JPEG", size)) == size
+
+
+# -- video inputs (providers.videos): the same confinement, MP4/MOV/WebM by their bytes, headers by PyAV ------
+
+
+def make_video(path: Path, fmt: str, codec: str = "mpeg4", size: tuple[int, int] = (64, 48), frames: int = 12) -> Path:
+    """A real video file written with PyAV (12 fps)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=12)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            pixels = np.full((size[1], size[0], 3), i * 7 % 256, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "mime"),
+    [("mp4", "mpeg4", "video/mp4"), ("mov", "mpeg4", "video/quicktime"), ("webm", "libvpx", "video/webm")],
+)
+def test_videos_are_known_by_their_bytes_and_read_by_their_headers(allowed: Path, fmt, codec, mime) -> None:
+    from providers import videos
+
+    path = make_video(allowed / f"clip.{fmt}", fmt, codec, size=(96, 54), frames=24)
+    ref = videos.validate_video(str(path), [allowed])
+    assert (ref.kind, ref.mime, ref.width, ref.height) == ("path", mime, 96, 54)
+    assert ref.seconds == pytest.approx(2.0, abs=0.1) and ref.size_bytes == path.stat().st_size
+    uri = videos.data_uri(path.read_bytes(), mime)
+    assert videos.validate_video(uri, []).mime == mime  # a data URI needs no folder
+    renamed = allowed / "clip.bin"  # the name says nothing
+    renamed.write_bytes(path.read_bytes())
+    assert videos.validate_video(str(renamed), [allowed]).mime == mime
+
+
+def test_what_is_not_mp4_mov_or_webm_is_refused(allowed: Path) -> None:
+    from providers import videos
+
+    mkv = make_video(allowed / "clip.mkv", "matroska")
+    avif = b"\x00\x00\x00\x1cftypavif" + b"\x00" * 32  # ISO base media, but a still image
+    assert videos.sniff(mkv.read_bytes()) is None and videos.sniff(avif) is None
+    assert videos.sniff(make_image("PNG")) is None and videos.sniff(b"") is None
+    (allowed / "still.mp4").write_bytes(avif)
+    (allowed / "text.mp4").write_text("not a video")
+    for name in ("clip.mkv", "still.mp4", "text.mp4"):
+        with pytest.raises(InvalidRequest, match="not an MP4, MOV or WebM video by its content"):
+            videos.validate_video(str(allowed / name), [allowed])
+    broken = allowed / "broken.mp4"  # the right first bytes, nothing readable after them
+    broken.write_bytes(b"\x00\x00\x00\x20ftypisom" + os.urandom(4000))
+    with pytest.raises(InvalidRequest, match="cannot be read as a video"):
+        videos.validate_video(str(broken), [allowed])
+
+
+def test_video_paths_are_confined_like_images(allowed: Path, outside: Path, tmp_path: Path) -> None:
+    from providers import videos
+
+    elsewhere = make_video(tmp_path / "elsewhere.mp4", "mp4")
+    link = allowed / "link.mp4"
+    link.symlink_to(elsewhere)
+    for value in (str(elsewhere), str(link), str(allowed / ".." / "elsewhere.mp4"), str(outside)):
+        with pytest.raises(InvalidRequest, match=r"video path .* is outside the folders") as e:
+            videos.validate_video(value, [allowed])
+        assert SECRET not in str(e.value)
+    with pytest.raises(InvalidRequest, match="this server may read no local folders"):
+        videos.validate_video(str(elsewhere), [])
+    with pytest.raises(InvalidRequest, match="is a directory"):
+        videos.validate_video(str(allowed), [allowed])
+
+
+def test_video_size_and_limits_are_checked_before_reading(allowed: Path) -> None:
+    from providers import videos
+
+    clip = make_video(allowed / "clip.mp4", "mp4", size=(64, 48), frames=36)  # 3 s
+    size = clip.stat().st_size
+    with pytest.raises(InvalidRequest, match=f"at most {size - 1} bytes for m/x.*https URL"):
+        videos.validate_video(str(clip), [allowed], max_bytes=size - 1, where="m/x")
+    with pytest.raises(InvalidRequest, match=r"64x48; m/x takes input videos of at least 720 pixels"):
+        videos.validate_video(str(clip), [allowed], min_side=720, where="m/x")
+    with pytest.raises(InvalidRequest, match=r"3\.0 s long; m/x takes input videos of at most 2 s"):
+        videos.validate_video(str(clip), [allowed], max_seconds=2, where="m/x")
+    assert videos.validate_video(str(clip), [allowed], max_bytes=size, max_seconds=3, min_side=48).seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("data:image/png;base64,iVBORw0KGgo=", "not a video"),
+        ("data:video/mp4,AAAA", "not base64-encoded"),
+        ("data:video/mp4;base64", "no ','"),
+        ("data:video/mp4;base64,@@@@", "not valid base64"),
+        ("data:video/mp4;base64," + base64.b64encode(b"\x00" * 64).decode(), "not an MP4, MOV or WebM"),
+        ("ftp://example.com/a.mp4", "video scheme 'ftp:' is not supported"),
+        ("   ", "video is empty"),
+        ("https://user:pw@example.com/a.mp4", "video URL contains credentials"),
+    ],
+)
+def test_bad_video_strings_say_what_is_allowed(value: str, words: str) -> None:
+    from providers import videos
+
+    with pytest.raises(InvalidRequest, match=words):
+        videos.validate_video(value, [])
+
+
+def test_a_video_url_is_passed_on_unfetched() -> None:
+    from providers import videos
+
+    ref = videos.validate_video(" https://example.com/in.mp4 ", [])
+    assert (ref.kind, ref.value, ref.size_bytes) == ("url", "https://example.com/in.mp4", None)
+    with pytest.raises(InvalidRequest, match="needs the video itself"):
+        videos.to_bytes("https://example.com/in.mp4", [])
