@@ -1,9 +1,9 @@
 """Runway's developer API (api.dev.runwayml.com): Gen-4.5, Gen-4 Turbo, Veo 3.1, Veo 3.1 Fast and Seedance 2.
 
 Wire contract from the official SDK (runwayml 5.24: types/text_to_video_create_params.py,
-image_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py) and the docs
-(docs.dev.runwayml.com: api-details/errors, errors/troubleshooting, assets/inputs):
-  POST /v1/text_to_video | /v1/image_to_video (camelCase JSON) -> {"id", "estimatedCost"}
+image_to_video_create_params.py, video_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py)
+and the docs (docs.dev.runwayml.com: api-details/errors, errors/troubleshooting, assets/inputs):
+  POST /v1/text_to_video | /v1/image_to_video | /v1/video_to_video (camelCase JSON) -> {"id", "estimatedCost"}
   GET /v1/tasks/{id} -> PENDING | THROTTLED | RUNNING (+progress) | SUCCEEDED (+output) | FAILED | CANCELLED,
     terminal ones with `cost.credits` (what stays charged after refunds)
   DELETE /v1/tasks/{id} -> 204: cancels a task that has not finished, deletes one that has; either way the
@@ -11,25 +11,30 @@ image_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py) 
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
 Only models with a credit price Runway publishes are offered (runwayml/skills, rw-api-reference). `veo3` left
-the API spec in SDK 5.14.0. The other text/image-to-video models SDK 5.24 declares (UNPRICED_MODELS: Kling 2.5 /
-3.0 / O3 / 4, Seedance 2 Fast / Mini / 2.5, Hailuo 3, HappyHorse, Wan 3, Gemini Omni, Grok Imagine, H3 Max) are
-left out on purpose: no credit price for them could be read from Runway (its pricing page,
-docs.dev.runwayml.com/guides/pricing, was not reachable on 2026-12-03 and the official rw-api-reference lists
-none), and a guessed price would break "no surprise costs". tests/test_provider_runway.py fails when the
-installed SDK declares a model that is neither offered nor listed there, or drops one we offer.
+the API spec in SDK 5.14.0. Video-to-video: Seedance 2 (`promptVideo`, 36 credits/s as on its other endpoints:
+rw-api-reference lists seedance2 for POST /v1/video_to_video at that rate). `gen4_aleph` (15 credits/s in that
+list) left the API spec on 2026-06-10 (SDK 5.24 declares only `aleph2` for it) and is not offered; `aleph2`
+has no published credit price and is left out with the other unpriced models. The other models SDK 5.24
+declares (UNPRICED_MODELS: Kling 2.5 / 3.0 / O3 / 4, Seedance 2 Fast / Mini / 2.5, Hailuo 3, HappyHorse, Wan 3,
+Gemini Omni, Grok Imagine, H3 Max, Aleph 2) are left out on purpose: no credit price for them could be read
+from Runway (its pricing page, docs.dev.runwayml.com/guides/pricing, was not reachable on 2026-12-03 and the
+official rw-api-reference lists none), and a guessed price would break "no surprise costs".
+tests/test_provider_runway.py fails when the installed SDK declares a model that is neither offered nor listed
+there, or drops one we offer.
 Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled (the base
 class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from providers import images
+from providers import images, videos
 from providers.base import (
     Accepted,
     ErrorAnswer,
@@ -51,18 +56,25 @@ RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01
 MAX_PROMPT_UNITS = 1000  # promptText limit of Runway's own models and Veo, counted in UTF-16 code units
 MAX_DATA_URI_CHARS = 5 * 1024 * 1024  # "the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
+# Videos (docs.dev.runwayml.com/assets/inputs, "Size limits"): 32 MB by URL, 16 MB as a data URI (read, as for
+# images, as the encoded URI's length). A file or data URI is sent as a data URI: its bytes, base64 (4/3) with
+# the longest header ("data:video/quicktime;base64,"), must stay under 16 MB.
+MAX_VIDEO_DATA_URI_CHARS = 16 * 1024 * 1024
+MAX_VIDEO_FILE_BYTES = (MAX_VIDEO_DATA_URI_CHARS - 64) // 4 * 3
+MAX_VIDEO_URL_MB = 32
 RUNWAY_IMAGE_MIMES = ("image/jpeg", "image/png", "image/webp")
 # Runway's official price list (gen4.5, gen4_turbo, veo3.1, veo3.1_fast, seedance2 in credits per second).
 PRICE_SOURCE = "https://github.com/runwayml/skills/blob/main/skills/rw-api-reference/SKILL.md"
 PRICE_CHECKED = "2026-12-03"
 
-# Declared by the official SDK (runwayml 5.24 text_to_video / image_to_video params) but not offered: Runway
+# Declared by the official SDK (runwayml 5.24 text_to_video / image_to_video / video_to_video params) but not
+# offered: Runway
 # publishes no credit price for them that could be read (checked 2026-12-03). Add one here only with its price.
 UNPRICED_MODELS: tuple[str, ...] = (
     *("kling2.5_turbo_pro", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "kling_4"),
     *("klingO3_standard", "klingO3_pro", "klingO3_4k"),
     *("seedance2_fast", "seedance2_mini", "seedance2_5"),
-    *("hailuo3", "h3_max", "happyhorse_1_0", "wan3", "wan3_prime"),
+    *("hailuo3", "h3_max", "happyhorse_1_0", "wan3", "wan3_prime", "aleph2"),
     *("gemini_omni_flash", "gemini_omni_flash_1.1", "grok_imagine_1_5", "grok_imagine_1_5_lite"),
 )
 
@@ -188,8 +200,18 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         id="seedance2",
         name="Seedance 2.0",
-        description="ByteDance's Seedance 2.0 through Runway: long shots (4-15 s), first/last frame, audio; 480p/720p.",
+        description=(
+            "ByteDance's Seedance 2.0 through Runway: long shots (4-15 s), first/last frame, audio; 480p/720p. "
+            "Also edits an input video (video: up to 15 s, at least 720p, https URL up to 32 MB or a file up to "
+            "12 MB)."
+        ),
         modes=("text_to_video", "image_to_video"),
+        # rw-api-reference: "VTV input requirements: max 15 seconds, max 32 MB, min 720p resolution, MP4
+        # recommended"; a file goes as a data URI (16 MB encoded).
+        video=True,
+        max_video_bytes=MAX_VIDEO_FILE_BYTES,
+        max_video_seconds=15.0,
+        min_video_side=720,
         durations=tuple(float(s) for s in range(4, 16)),  # Runway's API spec: integer 4 to 15
         default_duration=5.0,
         aspect_ratios=GEN4_RATIOS,
@@ -204,8 +226,9 @@ MODELS: tuple[ModelSpec, ...] = (
         max_prompt_chars=3500,
         price=PriceRule(
             per_second=0.36,
-            note="36 credits/s at 480p and 720p, with or without audio (Runway lists one rate; its 1080p and 4K "
-            "sizes have no published price and are not offered)",
+            note="36 credits/s at 480p and 720p, with or without audio, from text, an image or an input video "
+            "(Runway lists one rate for its three endpoints; its 1080p and 4K sizes have no published price and "
+            "are not offered)",
         ),
         price_source=PRICE_SOURCE,
         price_checked=PRICE_CHECKED,
@@ -310,7 +333,12 @@ FAILURES = tuple(
     Rule(code, "Runway task failed ({said}){reason}. " + advice + ".", match=rf"(?i)(^|\.){prefix}", retryable=retry)
     for prefix, code, retry, advice in (
         ("SAFETY", ErrorCode.CONTENT_POLICY, False, "Runway's moderation blocked it; change the prompt or image"),
-        ("ASSET", ErrorCode.INVALID_INPUT, False, "Runway could not use the input image; pass a valid JPEG/PNG/WebP"),
+        (
+            "ASSET",
+            ErrorCode.INVALID_INPUT,
+            False,
+            "Runway could not use the input image or video; pass a valid JPEG/PNG/WebP image or MP4/MOV/WebM video",
+        ),
         ("INTERNAL", ErrorCode.PROVIDER_FAILED, True, "a fault inside Runway; submitting again usually works"),
         ("INPUT", ErrorCode.INVALID_INPUT, False, "Runway could not use the input; check the prompt and image"),
     )
@@ -408,10 +436,12 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                     f"Runway fetches images only over https://, not {image[:80]!r}; "
                     "pass an https URL or a local file instead"
                 )
+        if request.video and videos.classify(request.video) == "url":
+            video_url_rule(request.video)
 
     # -- the job life cycle --------------------------------------------------------------------
     def submit_path_for(self, request: VideoRequest) -> str:
-        return "/v1/image_to_video" if request.mode == "image_to_video" else "/v1/text_to_video"
+        return f"/v1/{request.mode}"  # text_to_video, image_to_video, video_to_video
 
     def submission_state(self, accepted: CreatedTask, request: VideoRequest) -> dict[str, Any]:
         credits = accepted.estimated_cost.credits if accepted.estimated_cost else None
@@ -433,6 +463,8 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
             "ratio": SIZES[spec.id][(request.aspect_ratio, request.resolution)],
             "duration": int(request.duration),
         }
+        if request.video:  # seedance2's video_to_video: the input video is `promptVideo`
+            body["promptVideo"] = self.video_uri(request.video)
         if request.images:
             first = self.image_uri(request.images[0])
             if request.end_image:
@@ -464,6 +496,20 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
             return uri
         raise InvalidRequest("image is too large for Runway even as a 1280 px JPEG; pass a smaller image")
 
+    def video_uri(self, value: str) -> str:
+        """An https URL on a domain as is (Runway fetches it, up to 32 MB); a local file or data URI as a data
+        URI under Runway's 16 MB data-URI limit, or an error saying to pass a URL."""
+        if videos.classify(value) == "url":
+            return video_url_rule(value)
+        data, mime = videos.to_bytes(value, self.allowed_dirs, MAX_VIDEO_FILE_BYTES, "Runway")
+        uri = videos.data_uri(data, mime)
+        if len(uri) >= MAX_VIDEO_DATA_URI_CHARS:  # not reached: MAX_VIDEO_FILE_BYTES keeps it under
+            raise InvalidRequest(
+                f"the video is too large for Runway as a data URI (under {MAX_VIDEO_DATA_URI_CHARS // 2**20} MB "
+                f"encoded); pass it as an https URL (up to {MAX_VIDEO_URL_MB} MB) instead"
+            )
+        return uri
+
     # -- HTTP ----------------------------------------------------------------------------------
     def http_options(self) -> dict[str, Any]:
         key = self.env.get("RUNWAYML_API_SECRET", "").strip()  # a trailing newline is a common 401
@@ -472,6 +518,25 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
             "auth": lambda: {"Authorization": f"Bearer {key}"},
             "error_mapper": self.error_for,
         }
+
+
+def video_url_rule(value: str) -> str:
+    """A video URL as Runway fetches them (docs: assets/inputs): https, a domain name (not an IP address),
+    at most 2048 characters; the URL, checked."""
+    url = images.check_url(value, "video")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
+        raise InvalidRequest(
+            f"Runway fetches videos only over https://, not {url[:80]!r}; pass an https URL or a local file instead"
+        )
+    try:
+        ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return url
+    raise InvalidRequest(
+        f"Runway fetches videos only from a domain name, not an IP address ({parts.hostname}); host the video "
+        "under a domain or pass a local file instead"
+    )
 
 
 # Kept for callers of the module's functions (tests): the declaration's shared steps.

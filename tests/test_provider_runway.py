@@ -832,7 +832,7 @@ def _sdk_models() -> dict[str, dict[str, dict[str, tuple[Any, bool]]]]:
     if tuple(int(p) for p in runwayml.__version__.split(".")[:2]) < (5, 24):
         pytest.skip(f"runwayml {runwayml.__version__}: these checks are against 5.24's declarations")
     from runwayml._utils import PropertyInfo
-    from runwayml.types import image_to_video_create_params, text_to_video_create_params
+    from runwayml.types import image_to_video_create_params, text_to_video_create_params, video_to_video_create_params
 
     def field(tp: Any) -> tuple[Any, bool, str | None]:
         required, alias = False, None
@@ -850,6 +850,7 @@ def _sdk_models() -> dict[str, dict[str, dict[str, tuple[Any, bool]]]]:
     for endpoint, union in (
         ("text_to_video", text_to_video_create_params.TextToVideoCreateParams),
         ("image_to_video", image_to_video_create_params.ImageToVideoCreateParams),
+        ("video_to_video", video_to_video_create_params.VideoToVideoCreateParams),
     ):
         for params in typing.get_args(union):
             fields = {}
@@ -889,17 +890,29 @@ async def test_simulator_takes_exactly_what_the_official_sdk_declares():
     sdk = _sdk_models()
     for model, rules in SIMULATED.items():
         endpoints = ("text_to_video", "image_to_video") if rules.text_ratios else ("image_to_video",)
+        endpoints += ("video_to_video",) if rules.video_ratios else ()
         assert (model in sdk["text_to_video"]) == bool(rules.text_ratios), model
+        assert (model in sdk["video_to_video"]) == bool(rules.video_ratios), model
         for endpoint in endpoints:
             declared = sdk[endpoint][model]
             taken = {"promptText", "ratio", "duration", *rules.optional}
-            taken |= {"promptImage"} if endpoint == "image_to_video" else set(rules.text_only)
+            taken |= {
+                "image_to_video": {"promptImage"},
+                "video_to_video": rules.video_only,
+                "text_to_video": rules.text_only,
+            }[endpoint]
             assert taken == set(declared), (model, endpoint, taken ^ set(declared))
-            text_required = endpoint == "text_to_video" or rules.image_prompt_text_required
+            text_required = endpoint == "text_to_video" or (
+                endpoint == "image_to_video" and rules.image_prompt_text_required
+            )
             assert declared["promptText"][1] == text_required, (model, endpoint)
             assert declared["ratio"][1] == rules.ratio_required, (model, endpoint)
             assert declared["duration"][1] == rules.duration_required, (model, endpoint)
-            ratios = rules.text_ratios if endpoint == "text_to_video" else rules.image_ratios
+            if endpoint == "video_to_video":
+                assert declared["promptVideo"][1], model  # the one required input
+            ratios = {"text_to_video": rules.text_ratios, "video_to_video": rules.video_ratios}.get(
+                endpoint, rules.image_ratios
+            )
             assert set(_literals(declared["ratio"][0])) == set(ratios), (model, endpoint)
             fixed = [d for d in _literals(declared["duration"][0]) if d != "auto"]
             assert not fixed or tuple(fixed) == rules.durations, (model, endpoint)  # an int: checked by the docs
@@ -910,8 +923,9 @@ async def test_simulator_takes_exactly_what_the_official_sdk_declares():
 
 
 async def test_catalogue_offers_only_what_the_official_sdk_declares_and_names_the_rest():
-    """Every offered model exists in the SDK for each mode it offers, with every shape and option it sends;
-    every SDK text/image-to-video model is either offered or listed as left out for want of a price."""
+    """Every offered model exists in the SDK for each mode it offers (video_to_video for one taking a video),
+    with every shape and option it sends; every SDK text/image/video-to-video model is either offered or listed
+    as left out for want of a price (aleph2 among them: gen4_aleph, priced, left the API spec)."""
     from providers.runway import UNPRICED_MODELS
 
     sdk = _sdk_models()
@@ -929,8 +943,17 @@ async def test_catalogue_offers_only_what_the_official_sdk_declares_and_names_th
                 assert not offered or name in declared, (spec.id, mode, name)
             if mode == "image_to_video" and spec.end_image:
                 assert "last" in _frame_positions(declared["promptImage"][0])[0], spec.id
+        if spec.video:  # video_to_video: the same sizes, lengths and options, the video as promptVideo
+            declared = sdk["video_to_video"].get(spec.id)
+            assert declared is not None and declared["promptVideo"][1], f"{spec.id}: no video_to_video in the SDK"
+            ratios = set(_literals(declared["ratio"][0]))
+            assert {SIZES[spec.id][(r, res)] for r in spec.aspect_ratios for res in spec.resolutions} <= ratios
+            fixed = [d for d in _literals(declared["duration"][0]) if d != "auto"]
+            assert not fixed or {int(d) for d in spec.durations} <= set(fixed), spec.id
+            for offered, name in ((spec.seed, "seed"), (spec.audio, "audio"), (spec.negative_prompt, "negativePrompt")):
+                assert not offered or name in declared, (spec.id, "video_to_video", name)
     offered = {spec.id for spec in MODELS}
-    declared = set(sdk["text_to_video"]) | set(sdk["image_to_video"])
+    declared = set(sdk["text_to_video"]) | set(sdk["image_to_video"]) | set(sdk["video_to_video"])
     assert not offered & set(UNPRICED_MODELS)
     assert declared - offered == set(UNPRICED_MODELS), (
         "the SDK's model list changed: price and add the new ones, or list them in UNPRICED_MODELS",
@@ -944,3 +967,212 @@ async def test_a_model_runway_sells_without_a_published_price_is_refused_before_
             result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", "model": model})
             assert result.is_error and f"unknown model {model!r}" in result.content[0].text, result.content
     assert sim.submissions == 0
+
+
+# -- 10. video to video (issue 9 item 2): seedance2's POST /v1/video_to_video with `video` -------------------
+
+VIDEO_URL = "https://example.com/in.mp4"
+
+
+def _clip(path: Path, seconds: float = 1.0, size: tuple[int, int] = (1280, 720), fps: int = 12) -> Path:
+    """A real H.264 MP4 (PyAV), Runway's smallest input size by default (720p: its seedance2 minimum)."""
+    from providers.demo import render_video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_video(path, prompt="input", duration=seconds, width=size[0], height=size[1], seed=2, fps=fps)
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return _clip(tmp_path / "inputs" / "input.mp4")
+
+
+async def test_video_to_video_through_the_tools_from_a_local_mp4(rw_settings: Settings, sim: Simulator, clip: Path):
+    async with Client(build_server(rw_settings)) as client:
+        estimate = await client.call_tool(
+            "estimate_cost", {"prompt": "make it snow", "model": "seedance2", "video": str(clip), "duration": 5}
+        )
+        listed = await client.call_tool("list_models", {"provider": "runway", "mode": "video_to_video"})
+    assert not estimate.is_error and estimate.structured_content["usd"] == pytest.approx(1.80)  # 5 s x 36 credits
+    assert [m["model"] for m in listed.structured_content["models"]] == ["seedance2"], listed.content
+
+    result = await generate(
+        rw_settings, prompt="make it snow sim:seconds=150", model="seedance2", video=str(clip), duration=5
+    )
+    job = result.structured_content
+    assert not result.is_error and job["status"] == "succeeded", result.content
+    assert job["request"]["mode"] == "video_to_video" and job["request"]["video"] == str(clip)
+    info = probe(job["video"]["path"])  # a real MP4 came back, of the asked length and shape
+    assert abs(info.duration_seconds - 5) < 0.2 and info.width / info.height == pytest.approx(16 / 9, abs=0.02)
+    assert job["cost"] == pytest.approx(1.80) and job["cost_is_estimate"] is False
+    body = last_payload(sim)
+    assert body == {
+        "model": "seedance2",
+        "promptText": "make it snow sim:seconds=150",
+        "ratio": "1280:720",
+        "duration": 5,
+        "promptVideo": "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode(),
+        "audio": False,
+    }
+    assert sim.submissions == 1
+
+
+async def test_video_to_video_sends_an_https_url_as_is(rw_env, sim: Simulator):
+    provider, _, request = _resolve(
+        rw_env, prompt="P", model="seedance2", video=VIDEO_URL, duration=6, seed=9, aspect_ratio="9:16", audio=True
+    )
+    assert request.mode == "video_to_video" and provider.submit_path_for(request) == "/v1/video_to_video"
+    submission = await provider.submit("job_v2v", request)
+    await provider.aclose()
+    assert sim.jobs[submission.ref].payload == {
+        "model": "seedance2",
+        "promptText": "P",
+        "ratio": "720:1280",
+        "duration": 6,
+        "promptVideo": VIDEO_URL,
+        "seed": 9,
+        "audio": True,
+    }
+    assert sim.jobs[submission.ref].extra["credits"] == 6 * 36
+
+
+def _big_file(path: Path, size: int) -> Path:
+    """A file of `size` bytes that starts like an MP4 (sparse: nothing is written past the header)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(b"\x00\x00\x00\x20ftypisom")
+        f.truncate(size)
+    return path
+
+
+def _refusals(tmp: Path) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    from PIL import Image
+
+    from providers.runway import MAX_VIDEO_FILE_BYTES
+
+    inputs = tmp / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    png = inputs / "frame.mp4"  # named like a video, a PNG by its bytes
+    Image.new("RGB", (64, 64)).save(png, format="PNG")
+    outside = _clip(tmp / "elsewhere" / "secret.mp4", size=(64, 64))
+    small = _clip(inputs / "small.mp4", size=(320, 180))
+    long = _clip(inputs / "long.mp4", seconds=16, size=(720, 720), fps=1)
+    big = _big_file(inputs / "big.mp4", MAX_VIDEO_FILE_BYTES + 1)
+    seedance = {"model": "seedance2"}
+    return [
+        ({"model": "gen4.5", "video": VIDEO_URL}, ("does not take an input video", "runway/seedance2")),
+        ({"model": "seedance2", "video": VIDEO_URL, "images": [URL]}, ("without images", "remove images")),
+        ({**seedance, "video": "http://example.com/in.mp4"}, ("only over https://",)),
+        ({**seedance, "video": "https://192.0.2.1/in.mp4"}, ("domain name, not an IP address",)),
+        ({**seedance, "video": "ftp://example.com/in.mp4"}, ("video scheme 'ftp:' is not supported",)),
+        ({**seedance, "video": str(big)}, ("at most 12.0 MB for runway/seedance2", "https URL")),
+        ({**seedance, "video": str(png)}, ("not an MP4, MOV or WebM video",)),
+        ({**seedance, "video": "data:image/png;base64,iVBORw0KGgo="}, ("not a video", "data:video/mp4")),
+        ({**seedance, "video": str(outside)}, ("outside the folders this server may read", "VIDEOGEN_ALLOWED_DIRS")),
+        ({**seedance, "video": str(inputs / "missing.mp4")}, ("video file not found",)),
+        ({**seedance, "video": str(small)}, ("320x180", "at least 720 pixels")),
+        ({**seedance, "video": str(long)}, ("16.0 s long", "at most 15 s")),
+    ]
+
+
+async def test_every_bad_video_is_refused_before_a_job_exists(rw_settings, sim: Simulator, tmp_path: Path):
+    cases = _refusals(tmp_path)
+    async with Client(build_server(rw_settings)) as client:
+        for args, words in cases:
+            result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", **args})
+            text = result.content[0].text
+            assert result.is_error and "INVALID_INPUT" in text and all(w in text for w in words), (args, text)
+            assert "ftypisom" not in text  # never the file's contents
+        assert (await client.call_tool("list_jobs", {})).structured_content["jobs"] == []
+    assert sim.submissions == 0
+
+
+async def test_a_video_only_model_refuses_a_request_without_a_video(rw_env, clip: Path):
+    settings = Settings.from_env(rw_env)
+    providers = Providers(settings.env, settings.allowed_dirs)
+    runway = providers.get("runway")
+    seedance = runway.spec("seedance2")
+    assert seedance is not None and seedance.video
+    runway.models = (seedance.model_copy(update={"modes": ()}),)  # as a video-to-video-only model declares
+    catalog = Catalog(providers, settings.allowed_dirs)
+    with pytest.raises(InvalidRequest, match="video-to-video only; pass an input video in video"):
+        catalog.resolve(RequestArgs(provider="runway", model="seedance2", prompt="P"))
+    with pytest.raises(InvalidRequest, match="video-to-video only"):
+        catalog.resolve(RequestArgs(provider="runway", model="seedance2", prompt="P", images=[URL]))
+    *_, request = catalog.resolve(RequestArgs(provider="runway", model="seedance2", prompt="P", video=str(clip)))
+    assert request.mode == "video_to_video"
+
+
+async def test_a_file_past_runways_data_uri_limit_is_refused_at_submit_too(rw_env, sim: Simulator, tmp_path: Path):
+    """The adapter's own guard (for a request made before the file grew): a clear error naming the URL way."""
+    from providers.base import VideoRequest
+    from providers.runway import MAX_VIDEO_FILE_BYTES
+
+    big = _big_file(tmp_path / "inputs" / "grown.mp4", MAX_VIDEO_FILE_BYTES + 1)
+    provider = RunwayProvider(Settings.from_env(rw_env).env, [tmp_path / "inputs"])
+    request = VideoRequest(
+        prompt="P", provider="runway", model="seedance2", mode="video_to_video", duration=5, aspect_ratio="16:9",
+        resolution="720p", video=str(big),
+    )  # fmt: skip
+    with pytest.raises(InvalidRequest, match="https URL"):
+        await provider.submit("job_big", request)
+    await provider.aclose()
+    assert sim.submissions == 0
+
+
+async def test_official_sdk_video_to_video_against_the_simulator(server, sim: Simulator, clip: Path):
+    import runwayml
+
+    data = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
+    client = runwayml.AsyncRunwayML(api_key=KEY, base_url=f"{server[0]}/runway", max_retries=0)
+    async with client:
+        created = await client.video_to_video.create(
+            model="seedance2", prompt_video=data, prompt_text="make it night", ratio="1280:720", duration=4, seed=1
+        )
+        with anyio.fail_after(10):
+            task = await client.tasks.retrieve(created.id)
+            while task.status != "SUCCEEDED":
+                await anyio.sleep(0.05)
+                task = await client.tasks.retrieve(created.id)
+        assert task.cost is not None and task.cost.credits == 4 * 36
+        video = httpx.get(task.output[0])
+        assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+        with pytest.raises(runwayml.BadRequestError) as bad:  # a size seedance2 does not make
+            await client.video_to_video.create(model="seedance2", prompt_video=VIDEO_URL, ratio="1584:672")
+        assert bad.value.body["issues"][0]["path"] == ["ratio"]
+    assert sim.submissions == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"model": "seedance2", "promptText": "x"}, ["promptVideo"]),  # the video is required
+        ({"model": "seedance2", "promptVideo": "http://example.com/in.mp4"}, ["promptVideo"]),  # https only
+        ({"model": "seedance2", "promptVideo": "https://192.0.2.1/in.mp4"}, ["promptVideo"]),  # a domain, not an IP
+        ({"model": "seedance2", "promptVideo": "data:image/png;base64,AAAA"}, ["promptVideo"]),  # not a video
+        ({"model": "seedance2", "promptVideo": VIDEO_URL, "ratio": "1584:672"}, ["ratio"]),
+        ({"model": "seedance2", "promptVideo": VIDEO_URL, "duration": 16}, ["duration"]),
+        ({"model": "seedance2", "promptVideo": VIDEO_URL, "negativePrompt": "x"}, []),  # not a field
+        ({"model": "seedance2", "promptVideo": VIDEO_URL, "promptImage": URL}, []),  # image_to_video's field
+        ({"model": "seedance2", "videoUri": VIDEO_URL}, ["promptVideo"]),  # aleph2's name for it
+        ({"model": "gen4.5", "promptVideo": VIDEO_URL}, ["model"]),  # not a video_to_video model
+    ],
+)
+async def test_simulator_refuses_what_video_to_video_does_not_take(server, sim: Simulator, body, path):
+    answer = await _post(server, "/v1/video_to_video", body)
+    assert answer.status_code == 400, answer.json()
+    assert path in [issue["path"] for issue in answer.json()["issues"]] and sim.submissions == 0
+
+
+async def test_simulator_video_data_uris_are_limited_at_16_mb_and_images_at_5(server, sim: Simulator):
+    def uri(mime: str, size: int) -> str:
+        return f"data:{mime};base64," + base64.b64encode(b"\x00" * size).decode()
+
+    under = await _post(server, "/v1/video_to_video", {"model": "seedance2", "promptVideo": uri("video/mp4", 11 << 20)})
+    over = await _post(server, "/v1/video_to_video", {"model": "seedance2", "promptVideo": uri("video/mp4", 13 << 20)})
+    image = {"model": "seedance2", "promptImage": uri("image/png", 4 << 20)}  # 5.3 MB encoded
+    assert under.status_code == 200, under.json()
+    assert over.status_code == 400 and "under 16MB" in over.json()["issues"][0]["message"]
+    refused = await _post(server, "/v1/image_to_video", image)
+    assert refused.status_code == 400 and "under 5MB" in refused.json()["issues"][0]["message"]

@@ -2,7 +2,10 @@
 
 Follows the documented behaviour: `Authorization: Bearer key_<128 hex>` (else 401), a required
 `X-Runway-Version: 2024-11-06` (else 400), bodies validated per model as the SDK 5.24 types them
-(*_create_params.py; 400 `{"error", "issues": [{"path", "message"}]}`, an unknown model included), tasks
+(*_create_params.py; 400 `{"error", "issues": [{"path", "message"}]}`, an unknown model included) on
+POST /v1/text_to_video, /v1/image_to_video and /v1/video_to_video (seedance2: `promptVideo`), media
+references as docs.dev.runwayml.com/assets/inputs limits them (https on a domain, data URIs up to 5 MB for
+images and 16 MB for videos and audio), tasks
 PENDING/THROTTLED -> RUNNING (progress 0..1) -> SUCCEEDED (`output: [mp4 url]`) | FAILED (`failure`,
 `failureCode`), costs in credits. Refunds as documented: a failure is refunded except SAFETY.INPUT.*
 ("not refundable"); DELETE /v1/tasks/{id} (204) cancels an unfinished task (refunded only if it had not
@@ -40,7 +43,9 @@ from providers.simulators.common import SimJob, Simulator, video_url
 
 VERSION = "2024-11-06"
 KEY = re.compile(r"^key_[0-9a-f]{128}$")
-MAX_DATA_URI = 5 * 1024 * 1024
+# docs.dev.runwayml.com/assets/inputs, "Size limits": data URIs of images 5MB, of videos and audio 16MB (the SDK's
+# docstrings say "up to 5MB" for every kind; the docs' table is the one that distinguishes them).
+MAX_DATA_URI = {"image": 5 * 1024 * 1024, "video": 16 * 1024 * 1024, "audio": 16 * 1024 * 1024}
 MAX_URL = 2048
 SEED_MAX = 2**32 - 1
 
@@ -66,6 +71,8 @@ class Model:
     auto_duration: bool = False  # duration "auto": billed at the longest up front, the rest refunded
     reference_images: bool = False  # promptImage items without `position` are references (not frames)
     text_only: frozenset[str] = frozenset()  # fields only text_to_video takes
+    video_ratios: tuple[str, ...] = ()  # empty: no video_to_video
+    video_only: frozenset[str] = frozenset()  # fields only video_to_video takes (promptVideo is required)
 
 
 GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
@@ -147,6 +154,8 @@ MODELS: dict[str, Model] = {
         auto_duration=True,
         reference_images=True,
         text_only=frozenset({"references", "referenceVideos"}),
+        video_ratios=SEEDANCE_RATIOS,
+        video_only=frozenset({"promptVideo", "references", "referenceVideos"}),
     ),
 }
 
@@ -184,14 +193,14 @@ def _enum(values: tuple[Any, ...], got: Any) -> str:
 
 def _uri_problem(uri: Any, kind: str = "image") -> str | None:
     """Why Runway would refuse a media reference (docs: assets/inputs, errors/troubleshooting); `kind` is
-    image, audio or video (data URIs of each: up to 5MB, as the SDK types say)."""
+    image, audio or video (data URIs: MAX_DATA_URI by kind, as the docs' size limits say)."""
     if not isinstance(uri, str):
         return "Expected string"
     if uri.startswith("runway://"):
         return None
     if uri.startswith("data:"):
-        if len(uri) >= MAX_DATA_URI:
-            return "Data URI is too large: the encoded data URI must be under 5MB."
+        if len(uri) >= MAX_DATA_URI[kind]:
+            return f"Data URI is too large: the encoded data URI must be under {MAX_DATA_URI[kind] // 2**20}MB."
         header, comma, payload = uri[5:].partition(",")
         if not comma or not header.endswith(";base64"):
             return "Invalid data URI."
@@ -230,13 +239,15 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
         return [_issue([], "Expected object")]
     model = MODELS.get(str(body.get("model")))
-    names = tuple(m for m, rules in MODELS.items() if endpoint == "image_to_video" or rules.text_ratios)
-    if model is None or (endpoint == "text_to_video" and not model.text_ratios):
+    names = tuple(m for m, rules in MODELS.items() if _serves(rules, endpoint))
+    if model is None or not _serves(model, endpoint):
         return [_issue(["model"], f"Invalid discriminator value. Expected {' | '.join(repr(n) for n in names)}")]
     issues: list[dict[str, Any]] = []
     known = {"model", "promptText", "ratio", "duration", *model.optional}
     if endpoint == "image_to_video":
         known.add("promptImage")
+    elif endpoint == "video_to_video":
+        known |= model.video_only
     else:
         known |= model.text_only
     if unknown := sorted(set(body) - known):
@@ -252,7 +263,9 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
     elif _utf16_units(text) > model.prompt_units:
         issues.append(_issue(["promptText"], f"String must contain at most {model.prompt_units} character(s)"))
 
-    ratios = model.text_ratios if endpoint == "text_to_video" else model.image_ratios
+    ratios = {"text_to_video": model.text_ratios, "video_to_video": model.video_ratios}.get(
+        endpoint, model.image_ratios
+    )
     if "ratio" not in body:
         if model.ratio_required:
             issues.append(_issue(["ratio"], "Required"))
@@ -272,7 +285,21 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
 
     if endpoint == "image_to_video":
         issues += _image_issues(body.get("promptImage"), model)
+    if endpoint == "video_to_video":
+        if "promptVideo" not in body:
+            issues.append(_issue(["promptVideo"], "Required"))
+        elif problem := _uri_problem(body["promptVideo"], "video"):
+            issues.append(_issue(["promptVideo"], problem))
     return issues + _option_issues(body)
+
+
+def _serves(model: Model, endpoint: str) -> bool:
+    """Whether a model is one of the endpoint's (its discriminator's) models."""
+    if endpoint == "text_to_video":
+        return bool(model.text_ratios)
+    if endpoint == "video_to_video":
+        return bool(model.video_ratios)
+    return bool(model.image_ratios)
 
 
 def _option_issues(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -465,6 +492,9 @@ def create_app(speed: float = 1.0) -> Starlette:
     async def image_to_video(request: Request) -> Response:
         return await create(request, "image_to_video")
 
+    async def video_to_video(request: Request) -> Response:
+        return await create(request, "video_to_video")
+
     async def task(request: Request) -> Response:
         if (response := refused(request)) is not None:
             return response
@@ -491,6 +521,7 @@ def create_app(speed: float = 1.0) -> Starlette:
         routes=[
             Route("/v1/text_to_video", text_to_video, methods=["POST"]),
             Route("/v1/image_to_video", image_to_video, methods=["POST"]),
+            Route("/v1/video_to_video", video_to_video, methods=["POST"]),
             Route("/v1/tasks/{task_id}", task, methods=["GET", "DELETE"]),
             *sim.routes(),
         ]
