@@ -46,6 +46,7 @@ import anyio.to_thread
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from providers.base import (
+    TERMINAL,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
@@ -77,6 +78,12 @@ SETTINGS_PAGE = "https://www.wireflow.ai/settings"
 # How often an answer that came back unreadable (cut off, not JSON) is asked for again, and how often
 # `reconcile` resends a run that a passing fault kept from being confirmed.
 ASKS = 3
+# A request refused (429) this many times in a row, each sent in its turn under the limit, ends RATE_LIMITED.
+MAX_REFUSALS = 30
+# Polls take at most this share of the plan's requests a minute (see poll_interval); an execution not polled
+# for FOLLOWED_SECONDS (or three of its intervals) no longer counts as followed.
+POLL_SHARE = 0.75
+FOLLOWED_SECONDS = 300.0
 CHECKED = "2026-11-29"  # the fal.ai and Kling prices below, as checked in the team's provider-fidelity review
 # Wireflow publishes no per-node Kling price. Its own estimate example bills 138 credits for $1.02 of
 # provider cost (1.35x), so the quotes are Kling's price (fal.ai's is the same) x 1.43: high, on purpose.
@@ -578,10 +585,15 @@ class RateLimit:
         self.next_at = 0.0
         self.in_flight = 0
         self._lock = threading.Lock()
+        self._turn = anyio.Lock()  # the queue of waiting requests (see acquire)
 
     async def acquire(self) -> None:
-        while (wait := self.reserve()) > 0:  # noqa: ASYNC110 - the clock frees a slot, no task sets an event
-            await anyio.sleep(wait)
+        """Wait for a slot, in turn: requests are let through in the order they asked (a submit queued behind
+        900 others is not overtaken forever), and only the first in line sleeps on the clock (not every waiter
+        waking at every slot)."""
+        async with self._turn:
+            while (wait := self.reserve()) > 0:  # noqa: ASYNC110 - the clock frees a slot, no task sets an event
+                await anyio.sleep(wait)
 
     def reserve(self) -> float:
         """0: a slot is booked for a request sent now; else the seconds to wait before asking again."""
@@ -655,6 +667,8 @@ class WireflowProvider(Provider):
         self._saving = anyio.Lock()  # two jobs of a new shape save one workflow, not two
         # This provider's one API key: one window per bucket, shared by every job.
         self.limits = {"requests": RateLimit(), "executions": RateLimit()}
+        self._polled: dict[str, float] = {}  # execution id -> monotonic time of its latest poll (see _followed)
+        self._pruned_at = -math.inf
 
     def http_options(self) -> dict[str, Any]:
         return {
@@ -678,25 +692,64 @@ class WireflowProvider(Provider):
             raise InvalidRequest("kling-2.6-pro takes an end_image only without audio; set audio to false")
 
     async def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
-        """One API call, in its turn under this key's rate limit."""
+        """One API call, in its turn under this key's rate limit. A 429 proves the request was not acted on, so
+        it waits its turn again (the limit has learned the window from the 429) and is resent: a queue of runs
+        longer than the executions allowance waits, it does not fail. Only a plan allowing no request at all
+        (X-RateLimit-Limit 0; one more try, as before) or MAX_REFUSALS refusals in a row, though every send was
+        paced (another client spending the same key), end with RATE_LIMITED."""
         limit = self.limits[_bucket(method, path)]
-        await limit.acquire()
-        try:
-            response = await self.http.request(method, path, **options)
-        finally:
-            limit.release()
-        self._observe(response)
-        return response
+        refusals = 0
+        while True:
+            await limit.acquire()
+            try:
+                response = await self.http.request(method, path, **options)
+                self._observe(response)  # while still counted in flight (as a refusal is, in _map_error)
+                return response
+            except ProviderError as error:
+                if error.code is not ErrorCode.RATE_LIMITED:
+                    raise
+                refusals += 1
+                if refusals >= (2 if limit.limit == 0 else MAX_REFUSALS):
+                    if refusals > 2:
+                        error.message += (
+                            f" Refused {refusals} times in a row though this server spaced its requests to the "
+                            "limit: another client may be spending the same key (WIREFLOW_API_KEY); give this "
+                            "server a key of its own, or a plan with a higher limit."
+                        )
+                        error.args = (error.message,)
+                    raise
+            finally:
+                limit.release()
 
     def retry_policy(self) -> RetryPolicy:
-        # Wireflow's docs: retry a 500 once. A 429 also gets one more try, after its Retry-After.
-        return replace(super().retry_policy(), attempts=2)
+        # Wireflow's docs: retry a 500 once. A 429 is resent by _send, in its turn under the rate limit: the
+        # shared client's own resend (after Retry-After, at the window's start) would bypass that turn and
+        # collide with the requests the new window lets through, again and again.
+        base = super().retry_policy()
+        return replace(base, attempts=2, retry_statuses=base.retry_statuses - {429})
 
     def poll_interval(self, spec: ModelSpec, elapsed: float) -> float:
         # Wireflow's advice: 1 s, growing x1.5 per poll, at most 10 s. After n polls 2 * (1.5**n - 1)
         # seconds have passed, so the next wait is 1 + elapsed / 2. At 10 s a job spends 6 of the
-        # Free plan's 10 requests a minute.
-        return min(10.0, 1.0 + elapsed / 2)
+        # Free plan's 10 requests a minute: with more jobs than the plan's requests a minute can poll at that
+        # cadence, each is polled less often, so that all the polls together take POLL_SHARE of the limit
+        # (the rest is for submits: saving, pricing, uploads). Polling faster would only queue the polls in
+        # the limiter, each holding one of the engine's few poll workers, and stall every other provider's.
+        cadence = min(10.0, 1.0 + elapsed / 2)
+        allowed = self.limits["requests"].limit
+        if not allowed:
+            return cadence
+        return max(cadence, self._followed() * 60.0 / (POLL_SHARE * allowed))
+
+    def _followed(self) -> int:
+        """How many executions this process polls now: polled within FOLLOWED_SECONDS and not finished."""
+        now = time.monotonic()
+        if now >= self._pruned_at + 1.0:
+            self._pruned_at = now
+            spacing = len(self._polled) * 60.0 / (POLL_SHARE * (self.limits["requests"].limit or 1))
+            horizon = now - max(FOLLOWED_SECONDS, 3 * spacing)
+            self._polled = {ref: at for ref, at in self._polled.items() if at >= horizon}
+        return len(self._polled)
 
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         spec = self.spec(request.model)
@@ -742,10 +795,13 @@ class WireflowProvider(Provider):
         raise AssertionError("unreachable")
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:
+        self._polled[submission.ref] = time.monotonic()
         response = await self._send("GET", f"/workflows/executions/{submission.ref}/poll")
         request_id = response.headers.get("x-request-id")
         where = f" (execution {submission.ref}" + (f", request id {request_id})" if request_id else ")")
         snapshot = read_poll(json_body(response), submission.state.get("video_node", VIDEO_NODE), where)
+        if snapshot.status in TERMINAL:
+            self._polled.pop(submission.ref, None)
         if snapshot.error is not None:  # the node's error text is Wireflow's: redact it like any other
             snapshot.error.message = snapshot.message = self.http.redact(snapshot.error.message)
         return snapshot

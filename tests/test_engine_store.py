@@ -1,10 +1,14 @@
 """No store call blocks the event loop: while another process holds the index's write lock, a job's write waits
-(in a worker thread) and a tool call that needs no write (list_models) answers meanwhile."""
+(in a worker thread) and a tool call that needs no write (list_models) answers meanwhile. And many jobs at once
+on a rate-limited provider (Wireflow's 10 executions a minute per key): the queued submits wait their turn,
+none fails, and its polls are spread to fit the plan's requests a minute."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from typing import Any
 
 import anyio
 import pytest
@@ -141,3 +145,100 @@ async def test_on_postgresql_a_write_waiting_for_a_row_lock_holds_up_no_tool_cal
     assert not answer.is_error and not status.is_error, (answer.content, status.content)
     assert done.structured_content["status"] == "succeeded", done.content
     assert locked_at is not None
+
+
+# -- many jobs on a rate-limited provider -----------------------------------------------------------
+WIREFLOW_SPEED = 240  # a simulated minute (Wireflow's rate-limit window) is 0.25 s
+WIREFLOW_KEY = "sk-wf-test-7f3a9c1e5b2d4680aa"
+
+
+async def test_more_wireflow_runs_than_its_executions_allow_all_wait_their_turn_and_none_fails(env):
+    """Twelve jobs at once on a key allowed one execution a (simulated) minute: they run one window after
+    another and every job succeeds (none waits past the engine's resends and fails RATE_LIMITED)."""
+    from providers.simulators import create_app
+    from providers.simulators.common import running
+    from server.catalog import RequestArgs
+    from server.jobs import JobManager
+
+    app = create_app("wireflow", speed=WIREFLOW_SPEED)
+    app.state.sim.config["executions_per_min"] = 1
+    with running(app) as root:
+        settings = Settings.from_env(
+            {
+                **env,
+                "VIDEOGEN_WIREFLOW_BASE_URL": root,
+                "WIREFLOW_API_KEY": WIREFLOW_KEY,
+                "VIDEOGEN_POLL_SCALE": str(1 / WIREFLOW_SPEED),
+            }
+        )
+        async with JobManager(settings) as manager:
+            rows = []
+
+            async def submit(n: int) -> None:
+                rows.append(await manager.submit(RequestArgs(prompt=f"kite {n} sim:seconds=5", provider="wireflow")))
+
+            async with anyio.create_task_group() as tg:
+                for n in range(12):
+                    tg.start_soon(submit, n)
+            with anyio.fail_after(120):
+                ended = [await manager.wait(row.job_id, 120) for row in rows]
+    assert [row.status for row in ended] == ["succeeded"] * 12, [row.message for row in ended]
+
+
+async def test_a_refused_wireflow_request_waits_its_turn_again_instead_of_failing():
+    """A 429 proves Wireflow did nothing: the adapter waits for its next turn under the limit and sends it again
+    (20 refusals in a row here: someone else spending the key's windows), instead of raising RATE_LIMITED after
+    the HTTP client's one unpaced resend (which met the next window's first run, and the next...). A plan that
+    allows nothing (X-RateLimit-Limit 0) is refused after one more try, as before."""
+    from providers import wireflow
+    from providers.base import ErrorCode, ProviderError
+
+    provider = wireflow.WireflowProvider({"WIREFLOW_API_KEY": WIREFLOW_KEY})
+    limit = provider.limits["executions"]
+    turns: list[int] = []
+    acquire = limit.acquire
+
+    async def counted() -> None:
+        turns.append(1)
+        await acquire()
+
+    limit.acquire = counted  # type: ignore[method-assign]
+    answers = ["refused"] * 20 + ["answer"]
+
+    class Stub:
+        async def request(self, method: str, path: str, **options: Any) -> Any:
+            if answers.pop(0) == "refused":
+                raise ProviderError(ErrorCode.RATE_LIMITED, "Wireflow rate limit reached", retry_after=0.0)
+            return "the answer"
+
+    provider._http = Stub()
+    provider._observe = lambda response: None  # type: ignore[method-assign]
+    assert await provider._send("POST", "/workflows/wf_1/execute") == "the answer"
+    assert len(turns) == 21  # every resend took its turn under the limit
+    answers[:] = ["refused"] * 40
+    with pytest.raises(ProviderError, match="another client may be spending the same key"):
+        await provider._send("POST", "/workflows/wf_1/execute")
+    assert len(answers) == 40 - wireflow.MAX_REFUSALS
+    limit.limit = 0
+    answers[:] = ["refused"] * 5
+    with pytest.raises(ProviderError) as refused:
+        await provider._send("POST", "/workflows/wf_1/execute")
+    assert refused.value.code is ErrorCode.RATE_LIMITED and len(answers) == 3
+
+
+def test_wireflow_polls_are_spread_to_fit_the_plans_requests_a_minute():
+    """Wireflow's cadence (at most 10 s) for a few jobs; with more jobs than the plan's requests a minute can
+    poll at that cadence, all the polls together take POLL_SHARE of the limit, whatever the job count."""
+    from providers import wireflow
+
+    provider = wireflow.WireflowProvider({"WIREFLOW_API_KEY": WIREFLOW_KEY})
+    spec = provider.spec(provider.default_model)
+    assert provider.poll_interval(spec, 600) == 10.0  # no answer has told the limit yet
+    provider.limits["requests"].limit = 200
+    provider._polled = {f"exec_{n}": time.monotonic() for n in range(10)}
+    assert provider.poll_interval(spec, 600) == 10.0  # 10 jobs at 10 s: 60 a minute, within 150
+    provider._polled = {f"exec_{n}": time.monotonic() for n in range(900)}
+    provider._pruned_at = time.monotonic()  # (pruning would keep them all: just polled)
+    interval = provider.poll_interval(spec, 600)
+    assert 900 * 60 / interval == pytest.approx(wireflow.POLL_SHARE * 200)
+    assert 429 not in provider.retry_policy().retry_statuses  # resent in turn by the adapter, not the client

@@ -146,17 +146,18 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
         await anyio.sleep(min(30.0, seconds / 2))  # let the first, faster polls pass
         async with httpx.AsyncClient() as client:
 
-            async def polls() -> int:
-                stats = [(await client.get(f"{simulate_url}/{n}/_sim/stats")).json() for n in names]
-                return sum(sum(s["polls"].values()) for s in stats)
+            async def polls() -> Counter[str]:
+                stats = {n: (await client.get(f"{simulate_url}/{n}/_sim/stats")).json() for n in names}
+                return Counter({n: sum(s["polls"].values()) for n, s in stats.items()})
 
             before, cpu0, wall0, sim0 = await polls(), time.process_time(), time.monotonic(), simulator_cpu()
             await anyio.sleep(seconds)
             after, cpu, wall = await polls(), time.process_time() - cpu0, time.monotonic() - wall0
             sim = simulator_cpu() - sim0
+            middle = time.time() - wall / 2
         ended = [manager.get(row.job_id) for row in rows]
     states = Counter(row.status for row in ended)
-    requests = after - before
+    requests = sum((after - before).values())
     print(
         f"watching {jobs} jobs for {wall:.0f} s: engine CPU {100 * cpu / wall:.1f}% of one core, "
         f"{requests / wall:.1f} status requests/s ({requests / jobs / wall * 60:.1f} per job per min), "
@@ -164,6 +165,17 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
         f"jobs {dict(states)}; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"the simulators' process: CPU {100 * sim / wall:.1f}% of one core (it serves every status request)")
+    # What each provider's cadence asks for its jobs' ages in the middle of the window, against what was polled.
+    providers = manager.providers
+    print(f"{'provider':<10} {'followed':>8} {'polls/min':>10} {'cadence asks':>13} {'ratio':>6}")
+    for name in names:
+        followed = [r for r in ended if r.provider == name and r.status in ("queued", "running")]
+        provider = providers.get(name)
+        # The engine's interval: the provider's cadence, slowed for a job far past its model's usual time.
+        asked = sum(60 / manager._interval(provider, provider.spec(r.model), middle - r.created_at) for r in followed)
+        done = (after[name] - before[name]) / wall * 60
+        ratio = f"{done / asked:6.2f}" if asked else "     -"
+        print(f"{name:<10} {len(followed):>8} {done:>10.0f} {asked:>13.0f} {ratio}")
     report_not_running(ended)
 
 
