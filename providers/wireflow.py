@@ -665,6 +665,7 @@ class WireflowProvider(Provider):
         self._workflows: dict[str, str] = {}  # saved body hash -> workflow id
         self._uploads: dict[str, str] = {}  # image sha256 -> hosted URL
         self._saving = anyio.Lock()  # two jobs of a new shape save one workflow, not two
+        self._executing = anyio.Lock()  # the runs waiting for the executions allowance (see submit)
         # This provider's one API key: one window per bucket, shared by every job.
         self.limits = {"requests": RateLimit(), "executions": RateLimit()}
         self._polled: dict[str, float] = {}  # execution id -> monotonic time of its latest poll (see _followed)
@@ -760,16 +761,20 @@ class WireflowProvider(Provider):
         run = {**build_graph(spec, request, image, end), "targetNodeId": VIDEO_NODE}
         quote = spec.price_for(request.duration, request.resolution, request.audio)[0]
         workflow_id = await self._workflow(saved)
-        try:
-            credits = await self._estimate(workflow_id, run, quote)
-            execution, response = await self._execute(workflow_id, run, job_id)
-        except ProviderError as error:
-            if error.code is not ErrorCode.NOT_FOUND:
-                raise
-            # The saved workflow was deleted in Wireflow: save it again, once.
-            workflow_id = await self._workflow(saved, fresh=True)
-            credits = await self._estimate(workflow_id, run, quote)
-            execution, response = await self._execute(workflow_id, run, job_id)
+        # Runs wait for the executions allowance one at a time, in order, each priced just before it runs:
+        # 900 jobs queued at 10 runs a minute do not all price theirs at once (900 requests ahead of every
+        # poll in the requests allowance), and the credit check is made when the run starts, not an hour early.
+        async with self._executing:
+            try:
+                credits = await self._estimate(workflow_id, run, quote)
+                execution, response = await self._execute(workflow_id, run, job_id)
+            except ProviderError as error:
+                if error.code is not ErrorCode.NOT_FOUND:
+                    raise
+                # The saved workflow was deleted in Wireflow: save it again, once.
+                workflow_id = await self._workflow(saved, fresh=True)
+                credits = await self._estimate(workflow_id, run, quote)
+                execution, response = await self._execute(workflow_id, run, job_id)
         state = {
             "workflow_id": workflow_id,
             "video_node": VIDEO_NODE,
