@@ -31,6 +31,8 @@ from .errors import ErrorCode, ProviderError
 if TYPE_CHECKING:  # httpx costs ~0.1 s to import: loaded on first use, not at server start
     import httpx
 
+    from .keepalive import KeepAliveGets
+
 log = logging.getLogger("videogen.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -239,6 +241,21 @@ def describe(value: Any) -> str:
 _describe = describe  # the name it had while private
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def _with_query(path_or_url: str, params: Mapping[str, Any]) -> str | None:
+    """`path_or_url` with `params` as its query string, when every name and value is plain text that needs no
+    escaping (so the URL is the one httpx would build); None otherwise."""
+    if any(v is None for v in params.values()):
+        return None
+    pairs = [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()]
+    if not all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in pairs):
+        return None
+    query = "&".join(f"{k}={v}" for k, v in pairs)
+    return f"{path_or_url}{'&' if '?' in path_or_url else '?'}{query}"
+
+
 # -- the transport -------------------------------------------------------------------------------
 def fast_transport() -> httpx.AsyncBaseTransport | None:
     """httpx over aiohttp (httpx-aiohttp) when the event loop is asyncio, else None (httpx's own httpcore, as
@@ -346,7 +363,9 @@ class ProviderHTTP:
         self._secrets = (*secrets, *_header_secrets(self._headers))
         self._recent: tuple[str, ...] = ()  # the latest per-request credentials (e.g. a fresh JWT)
         self._client: httpx.AsyncClient | None = None
+        self._gets: KeepAliveGets | None = None  # plain GETs on asyncio (see _lean_client)
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # see _url
+        self._requests: dict[httpx.URL, httpx.Request] = {}  # see _request_for
 
     def redact(self, text: str) -> str:
         return redact(text, (*self._secrets, *self._recent))
@@ -371,14 +390,22 @@ class ProviderHTTP:
         idempotent = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         expected = frozenset(expected)
         client = self._http()
+        lean = self._gets if method == "GET" and json is None and not files else None
+        if lean is not None and params:  # fal's `?logs=1`: in the URL, so the URL is parsed once, not per poll
+            folded = _with_query(path_or_url, params)
+            lean = None if folded is None else lean
+            path_or_url, params = (path_or_url, params) if folded is None else (folded, None)
         url, path = self._url(client, path_or_url)
         where = f"{method} {path}"
         attempts = self.policy.attempts
         for attempt in range(1, attempts + 1):
             try:
-                response = await client.request(
-                    method, url, json=json, params=params, files=files, headers=self._request_headers(headers)
-                )
+                if lean is not None and isinstance(url, httpx.URL):
+                    response = await lean.get(url, self._request_for(url), self._lean_headers(headers))
+                else:
+                    response = await client.request(
+                        method, url, json=json, params=params, files=files, headers=self._request_headers(headers)
+                    )
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 log.debug("%s failed: %s (attempt %d/%d)", where, type(exc).__name__, attempt, attempts)
                 error, delay = self._network_error(exc, where, idempotent, attempt)
@@ -396,6 +423,9 @@ class ProviderHTTP:
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
+        if self._gets is not None:
+            gets, self._gets = self._gets, None
+            await gets.aclose()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -419,7 +449,47 @@ class ProviderHTTP:
                 timeout=timeout,
                 transport=self._transport or fast_transport(),
             )
+            self._gets = self._lean_client(self._client)
         return self._client
+
+    def _lean_client(self, client: httpx.AsyncClient) -> KeepAliveGets | None:
+        """The lean client for plain GETs (providers/keepalive.py), on asyncio when no transport was given
+        and no proxy is configured (httpx honours the proxy variables; the lean client does not know them)."""
+        import urllib.request
+
+        import httpx
+        import sniffio
+
+        try:
+            asyncio = sniffio.current_async_library() == "asyncio"
+        except sniffio.AsyncLibraryNotFoundError:
+            asyncio = False
+        if not asyncio or self._transport is not None or urllib.request.getproxies():
+            return None
+        from .keepalive import KeepAliveGets
+
+        agent = client.headers.get("user-agent", f"python-httpx/{httpx.__version__}")
+        return KeepAliveGets(
+            connect_timeout=self.policy.connect_timeout, read_timeout=self.policy.read_timeout, user_agent=agent
+        )
+
+    def _lean_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """The client's headers with this request's over them, names compared without case (as httpx does)."""
+        merged = {name.lower(): (name, value) for name, value in self._headers.items()}
+        for name, value in self._request_headers(extra).items():
+            merged[name.lower()] = (name, value)
+        return dict(merged.values())
+
+    def _request_for(self, url: httpx.URL) -> httpx.Request:
+        """The httpx.Request a lean GET's response names (one per URL: building one costs more than the GET)."""
+        import httpx
+
+        request = self._requests.get(url)
+        if request is None:
+            if len(self._requests) >= URL_CACHE_SIZE:
+                self._requests.clear()
+            request = self._requests[url] = httpx.Request("GET", url)
+        return request
 
     def _url(self, client: httpx.AsyncClient, path_or_url: str) -> tuple[httpx.URL | str, str]:
         """(the URL to send to, its redacted path), made once per path: parsing and checking a URL and
