@@ -53,7 +53,8 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self.catalog = Catalog(self.providers, settings.allowed_dirs)
         self.store: Store | None = None
         self.listeners: list[Listener] = []
-        self.scheduler = Scheduler(self._look)
+        # The timer's slack is on the poll clock, like the cadences it delays (tests compress both).
+        self.scheduler = Scheduler(self._look, slack=common.TIMER_SLACK * min(1.0, settings.poll_scale))
         self._changed: dict[str, anyio.Event] = {}
         self._watching: set[str] = set()  # every job this process has taken up, in whichever phase
         self._retry_delay: dict[str, float] = {}  # a job's next wait after a store error
