@@ -67,6 +67,7 @@ REQUEST_PARAMS = (
     "resolution",
     "images",
     "end_image",
+    "video",
     "negative_prompt",
     "seed",
     "audio",
@@ -436,6 +437,9 @@ def any_model_request(draw: st.DrawFn) -> dict[str, Any]:
         "negative_prompt": lambda: draw(st.sampled_from(["blur", "", " "])),
         "images": lambda: draw(st.sampled_from([[], ["https://example.com/a.png"], ["https://example.com/a.png"] * 2])),
         "end_image": lambda: "https://example.com/z.png",
+        "video": lambda: draw(
+            st.sampled_from(["https://videos.example.com/in.mp4", "http://videos.example.com/in.mp4"])
+        ),
         "options": lambda: draw(
             st.one_of(
                 st.builds(dict, st.lists(st.tuples(st.sampled_from([*spec.options, "bogus"]), JSONISH), max_size=2)),
@@ -541,7 +545,7 @@ def test_estimate_cost_and_generate_video_validate_alike(harness: Harness, args:
     elif generate.is_error:
         text = generate.content[0].text
         configured = estimate.structured_content["configured"]
-        judged_elsewhere = args.get("images") or args.get("end_image")  # files are checked only for a job
+        judged_elsewhere = args.get("images") or args.get("end_image") or args.get("video")  # files: for a job
         assert (not configured and "NOT_CONFIGURED" in text) or judged_elsewhere, text
     else:
         job = generate.structured_content
