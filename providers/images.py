@@ -341,11 +341,13 @@ def decode_data_uri(uri: str, max_bytes: int = MAX_IMAGE_BYTES) -> tuple[bytes, 
 # -- URLs ------------------------------------------------------------------------------------------
 
 
-def check_url(url: str, noun: str = "image") -> str:
-    """An http(s) URL with a host, no credentials and at most 2048 characters; returned stripped."""
+def check_url(url: str, noun: str = "image", schemes: Sequence[str] = ("http", "https")) -> str:
+    """A URL in one of `schemes` (lower case; http or https by default) with a host, no credentials and at most
+    2048 characters; returned stripped. The errors state the rule with those schemes."""
     text = url.strip() if isinstance(url, str) else ""
+    allowed = " or ".join(f"{s}://" for s in schemes)
     rule = (
-        f"{noun} URLs must be http:// or https://, have a host, carry no user:password@, "
+        f"{noun} URLs must be {allowed}, have a host, carry no user:password@, "
         f"and be at most {MAX_URL_CHARS} characters"
     )
     if len(text) > MAX_URL_CHARS:
@@ -359,7 +361,7 @@ def check_url(url: str, noun: str = "image") -> str:
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
         raise InvalidRequest(f"{noun} URL {_shown(text)} is malformed; {rule}.") from None
-    if parts.scheme.lower() not in ("http", "https"):
+    if parts.scheme.lower() not in schemes:
         raise InvalidRequest(f"{noun} URL {_shown(text)} has scheme '{parts.scheme}:'; {rule}.")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
         raise InvalidRequest(f"{noun} URL contains credentials (user:password@); {rule}.")

@@ -18,7 +18,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -31,6 +31,8 @@ VideoKind = Literal["url", "data", "path"]
 # The cap for a model whose spec states none (ModelSpec.max_video_bytes 0): Runway's, the largest a provider
 # we know takes by URL (docs.dev.runwayml.com/assets/inputs: 32 MB).
 MAX_VIDEO_BYTES = 32 * 1024 * 1024
+# Video URLs are https only: the one provider taking them by URL (Runway) fetches nothing else.
+URL_SCHEMES = ("https",)
 MIME_BY_FORMAT: dict[str, str] = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
 ALLOWED_FORMS = (
     "an https URL, a data URI (data:video/mp4;base64,...), or a local file path (absolute, relative, ~/..., "
@@ -157,6 +159,8 @@ def probe(data: bytes, what: str) -> tuple[int, int, float | None]:
                 seconds = float(stream.duration * stream.time_base)
             elif container.duration is not None:
                 seconds = container.duration / av.time_base
+            else:  # neither says (a streamed WebM): the packets' timestamps do, read without decoding
+                seconds = _demuxed_seconds(container, stream)
     except InvalidRequest:
         raise
     except Exception:  # PyAV's errors (a damaged or truncated file) and anything the demuxer trips on
@@ -164,6 +168,26 @@ def probe(data: bytes, what: str) -> tuple[int, int, float | None]:
     if not width or not height:
         raise InvalidRequest(f"{what} has no readable frame size; pass a valid {ALLOWED_CONTENT} file.")
     return width, height, seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
+
+
+def _demuxed_seconds(container: Any, stream: Any) -> float | None:
+    """The stream's length from its packets (the last one's pts + duration, less the start, in time_base);
+    None without a timestamp. Packets are demuxed, never decoded."""
+    time_base = stream.time_base
+    if time_base is None:
+        return None
+    start, end = None, None
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue  # the flush packet at the end, or one without a timestamp
+        start = packet.pts if start is None else min(start, packet.pts)
+        stop = packet.pts + (packet.duration or 0)
+        end = stop if end is None else max(end, stop)
+    if end is None:
+        return None
+    first = stream.start_time
+    origin = first if first is not None else start
+    return float((end - origin) * time_base)
 
 
 def validate_video(
@@ -181,7 +205,7 @@ def validate_video(
     kind = classify(value)
     text = value.strip()
     if kind == "url":
-        return VideoRef(kind="url", value=images.check_url(text, "video"))
+        return VideoRef(kind="url", value=images.check_url(text, "video", URL_SCHEMES))
     if kind == "data":
         data, mime = decode_data_uri(text, cap, where)
         what, kept = "data URI video", text
@@ -195,6 +219,11 @@ def validate_video(
         raise InvalidRequest(
             f"{what} is {width}x{height}{at} input videos of at least {min_side} pixels on the shorter side "
             f"({min_side}p); pass a larger video"
+        )
+    if max_seconds and seconds is None:
+        raise InvalidRequest(
+            f"the length of {what} could not be read (neither its container nor its packets state it){at} input "
+            f"videos of at most {max_seconds:g} s; re-save it as MP4 (or a WebM with a duration) and try again"
         )
     if max_seconds and seconds is not None and seconds > max_seconds + 0.05:
         raise InvalidRequest(

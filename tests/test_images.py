@@ -622,3 +622,70 @@ def test_a_video_url_is_passed_on_unfetched() -> None:
     assert (ref.kind, ref.value, ref.size_bytes) == ("url", "https://example.com/in.mp4", None)
     with pytest.raises(InvalidRequest, match="needs the video itself"):
         videos.to_bytes("https://example.com/in.mp4", [])
+
+
+def streamed_webm(path: Path, size: tuple[int, int] = (64, 48), frames: int = 36) -> Path:
+    """A WebM as a live recorder writes it, to an output it cannot seek back in (PyAV on a write-only object):
+    no Duration in the Segment Info, no Cues, sizes unknown. 12 fps."""
+    import av
+    import numpy as np
+
+    class Pipe:
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, chunk: bytes) -> int:
+            self.data += chunk
+            return len(chunk)
+
+    pipe = Pipe()
+    with av.open(pipe, "w", format="webm") as container:
+        stream = container.add_stream("libvpx", rate=12)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            pixels = np.full((size[1], size[0], 3), i * 7 % 256, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    path.write_bytes(bytes(pipe.data))
+    return path
+
+
+def test_a_streamed_webm_without_a_stated_length_is_measured_from_its_packets(allowed: Path) -> None:
+    import av
+
+    from providers import videos
+
+    streamed = streamed_webm(allowed / "streamed.webm")  # 3 s
+    with av.open(str(streamed)) as container:  # the premise: neither the stream nor the container says
+        assert container.streams.video[0].duration is None and container.duration is None
+    assert videos.validate_video(str(streamed), [allowed]).seconds == pytest.approx(3.0, abs=0.1)
+    with pytest.raises(InvalidRequest, match=r"3\.0 s long; m/x takes input videos of at most 2 s"):
+        videos.validate_video(str(streamed), [allowed], max_seconds=2, where="m/x")
+    uri = videos.data_uri(streamed.read_bytes(), "video/webm")
+    with pytest.raises(InvalidRequest, match=r"3\.0 s long"):
+        videos.validate_video(uri, [], max_seconds=2, where="m/x")
+
+
+def test_a_video_whose_length_cannot_be_read_is_refused_where_a_limit_applies(allowed: Path) -> None:
+    from providers import videos
+
+    data = streamed_webm(allowed / "streamed.webm").read_bytes()
+    headers = allowed / "headers.webm"  # the tracks (so the frame size) and a Cluster's start: no packet at all
+    headers.write_bytes(data[: data.find(b"\x1f\x43\xb6\x75") + 8])
+    ref = videos.validate_video(str(headers), [allowed])  # no limit stated: nothing to refuse
+    assert (ref.width, ref.height, ref.seconds) == (64, 48, None)
+    with pytest.raises(InvalidRequest, match=r"length of video file .* could not be read.*at most 15 s") as e:
+        videos.validate_video(str(headers), [allowed], max_seconds=15, where="m/x")
+    assert "m/x takes" in str(e.value)
+
+
+def test_video_urls_are_https_only_and_the_message_says_so() -> None:
+    from providers import videos
+
+    for value in ("http://example.com/a.mp4", "https://example.com:99999/a.mp4"):
+        with pytest.raises(InvalidRequest, match="video URLs must be https://, have a host") as e:
+            videos.validate_video(value, [])
+        assert "http://" not in str(e.value).replace(value, "")
+    with pytest.raises(InvalidRequest, match="image URLs must be http:// or https://"):  # images: both, as before
+        images.check_url("https://example.com:99999/a.png")
+    assert images.check_url(" HTTPS://example.com/a.mp4 ", "video", ("https",)) == "HTTPS://example.com/a.mp4"
