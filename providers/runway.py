@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,10 +57,13 @@ RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01
 MAX_PROMPT_UNITS = 1000  # promptText limit of Runway's own models and Veo, counted in UTF-16 code units
 MAX_DATA_URI_CHARS = 5 * 1024 * 1024  # "the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
-# Videos (docs.dev.runwayml.com/assets/inputs, "Size limits"): 32 MB by URL, 16 MB as a data URI (read, as for
-# images, as the encoded URI's length). A file or data URI is sent as a data URI: its bytes, base64 (4/3) with
-# the longest header ("data:video/quicktime;base64,"), must stay under 16 MB.
-MAX_VIDEO_DATA_URI_CHARS = 16 * 1024 * 1024
+# Videos: 32 MB by URL (docs.dev.runwayml.com/assets/inputs, "Size limits"; rw-api-reference: "max 32 MB"). As a
+# data URI the two sources differ: the installed SDK (runwayml 5.24, types/video_to_video_create_params.py,
+# promptVideo) says "up to 5MB", the docs' table 16 MB. We take the limit both allow: the encoded data URI under
+# 5 MB (1024 x 1024 x 5 characters, as for images). A file or data URI is sent as a data URI: its bytes, base64
+# (4/3) with the longest header ("data:video/quicktime;base64,"), must stay under that, so files up to ~3.7 MB;
+# a larger one must be passed as an https URL (a clear error before anything is spent).
+MAX_VIDEO_DATA_URI_CHARS = 5 * 1024 * 1024
 MAX_VIDEO_FILE_BYTES = (MAX_VIDEO_DATA_URI_CHARS - 64) // 4 * 3
 MAX_VIDEO_URL_MB = 32
 RUNWAY_IMAGE_MIMES = ("image/jpeg", "image/png", "image/webp")
@@ -203,11 +207,11 @@ MODELS: tuple[ModelSpec, ...] = (
         description=(
             "ByteDance's Seedance 2.0 through Runway: long shots (4-15 s), first/last frame, audio; 480p/720p. "
             "Also edits an input video (video: up to 15 s, at least 720p, https URL up to 32 MB or a file up to "
-            "12 MB)."
+            "3.7 MB)."
         ),
         modes=("text_to_video", "image_to_video"),
         # rw-api-reference: "VTV input requirements: max 15 seconds, max 32 MB, min 720p resolution, MP4
-        # recommended"; a file goes as a data URI (16 MB encoded).
+        # recommended"; a file goes as a data URI (under 5 MB encoded: MAX_VIDEO_DATA_URI_CHARS).
         video=True,
         max_video_bytes=MAX_VIDEO_FILE_BYTES,
         max_video_seconds=15.0,
@@ -497,8 +501,8 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
         raise InvalidRequest("image is too large for Runway even as a 1280 px JPEG; pass a smaller image")
 
     def video_uri(self, value: str) -> str:
-        """An https URL on a domain as is (Runway fetches it, up to 32 MB); a local file or data URI as a data
-        URI under Runway's 16 MB data-URI limit, or an error saying to pass a URL."""
+        """An https URL on a public domain as is (Runway fetches it, up to 32 MB); a local file or data URI as a
+        data URI under 5 MB (MAX_VIDEO_DATA_URI_CHARS), or an error saying to pass an https URL."""
         if videos.classify(value) == "url":
             return video_url_rule(value)
         data, mime = videos.to_bytes(value, self.allowed_dirs, MAX_VIDEO_FILE_BYTES, "Runway")
@@ -506,7 +510,8 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
         if len(uri) >= MAX_VIDEO_DATA_URI_CHARS:  # not reached: MAX_VIDEO_FILE_BYTES keeps it under
             raise InvalidRequest(
                 f"the video is too large for Runway as a data URI (under {MAX_VIDEO_DATA_URI_CHARS // 2**20} MB "
-                f"encoded); pass it as an https URL (up to {MAX_VIDEO_URL_MB} MB) instead"
+                f"encoded, files up to {MAX_VIDEO_FILE_BYTES / 2**20:.1f} MB); pass it as an https URL (up to "
+                f"{MAX_VIDEO_URL_MB} MB) instead"
             )
         return uri
 
@@ -521,22 +526,35 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
 
 
 def video_url_rule(value: str) -> str:
-    """A video URL as Runway fetches them (docs: assets/inputs): https, a domain name (not an IP address),
-    at most 2048 characters; the URL, checked."""
-    url = images.check_url(value, "video")
+    """A video URL as Runway fetches them (docs: assets/inputs): https, on a public domain name (not an IP
+    address in any spelling, nor localhost), at most 2048 characters; the URL, checked, its scheme lower case
+    (Runway compares it as written)."""
+    url = images.check_url(value, "video", ("https",))
     parts = urlsplit(url)
-    if parts.scheme.lower() != "https":
+    host = (parts.hostname or "").lower()
+    if not _public_domain(host):
         raise InvalidRequest(
-            f"Runway fetches videos only over https://, not {url[:80]!r}; pass an https URL or a local file instead"
+            f"Runway fetches videos only from a public domain name (e.g. cdn.example.com), not an IP address or a "
+            f"local name ({images._shown(host, 60)}); host the video under a public domain, or pass a local file "
+            "instead"
         )
+    return "https" + url[len(parts.scheme) :]
+
+
+def _public_domain(host: str) -> bool:
+    """A host that names a public domain: not an IP address (1.2.3.4, a trailing dot, IPv6), not a number an
+    IPv4 parser reads as one (0x7f000001, 2130706433, 127.1, 0177.0.0.1), not a single label or localhost."""
+    name = host.rstrip(".")
     try:
-        ipaddress.ip_address(parts.hostname or "")
+        ipaddress.ip_address(name)
+        return False
     except ValueError:
-        return url
-    raise InvalidRequest(
-        f"Runway fetches videos only from a domain name, not an IP address ({parts.hostname}); host the video "
-        "under a domain or pass a local file instead"
-    )
+        pass
+    labels = name.split(".")
+    if len(labels) < 2 or not all(labels) or labels[-1] == "localhost":
+        return False
+    # inet_aton's forms end in a number (decimal, octal or 0x hex); a top-level domain never does.
+    return re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1]) is None
 
 
 # Kept for callers of the module's functions (tests): the declaration's shared steps.

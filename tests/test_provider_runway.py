@@ -1059,14 +1059,24 @@ def _refusals(tmp: Path) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
     small = _clip(inputs / "small.mp4", size=(320, 180))
     long = _clip(inputs / "long.mp4", seconds=16, size=(720, 720), fps=1)
     big = _big_file(inputs / "big.mp4", MAX_VIDEO_FILE_BYTES + 1)
+    # 4 MB: under the docs' 16 MB for a data URI, over the SDK's 5MB once encoded (5.3 MB): refused
+    data_uri_4mb = (
+        "data:video/mp4;base64," + base64.b64encode(b"\x00\x00\x00\x20ftypisom".ljust(4_000_000, b"\0")).decode()
+    )
     seedance = {"model": "seedance2"}
     return [
         ({"model": "gen4.5", "video": VIDEO_URL}, ("does not take an input video", "runway/seedance2")),
         ({"model": "seedance2", "video": VIDEO_URL, "images": [URL]}, ("without images", "remove images")),
-        ({**seedance, "video": "http://example.com/in.mp4"}, ("only over https://",)),
-        ({**seedance, "video": "https://192.0.2.1/in.mp4"}, ("domain name, not an IP address",)),
+        ({**seedance, "video": "http://example.com/in.mp4"}, ("scheme 'http:'", "video URLs must be https://,")),
+        ({**seedance, "video": "https://example.com:0x50/in.mp4"}, ("malformed", "video URLs must be https://,")),
+        *(
+            ({**seedance, "video": f"https://{host}/in.mp4"}, ("public domain name", "not an IP address"))
+            for host in ("192.0.2.1", "1.2.3.4.", "0x7f000001", "2130706433", "127.1", "[::1]", "localhost")
+        ),
+        ({**seedance, "video": "https://cdn.localhost./in.mp4"}, ("public domain name",)),
         ({**seedance, "video": "ftp://example.com/in.mp4"}, ("video scheme 'ftp:' is not supported",)),
-        ({**seedance, "video": str(big)}, ("at most 12.0 MB for runway/seedance2", "https URL")),
+        ({**seedance, "video": str(big)}, ("at most 3.7 MB for runway/seedance2", "https URL")),
+        ({**seedance, "video": data_uri_4mb}, ("at most 3.7 MB for runway/seedance2", "https URL")),
         ({**seedance, "video": str(png)}, ("not an MP4, MOV or WebM video",)),
         ({**seedance, "video": "data:image/png;base64,iVBORw0KGgo="}, ("not a video", "data:video/mp4")),
         ({**seedance, "video": str(outside)}, ("outside the folders this server may read", "VIDEOGEN_ALLOWED_DIRS")),
@@ -1109,13 +1119,14 @@ async def test_a_file_past_runways_data_uri_limit_is_refused_at_submit_too(rw_en
     from providers.base import VideoRequest
     from providers.runway import MAX_VIDEO_FILE_BYTES
 
-    big = _big_file(tmp_path / "inputs" / "grown.mp4", MAX_VIDEO_FILE_BYTES + 1)
+    assert MAX_VIDEO_FILE_BYTES < 4_000_000  # 4 MB is 5.3 MB as a data URI: over the SDK's 5MB
+    big = _big_file(tmp_path / "inputs" / "grown.mp4", 4_000_000)
     provider = RunwayProvider(Settings.from_env(rw_env).env, [tmp_path / "inputs"])
     request = VideoRequest(
         prompt="P", provider="runway", model="seedance2", mode="video_to_video", duration=5, aspect_ratio="16:9",
         resolution="720p", video=str(big),
     )  # fmt: skip
-    with pytest.raises(InvalidRequest, match="https URL"):
+    with pytest.raises(InvalidRequest, match=r"at most 3\.7 MB for Runway.*https URL"):
         await provider.submit("job_big", request)
     await provider.aclose()
     assert sim.submissions == 0
@@ -1165,14 +1176,60 @@ async def test_simulator_refuses_what_video_to_video_does_not_take(server, sim: 
     assert path in [issue["path"] for issue in answer.json()["issues"]] and sim.submissions == 0
 
 
-async def test_simulator_video_data_uris_are_limited_at_16_mb_and_images_at_5(server, sim: Simulator):
-    def uri(mime: str, size: int) -> str:
-        return f"data:{mime};base64," + base64.b64encode(b"\x00" * size).decode()
+async def test_simulator_video_data_uris_are_limited_at_5_mb_like_images(server, sim: Simulator, clip: Path):
+    """The SDK says 5MB for a video data URI, the docs 16 MB: the simulator holds the limit both allow."""
 
-    under = await _post(server, "/v1/video_to_video", {"model": "seedance2", "promptVideo": uri("video/mp4", 11 << 20)})
-    over = await _post(server, "/v1/video_to_video", {"model": "seedance2", "promptVideo": uri("video/mp4", 13 << 20)})
-    image = {"model": "seedance2", "promptImage": uri("image/png", 4 << 20)}  # 5.3 MB encoded
+    def uri(mime: str, data: bytes) -> str:
+        return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+    under = await _post(
+        server, "/v1/video_to_video", {"model": "seedance2", "promptVideo": uri("video/mp4", clip.read_bytes())}
+    )
+    big = b"\x00\x00\x00\x20ftypisom".ljust(4 << 20, b"\0")  # 5.3 MB encoded
+    over = await _post(server, "/v1/video_to_video", {"model": "seedance2", "promptVideo": uri("video/mp4", big)})
+    image = {"model": "seedance2", "promptImage": uri("image/png", b"\0" * (4 << 20))}
     assert under.status_code == 200, under.json()
-    assert over.status_code == 400 and "under 16MB" in over.json()["issues"][0]["message"]
+    assert over.status_code == 400 and "under 5MB" in over.json()["issues"][0]["message"]
     refused = await _post(server, "/v1/image_to_video", image)
     assert refused.status_code == 400 and "under 5MB" in refused.json()["issues"][0]["message"]
+
+
+async def test_simulator_refuses_seedance2_input_videos_runway_documents_it_refuses(server, sim: Simulator, tmp_path):
+    """Straight to the simulator, no adapter in between: rw-api-reference's "VTV input requirements: max 15
+    seconds, max 32 MB, min 720p", and only MP4, QuickTime and WebM data URIs."""
+    from tests.test_images import make_video
+
+    def body(path: Path, mime: str = "video/mp4") -> dict[str, Any]:
+        return {
+            "model": "seedance2",
+            "promptVideo": f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode(),
+        }
+
+    small = _clip(tmp_path / "small.mp4", size=(1280, 718))
+    long = _clip(tmp_path / "long.mp4", seconds=16, size=(720, 720), fps=1)
+    mkv = make_video(tmp_path / "clip.mkv", "matroska", size=(1280, 720))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x20ftypisom" + b"\x00" * 64)
+    for sent, words in (
+        (body(small), "too low (1280x718): the minimum is 720p"),
+        (body(long), "too long (16.0 seconds): the maximum is 15 seconds"),
+        (body(mkv, "video/x-matroska"), "must be MP4, QuickTime (MOV) or WebM"),
+        (body(junk), "could not be read"),
+    ):
+        answer = await _post(server, "/v1/video_to_video", sent)
+        assert answer.status_code == 400, (words, answer.json())
+        issue = answer.json()["issues"][0]
+        assert issue["path"] == ["promptVideo"] and words in issue["message"], (words, issue)
+    ok = await _post(
+        server, "/v1/video_to_video", body(_clip(tmp_path / "ok.mov", seconds=15, size=(720, 1280), fps=1))
+    )
+    assert ok.status_code == 200, ok.json()
+    assert sim.submissions == 1
+
+
+async def test_an_upper_case_https_video_url_is_sent_in_lower_case(rw_env, sim: Simulator):
+    """Runway (and the simulator) compare the scheme as written: HTTPS:// would be refused."""
+    provider, _, request = _resolve(rw_env, prompt="P", model="seedance2", video="HTTPS://example.com/in.mp4")
+    submission = await provider.submit("job_upper", request)
+    await provider.aclose()
+    assert sim.jobs[submission.ref].payload["promptVideo"] == VIDEO_URL

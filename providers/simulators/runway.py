@@ -4,8 +4,9 @@ Follows the documented behaviour: `Authorization: Bearer key_<128 hex>` (else 40
 `X-Runway-Version: 2024-11-06` (else 400), bodies validated per model as the SDK 5.24 types them
 (*_create_params.py; 400 `{"error", "issues": [{"path", "message"}]}`, an unknown model included) on
 POST /v1/text_to_video, /v1/image_to_video and /v1/video_to_video (seedance2: `promptVideo`), media
-references as docs.dev.runwayml.com/assets/inputs limits them (https on a domain, data URIs up to 5 MB for
-images and 16 MB for videos and audio), tasks
+references as docs.dev.runwayml.com/assets/inputs limits them (https on a domain, data URIs under 5 MB for
+images and videos, see MAX_DATA_URI; seedance2's data-URI videos MP4/MOV/WebM, at least 720p and at most 15 s,
+read with PyAV), tasks
 PENDING/THROTTLED -> RUNNING (progress 0..1) -> SUCCEEDED (`output: [mp4 url]`) | FAILED (`failure`,
 `failureCode`), costs in credits. Refunds as documented: a failure is refunded except SAFETY.INPUT.*
 ("not refundable"); DELETE /v1/tasks/{id} (204) cancels an unfinished task (refunded only if it had not
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import ipaddress
 import re
 import uuid
@@ -43,9 +45,14 @@ from providers.simulators.common import SimJob, Simulator, video_url
 
 VERSION = "2024-11-06"
 KEY = re.compile(r"^key_[0-9a-f]{128}$")
-# docs.dev.runwayml.com/assets/inputs, "Size limits": data URIs of images 5MB, of videos and audio 16MB (the SDK's
-# docstrings say "up to 5MB" for every kind; the docs' table is the one that distinguishes them).
-MAX_DATA_URI = {"image": 5 * 1024 * 1024, "video": 16 * 1024 * 1024, "audio": 16 * 1024 * 1024}
+# Data URIs, encoded length: images under 5MB (docs.dev.runwayml.com/assets/inputs, "Size limits", and the SDK).
+# Videos: the SDK (runwayml 5.24, types/video_to_video_create_params.py, promptVideo) says "up to 5MB", the docs'
+# table 16MB; the simulator refuses past the limit both sources allow (5MB), so nothing passes here that Runway
+# might refuse. Audio: 16MB (docs; the SDK says 5MB too, but nothing here sends audio).
+MAX_DATA_URI = {"image": 5 * 1024 * 1024, "video": 5 * 1024 * 1024, "audio": 16 * 1024 * 1024}
+# The video data-URI types taken: MP4, QuickTime and WebM (the SDK's example is data:video/mp4; Matroska and
+# other containers are refused).
+VIDEO_MIMES = ("video/mp4", "video/quicktime", "video/webm")
 MAX_URL = 2048
 SEED_MAX = 2**32 - 1
 
@@ -73,6 +80,8 @@ class Model:
     text_only: frozenset[str] = frozenset()  # fields only text_to_video takes
     video_ratios: tuple[str, ...] = ()  # empty: no video_to_video
     video_only: frozenset[str] = frozenset()  # fields only video_to_video takes (promptVideo is required)
+    video_max_seconds: float = 0.0  # the input video's limits (0: none documented)
+    video_min_side: int = 0
 
 
 GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
@@ -156,6 +165,9 @@ MODELS: dict[str, Model] = {
         text_only=frozenset({"references", "referenceVideos"}),
         video_ratios=SEEDANCE_RATIOS,
         video_only=frozenset({"promptVideo", "references", "referenceVideos"}),
+        # runwayml/skills rw-api-reference (main): "VTV input requirements: max 15 seconds, max 32 MB, min 720p"
+        video_max_seconds=15.0,
+        video_min_side=720,
     ),
 }
 
@@ -207,7 +219,9 @@ def _uri_problem(uri: Any, kind: str = "image") -> str | None:
         mime = header[: -len(";base64")]
         if kind == "image" and mime not in ("image/jpeg", "image/png", "image/webp"):
             return "Unsupported asset type. Data URIs must be JPEG, PNG or WebP images."
-        if kind != "image" and not mime.startswith(f"{kind}/"):
+        if kind == "video" and mime not in VIDEO_MIMES:
+            return "Unsupported asset type. Video data URIs must be MP4, QuickTime (MOV) or WebM videos."
+        if kind not in ("image", "video") and not mime.startswith(f"{kind}/"):
             return f"Unsupported asset type. Expected a {kind} data URI."
         try:
             base64.b64decode(payload, validate=True)
@@ -288,9 +302,42 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
     if endpoint == "video_to_video":
         if "promptVideo" not in body:
             issues.append(_issue(["promptVideo"], "Required"))
-        elif problem := _uri_problem(body["promptVideo"], "video"):
+        elif problem := _uri_problem(body["promptVideo"], "video") or _video_problem(body["promptVideo"], model):
             issues.append(_issue(["promptVideo"], problem))
     return issues + _option_issues(body)
+
+
+def _video_problem(uri: str, model: Model) -> str | None:
+    """A data-URI video against the model's documented input limits (its length and shorter side), read from
+    the container with PyAV (nothing decoded; packets demuxed when no header states the length). URLs and
+    runway:// uploads are fetched by Runway, not here, so only data URIs are probed."""
+    if not uri.startswith("data:") or not (model.video_max_seconds or model.video_min_side):
+        return None
+    import av
+
+    data = base64.b64decode(uri.partition(",")[2])
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.video:
+                return "Invalid asset: the video has no video track."
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                seconds = container.duration / av.time_base
+            else:
+                ends = [p.pts + (p.duration or 0) for p in container.demux(stream) if p.pts is not None]
+                seconds = float(max(ends) * stream.time_base) if ends else 0.0
+    except Exception:  # PyAV's errors: not a video it can read
+        return "Invalid asset: the video could not be read."
+    if not width or not height or not seconds:
+        return "Invalid asset: the video could not be read."
+    if model.video_min_side and min(width, height) < model.video_min_side:
+        return f"Video resolution is too low ({width}x{height}): the minimum is {model.video_min_side}p."
+    if model.video_max_seconds and seconds > model.video_max_seconds + 0.05:
+        return f"Video is too long ({seconds:.1f} seconds): the maximum is {model.video_max_seconds:g} seconds."
+    return None
 
 
 def _serves(model: Model, endpoint: str) -> bool:
