@@ -315,9 +315,9 @@ def build_server(settings: Settings | None = None, manager: JobManager | None = 
         # Keyword-only without a default: before 3.11, `= None` would make get_type_hints wrap it in Optional.
         confirmation: Annotated[ElicitationResult[SpendApproval], Resolve(spend_approval)],
     ) -> Annotated[CallToolResult, SameJob]:
-        """Start a video job (text-to-video, or image-to-video with `images`) and wait up to `wait_seconds`,
-        sending progress. Returns the Job; if unfinished, call get_status with its job_id (it runs on in the
-        background). Check the price with estimate_cost first."""
+        """Start a video job (text-to-video; image-to-video with `images`; video-to-video with `video`) and wait
+        up to `wait_seconds`, sending progress. Returns the Job; if unfinished, call get_status with its job_id
+        (it runs on in the background). Check the price with estimate_cost first."""
         m = engine(ctx)
         _approved(confirmation, m)
         try:

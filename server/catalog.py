@@ -60,6 +60,12 @@ def takes(spec: ModelSpec, mode: str) -> bool:
     return spec.video if mode == "video_to_video" else mode in spec.modes
 
 
+def listed_modes(spec: ModelSpec) -> list[Mode]:
+    """The modes a listing shows: what it makes from text and images, and video_to_video when it takes a video."""
+    extra: list[Mode] = ["video_to_video"] if spec.video and "video_to_video" not in spec.modes else []
+    return [*spec.modes, *extra]
+
+
 def _choices(values: Sequence[object]) -> str:
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -137,7 +143,9 @@ class Catalog:
 
         images = [_text(i, "images").strip() for i in (args.images or []) if i.strip()]
         end_image = _text(args.end_image or "", "end_image").strip() or None
-        video = _text(args.video or "", "video").strip() or None
+        video = None if args.video is None else _text(args.video, "video").strip()
+        if video == "":  # not silently text-to-video: the agent meant to send one
+            raise InvalidRequest("video is empty; pass a path, an https URL or a data URI (or leave video out)")
         mode: Mode = "image_to_video" if images or end_image else "text_to_video"
         if video:
             if not spec.video:
@@ -151,10 +159,10 @@ class Catalog:
             mode = "video_to_video"
         elif spec.video and not spec.modes:
             raise InvalidRequest(f"{where} is video-to-video only; pass an input video in video")
+        elif "text_to_video" not in spec.modes and not images:  # before the next: no images is not "images"
+            raise InvalidRequest(f"{where} is image-to-video only; pass a start image in images")
         elif mode not in spec.modes:
             raise InvalidRequest(f"{where} does not take images (text-to-video only); remove images/end_image")
-        elif "text_to_video" not in spec.modes and not images:
-            raise InvalidRequest(f"{where} is image-to-video only; pass a start image in images")
         if len(images) > spec.max_images:
             raise InvalidRequest(f"{len(images)} images given; {where} accepts at most {spec.max_images}")
         if end_image and not spec.end_image:
@@ -342,7 +350,7 @@ class Catalog:
             model=spec.id,
             name=spec.name,
             description=spec.description,
-            modes=list(spec.modes),
+            modes=listed_modes(spec),
             durations=list(spec.durations),
             default_duration=spec.default_duration,
             aspect_ratios=list(spec.aspect_ratios),

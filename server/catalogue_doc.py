@@ -13,11 +13,12 @@ from pathlib import Path
 
 from providers.base import ModelSpec, Provider
 from providers.registry import Providers
+from server.catalog import listed_modes
 
 DOC = "docs/models.md"
 COMMAND = "python -m server.catalogue_doc"
 ROOT = Path(__file__).resolve().parent.parent
-MODES = {"text_to_video": "text", "image_to_video": "image"}
+MODES = {"text_to_video": "text", "image_to_video": "image", "video_to_video": "video"}
 
 
 def _cell(text: str) -> str:
@@ -43,6 +44,11 @@ def _choices(values: tuple[str, ...], default: str) -> str:
 
 def _usd(value: float) -> str:
     return f"${value:.2f}" if round(value, 2) == round(value, 4) else f"${value:.4f}".rstrip("0")
+
+
+def _modes(spec: ModelSpec) -> str:
+    """text + image (+ video, for a model taking an input video), as list_models shows them."""
+    return " + ".join(MODES.get(m, m) for m in listed_modes(spec))
 
 
 def _images(spec: ModelSpec) -> str:
@@ -72,7 +78,7 @@ def _example(spec: ModelSpec) -> str:
 def _model(provider: Provider, spec: ModelSpec) -> list[str]:
     extras = [name for name, on in (("negative prompt", spec.negative_prompt), ("seed", spec.seed)) if on]
     rows = [
-        ("Modes", " + ".join(MODES.get(m, m) for m in spec.modes) + " to video"),
+        ("Modes", _modes(spec) + " to video"),
         ("Durations", _seconds(spec.durations) + f" (default {spec.default_duration:g})"),
         ("Aspect ratios", _choices(spec.aspect_ratios, spec.default_aspect_ratio)),
         ("Resolutions", _choices(spec.resolutions, spec.default_resolution)),
@@ -114,7 +120,7 @@ def _provider(provider: Provider) -> list[str]:
     for spec in provider.models:
         lines.append(
             f"| [`{spec.id}`](#{_anchor(provider, spec)}) | {_cell(spec.name)} | "
-            f"{' + '.join(MODES.get(m, m) for m in spec.modes)} | {_seconds(spec.durations)} | "
+            f"{_modes(spec)} | {_seconds(spec.durations)} | "
             f"{_usd(spec.price_at_defaults())} |"
         )
     lines.append("")

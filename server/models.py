@@ -131,7 +131,7 @@ class ModelSummary(Shape):
 
     provider: str = Field(description="provider name")
     model: str = Field(description="model id")
-    modes: list[Mode] = Field(description="text_to_video, image_to_video")
+    modes: list[Mode] = Field(description="text_to_video, image_to_video, video_to_video")
     durations: list[Seconds] = Field(description="seconds allowed")
     resolutions: list[str] = Field(description="allowed")
     audio: bool = Field(description="can generate sound")

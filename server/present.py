@@ -204,7 +204,7 @@ def _seconds(durations: list[float]) -> str:
     return ", ".join(f"{d:g}" for d in durations)
 
 
-MODES = {"text_to_video": "text", "image_to_video": "image"}
+MODES = {"text_to_video": "text", "image_to_video": "image", "video_to_video": "video"}
 
 
 def model_line(m: ModelSummary, default_model: str = "") -> str:

@@ -101,3 +101,41 @@ def test_catalogue_doc_check_exits_1_when_out_of_date(tmp_path):
     assert written.returncode == 0
     again = subprocess.run(run, cwd=ROOT, env=subprocess_env({}), capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
+
+
+def _catalog(env: dict[str, str]):
+    from server.catalog import Catalog
+
+    settings = Settings.from_env(env)
+    return Catalog(Providers(settings.env, settings.allowed_dirs), settings.allowed_dirs)
+
+
+def test_an_image_only_model_without_images_asks_for_a_start_image(env: dict[str, str]):
+    from providers.base import InvalidRequest
+    from server.catalog import RequestArgs
+
+    spec = Providers({}).get("runway").spec("gen4_turbo")
+    assert spec is not None and spec.modes == ("image_to_video",)  # the premise: image-to-video only
+    with pytest.raises(InvalidRequest) as refused:
+        _catalog(env).resolve(RequestArgs(provider="runway", model="gen4_turbo", prompt="P"), check_files=False)
+    assert "is image-to-video only; pass a start image in images" in str(refused.value)
+    assert "does not take images" not in str(refused.value)
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t"])
+def test_a_blank_video_is_refused_not_read_as_text_to_video(env: dict[str, str], blank: str):
+    from providers.base import InvalidRequest
+    from server.catalog import RequestArgs
+
+    args = RequestArgs(provider="runway", model="seedance2", prompt="P", video=blank)
+    with pytest.raises(InvalidRequest, match="video is empty; pass a path, an https URL or a data URI"):
+        _catalog(env).resolve(args, check_files=False)
+    *_, request = _catalog(env).resolve(args.model_copy(update={"video": None}), check_files=False)
+    assert request.mode == "text_to_video"  # leaving video out is text-to-video, as before
+
+
+def test_docs_show_video_among_the_modes_of_a_model_taking_one():
+    from server.catalogue_doc import render
+
+    doc = render()
+    assert "| Seedance 2.0 | text + image + video |" in doc and "| Modes | text + image + video to video |" in doc

@@ -3,6 +3,8 @@ when the catalogue doubles, and unknown filter values refused with what is allow
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from mcp import Client
 
@@ -146,3 +148,19 @@ def test_the_cli_keeps_the_full_listing(settings: Settings):
     (info,) = listing.models
     assert info.price and info.aspect_ratios and "example_cost_usd" in listing.model_dump()["models"][0]
     assert "missing_env" in listing.model_dump_json()
+
+
+async def test_a_model_taking_a_video_lists_video_to_video_among_its_modes(settings: Settings):
+    """list_models(mode="video_to_video") lists the models taking an input video, and each row (and the text,
+    and the model in full) says so: a row showing only text/image would contradict the filter."""
+    result = await call(settings, mode="video_to_video")
+    listing = result.structured_content
+    truth = [(p, s) for p, s in specs(settings) if s.video]
+    assert [(m["provider"], m["model"]) for m in listing["models"]] == [(p, s.id) for p, s in truth] != []
+    for (_, spec), row in zip(truth, listing["models"], strict=True):
+        assert row["modes"] == [*spec.modes, "video_to_video"], row
+    assert re.search(r"runway/seedance2[^:\n]*: text\+image\+video;", result.content[0].text), result.content[0].text
+    (info,) = await rows(settings, model="runway/seedance2")
+    assert info["modes"] == ["text_to_video", "image_to_video", "video_to_video"]
+    (plain,) = await rows(settings, model="runway/gen4.5")  # no video input: no video_to_video
+    assert "video_to_video" not in plain["modes"]

@@ -209,3 +209,14 @@ async def test_the_job_schema_is_published_once(settings: Settings):
         assert tools[name].output_schema["required"] == ["job_id", "status"], tools[name].output_schema
         assert "get_status" in tools[name].output_schema["description"]
     assert sum(len(text) for text in outputs.values()) <= 5_500, {k: len(v) for k, v in outputs.items()}
+
+
+def test_a_listing_row_names_every_mode_video_to_video_included():
+    from server.models import ModelSummary
+    from server.present import model_line
+
+    row = ModelSummary(
+        provider="runway", model="seedance2", modes=["text_to_video", "image_to_video", "video_to_video"],
+        durations=[4, 15], resolutions=["720p"], audio=True, example_cost_usd=1.8, configured=False,
+    )  # fmt: skip
+    assert model_line(row).startswith("runway/seedance2: text+image+video; 4, 15 s; 720p; audio; $1.80")
