@@ -156,6 +156,17 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
             sim = simulator_cpu() - sim0
             middle = time.time() - wall / 2
         ended = [manager.get(row.job_id) for row in rows]
+        # What each provider's cadence asks for its jobs' ages in the middle of the window (the engine's
+        # interval: the provider's cadence, slowed for a job far past its model's usual time), read while the
+        # engine's providers still hold what they learned (Wireflow's limit, its followed runs).
+        asked: dict[str, float] = {}
+        for name in names:
+            provider = manager.providers.get(name)
+            asked[name] = sum(
+                60 / manager._interval(provider, provider.spec(r.model), middle - r.created_at)
+                for r in ended
+                if r.provider == name and r.status in ("queued", "running")
+            )
     states = Counter(row.status for row in ended)
     requests = sum((after - before).values())
     print(
@@ -165,17 +176,12 @@ async def watch(jobs: int, seconds: float, simulate_url: str, tmp: str) -> None:
         f"jobs {dict(states)}; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"the simulators' process: CPU {100 * sim / wall:.1f}% of one core (it serves every status request)")
-    # What each provider's cadence asks for its jobs' ages in the middle of the window, against what was polled.
-    providers = manager.providers
     print(f"{'provider':<10} {'followed':>8} {'polls/min':>10} {'cadence asks':>13} {'ratio':>6}")
     for name in names:
-        followed = [r for r in ended if r.provider == name and r.status in ("queued", "running")]
-        provider = providers.get(name)
-        # The engine's interval: the provider's cadence, slowed for a job far past its model's usual time.
-        asked = sum(60 / manager._interval(provider, provider.spec(r.model), middle - r.created_at) for r in followed)
+        followed = sum(r.provider == name and r.status in ("queued", "running") for r in ended)
         done = (after[name] - before[name]) / wall * 60
-        ratio = f"{done / asked:6.2f}" if asked else "     -"
-        print(f"{name:<10} {len(followed):>8} {done:>10.0f} {asked:>13.0f} {ratio}")
+        ratio = f"{done / asked[name]:6.2f}" if asked[name] else "     -"
+        print(f"{name:<10} {followed:>8} {done:>10.0f} {asked[name]:>13.0f} {ratio}")
     report_not_running(ended)
 
 
