@@ -247,13 +247,13 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
 def _with_query(path_or_url: str, params: Mapping[str, Any]) -> str | None:
     """`path_or_url` with `params` as its query string, when every name and value is plain text that needs no
     escaping (so the URL is the one httpx would build); None otherwise."""
-    if any(v is None for v in params.values()):
-        return None
+    if any(v is None for v in params.values()) or "?" in path_or_url or "#" in path_or_url:
+        return None  # httpx would replace an existing query; leave that to it
     pairs = [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()]
     if not all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in pairs):
         return None
     query = "&".join(f"{k}={v}" for k, v in pairs)
-    return f"{path_or_url}{'&' if '?' in path_or_url else '?'}{query}"
+    return f"{path_or_url}?{query}"
 
 
 # -- the transport -------------------------------------------------------------------------------
@@ -264,12 +264,20 @@ def fast_transport() -> httpx.AsyncBaseTransport | None:
     import sniffio
 
     try:
-        if sniffio.current_async_library() != "asyncio":
+        if sniffio.current_async_library() != "asyncio" or _proxied():
             return None
         import httpx_aiohttp
     except (ImportError, sniffio.AsyncLibraryNotFoundError):
         return None
     return _aiohttp_transport_class(httpx_aiohttp.AiohttpTransport)()
+
+
+def _proxied() -> bool:
+    """Whether the environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, lower case too): then httpx's
+    own transport, which honours them, carries every request (httpx-aiohttp and the lean client do not)."""
+    import urllib.request
+
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
 
 
 @functools.cache
@@ -454,9 +462,7 @@ class ProviderHTTP:
 
     def _lean_client(self, client: httpx.AsyncClient) -> KeepAliveGets | None:
         """The lean client for plain GETs (providers/keepalive.py), on asyncio when no transport was given
-        and no proxy is configured (httpx honours the proxy variables; the lean client does not know them)."""
-        import urllib.request
-
+        and no proxy is configured (see _proxied)."""
         import httpx
         import sniffio
 
@@ -464,7 +470,7 @@ class ProviderHTTP:
             asyncio = sniffio.current_async_library() == "asyncio"
         except sniffio.AsyncLibraryNotFoundError:
             asyncio = False
-        if not asyncio or self._transport is not None or urllib.request.getproxies():
+        if not asyncio or self._transport is not None or _proxied():
             return None
         from .keepalive import KeepAliveGets
 

@@ -12,7 +12,9 @@ here (no body, no proxy: ProviderHTTP decides); everything else keeps httpx.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,11 @@ if TYPE_CHECKING:
 
 MAX_IDLE_PER_HOST = 128  # idle connections kept per host (about the engine's concurrent polls)
 MAX_HEADER_BYTES = 64 * 1024
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a status answer; a video never comes this way
+MAX_BODY_BYTES = 2 * 1024**3  # as Google's files (served through a GET on its API); httpx has no cap at all
+IDLE_SECONDS = 4.0  # an idle connection is not reused after this: servers close theirs after 5 s (uvicorn)
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 5.6.2)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not in a header value (a tab is)
 
 
 class _Connection(asyncio.Protocol):
@@ -39,6 +45,8 @@ class _Connection(asyncio.Protocol):
         self._until_close = False
         self._keep_alive = False
         self._timer: asyncio.TimerHandle | None = None
+        self._timeout = 0.0
+        self.idle_since = 0.0  # monotonic time it was put back in the pool
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -50,6 +58,7 @@ class _Connection(asyncio.Protocol):
             self._fail_and_close(None)  # bytes nobody asked for: the connection cannot be trusted again
             return
         self._buffer += data
+        self._rearm()
         try:
             self._parse()
         except _Broken as broken:
@@ -76,12 +85,17 @@ class _Connection(asyncio.Protocol):
 
     # -- a request -----------------------------------------------------------------------------
     async def send(self, request: bytes, timeout: float) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        import httpx
+
         assert self.transport is not None
+        if self.closed or self.transport.is_closing():  # closed by the server before a byte was sent
+            raise httpx.RemoteProtocolError("the server closed the connection before the request was sent")
         loop = asyncio.get_running_loop()
         self._answer = answer = loop.create_future()
         self._buffer.clear()
         self._head, self._length, self._chunked, self._until_close = None, None, False, False
         self.reusable = False
+        self._timeout = timeout
         self._timer = loop.call_later(timeout, self._timed_out)
         self.transport.write(request)
         try:
@@ -89,6 +103,16 @@ class _Connection(asyncio.Protocol):
         finally:
             self._timer.cancel()
             self._answer = None
+
+    def _rearm(self) -> None:
+        """The read timeout counts from the last bytes received, as httpx's does (a large answer may take long)."""
+        if self._timer is not None and self._timer.when() - self._timer_loop_time() < self._timeout * 0.5:
+            self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._timed_out)
+
+    @staticmethod
+    def _timer_loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     def _timed_out(self) -> None:
         import httpx
@@ -117,14 +141,17 @@ class _Connection(asyncio.Protocol):
         import httpx
 
         buffer = self._buffer
-        if self._head is None:
+        while self._head is None:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(buffer) > MAX_HEADER_BYTES:
                     raise _Broken(httpx.RemoteProtocolError("the answer's headers are too long"))
                 return
-            self._head, keep_alive = self._read_head(bytes(buffer[:end]))
+            head = bytes(buffer[:end])
             del buffer[: end + 4]
+            if _interim(head):  # 100 Continue, 103 Early Hints: the real answer follows
+                continue
+            self._head, keep_alive = self._read_head(head)
             self._keep_alive = keep_alive
         if self._chunked:
             body = _dechunk(buffer)
@@ -145,12 +172,14 @@ class _Connection(asyncio.Protocol):
         parts = lines[0].split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
             raise _Broken(httpx.RemoteProtocolError("the answer is not HTTP/1.x"))
+        if len(parts[1]) != 3:
+            raise _Broken(httpx.RemoteProtocolError("the answer's status is not three digits"))
         status, version = int(parts[1]), parts[0]
         headers: list[tuple[bytes, bytes]] = []
         connection = b""
         for line in lines[1:]:
             name, colon, value = line.partition(b":")
-            if not colon or not name or name != name.strip():
+            if not colon or not _TOKEN.fullmatch(name):  # also refuses obsolete folding (a leading space)
                 raise _Broken(httpx.RemoteProtocolError("the answer has a malformed header line"))
             value = value.strip()
             headers.append((name, value))
@@ -165,18 +194,25 @@ class _Connection(asyncio.Protocol):
                 self._chunked = True
             elif lower == b"connection":
                 connection = value.lower()
-        if 100 <= status < 200:
-            raise _Broken(httpx.RemoteProtocolError("an interim (1xx) answer to a GET"))
-        if self._chunked:
+        if 100 <= status < 200:  # 101 Switching Protocols: not an answer a GET asked for
+            raise _Broken(httpx.RemoteProtocolError("a 1xx answer that is not interim"))
+        both = self._chunked and self._length is not None  # RFC 9112 6.3: chunked wins; never reuse it
+        if status in (204, 304):  # never a body, whatever the headers say
+            self._length, self._chunked = 0, False
+        elif self._chunked:
             self._length = None
-        elif status in (204, 304):
-            self._length = 0
         elif self._length is None:
             self._until_close = True
             if len(self._buffer) > MAX_BODY_BYTES:
                 raise _Broken(httpx.RemoteProtocolError("the answer is too large for a status read"))
         keep_alive = b"close" not in connection and (version == b"HTTP/1.1" or b"keep-alive" in connection)
-        return (status, headers), keep_alive and not self._until_close
+        return (status, headers), keep_alive and not self._until_close and not both
+
+
+def _interim(head: bytes) -> bool:
+    """Whether an answer's head is an interim one (1xx but 101), to be skipped."""
+    status = head[9:12]
+    return head.startswith(b"HTTP/1.") and status[:1] == b"1" and status != b"101"
 
 
 class _Broken(Exception):
@@ -194,10 +230,9 @@ def _dechunk(buffer: bytearray) -> bytes | None:
         if end < 0:
             return None
         size_text = bytes(buffer[at:end]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise _Broken(httpx.RemoteProtocolError("a malformed chunk size")) from None
+        if not _CHUNK_SIZE.fullmatch(size_text):  # int() would take "-6" (and loop here for ever), "0x7", "0_7"
+            raise _Broken(httpx.RemoteProtocolError("a malformed chunk size"))
+        size = int(size_text, 16)
         at = end + 2
         if size == 0:
             trailer_end = buffer.find(b"\r\n\r\n", at - 2)
@@ -208,6 +243,8 @@ def _dechunk(buffer: bytearray) -> bytes | None:
             return bytes(body)
         if len(buffer) < at + size + 2:
             return None
+        if buffer[at + size : at + size + 2] != b"\r\n":
+            raise _Broken(httpx.RemoteProtocolError("a chunk longer than its size"))
         body += buffer[at : at + size]
         if len(body) > MAX_BODY_BYTES:
             raise _Broken(httpx.RemoteProtocolError("the answer is too large for a status read"))
@@ -243,6 +280,7 @@ class KeepAliveGets:
         if connection.reusable and not self._closed:
             idle = self._idle.setdefault(key, [])
             if len(idle) < MAX_IDLE_PER_HOST:
+                connection.idle_since = time.monotonic()
                 idle.append(connection)
             else:
                 connection._fail_and_close(None)
@@ -260,13 +298,18 @@ class KeepAliveGets:
     def _message(self, url: httpx.URL, headers: Mapping[str, str]) -> bytes:
         import httpx
 
-        lines = [b"GET ", url.raw_path, b" HTTP/1.1\r\nHost: ", url.netloc, b"\r\n"]
-        sent = {"host"}
+        lines = [b"GET ", url.raw_path, b" HTTP/1.1\r\n"]
+        if not any(name.lower() == "host" for name in headers):
+            lines += [b"Host: ", url.netloc, b"\r\n"]
+        sent = set()
         for name, value in headers.items():
-            if any(c in name or c in value for c in "\r\n\0") or not name or ":" in name:
+            if not _TOKEN.fullmatch(name.encode("latin-1", "replace")) or _CONTROL.search(value):
                 raise httpx.LocalProtocolError(f"header {name!r} cannot be sent")
             sent.add(name.lower())
-            lines += [name.encode(), b": ", value.encode("latin-1"), b"\r\n"]
+            try:
+                lines += [name.encode(), b": ", value.encode("latin-1"), b"\r\n"]
+            except UnicodeEncodeError:
+                raise httpx.LocalProtocolError(f"header {name!r} has characters HTTP cannot carry") from None
         for default, given in (("accept", b"*/*"), ("accept-encoding", b"gzip, deflate"), ("user-agent", self._agent)):
             if default not in sent:
                 lines += [default.encode(), b": ", given, b"\r\n"]
@@ -275,10 +318,16 @@ class KeepAliveGets:
 
     def _take(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)
+        now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.closed and connection.transport is not None and not connection.transport.is_closing():
-                return connection
+            transport = connection.transport
+            if connection.closed or transport is None or transport.is_closing():
+                continue
+            if now - connection.idle_since > IDLE_SECONDS:  # the server may be closing it just now
+                connection._fail_and_close(None)
+                continue
+            return connection
         return None
 
     async def _connect(self, key: tuple[str, str, int]) -> _Connection:

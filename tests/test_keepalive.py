@@ -9,11 +9,12 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator, Callable
 
+import anyio
 import httpx
 import pytest
 
 from providers.errors import ErrorCode, ProviderError
-from providers.http import ProviderHTTP, RetryPolicy
+from providers.http import ProviderHTTP, RetryPolicy, fast_transport
 from providers.keepalive import KeepAliveGets
 
 pytestmark = pytest.mark.anyio
@@ -147,6 +148,17 @@ async def test_concurrent_gets_each_get_their_own_answer(serve):
         (raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), httpx.RemoteProtocolError, "Transfer-Encoding"),
         (raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), httpx.RemoteProtocolError, "chunk"),
         (raw(b"HTTP/1.1 200 OK\r\n"), httpx.ReadTimeout, "read timeout"),  # headers never finished
+        # A negative size once sent the parser back to the same line for ever, the event loop with it.
+        (raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\nabc\r\n"), httpx.RemoteProtocolError, "size"),
+        (raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x7\r\n"), httpx.RemoteProtocolError, "size"),
+        (
+            raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n"),
+            httpx.RemoteProtocolError,
+            "longer",
+        ),
+        (raw(b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n"), httpx.RemoteProtocolError, "three digits"),
+        (raw(b"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n"), httpx.RemoteProtocolError, "malformed"),
+        (raw(b"HTTP/1.1 101 Switching\r\n\r\n"), httpx.RemoteProtocolError, "1xx"),
     ],
 )
 async def test_a_broken_answer_is_the_httpx_error_httpx_would_raise(serve, answer, error, says):
@@ -156,6 +168,82 @@ async def test_a_broken_answer_is_the_httpx_error_httpx_would_raise(serve, answe
         with pytest.raises(error, match=says):
             await get(gets, f"{server.url}/x")
         assert not any(c for idle in gets._idle.values() for c in idle)  # a broken connection is not kept
+    finally:
+        await gets.aclose()
+
+
+async def test_interim_answers_are_skipped_and_bodiless_answers_never_wait_for_a_body(serve):
+    server = await serve(
+        [
+            raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + json_answer()(b"")),
+            raw(b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
+            json_answer(),
+        ]
+    )
+    gets = client(read_timeout=1.0)
+    try:
+        assert (await get(gets, f"{server.url}/a")).json() == {"status": "IN_PROGRESS"}
+        assert (await get(gets, f"{server.url}/b")).status_code == 204
+        assert server.connections == 1
+        assert (await get(gets, f"{server.url}/c")).json() == {}  # chunked wins over Content-Length (RFC 9112 6.3)
+        await get(gets, f"{server.url}/d")
+        assert server.connections == 2  # ... and a connection that said both is not trusted again
+    finally:
+        await gets.aclose()
+
+
+async def test_a_connection_closed_before_the_request_fails_at_once(serve):
+    """A server that accepts and hangs up at once (overloaded, crashing): the GET fails fast (and ProviderHTTP
+    retries it), instead of waiting out the read timeout on a connection that is gone."""
+    server = await serve([lambda _h: None])
+    gets = client(read_timeout=30.0)
+    try:
+        connection = await gets._connect(("http", "127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+        connection.transport.close()
+        await asyncio.sleep(0.05)
+        with anyio.fail_after(5):
+            with pytest.raises(httpx.RemoteProtocolError, match="before the request was sent"):
+                await connection.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 30.0)
+    finally:
+        await gets.aclose()
+
+
+async def test_the_read_timeout_counts_from_the_last_bytes_received(serve):
+    """A slow but steady answer (a large file through Google's API) is not cut off by a deadline on the whole."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
+        for _ in range(8):
+            await asyncio.sleep(0.15)
+            writer.write(b"x")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    gets = client(read_timeout=0.5)  # the whole answer takes 1.2 s
+    try:
+        answer = await get(gets, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/slow")
+        assert answer.content == b"x" * 8
+    finally:
+        await gets.aclose()
+        server.close()
+
+
+async def test_an_idle_connection_is_not_reused_once_the_server_may_close_it(serve, monkeypatch):
+    import providers.keepalive as keepalive
+
+    server = await serve([json_answer()])
+    gets = client()
+    try:
+        await get(gets, f"{server.url}/a")
+        await get(gets, f"{server.url}/b")
+        assert server.connections == 1
+        monkeypatch.setattr(keepalive, "IDLE_SECONDS", 0.0)
+        await asyncio.sleep(0.01)
+        await get(gets, f"{server.url}/c")
+        assert server.connections == 2
     finally:
         await gets.aclose()
 
@@ -171,9 +259,12 @@ async def test_no_connection_and_bad_headers_fail_before_anything_is_sent(serve)
         with pytest.raises(httpx.ConnectError):
             await get(gets, f"http://127.0.0.1:{port}/x")
         server = await serve([json_answer()])
-        with pytest.raises(httpx.LocalProtocolError):
-            await get(gets, f"{server.url}/x", {"X-Evil": "a\r\nInjected: yes"})
+        for bad in ({"X-Evil": "a\r\nInjected: yes"}, {"X-Bell": "\x07"}, {"Bad Name": "x"}, {"X-Name": "名前"}):
+            with pytest.raises(httpx.LocalProtocolError):
+                await get(gets, f"{server.url}/x", bad)
         assert server.requests == []
+        await get(gets, f"{server.url}/x", {"Host": "api.example.com"})  # the caller's Host, sent once
+        assert server.requests[0].count(b"Host:") == 1 and b"Host: api.example.com\r\n" in server.requests[0]
     finally:
         await gets.aclose()
 
@@ -210,11 +301,15 @@ async def test_provider_http_sends_plain_gets_lean_and_everything_else_through_h
         assert all(b"python-httpx" in r for r in server.requests)  # the same user agent either way
     finally:
         await http.aclose()
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")  # httpx honours it; the lean client cannot
+    # httpx's own transport honours the proxy variables; httpx-aiohttp and the lean client do not.
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
     proxied = ProviderHTTP("Sim", server.url)
     proxied._http()
-    assert proxied._gets is None
+    assert proxied._gets is None and fast_transport() is None
     await proxied.aclose()
+    monkeypatch.delenv("https_proxy")
+    monkeypatch.setenv("NO_PROXY", "example.com")  # a bypass list alone names no proxy
+    assert fast_transport() is not None
 
 
 async def test_a_lean_get_failure_is_retried_and_reported_like_any_other(serve):
