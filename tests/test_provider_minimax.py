@@ -573,7 +573,7 @@ def test_minimaxs_own_options_go_on_the_wire_and_are_checked():
 
 
 async def test_a_job_ends_by_callback_once_the_webhook_route_echoes_the_challenge(
-    base: str, sim: Simulator, mm_env: dict[str, str]
+    base: str, sim: Simulator, mm_env: dict[str, str], tmp_path: Path
 ):
     import test_transports as transports
 
@@ -585,14 +585,16 @@ async def test_a_job_ends_by_callback_once_the_webhook_route_echoes_the_challeng
         "VIDEOGEN_POLL_SCALE": "1",  # the first safety-net poll comes minutes after the callbacks, however loaded
         "VIDEOGEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-    with transports.serving(server_env, "streamable-http", port=port) as served:
+    log = tmp_path / "server.log"
+    with transports.serving(server_env, "streamable-http", port=port, log=log) as served:
         async with Client(f"{served}/mcp") as client:
             result = await client.call_tool(
                 "generate_video", {"prompt": f"a lighthouse {QUICK}", "provider": "minimax", "wait_seconds": 20}
             )
     job = result.structured_content
     ref = job["provider_job_id"]
-    assert job["status"] == "succeeded", (job, sim.jobs[ref].extra, sim.callbacks_delivered, sim.polls)
+    said = [line for line in log.read_text().splitlines() if job["job_id"] in line or "callback" in line]
+    assert job["status"] == "succeeded", (job["status"], sim.callbacks_delivered, sim.polls, said[-30:])
     assert sim.jobs[ref].extra["callback_verified"] is True  # the challenge came back as sent
     # The success names a file id, not a URL: it asks for the one poll that reads the download link.
     assert sim.polls[ref] == 1 and sim.callbacks_delivered[ref] >= 2

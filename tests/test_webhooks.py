@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import test_transports as transports
@@ -360,6 +361,29 @@ async def test_a_callback_that_beats_the_following_is_used_at_once(simulators, e
         done = await engine.wait(row.job_id, 10)
     assert done.status == "succeeded" and done.video["url"] == video, done
     assert sim.polls[done.provider_ref] == 0  # the callback said it all
+
+
+async def test_a_late_running_callback_never_cancels_the_poll_a_success_asked_for(simulators, env):
+    """Callbacks come in any order. A success that names no video asks for a poll; a "processing" callback that
+    arrives after it must not replace that request, or the finished job waits for the safety-net poll (minutes
+    on this clock). (Seen in CI with MiniMax, whose success names only a file id.)"""
+    url, sims = simulators
+    sim = sims["runblob"]
+    settings = Settings.from_env({**env, **sample_env(url), "VIDEOGEN_PUBLIC_URL": "http://127.0.0.1:9"})
+    async with JobManager(settings, callbacks=True) as engine:
+        row = await engine.submit(RequestArgs(prompt="quick sim:seconds=0.5 sim:queue=0", provider="runblob"))
+        while not (row := engine.get(row.job_id)).provider_ref:
+            await anyio.sleep(0.02)
+        await anyio.sleep(0.3)  # the first look is done: the job waits for news or its safety-net poll
+        base = {"generation_id": row.provider_ref, "model": "m", "message": None}
+        success, running = {**base, "status": "completed", "video_url": None}, {**base, "status": "processing"}
+        async with anyio.create_task_group() as tg:  # both arrive before the watcher looks
+            tg.start_soon(engine.receive_callback, row, success)
+            await anyio.lowlevel.checkpoint()
+            tg.start_soon(engine.receive_callback, row, running)
+        done = await engine.wait(row.job_id, 10)
+    assert done.status == "succeeded", done
+    assert sim.polls[row.provider_ref] == 1  # the one poll the success asked for
 
 
 # -- the adapters read each documented callback shape ----------------------------------------------

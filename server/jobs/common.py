@@ -88,11 +88,14 @@ def _is_news(row: JobRow, snapshot: Snapshot | None) -> bool:
     """Whether a callback tells the job's watcher something: a later state than the job has and than the
     callback already waiting. An unreadable one (None) asks for a poll, unless a poll is asked for already: it
     replaces a waiting snapshot, since the poll reads the latest state (a success that names only a file id,
-    arriving before the watcher took the "running" update, must not be dropped)."""
+    arriving before the watcher took the "running" update, must not be dropped), and no readable one replaces
+    it (callbacks come in any order: a late "running" must not cancel the poll a success asked for)."""
     if STAGE.get(row.status, 2) >= STAGE["downloading"]:
         return False
     if snapshot is None:
         return row.callback is None or row.callback.get("snapshot") is not None
+    if row.callback is not None and row.callback.get("snapshot") is None:
+        return False  # a poll is asked for already: it reads a later state than any callback can say
     waiting = (row.callback or {}).get("snapshot") or {}
     return STAGE[snapshot.status] > max(STAGE.get(row.status, 2), STAGE.get(waiting.get("status", ""), -1))
 
