@@ -40,6 +40,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 REFUSED_STATUSES = frozenset({429, 503})
 # Parsed URLs kept per client (a few per job: its status URL, its cancel URL).
 URL_CACHE_SIZE = 50_000
+IDLE_SECONDS = 4.0  # a kept-alive connection idle longer is not used again (see fast_transport)
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,12 @@ def fast_transport() -> httpx.AsyncBaseTransport | None:
         import httpx_aiohttp
     except (ImportError, sniffio.AsyncLibraryNotFoundError):
         return None
-    return _aiohttp_transport_class(httpx_aiohttp.AiohttpTransport)()
+    import httpx
+
+    # Idle connections are dropped before the 5 s after which common servers (uvicorn, Node) close theirs: a
+    # submit sent on a connection closing under it is lost mid-way, SUBMIT_UNCONFIRMED (seen at 10,000 jobs).
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=IDLE_SECONDS)
+    return _aiohttp_transport_class(httpx_aiohttp.AiohttpTransport)(limits=limits)
 
 
 def _proxied() -> bool:
