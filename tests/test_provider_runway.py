@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -1016,6 +1017,27 @@ async def test_video_to_video_through_the_tools_from_a_local_mp4(rw_settings: Se
         "audio": False,
     }
     assert sim.submissions == 1
+
+
+async def test_a_data_uri_video_is_kept_as_a_file_not_in_the_index_or_the_results(
+    rw_settings: Settings, sim: Simulator, clip: Path
+):
+    """A video sent inline is megabytes: it is stored in the data folder like an inline image, so the job's row
+    and every job result name the file (the first version put the whole data URI in both)."""
+    inline = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
+    result = await generate(
+        rw_settings, prompt="make it rain sim:seconds=150", model="seedance2", video=inline, duration=5
+    )
+    job = result.structured_content
+    assert not result.is_error and job["status"] == "succeeded", result.content
+    kept = Path(job["request"]["video"])
+    assert kept.parent.resolve() == (rw_settings.data_dir / "inputs").resolve() and kept.suffix == ".mp4"
+    assert len(result.content[0].text) < 16_000 and "base64" not in result.content[0].text
+    assert last_payload(sim)["promptVideo"] == inline  # Runway still gets the video inline
+    assert not list((rw_settings.data_dir / "inputs").glob(f"{job['job_id']}_*"))  # dropped once the job ended
+    with sqlite3.connect(rw_settings.index_path) as db:
+        (stored,) = db.execute("SELECT request FROM jobs WHERE job_id=?", (job["job_id"],)).fetchone()
+    assert "base64" not in stored and len(stored) < 2_000
 
 
 async def test_video_to_video_sends_an_https_url_as_is(rw_env, sim: Simulator):

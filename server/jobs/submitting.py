@@ -12,6 +12,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from providers.base import ErrorCode, ModelSpec, Provider, ProviderError, Submission, VideoRequest
 from server.catalog import RequestArgs
@@ -116,22 +117,24 @@ class Submitting(EngineParts):
         return None if seconds <= 0 else time.time() - seconds
 
     def _keep_inline_images(self, job_id: str, request: VideoRequest) -> VideoRequest:
-        """Data-URI images are written to the data folder so a resumed job still has them (and the
-        index stays small); the request then names the stored file."""
-        from providers.images import decode_data_uri
+        """Data-URI images and videos are written to the data folder so a resumed job still has them (and
+        the index and every job result stay small: a video's data URI is megabytes); the request then names
+        the stored file."""
+        from providers import images, videos
 
-        def keep(value: str, n: int) -> str:
+        def keep(value: str, name: str, decode: Callable[[str], tuple[bytes, str]]) -> str:
             if not value.startswith("data:"):
                 return value
-            data, mime = decode_data_uri(value)
-            suffix = "." + mime.split("/")[-1].replace("jpeg", "jpg")
-            path = self.settings.data_dir / "inputs" / f"{job_id}_{n}_{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+            data, mime = decode(value)
+            suffix = "." + mime.split("/")[-1].replace("jpeg", "jpg").replace("quicktime", "mov")
+            path = self.settings.data_dir / "inputs" / f"{job_id}_{name}_{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
             path.write_bytes(data)
             return str(path)
 
-        images = [keep(v, n) for n, v in enumerate(request.images)]
-        end_image = keep(request.end_image, len(images)) if request.end_image else None
-        return request.model_copy(update={"images": images, "end_image": end_image})
+        kept = [keep(v, str(n), images.decode_data_uri) for n, v in enumerate(request.images)]
+        end_image = keep(request.end_image, str(len(kept)), images.decode_data_uri) if request.end_image else None
+        video = keep(request.video, "video", videos.decode_data_uri) if request.video else None
+        return request.model_copy(update={"images": kept, "end_image": end_image, "video": video})
 
     def _callback_for(self, job_id: str, provider: Provider) -> tuple[str, str] | None:
         """(callback URL, its token's hash) for a job on a provider that calls back, when we serve them."""
