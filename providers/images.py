@@ -304,8 +304,18 @@ def _encoded_cap(max_bytes: int) -> int:
 
 def decode_data_uri(uri: str, max_bytes: int = MAX_IMAGE_BYTES) -> tuple[bytes, str]:
     """Decode `data:image/<type>;base64,<payload>`: (bytes, sniffed mime). Only base64 image payloads."""
-    text = uri.strip() if isinstance(uri, str) else ""
     form = "data:image/png;base64,<base64> (or image/jpeg, image/webp, image/gif)"
+    data = data_uri_payload(uri, "image", form, max_bytes, lambda size: _too_big("data URI image", size, max_bytes))
+    fmt = sniff(data)
+    if fmt is None:
+        raise _not_an_image("data URI payload")
+    return data, MIME_BY_FORMAT[fmt]
+
+
+def data_uri_payload(uri: str, kind: str, form: str, max_bytes: int, too_big: Callable[[int], InvalidRequest]) -> bytes:
+    """The bytes of `data:<kind>/<type>;base64,<payload>` (images and videos alike), or a clear refusal naming
+    `form`; `too_big(size)` words a payload over `max_bytes`. The content is the caller's to sniff."""
+    text = uri.strip() if isinstance(uri, str) else ""
     if text[:5].lower() != "data:":
         raise InvalidRequest(f"expected a data URI of the form {form}.")
     header, comma, payload = text[5:].partition(",")
@@ -313,17 +323,18 @@ def decode_data_uri(uri: str, max_bytes: int = MAX_IMAGE_BYTES) -> tuple[bytes, 
         raise InvalidRequest(f"data URI has no ',' before its payload; use {form}.")
     params = [p.strip().lower() for p in header.split(";")]
     mime = params[0]
-    if not mime.startswith("image/"):
-        raise InvalidRequest(f"data URI declares {_shown(mime or 'no type', 40)}, not an image; use {form}.")
+    if not mime.startswith(f"{kind}/"):
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise InvalidRequest(f"data URI declares {_shown(mime or 'no type', 40)}, not {article} {kind}; use {form}.")
     if params[-1] != "base64" or len(params) < 2:
         raise InvalidRequest(f"data URI is not base64-encoded (missing ';base64'); use {form}.")
     cap = _encoded_cap(max_bytes)
     # Cheap first: a huge string is refused before any copying or decoding (slack allows line breaks).
     if len(payload) > cap + cap // 38 + 16:
-        raise _too_big("data URI image", len(payload) * 3 // 4, max_bytes)
+        raise too_big(len(payload) * 3 // 4)
     payload = _WHITESPACE.sub("", payload)
     if len(payload) > cap:
-        raise _too_big("data URI image", len(payload) * 3 // 4, max_bytes)
+        raise too_big(len(payload) * 3 // 4)
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
@@ -331,11 +342,8 @@ def decode_data_uri(uri: str, max_bytes: int = MAX_IMAGE_BYTES) -> tuple[bytes, 
             f"data URI payload is not valid base64 (standard alphabet A-Z a-z 0-9 + /, '=' padding); use {form}."
         ) from None
     if len(data) > max_bytes:
-        raise _too_big("data URI image", len(data), max_bytes)
-    fmt = sniff(data)
-    if fmt is None:
-        raise _not_an_image("data URI payload")
-    return data, MIME_BY_FORMAT[fmt]
+        raise too_big(len(data))
+    return data
 
 
 # -- URLs ------------------------------------------------------------------------------------------

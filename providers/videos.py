@@ -12,7 +12,6 @@ contain file contents.
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import math
 import os
@@ -96,32 +95,9 @@ def classify(value: str) -> VideoKind:
 
 def decode_data_uri(uri: str, max_bytes: int = MAX_VIDEO_BYTES, where: str = "") -> tuple[bytes, str]:
     """Decode `data:video/<type>;base64,<payload>`: (bytes, the sniffed container's mime)."""
-    text = uri.strip() if isinstance(uri, str) else ""
     form = "data:video/mp4;base64,<base64> (or video/quicktime, video/webm)"
-    if text[:5].lower() != "data:":
-        raise InvalidRequest(f"expected a data URI of the form {form}.")
-    header, comma, payload = text[5:].partition(",")
-    if not comma:
-        raise InvalidRequest(f"data URI has no ',' before its payload; use {form}.")
-    params = [p.strip().lower() for p in header.split(";")]
-    if not params[0].startswith("video/"):
-        raise InvalidRequest(f"video data URI declares {params[0] or 'no type'!r}, not a video; use {form}.")
-    if params[-1] != "base64" or len(params) < 2:
-        raise InvalidRequest(f"data URI is not base64-encoded (missing ';base64'); use {form}.")
-    cap = 4 * ((max_bytes + 2) // 3)
-    if len(payload) > cap + cap // 38 + 16:  # cheap first: refused before any copying (slack: line breaks)
-        raise _too_big("data URI video", len(payload) * 3 // 4, max_bytes, where)
-    payload = "".join(payload.split())
-    if len(payload) > cap:
-        raise _too_big("data URI video", len(payload) * 3 // 4, max_bytes, where)
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(
-            f"data URI payload is not valid base64 (standard alphabet A-Z a-z 0-9 + /, '=' padding); use {form}."
-        ) from None
-    if len(data) > max_bytes:
-        raise _too_big("data URI video", len(data), max_bytes, where)
+    too_big = lambda size: _too_big("data URI video", size, max_bytes, where)  # noqa: E731
+    data = images.data_uri_payload(uri, "video", form, max_bytes, too_big)
     fmt = sniff(data)
     if fmt is None:
         raise _not_a_video("data URI payload")

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from _simulators import simulators  # noqa: E402  (tests/bench, the script's own folder)
+
 from providers.registry import Providers  # noqa: E402
 from providers.simulators import SIMULATORS, sample_env  # noqa: E402
-from providers.simulators.common import free_port  # noqa: E402
 from server.catalog import RequestArgs  # noqa: E402
 from server.jobs import JobManager  # noqa: E402
 from server.settings import Settings  # noqa: E402
@@ -228,39 +227,12 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="run the engine on uvloop (pip install uvloop)")
     opts = parser.parse_args()
     loop = {"backend_options": {"use_uvloop": True}} if opts.uvloop else {}
-    port = free_port()
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "simulate",
-            "--port",
-            str(port),
-            "--speed",
-            str(1.0 if opts.watch else opts.speed),
-        ],
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
     global SIMULATOR_PID
-    SIMULATOR_PID = simulator.pid
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        with tempfile.TemporaryDirectory() as tmp:
-            if opts.watch:
-                anyio.run(watch, opts.jobs, opts.watch, f"http://127.0.0.1:{port}", tmp, **loop)
-            else:
-                anyio.run(run, opts.jobs, opts.speed, f"http://127.0.0.1:{port}", tmp, **loop)
-    finally:
-        simulator.terminate()
-        simulator.wait()
+    with simulators(1.0 if opts.watch else opts.speed) as (url, SIMULATOR_PID), tempfile.TemporaryDirectory() as tmp:
+        if opts.watch:
+            anyio.run(watch, opts.jobs, opts.watch, url, tmp, **loop)
+        else:
+            anyio.run(run, opts.jobs, opts.speed, url, tmp, **loop)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from providers.simulators.common import free_port  # noqa: E402
+from _simulators import simulators  # noqa: E402  (tests/bench, the script's own folder)
 
 KEY = "bench-key:secret"
 
@@ -100,26 +98,9 @@ def run() -> None:
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=50)
     opts = parser.parse_args()
-    port = free_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "server", "simulate", "--port", str(port)],
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        asyncio.run(main(f"http://127.0.0.1:{port}", opts.requests, opts.concurrency))
-        print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    finally:
-        simulator.terminate()
-        simulator.wait()
+    with simulators() as (url, _pid):
+        asyncio.run(main(url, opts.requests, opts.concurrency))
+    print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
