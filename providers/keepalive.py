@@ -47,6 +47,7 @@ class _Connection(asyncio.Protocol):
         self._keep_alive = False
         self._timer: asyncio.TimerHandle | None = None
         self._timeout = 0.0
+        self._last_bytes = 0.0  # loop time of the latest bytes received (see _timed_out)
         self.idle_since = 0.0  # monotonic time it was put back in the pool
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
@@ -59,7 +60,7 @@ class _Connection(asyncio.Protocol):
             self._fail_and_close(None)  # bytes nobody asked for: the connection cannot be trusted again
             return
         self._buffer += data
-        self._rearm()
+        self._last_bytes = asyncio.get_running_loop().time()
         try:
             self._parse()
         except _Broken as broken:
@@ -96,7 +97,7 @@ class _Connection(asyncio.Protocol):
         self._buffer.clear()
         self._head, self._length, self._chunked, self._until_close = None, None, False, False
         self.reusable = False
-        self._timeout = timeout
+        self._timeout, self._last_bytes = timeout, loop.time()
         self._timer = loop.call_later(timeout, self._timed_out)
         self.transport.write(request)
         try:
@@ -105,19 +106,16 @@ class _Connection(asyncio.Protocol):
             self._timer.cancel()
             self._answer = None
 
-    def _rearm(self) -> None:
-        """The read timeout counts from the last bytes received, as httpx's does (a large answer may take long)."""
-        if self._timer is not None and self._timer.when() - self._timer_loop_time() < self._timeout * 0.5:
-            self._timer.cancel()
-            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._timed_out)
-
-    @staticmethod
-    def _timer_loop_time() -> float:
-        return asyncio.get_running_loop().time()
-
     def _timed_out(self) -> None:
+        """The read timeout counts from the last bytes received, as httpx's does (a large answer may take long):
+        bytes since the timer was set push it back instead of failing."""
         import httpx
 
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_bytes
+        if quiet < self._timeout:
+            self._timer = loop.call_later(self._timeout - quiet, self._timed_out)
+            return
         self._fail_and_close(httpx.ReadTimeout("no answer within the read timeout"))
 
     def _fail(self, error: BaseException) -> None:
