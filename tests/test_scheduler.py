@@ -227,7 +227,7 @@ async def test_a_cancel_requested_through_another_process_is_seen_by_the_watcher
 
 
 async def test_the_engines_timer_slack_is_on_the_poll_clock(env):
-    """Production waits up to TIMER_SLACK (0.1 s) to take due jobs together; a compressed test clock
+    """Production waits up to TIMER_SLACK (0.2 s) to take due jobs together; a compressed test clock
     compresses the slack with its cadences, so a poll is never late by more than a sliver of its interval."""
     for scale, slack in ((1.0, common.TIMER_SLACK), (0.01, common.TIMER_SLACK * 0.01), (5.0, common.TIMER_SLACK)):
         manager = JobManager(Settings.from_env({**env, "VIDEOGEN_POLL_SCALE": str(scale)}))

@@ -51,7 +51,7 @@ ROW_CHECK_SECONDS = 300.0
 # The scheduler's timer wakes at most this many seconds after a job is due, so that the jobs due within it are
 # taken in one wake-up: waking the event loop costs more CPU than the Python of a poll. A wake-up (a callback,
 # a cancel) is never delayed.
-TIMER_SLACK = 0.1
+TIMER_SLACK = 0.2
 # A poll's progress is written only when it moved by this much (1 point), or something else changed.
 PROGRESS_STEP = 0.01
 # How far along a state is: a callback counts only when it moves the job on (repeats and late arrivals of an
