@@ -40,7 +40,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 REFUSED_STATUSES = frozenset({429, 503})
 # Parsed URLs kept per client (a few per job: its status URL, its cancel URL).
 URL_CACHE_SIZE = 50_000
-IDLE_SECONDS = 4.0  # a kept-alive connection idle longer is not used again (see fast_transport)
 
 
 @dataclass(frozen=True)
@@ -262,15 +261,15 @@ def fast_transport() -> httpx.AsyncBaseTransport | None:
     """httpx over aiohttp (httpx-aiohttp) when the event loop is asyncio, else None (httpx's own httpcore, as
     under trio). A keep-alive status GET costs about a third of the CPU that way (BENCHMARKS.md): with a
     thousand jobs polled, the HTTP client is most of what the engine spends."""
-    import sniffio
-
+    if not _asyncio_without_proxy():
+        return None
     try:
-        if sniffio.current_async_library() != "asyncio" or _proxied():
-            return None
         import httpx_aiohttp
-    except (ImportError, sniffio.AsyncLibraryNotFoundError):
+    except ImportError:
         return None
     import httpx
+
+    from .keepalive import IDLE_SECONDS
 
     # Idle connections are dropped before the 5 s after which common servers (uvicorn, Node) close theirs: a
     # submit sent on a connection closing under it is lost mid-way, SUBMIT_UNCONFIRMED (seen at 10,000 jobs).
@@ -278,12 +277,19 @@ def fast_transport() -> httpx.AsyncBaseTransport | None:
     return _aiohttp_transport_class(httpx_aiohttp.AiohttpTransport)(limits=limits)
 
 
-def _proxied() -> bool:
-    """Whether the environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, lower case too): then httpx's
-    own transport, which honours them, carries every request (httpx-aiohttp and the lean client do not)."""
+def _asyncio_without_proxy() -> bool:
+    """Whether the leaner clients may carry requests: the loop is asyncio, and the environment names no proxy
+    (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, lower case too), which only httpx's own transport honours."""
     import urllib.request
 
-    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
+    import sniffio
+
+    try:
+        if sniffio.current_async_library() != "asyncio":
+            return False
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+    return not any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
 
 
 @functools.cache
@@ -379,7 +385,7 @@ class ProviderHTTP:
         self._client: httpx.AsyncClient | None = None
         self._gets: KeepAliveGets | None = None  # plain GETs on asyncio (see _lean_client)
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # see _url
-        self._requests: dict[httpx.URL, httpx.Request] = {}  # see _request_for
+        self._requests: dict[str, httpx.Request] = {}  # see _request_for
 
     def redact(self, text: str) -> str:
         return redact(text, (*self._secrets, *self._recent))
@@ -415,7 +421,8 @@ class ProviderHTTP:
         for attempt in range(1, attempts + 1):
             try:
                 if lean is not None and isinstance(url, httpx.URL):
-                    response = await lean.get(url, self._request_for(url), self._lean_headers(headers))
+                    request = self._request_for(path_or_url, url)
+                    response = await lean.get(url, request, self._lean_headers(headers))
                 else:
                     response = await client.request(
                         method, url, json=json, params=params, files=files, headers=self._request_headers(headers)
@@ -468,15 +475,10 @@ class ProviderHTTP:
 
     def _lean_client(self, client: httpx.AsyncClient) -> KeepAliveGets | None:
         """The lean client for plain GETs (providers/keepalive.py), on asyncio when no transport was given
-        and no proxy is configured (see _proxied)."""
+        and no proxy is configured (see _asyncio_without_proxy)."""
         import httpx
-        import sniffio
 
-        try:
-            asyncio = sniffio.current_async_library() == "asyncio"
-        except sniffio.AsyncLibraryNotFoundError:
-            asyncio = False
-        if not asyncio or self._transport is not None or _proxied():
+        if self._transport is not None or not _asyncio_without_proxy():
             return None
         from .keepalive import KeepAliveGets
 
@@ -492,15 +494,16 @@ class ProviderHTTP:
             merged[name.lower()] = (name, value)
         return dict(merged.values())
 
-    def _request_for(self, url: httpx.URL) -> httpx.Request:
-        """The httpx.Request a lean GET's response names (one per URL: building one costs more than the GET)."""
+    def _request_for(self, path_or_url: str, url: httpx.URL) -> httpx.Request:
+        """The httpx.Request a lean GET's response names, one per path as _url keeps them (building one costs
+        more than the GET; keyed by the caller's string, whose hash Python keeps, not the URL object's)."""
         import httpx
 
-        request = self._requests.get(url)
+        request = self._requests.get(path_or_url)
         if request is None:
             if len(self._requests) >= URL_CACHE_SIZE:
                 self._requests.clear()
-            request = self._requests[url] = httpx.Request("GET", url)
+            request = self._requests[path_or_url] = httpx.Request("GET", url)
         return request
 
     def _url(self, client: httpx.AsyncClient, path_or_url: str) -> tuple[httpx.URL | str, str]:

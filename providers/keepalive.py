@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 MAX_IDLE_PER_HOST = 128  # idle connections kept per host (about the engine's concurrent polls)
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 2 * 1024**3  # as Google's files (served through a GET on its API); httpx has no cap at all
-IDLE_SECONDS = 4.0  # an idle connection is not reused after this: servers close theirs after 5 s (uvicorn)
-# (the same as providers/http.py's for httpx's connections)
+# An idle connection is not reused after this: servers close theirs after 5 s (uvicorn). providers/http.py
+# expires httpx's connections by it too.
+IDLE_SECONDS = 4.0
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 5.6.2)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not in a header value (a tab is)
@@ -276,13 +277,10 @@ class KeepAliveGets:
         except BaseException:
             connection._fail_and_close(None)
             raise
-        if connection.reusable and not self._closed:
-            idle = self._idle.setdefault(key, [])
-            if len(idle) < MAX_IDLE_PER_HOST:
-                connection.idle_since = time.monotonic()
-                idle.append(connection)
-            else:
-                connection._fail_and_close(None)
+        idle = self._idle.setdefault(key, [])
+        if connection.reusable and not self._closed and len(idle) < MAX_IDLE_PER_HOST:
+            connection.idle_since = time.monotonic()
+            idle.append(connection)
         else:
             connection._fail_and_close(None)
         return httpx.Response(status, headers=head, content=body, request=request)
