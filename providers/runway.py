@@ -28,6 +28,7 @@ class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import random
 import re
 from typing import Any
@@ -43,15 +44,19 @@ from providers.base import (
     InvalidRequest,
     ModelSpec,
     PriceRule,
+    ProviderError,
     ProviderErrorInfo,
     Rule,
     Snapshot,
     State,
+    Submission,
     TaskAnswer,
     TaskProvider,
     VideoRequest,
     Wire,
 )
+
+log = logging.getLogger(__name__)
 
 RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01
@@ -450,6 +455,37 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
     def submission_state(self, accepted: CreatedTask, request: VideoRequest) -> dict[str, Any]:
         credits = accepted.estimated_cost.credits if accepted.estimated_cost else None
         return {"estimated_credits": credits} if credits is not None else {}
+
+    async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
+        """Create the task, then hold Runway's own figure (`estimatedCost`, "the maximum credits this task may
+        charge") against our quote, which the budget reserved: above it, the task is cancelled at once, while
+        Runway still refunds it (a cancel refunds a task not yet RUNNING), and the job fails OVER_BUDGET. A
+        cancel that does not go through leaves the task running, watched and charged as Runway reports."""
+        submission = await super().submit(job_id, request, callback_url)
+        credits = submission.state.get("estimated_credits")
+        spec = self.spec(request.model)
+        quote = spec.price_for(request.duration, request.resolution, request.audio)[0] if spec else None
+        if credits is None or quote is None or credits * USD_PER_CREDIT <= quote + 1e-9:
+            return submission
+        said = f"Runway's own estimate for this task is {credits:g} credits (${credits * USD_PER_CREDIT:.2f}), above "
+        try:
+            await self.cancel(submission, request)
+        except ProviderError as error:
+            log.warning(
+                "runway task %s: %s the $%.2f quoted; cancelling it failed: %s",
+                submission.ref,
+                said,
+                quote,
+                error.message,
+            )
+            return submission
+        raise ProviderError(
+            ErrorCode.OVER_BUDGET,
+            f"{said}the ${quote:.2f} quoted and reserved for it, so the task ({submission.ref}) was cancelled at "
+            "once, before it ran (Runway refunds a task cancelled before it starts). Runway's price for this "
+            "model is higher than ours: pick a shorter or cheaper video, or tell the maintainers.",
+            retryable=False,
+        )
 
     def failure_fields(self, task: Task, matched: str) -> dict[str, Any]:
         """{said}: "<failureCode>): <failure>" as the FAILURES messages quote it."""

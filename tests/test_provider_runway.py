@@ -401,6 +401,46 @@ async def test_out_of_credit(rw_settings: Settings, sim: Simulator):
     assert job["error"]["retryable"] is False and sim.submissions == 0
 
 
+async def test_a_task_runway_estimates_above_our_quote_is_cancelled_before_it_runs(rw_settings, sim: Simulator):
+    """Runway's create answer says the most the task may charge; above the quote the budget reserved, the task
+    is deleted at once (refunded: not yet RUNNING) and the job fails OVER_BUDGET saying both figures."""
+    sim.config.update(price_factor=1.5, credits=1000)  # Runway charging 18 credits/s for gen4.5, not 12
+    job = await failed_with(rw_settings, ErrorCode.OVER_BUDGET, "36 credits ($0.36)", "$0.24 quoted", "cancelled")
+    assert job["error"]["retryable"] is False
+    (task,) = sim.jobs.values()
+    assert task.extra["deleted"] and task.cancelled and task.phase()[0] != "succeeded"
+    assert sim.config["credits"] == 1000  # refunded: nothing stays charged
+    assert job["cost_is_estimate"] is True  # the quote, not a charge: Runway reported none
+
+
+async def test_a_task_estimated_at_our_quote_runs(rw_settings, sim: Simulator):
+    sim.config["price_factor"] = 1.0  # Runway's figure equals the quote: not above it
+    result = await generate(rw_settings, prompt="a quiet harbour", model="gen4.5", duration=2)
+    assert result.structured_content["status"] == "succeeded", result.structured_content
+    assert result.structured_content["cost"] == pytest.approx(0.24)
+
+
+async def test_a_task_over_quote_whose_cancel_fails_is_followed_not_lost(rw_env, sim: Simulator):
+    """The cancel is refused (a 502): the task runs on, and the job keeps its id to watch it and record what
+    Runway charges, rather than forgetting a task that costs money."""
+    sim.config["price_factor"] = 2.0
+    provider = RunwayProvider(rw_env)
+    _, _, request = _resolve(rw_env, prompt="a quiet harbour", model="gen4.5", duration=2)
+    original = provider.cancel
+
+    async def refused(submission: Submission, request: Any) -> None:
+        raise ProviderError(ErrorCode.TRANSIENT, "HTTP 502")
+
+    provider.cancel = refused  # type: ignore[method-assign]
+    try:
+        submission = await provider.submit("job-1", request)
+    finally:
+        provider.cancel = original  # type: ignore[method-assign]
+        await provider.aclose()
+    assert submission.ref in sim.jobs and submission.state["estimated_credits"] == 48
+    assert not sim.jobs[submission.ref].extra.get("deleted")
+
+
 async def test_rate_limit_is_retried_then_fails(rw_settings: Settings, sim: Simulator):
     sim.config["errors"] = [429] * (SUBMIT_RESENDS + 1) * 4  # every attempt of every resend of the submit
     job = await failed_with(rw_settings, ErrorCode.RATE_LIMITED, "HTTP 429", "try again")

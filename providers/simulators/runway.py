@@ -19,6 +19,7 @@ Test switches (POST /_sim/config, or `app.state.sim.config`):
                        refunds are paid back into it
   {"errors": [429, 502, ...]}  the next API requests answer these statuses, one each
   {"throttled": true}  queued tasks report THROTTLED instead of PENDING
+  {"price_factor": F}  every task costs F times the rates below (Runway changing its prices)
 Prompt directives: sim:fail=content (SAFETY.INPUT.TEXT, charged), sim:fail=internal (INTERNAL.BAD_OUTPUT),
 sim:fail=asset (ASSET.INVALID), sim:seconds=N, sim:queue=N.
 """
@@ -517,7 +518,7 @@ def create_app(speed: float = 1.0) -> Starlette:
             return _error(400, "Invalid JSON body.")
         if issues := validate(endpoint, body):
             return _error(400, "Validation of body failed", issues)
-        credits = task_credits(body)
+        credits = task_credits(body) * float(sim.config.get("price_factor", 1))
         with sim.lock:
             balance = sim.config.get("credits")
             if balance is not None and balance < credits:
