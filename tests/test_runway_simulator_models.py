@@ -1,0 +1,326 @@
+"""The Runway simulator's models against the official SDK (runwayml 5.24): the same fields, literals and frame
+rules per model and endpoint; the SDK running a task on each model, charged at the rates below; refusals."""
+
+from __future__ import annotations
+
+import base64
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from providers.simulators.common import Simulator, running
+from providers.simulators.runway import MODELS as SIMULATED
+from providers.simulators.runway import create_app
+
+pytestmark = pytest.mark.anyio
+
+KEY = "key_" + "0123abcd" * 16  # key_ and 128 hex digits
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}
+URL = "https://example.com/a.png"
+SPEED = 600.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, Simulator]]:
+    app = create_app(speed=SPEED)
+    with running(Starlette(routes=[Mount("/runway", app=app)])) as url:
+        yield url, app.state.sim
+
+
+@pytest.fixture
+def sim(server: tuple[str, Simulator]) -> Simulator:
+    simulator = server[1]
+    with simulator.lock:
+        simulator.jobs.clear()
+        simulator.config.clear()
+        simulator.submissions = 0
+    return simulator
+
+
+def _sdk_models() -> dict[str, dict[str, dict[str, tuple[Any, bool]]]]:
+    """endpoint -> model id -> wire field (camelCase) -> (its type, required), from the SDK's TypedDicts."""
+    runwayml = pytest.importorskip("runwayml")
+    if tuple(int(p) for p in runwayml.__version__.split(".")[:2]) < (5, 24):
+        pytest.skip(f"runwayml {runwayml.__version__}: these checks are against 5.24's declarations")
+    from runwayml._utils import PropertyInfo
+    from runwayml.types import image_to_video_create_params, text_to_video_create_params, video_to_video_create_params
+
+    def field(tp: Any) -> tuple[Any, bool, str | None]:
+        required, alias = False, None
+        while True:
+            origin = typing.get_origin(tp)
+            if origin in (typing.Required, typing.NotRequired):
+                required, tp = origin is typing.Required, typing.get_args(tp)[0]
+            elif origin is typing.Annotated:
+                tp, *meta = typing.get_args(tp)
+                alias = next((m.alias for m in meta if isinstance(m, PropertyInfo) and m.alias), alias)
+            else:
+                return tp, required, alias
+
+    found: dict[str, dict[str, dict[str, tuple[Any, bool]]]] = {}
+    for endpoint, union in (
+        ("text_to_video", text_to_video_create_params.TextToVideoCreateParams),
+        ("image_to_video", image_to_video_create_params.ImageToVideoCreateParams),
+        ("video_to_video", video_to_video_create_params.VideoToVideoCreateParams),
+    ):
+        for params in typing.get_args(union):
+            fields = {}
+            for name, hint in typing.get_type_hints(params, include_extras=True).items():
+                tp, required, alias = field(hint)
+                fields[alias or name] = (tp, required)
+            (model,) = typing.get_args(fields.pop("model")[0])
+            found.setdefault(endpoint, {})[model] = fields
+    return found
+
+
+def _literals(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) is typing.Literal:
+        return typing.get_args(tp)
+    return tuple(v for arg in typing.get_args(tp) for v in _literals(arg))
+
+
+def _frame_positions(tp: Any) -> tuple[tuple[str, ...], bool] | None:
+    """promptImage: Union[str, Iterable[{uri, position}]] -> (positions, position required); None when the SDK
+    types the items as bare `object` (hailuo3, wan3)."""
+    (items,) = [a for a in typing.get_args(tp) if a is not str]
+    (frame,) = typing.get_args(items)
+    if frame is object:
+        return None
+    hint = typing.get_type_hints(frame, include_extras=True)["position"]
+    return _literals(hint), typing.get_origin(hint) is typing.Required
+
+
+# -- 1. every simulated model and endpoint equals the SDK's declaration ------------------------------------
+
+
+def test_simulator_takes_exactly_what_the_official_sdk_declares():
+    sdk = _sdk_models()
+    new = {
+        *("seedance2_fast", "seedance2_mini", "seedance2_5", "hailuo3", "grok_imagine_1_5", "happyhorse_1_0"),
+        *("gemini_omni_flash", "wan3", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "klingO3_standard"),
+        *("klingO3_pro", "aleph2", "gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "seedance2"),
+    }
+    assert set(SIMULATED) == new
+    checked = 0
+    for model, rules in SIMULATED.items():
+        for endpoint in ("text_to_video", "image_to_video", "video_to_video"):
+            assert (endpoint in rules.shapes) == (model in sdk[endpoint]), (model, endpoint)
+            if endpoint not in rules.shapes:
+                continue
+            shape, declared = rules.shapes[endpoint], sdk[endpoint][model]
+            assert shape.fields == set(declared), (model, endpoint, shape.fields ^ set(declared))
+            assert shape.required == {f for f, (_, req) in declared.items() if req}, (model, endpoint)
+            for name, taken in (("ratio", shape.ratios), ("resolution", shape.resolutions)):
+                if name in declared:
+                    assert taken == _literals(declared[name][0]), (model, endpoint, name)  # () when a plain str
+                else:
+                    assert not taken, (model, endpoint, name)
+            if "outputFormat" in declared:
+                assert shape.output_formats == _literals(declared["outputFormat"][0]), (model, endpoint)
+            if "duration" in declared:
+                lengths = _literals(declared["duration"][0])
+                assert ("auto" in lengths) == rules.auto_duration, (model, endpoint)
+                fixed = [d for d in lengths if d != "auto"]
+                assert not fixed or tuple(fixed) == rules.durations, (model, endpoint)
+                assert rules.durations, (model, endpoint)
+            if endpoint == "image_to_video":
+                frames = _frame_positions(declared["promptImage"][0])
+                if frames is None:  # items typed `object`: the docstring states the rule (tested below)
+                    assert shape.positions == ("first", "last") and shape.reference_images, model
+                else:
+                    assert frames == (shape.positions, not shape.reference_images), (model, frames)
+            checked += 1
+    assert checked == 44  # model-endpoint pairs
+
+
+def test_object_typed_frames_follow_the_sdk_docstring():
+    """hailuo3 and wan3 type promptImage items as `object`; their docstrings give the rule the simulator uses."""
+    import inspect
+
+    from runwayml.types import image_to_video_create_params
+
+    source = " ".join(inspect.getsource(image_to_video_create_params).split())
+    for cls in ("Hailuo3", "Wan3"):
+        start = source.index(f"class {cls}(TypedDict")
+        block = source[start : source.index("class ", start + 10)]
+        assert "Use position `first`/`last` for keyframe mode, or omit position for reference images" in block
+        assert "The two modes cannot be mixed" in block
+
+
+# -- 2. the official SDK creates and reads a task on each new model; charged as the table says ------------
+
+# Credits per second (and extras) the simulator is to charge, from the research notes (guides/pricing copies,
+# measurements): the sample each case uses is priced here by hand.
+CASES: list[tuple[str, str, dict[str, Any], float]] = [
+    ("text_to_video", "seedance2", {"prompt_text": "x", "ratio": "1920:1080", "duration": 4}, 4 * 40),
+    ("text_to_video", "seedance2", {"prompt_text": "x", "ratio": "3840:2160", "duration": 4}, 4 * 150),
+    ("text_to_video", "seedance2", {"prompt_text": "x", "ratio": "864:496", "duration": 4}, 4 * 36),
+    ("text_to_video", "seedance2_fast", {"prompt_text": "x", "ratio": "1280:720", "duration": 5}, 5 * 29),
+    ("image_to_video", "seedance2_fast", {"prompt_image": URL, "duration": 6}, 6 * 29),
+    ("text_to_video", "seedance2_mini", {"prompt_text": "x", "ratio": "1280:720", "duration": 4}, 64),  # 4x16 < 64
+    ("image_to_video", "seedance2_mini", {"prompt_image": URL, "duration": 6}, 6 * 16),
+    ("text_to_video", "seedance2_5", {"prompt_text": "x", "ratio": "1920:1080", "duration": 5}, 5 * 68),
+    ("image_to_video", "seedance2_5", {"prompt_image": URL, "ratio": "854:480", "duration": 4}, 80),  # 4x20 = 80
+    ("text_to_video", "seedance2_5", {"prompt_text": "x", "duration": 4}, 4 * 30),  # default 1280:720
+    ("text_to_video", "hailuo3", {"prompt_text": "x", "ratio": "16:9", "resolution": "768p", "duration": 6}, 60),
+    (
+        "image_to_video",
+        "hailuo3",
+        {"prompt_image": [{"uri": URL}, {"uri": URL}], "prompt_text": "x", "resolution": "2k", "duration": 5},
+        5 * 15 + 2 * 2,
+    ),
+    ("text_to_video", "grok_imagine_1_5", {"prompt_text": "x", "resolution": "720p", "duration": 4}, 4 * 16),
+    ("image_to_video", "grok_imagine_1_5", {"prompt_image": URL, "resolution": "480p", "duration": 1}, 10 + 1),
+    ("text_to_video", "happyhorse_1_0", {"prompt_text": "x", "ratio": "1920:1080", "duration": 3}, 3 * 30),
+    ("image_to_video", "happyhorse_1_0", {"prompt_image": URL, "resolution": "720p", "duration": 4}, 4 * 15),
+    ("text_to_video", "gemini_omni_flash", {"prompt_text": "x", "ratio": "1280:720", "duration": 5}, 50),
+    ("image_to_video", "gemini_omni_flash", {"prompt_image": URL, "duration": 3}, 3 * 10 + 1),
+    ("text_to_video", "wan3", {"prompt_text": "x", "ratio": "720:544", "duration": 2}, 2 * 5),
+    ("text_to_video", "wan3", {"prompt_text": "x", "ratio": "1104:832", "duration": 3}, 3 * 10),
+    (
+        "image_to_video",
+        "wan3",
+        {"prompt_image": [{"uri": URL, "position": "first"}], "prompt_text": "x", "ratio": "auto_1080p", "duration": 2},
+        2 * 20,
+    ),
+    ("text_to_video", "kling3.0_standard", {"ratio": "1280:720", "prompt_text": "x", "duration": 5}, 5 * 13),
+    ("image_to_video", "kling3.0_pro", {"prompt_image": URL, "duration": 3}, 3 * 17),
+    ("text_to_video", "kling3.0_4k", {"ratio": "3840:2160", "prompt_text": "x", "duration": 3}, 3 * 44),
+    ("text_to_video", "klingO3_standard", {"ratio": "960:960", "prompt_text": "x", "duration": 4}, 4 * 12),
+    ("image_to_video", "klingO3_pro", {"prompt_image": URL, "duration": 15, "audio": True}, 15 * 14),
+    ("video_to_video", "klingO3_pro", {"prompt_text": "x", "prompt_video": "https://example.com/in.mp4"}, 5 * 14),
+    ("video_to_video", "aleph2", {"video_uri": "https://example.com/in.mp4"}, 5 * 28),  # a URL: 5 s assumed
+]
+
+
+def _clip_uri(tmp_path: Path, seconds: float, size: tuple[int, int] = (320, 180)) -> str:
+    from providers.demo import render_video
+
+    path = tmp_path / f"in-{seconds}.mp4"
+    render_video(path, prompt="input", duration=seconds, width=size[0], height=size[1], seed=2, fps=12)
+    return "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+async def _run(client: Any, endpoint: str, model: str, args: dict[str, Any]) -> tuple[float, Any]:
+    resource = getattr(client, endpoint)
+    created = await resource.create(model=model, **args)
+    estimated = created.model_extra["estimatedCost"]["credits"] if created.model_extra else None
+    with anyio.fail_after(15):
+        task = await client.tasks.retrieve(created.id)
+        while task.status not in ("SUCCEEDED", "FAILED"):
+            await anyio.sleep(0.05)
+            task = await client.tasks.retrieve(created.id)
+    return estimated, task
+
+
+@pytest.mark.parametrize(("endpoint", "model", "args", "credits"), CASES, ids=[f"{c[1]}-{c[0]}" for c in CASES])
+async def test_official_sdk_runs_each_model_and_is_charged_the_rate(server, sim, endpoint, model, args, credits):
+    import runwayml
+
+    async with runwayml.AsyncRunwayML(api_key=KEY, base_url=f"{server[0]}/runway", max_retries=0) as client:
+        estimated, task = await _run(client, endpoint, model, args)
+    assert task.status == "SUCCEEDED", task
+    assert estimated == pytest.approx(credits) and task.cost.credits == int(credits), (estimated, task.cost)
+    video = httpx.get(task.output[0])
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+
+
+async def test_video_to_video_input_length_is_read_and_priced(server, sim, tmp_path: Path):
+    """Data-URI inputs are read with PyAV: aleph2 28/s of input (56 at least), Gemini 11/s of input capped at
+    10 s, seedance2_5 the output's rate plus 15/s of input at 720p; the output follows aleph2's input."""
+    import runwayml
+
+    from server.media import probe
+
+    three, one, twelve = _clip_uri(tmp_path, 3.0), _clip_uri(tmp_path, 1.0), _clip_uri(tmp_path, 12.0)
+    async with runwayml.AsyncRunwayML(api_key=KEY, base_url=f"{server[0]}/runway", max_retries=0) as client:
+        estimated, task = await _run(client, "video_to_video", "aleph2", {"video_uri": three, "prompt_text": "snow"})
+        assert estimated == pytest.approx(3 * 28) and task.cost.credits == 84
+        out = tmp_path / "out.mp4"
+        out.write_bytes(httpx.get(task.output[0]).content)
+        assert abs(probe(str(out)).duration_seconds - 3.0) < 0.2  # as long as the input
+        estimated, _ = await _run(client, "video_to_video", "gemini_omni_flash", {"video_uri": one, "prompt_text": "x"})
+        assert estimated == pytest.approx(11)
+        estimated, _ = await _run(
+            client, "video_to_video", "gemini_omni_flash", {"video_uri": twelve, "prompt_text": "x"}
+        )
+        assert estimated == pytest.approx(11 * 10)  # input seconds capped at 10
+        estimated, _ = await _run(
+            client, "video_to_video", "seedance2_5", {"prompt_video": three, "ratio": "1280:720", "duration": 4}
+        )
+        assert estimated == pytest.approx(4 * 30 + 3 * 15)
+        with pytest.raises(runwayml.BadRequestError) as short:  # aleph2's input: 2 to 30 s
+            await client.video_to_video.create(model="aleph2", video_uri=one)
+        assert short.value.body["issues"][0]["path"] == ["videoUri"]
+
+
+# -- 3. refusals ----------------------------------------------------------------------------------------
+
+REFUSED: list[tuple[str, dict[str, Any], list[str | int]]] = [
+    # an unknown field (the SDK declares none of these for the model)
+    ("text_to_video", {"model": "kling3.0_pro", "ratio": "1920:1080", "seed": 1}, []),
+    ("text_to_video", {"model": "klingO3_pro", "ratio": "1920:1080", "cfgScale": 0.5}, []),
+    ("video_to_video", {"model": "aleph2", "videoUri": "https://example.com/v.mp4", "duration": 5}, []),
+    ("image_to_video", {"model": "grok_imagine_1_5", "promptImage": URL, "ratio": "16:9"}, []),
+    ("image_to_video", {"model": "seedance2_5", "promptImage": URL, "draftTaskId": "x"}, []),  # t2v only
+    # a ratio (or resolution) from another model
+    ("text_to_video", {"model": "kling3.0_standard", "ratio": "1920:1080"}, ["ratio"]),
+    ("text_to_video", {"model": "seedance2_fast", "promptText": "x", "ratio": "1920:1080"}, ["ratio"]),
+    ("text_to_video", {"model": "seedance2_5", "ratio": "864:496"}, ["ratio"]),  # seedance2's, not 2.5's
+    ("text_to_video", {"model": "grok_imagine_1_5", "promptText": "x", "ratio": "1280:720"}, ["ratio"]),
+    ("text_to_video", {"model": "hailuo3", "promptText": "x", "resolution": "1080p"}, ["resolution"]),
+    ("text_to_video", {"model": "hailuo3", "promptText": "x", "ratio": "adaptive"}, ["ratio"]),  # text only
+    ("text_to_video", {"model": "wan3", "promptText": "x", "ratio": "1280:768"}, ["ratio"]),
+    (
+        "image_to_video",
+        {"model": "wan3", "promptText": "x", "ratio": "1280:720", "promptImage": [{"uri": URL, "position": "first"}]},
+        ["ratio"],  # keyframes: auto_* only
+    ),
+    # a duration out of range
+    ("text_to_video", {"model": "kling3.0_4k", "ratio": "3840:2160", "duration": 2}, ["duration"]),
+    ("text_to_video", {"model": "klingO3_standard", "ratio": "960:960", "duration": 16}, ["duration"]),
+    ("text_to_video", {"model": "seedance2_mini", "promptText": "x", "duration": 3}, ["duration"]),
+    ("text_to_video", {"model": "seedance2_5", "duration": 31}, ["duration"]),
+    ("text_to_video", {"model": "hailuo3", "promptText": "x", "duration": 4}, ["duration"]),
+    ("text_to_video", {"model": "grok_imagine_1_5", "promptText": "x", "duration": 16}, ["duration"]),
+    ("image_to_video", {"model": "happyhorse_1_0", "promptImage": URL, "duration": 2}, ["duration"]),
+    ("text_to_video", {"model": "gemini_omni_flash", "promptText": "x", "duration": 11}, ["duration"]),
+    ("text_to_video", {"model": "wan3", "promptText": "x", "duration": 31}, ["duration"]),
+    ("text_to_video", {"model": "kling3.0_standard", "ratio": "960:960", "duration": "auto"}, ["duration"]),
+    # a missing required field
+    ("text_to_video", {"model": "kling3.0_standard", "promptText": "x"}, ["ratio"]),
+    ("image_to_video", {"model": "hailuo3", "promptImage": URL}, ["promptText"]),
+    ("image_to_video", {"model": "wan3", "promptImage": URL}, ["promptText"]),
+    ("video_to_video", {"model": "klingO3_pro", "promptVideo": "https://example.com/v.mp4"}, ["promptText"]),
+    ("video_to_video", {"model": "gemini_omni_flash", "promptText": "x"}, ["videoUri"]),
+    ("video_to_video", {"model": "aleph2", "promptText": "x"}, ["videoUri"]),
+    ("text_to_video", {"model": "happyhorse_1_0", "duration": 5}, ["promptText"]),
+    # a last frame where only a first is allowed; keyframes Kling requires a position for
+    ("image_to_video", {"model": "gemini_omni_flash", "promptImage": [{"uri": URL, "position": "last"}]}, None),
+    ("image_to_video", {"model": "grok_imagine_1_5", "promptImage": [{"uri": URL, "position": "last"}]}, None),
+    ("image_to_video", {"model": "happyhorse_1_0", "promptImage": [{"uri": URL, "position": "last"}]}, None),
+    ("image_to_video", {"model": "kling3.0_pro", "promptImage": [{"uri": URL}]}, ["promptImage", 0, "position"]),
+    ("image_to_video", {"model": "klingO3_pro", "promptImage": [{"uri": URL, "position": "last"}]}, ["promptImage"]),
+    # a model on an endpoint the SDK does not declare it for
+    ("text_to_video", {"model": "aleph2", "promptText": "x"}, ["model"]),
+    ("video_to_video", {"model": "kling3.0_pro", "promptText": "x", "promptVideo": URL}, ["model"]),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body", "path"), REFUSED)
+async def test_simulator_refuses_what_the_sdk_does_not_allow(server, sim, endpoint, body, path):
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway", headers=HEADERS) as http:
+        answer = await http.post(f"/v1/{endpoint}", json=body)
+    assert answer.status_code == 400, answer.json()
+    reply = answer.json()
+    assert reply["error"] and isinstance(reply["issues"], list)
+    paths = [issue["path"] for issue in reply["issues"]]
+    assert paths == [path if path is not None else ["promptImage", 0, "position"]], paths
+    assert sim.submissions == 0
