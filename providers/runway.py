@@ -1,4 +1,4 @@
-"""Runway's developer API (api.dev.runwayml.com): Gen-4.5, Gen-4 Turbo, Veo 3.1, Veo 3.1 Fast and Seedance 2.
+"""Runway's developer API (api.dev.runwayml.com): its own models and the ones it sells from other labs.
 
 Wire contract from the official SDK (runwayml 5.24: types/text_to_video_create_params.py,
 image_to_video_create_params.py, video_to_video_create_params.py, task_retrieve_response.py, resources/tasks.py)
@@ -10,15 +10,16 @@ and the docs (docs.dev.runwayml.com: api-details/errors, errors/troubleshooting,
     task cannot be fetched again (404)
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
-Only models with a credit price Runway publishes are offered (runwayml/skills, rw-api-reference). `veo3` left
-the API spec in SDK 5.14.0. Video-to-video: Seedance 2 (`promptVideo`, 36 credits/s as on its other endpoints:
-rw-api-reference lists seedance2 for POST /v1/video_to_video at that rate). `gen4_aleph` (15 credits/s in that
-list) left the API spec on 2026-06-10 (SDK 5.24 declares only `aleph2` for it) and is not offered; `aleph2`
-has no published credit price and is left out with the other unpriced models. The other models SDK 5.24
-declares (UNPRICED_MODELS: Kling 2.5 / 3.0 / O3 / 4, Seedance 2 Fast / Mini / 2.5, Hailuo 3, HappyHorse, Wan 3,
-Gemini Omni, Grok Imagine, H3 Max, Aleph 2) are left out on purpose: no credit price for them could be read
-from Runway (its pricing page, docs.dev.runwayml.com/guides/pricing, was not reachable on 2026-12-03 and the
-official rw-api-reference lists none), and a guessed price would break "no surprise costs".
+Runway's own models (Gen-4.5, Gen-4 Turbo, Aleph 2) and the ones it sells from other labs (Veo 3.1, Seedance 2 /
+2 Fast / 2 Mini / 2.5, Kling 3.0 and O3, Hailuo 3, Grok Imagine 1.5, HappyHorse 1.0, Gemini Omni Flash, Wan 3), each
+as its SDK type declares it; SHAPES says how each is told the output's shape. Prices: runwayml/skills
+rw-api-reference for the first five, Runway's pricing guide for the rest (read from dated copies: see
+PRICE_GUIDE), and for Kling, which that guide does not list, the highest figure found, flagged. Runway answers a
+new task with the most it may charge (`estimatedCost`): above our quote, the task is cancelled at once (submit).
+Video-to-video: Seedance 2 (`promptVideo`) and Aleph 2 (`videoUri`, billed per second of the input, which sets the
+output's length). `veo3` left the API spec in SDK 5.14.0, `gen4_aleph` on 2026-06-10. UNPRICED_MODELS: what SDK
+5.24 declares and we do not offer, for want of a price (Kling 2.5 Turbo, O3 4K, Kling 4, H3 Max, Wan 3 Prime,
+Gemini Omni Flash 1.1, Grok Imagine Lite) or of durations Runway states.
 tests/test_provider_runway.py fails when the installed SDK declares a model that is neither offered nor listed
 there, or drops one we offer.
 Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled (the base
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import random
 import re
 from typing import Any
@@ -77,14 +79,11 @@ PRICE_SOURCE = "https://github.com/runwayml/skills/blob/main/skills/rw-api-refer
 PRICE_CHECKED = "2026-12-03"
 
 # Declared by the official SDK (runwayml 5.24 text_to_video / image_to_video / video_to_video params) but not
-# offered: Runway
-# publishes no credit price for them that could be read (checked 2026-12-03). Add one here only with its price.
+# offered: no price Runway publishes (or anyone measured) could be read for them (checked 2026-12-04). Add one
+# here only with its price.
 UNPRICED_MODELS: tuple[str, ...] = (
-    *("kling2.5_turbo_pro", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "kling_4"),
-    *("klingO3_standard", "klingO3_pro", "klingO3_4k"),
-    *("seedance2_fast", "seedance2_mini", "seedance2_5"),
-    *("hailuo3", "h3_max", "happyhorse_1_0", "wan3", "wan3_prime", "aleph2"),
-    *("gemini_omni_flash", "gemini_omni_flash_1.1", "grok_imagine_1_5", "grok_imagine_1_5_lite"),
+    *("kling2.5_turbo_pro", "kling_4", "klingO3_4k", "h3_max", "wan3_prime"),
+    *("gemini_omni_flash_1.1", "grok_imagine_1_5_lite"),
 )
 
 # Agents speak in aspect ratios; Runway takes output sizes, and each model has its own.
@@ -103,7 +102,7 @@ VEO_SIZES: dict[tuple[str, str], str] = {
     ("16:9", "1080p"): "1920:1080",
     ("9:16", "1080p"): "1080:1920",
 }
-SEEDANCE_SIZES: dict[tuple[str, str], str] = {  # the 480p and 720p sizes Runway prices (1080p and 4K: no price)
+SEEDANCE_SIZES: dict[tuple[str, str], str] = {  # seedance2 and its fast and mini variants (those: 480p/720p)
     ("21:9", "480p"): "992:432",
     ("16:9", "480p"): "864:496",
     ("4:3", "480p"): "752:560",
@@ -116,19 +115,363 @@ SEEDANCE_SIZES: dict[tuple[str, str], str] = {  # the 480p and 720p sizes Runway
     ("1:1", "720p"): "960:960",
     ("3:4", "720p"): "834:1112",
     ("9:16", "720p"): "720:1280",
+    ("21:9", "1080p"): "2206:946",
+    ("16:9", "1080p"): "1920:1080",
+    ("4:3", "1080p"): "1664:1248",
+    ("1:1", "1080p"): "1440:1440",
+    ("3:4", "1080p"): "1248:1664",
+    ("9:16", "1080p"): "1080:1920",
+    ("21:9", "4k"): "3840:1646",
+    ("16:9", "4k"): "3840:2160",
+    ("4:3", "4k"): "3840:2880",
+    ("1:1", "4k"): "3840:3840",
+    ("3:4", "4k"): "2880:3840",
+    ("9:16", "4k"): "2160:3840",
 }
+# Seedance 2.5 makes 16:9 and 9:16 at 480p as 854:480 and 480:854, and has no 4K.
+SEEDANCE_2_5_SIZES = {
+    **{k: v for k, v in SEEDANCE_SIZES.items() if k[1] != "4k"},
+    ("16:9", "480p"): "854:480",
+    ("9:16", "480p"): "480:854",
+}
+KLING_SIZES: dict[tuple[str, str], str] = {  # Kling 3.0 and O3: standard 720p, pro 1080p, 4K
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("1:1", "720p"): "960:960",
+    ("16:9", "1080p"): "1920:1080",
+    ("9:16", "1080p"): "1080:1920",
+    ("1:1", "1080p"): "1440:1440",
+    ("16:9", "4k"): "3840:2160",
+    ("9:16", "4k"): "2160:3840",
+    ("1:1", "4k"): "2880:2880",
+}
+HAPPYHORSE_SIZES: dict[tuple[str, str], str] = {
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("1:1", "720p"): "960:960",
+    ("4:3", "720p"): "1108:832",
+    ("3:4", "720p"): "832:1108",
+    ("16:9", "1080p"): "1920:1080",
+    ("9:16", "1080p"): "1080:1920",
+    ("1:1", "1080p"): "1440:1440",
+    ("4:3", "1080p"): "1662:1248",
+    ("3:4", "1080p"): "1248:1662",
+}
+WAN3_SIZES: dict[tuple[str, str], str] = {
+    ("16:9", "480p"): "832:480",
+    ("4:3", "480p"): "720:544",
+    ("1:1", "480p"): "624:624",
+    ("3:4", "480p"): "544:720",
+    ("9:16", "480p"): "480:832",
+    ("16:9", "720p"): "1280:720",
+    ("4:3", "720p"): "1104:832",
+    ("1:1", "720p"): "960:960",
+    ("3:4", "720p"): "832:1104",
+    ("9:16", "720p"): "720:1280",
+    ("16:9", "1080p"): "1920:1080",
+    ("4:3", "1080p"): "1648:1248",
+    ("1:1", "1080p"): "1440:1440",
+    ("3:4", "1080p"): "1248:1648",
+    ("9:16", "1080p"): "1080:1920",
+}
+GEMINI_SIZES: dict[tuple[str, str], str] = {("16:9", "720p"): "1280:720", ("9:16", "720p"): "720:1280"}
 SIZES: dict[str, dict[tuple[str, str], str]] = {
     "gen4.5": GEN4_SIZES,
     "gen4_turbo": GEN4_SIZES,
     "veo3.1": VEO_SIZES,
     "veo3.1_fast": VEO_SIZES,
     "seedance2": SEEDANCE_SIZES,
+    "seedance2_fast": SEEDANCE_SIZES,
+    "seedance2_mini": SEEDANCE_SIZES,
+    "seedance2_5": SEEDANCE_2_5_SIZES,
+    "kling3.0_standard": KLING_SIZES,
+    "kling3.0_pro": KLING_SIZES,
+    "kling3.0_4k": KLING_SIZES,
+    "klingO3_standard": KLING_SIZES,
+    "klingO3_pro": KLING_SIZES,
+    "happyhorse_1_0": HAPPYHORSE_SIZES,
+    "wan3": WAN3_SIZES,
+    "gemini_omni_flash": GEMINI_SIZES,
 }
 # A ModelSpec has one ratio list for both modes; gen4.5 makes fewer shapes from text than from an image.
 TEXT_TO_VIDEO_RATIOS: dict[str, tuple[str, ...]] = {"gen4.5": ("16:9", "9:16")}
 
+
+# How each model is told the output's shape, per endpoint (the SDK's *_create_params): `ratio` as a size from
+# SIZES ("sized"), the aspect ratio itself with a `resolution` ("worded": Hailuo 3, Grok Imagine), `auto_<res>`
+# (the image sets the shape: Wan 3 from a start frame), only `resolution` (the image or video sets the shape),
+# or nothing.
+Shape = str  # "sized" | "worded" | "auto" | "resolution" | "none"
+SHAPES: dict[str, dict[str, Shape]] = {
+    "hailuo3": {"text_to_video": "worded", "image_to_video": "worded"},
+    "grok_imagine_1_5": {"text_to_video": "worded", "image_to_video": "resolution"},
+    "happyhorse_1_0": {"image_to_video": "resolution"},
+    "wan3": {"image_to_video": "auto"},
+    "aleph2": {"video_to_video": "none"},
+}
+VIDEO_FIELD = {"aleph2": "videoUri"}  # the input video's field (seedance2: promptVideo)
+MIN_EDIT_SECONDS = 2.0  # Aleph 2's shortest input (ComfyUI's Runway Aleph 2 node documents 2-30 s)
+NO_DURATION = frozenset({"aleph2"})  # the output is as long as the input video
+
+
+def shape_fields(request: VideoRequest) -> dict[str, Any]:
+    """The body's shape fields for a validated request, as SHAPES declares them."""
+    shape = SHAPES.get(request.model, {}).get(request.mode, "sized")
+    if shape == "sized":
+        return {"ratio": SIZES[request.model][(request.aspect_ratio, request.resolution)]}
+    if shape == "worded":
+        return {"ratio": request.aspect_ratio, "resolution": request.resolution}
+    if shape == "auto":
+        return {"ratio": f"auto_{request.resolution}"}
+    if shape == "resolution":
+        return {"resolution": request.resolution}
+    return {}
+
+
 GEN4_RATIOS = ("16:9", "9:16", "4:3", "1:1", "3:4", "21:9")
 VEO_RATIOS = ("16:9", "9:16")
+
+
+# Runway's pricing guide (docs.dev.runwayml.com/guides/pricing) could not be read here (no internet, in no stored
+# corpus); its figures below come from copies of it that public projects keep, dated 2026-08-13 to 2026-10-04, and
+# agree with what people measured from task costs (notes in the commit). Where they are silent (Kling), the quote
+# is the highest figure found, flagged in the note. Either way Runway's own estimatedCost is checked at submit
+# (RunwayProvider.submit) and a task above the quote is cancelled before it runs; the charge recorded is the
+# task's `cost`.
+PRICE_GUIDE = "https://docs.dev.runwayml.com/guides/pricing"
+GUIDE_COPIES = "read from copies of the page dated 2026-08-13 to 2026-10-04, not the page itself"
+UNVERIFIED = (
+    "; Runway's own estimate is checked when the task is made, and a task above this quote is cancelled before it runs"
+)
+STANDARD_RATIOS = ("16:9", "9:16", "4:3", "1:1", "3:4")
+KLING_RATIOS = ("16:9", "9:16", "1:1")
+
+
+def _third_party(model: str, name: str, description: str, price: PriceRule, **fields: Any) -> ModelSpec:
+    """A model another lab makes that Runway sells: text or a start image (as the SDK declares it for both)."""
+    base: dict[str, Any] = {
+        "modes": ("text_to_video", "image_to_video"),
+        "default_duration": 5.0,
+        "default_aspect_ratio": "16:9",
+        "default_resolution": "720p",
+        "max_images": 1,
+        "typical_seconds": 90.0,
+        "price_source": PRICE_GUIDE,
+        "price_checked": "2026-12-04",
+    }
+    return ModelSpec(id=model, name=name, description=description, price=price, **{**base, **fields})
+
+
+def _seconds(first: int, last: int) -> tuple[float, ...]:
+    return tuple(float(s) for s in range(first, last + 1))
+
+
+def _kling(model: str, name: str, resolution: str, credits: float, why: str) -> ModelSpec:
+    return _third_party(
+        model,
+        name,
+        f"Kuaishou's {name} through Runway: text or a first (+last) frame, 3-15 s at {resolution}, audio. "
+        "Image-to-video takes its aspect ratio from the first frame.",
+        PriceRule(per_second=credits / 100, note=f"quoted {credits:g} credits/s, audio or not: {why}{UNVERIFIED}"),
+        durations=_seconds(3, 15),
+        aspect_ratios=KLING_RATIOS,
+        resolutions=(resolution,),
+        default_resolution=resolution,
+        audio=True,
+        end_image=True,
+        max_prompt_chars=2500,
+    )
+
+
+NO_KLING_ROW = "Runway's pricing guide (as copied) has no Kling row"
+THIRD_PARTY: tuple[ModelSpec, ...] = (
+    _third_party(
+        "seedance2_fast",
+        "Seedance 2.0 Fast",
+        "ByteDance's Seedance 2.0 Fast through Runway: quicker and cheaper than Seedance 2.0, 4-15 s at 480p or "
+        "720p, first/last frame, audio.",
+        PriceRule(per_second=0.29, note=f"29 credits/s at 480p and 720p, audio or not ({GUIDE_COPIES})"),
+        durations=_seconds(4, 15),
+        aspect_ratios=GEN4_RATIOS,
+        resolutions=("480p", "720p"),
+        audio=True,
+        end_image=True,
+        seed=True,
+        max_prompt_chars=3500,
+        typical_seconds=60.0,
+    ),
+    _third_party(
+        "seedance2_mini",
+        "Seedance 2.0 Mini",
+        "ByteDance's Seedance 2.0 Mini through Runway: the cheapest Seedance, 4-15 s at 480p or 720p, first/last "
+        "frame, audio.",
+        PriceRule(
+            per_second=0.16,
+            note=f"16 credits/s at 480p and 720p, audio or not, 64 credits at least (the 4 s minimum) ({GUIDE_COPIES})",
+        ),
+        durations=_seconds(4, 15),
+        aspect_ratios=GEN4_RATIOS,
+        resolutions=("480p", "720p"),
+        audio=True,
+        end_image=True,
+        seed=True,
+        max_prompt_chars=3500,
+        typical_seconds=60.0,
+    ),
+    _third_party(
+        "seedance2_5",
+        "Seedance 2.5",
+        "ByteDance's Seedance 2.5 through Runway: long shots (4-30 s) at 480p, 720p or 1080p, first/last frame, "
+        "audio (on by default at Runway).",
+        PriceRule(
+            per_second=0.30,
+            resolution_factor={"480p": 20 / 30, "1080p": 68 / 30},
+            note=f"20 credits/s at 480p, 30 at 720p, 68 at 1080p, audio or not, 80 credits at least ({GUIDE_COPIES})",
+        ),
+        durations=_seconds(4, 30),
+        aspect_ratios=GEN4_RATIOS,
+        resolutions=("480p", "720p", "1080p"),
+        audio=True,
+        default_audio=True,  # the SDK: audio "Defaults to true"
+        end_image=True,
+        seed=True,
+        max_prompt_chars=15000,
+        typical_seconds=150.0,
+    ),
+    _third_party(
+        "hailuo3",
+        "Hailuo 3.0",
+        "MiniMax's Hailuo 3.0 through Runway: text or a first (+last) frame, 5-15 s at 768p or 2K.",
+        PriceRule(
+            per_second=0.10,
+            resolution_factor={"2k": 1.5},
+            note=f"10 credits/s at 768p, 15 at 2K ({GUIDE_COPIES}; reference images, not sent here, cost 2 more each)",
+        ),
+        durations=_seconds(5, 15),
+        aspect_ratios=(*GEN4_RATIOS,),
+        resolutions=("768p", "2k"),
+        default_resolution="768p",
+        end_image=True,
+        max_prompt_chars=6000,
+    ),
+    _third_party(
+        "grok_imagine_1_5",
+        "Grok Imagine Video 1.5",
+        "xAI's Grok Imagine Video 1.5 through Runway: fast and cheap, 1-15 s at 480p, 720p or 1080p, from text or "
+        "a start frame (whose aspect ratio it keeps).",
+        PriceRule(
+            per_second=0.10,
+            flat=0.11,
+            flat_seconds=1.0,
+            resolution_factor={"720p": 1.6, "1080p": 2.9},
+            note="10 credits/s at 480p, 16 at 720p, 29 at 1080p, plus 1 credit for a start frame (quoted on every "
+            f"request) ({GUIDE_COPIES}; measured charges match)",
+        ),
+        durations=_seconds(1, 15),
+        aspect_ratios=(*STANDARD_RATIOS, "3:2", "2:3"),
+        resolutions=("480p", "720p", "1080p"),
+        max_prompt_chars=2500,
+        typical_seconds=40.0,
+    ),
+    _third_party(
+        "happyhorse_1_0",
+        "HappyHorse 1.0",
+        "Alibaba's HappyHorse 1.0 through Runway: 3-15 s at 720p or 1080p, from text or a start frame (whose "
+        "aspect ratio it keeps).",
+        PriceRule(
+            per_second=0.15,
+            resolution_factor={"1080p": 2.0},
+            note=f"15 credits/s at 720p, 30 at 1080p ({GUIDE_COPIES})",
+        ),
+        durations=_seconds(3, 15),
+        aspect_ratios=STANDARD_RATIOS,
+        resolutions=("720p", "1080p"),
+        max_prompt_chars=2500,
+        typical_seconds=60.0,
+    ),
+    _third_party(
+        "gemini_omni_flash",
+        "Gemini Omni Flash",
+        "Google's Gemini Omni Flash through Runway: 3-10 s at 720p, 16:9 or 9:16, from text or a start frame.",
+        PriceRule(
+            per_second=0.10,
+            flat=0.11,
+            flat_seconds=1.0,
+            note=f"10 credits/s, plus 1 credit for a start frame (quoted on every request) ({GUIDE_COPIES})",
+        ),
+        durations=_seconds(3, 10),
+        aspect_ratios=VEO_RATIOS,
+        resolutions=("720p",),
+        max_prompt_chars=4000,
+        typical_seconds=60.0,
+    ),
+    _third_party(
+        "wan3",
+        "Wan 3.0",
+        "Alibaba's Wan 3.0 through Runway: long shots (2-30 s) at 480p, 720p or 1080p, first/last frame, audio. "
+        "Image-to-video takes its aspect ratio from the first frame.",
+        PriceRule(
+            per_second=0.10,
+            resolution_factor={"480p": 0.5, "1080p": 2.0},
+            note=f"5 credits/s at 480p, 10 at 720p, 20 at 1080p, audio or not ({GUIDE_COPIES})",
+        ),
+        durations=_seconds(2, 30),
+        aspect_ratios=STANDARD_RATIOS,
+        resolutions=("480p", "720p", "1080p"),
+        audio=True,
+        end_image=True,
+        max_prompt_chars=20000,
+    ),
+    _kling(
+        "kling3.0_standard",
+        "Kling 3.0 Standard",
+        "720p",
+        13,
+        f"{NO_KLING_ROW}; 13/s is an integrator's figure after Runway's validator",
+    ),
+    _kling(
+        "kling3.0_pro",
+        "Kling 3.0 Pro",
+        "1080p",
+        41,
+        f"{NO_KLING_ROW}; measured figures disagree (about 17/s from estimatedCost, 41/s from a balance): the higher",
+    ),
+    _kling("kling3.0_4k", "Kling 3.0 4K", "4k", 44, f"{NO_KLING_ROW}; resellers sell it at $0.42-0.44/s: the higher"),
+    _kling(
+        "klingO3_standard",
+        "Kling O3 Standard",
+        "720p",
+        13,
+        f"{NO_KLING_ROW}; resellers sell it at $0.084-0.126/s; quoted as Kling 3.0 Standard",
+    ),
+    _kling(
+        "klingO3_pro",
+        "Kling O3 Pro",
+        "1080p",
+        41,
+        f"{NO_KLING_ROW}; resellers sell it at $0.112-0.168/s; quoted as Kling 3.0 Pro",
+    ),
+    _third_party(
+        "aleph2",
+        "Runway Aleph 2",
+        "Runway's video editor: restyles, relights or changes an input video (video: 2-30 s, https URL up to 32 MB or "
+        "a file up to 3.7 MB) as the prompt says; the output is as long as the input. Set duration to the input's "
+        "length in whole seconds (rounded up) for an exact quote; the default quotes the longest input.",
+        PriceRule(per_second=0.28, note=f"28 credits per second of video, 56 credits at least ({GUIDE_COPIES})"),
+        modes=(),
+        video=True,
+        max_video_bytes=MAX_VIDEO_FILE_BYTES,
+        max_video_seconds=30.0,
+        durations=_seconds(2, 30),
+        default_duration=30.0,
+        aspect_ratios=("16:9",),
+        resolutions=("720p",),
+        max_images=0,
+        seed=True,
+        max_prompt_chars=MAX_PROMPT_UNITS,
+        typical_seconds=120.0,
+    ),
+)
 
 
 def _veo(model: str, name: str, usd: float, usd_audio: float, typical: float) -> ModelSpec:
@@ -225,7 +568,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_duration=5.0,
         aspect_ratios=GEN4_RATIOS,
         default_aspect_ratio="16:9",
-        resolutions=("480p", "720p"),
+        resolutions=("480p", "720p", "1080p", "4k"),
         default_resolution="720p",
         audio=True,
         default_audio=False,
@@ -235,14 +578,15 @@ MODELS: tuple[ModelSpec, ...] = (
         max_prompt_chars=3500,
         price=PriceRule(
             per_second=0.36,
-            note="36 credits/s at 480p and 720p, with or without audio, from text, an image or an input video "
-            "(Runway lists one rate for its three endpoints; its 1080p and 4K sizes have no published price and "
-            "are not offered)",
+            resolution_factor={"1080p": 40 / 36, "4k": 150 / 36},
+            note="36 credits/s at 480p and 720p (rw-api-reference), 40 at 1080p and 150 at 4K (Runway's pricing "
+            f"guide, {GUIDE_COPIES}), with or without audio, from text, an image or an input video",
         ),
         price_source=PRICE_SOURCE,
         price_checked=PRICE_CHECKED,
         typical_seconds=120.0,
     ),
+    *THIRD_PARTY,
 )
 
 
@@ -447,6 +791,27 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                 )
         if request.video and videos.classify(request.video) == "url":
             video_url_rule(request.video)
+        elif request.video and request.model in NO_DURATION:
+            self._quote_covers_the_video(request)
+
+    def _quote_covers_the_video(self, request: VideoRequest) -> None:
+        """A model billed per second of its input video (Aleph 2) is quoted at `duration`: a local video longer
+        than that would cost more than the quote, so it is refused with the duration to pass."""
+        try:
+            data, _ = videos.to_bytes(request.video or "", self.allowed_dirs, MAX_VIDEO_FILE_BYTES, "Runway")
+        except InvalidRequest:
+            return  # an unreadable video is refused when the job is made (an estimate does not read files)
+        seconds = videos.probe(data, "video")[2]
+        if seconds is not None and seconds < MIN_EDIT_SECONDS - 0.05:
+            raise InvalidRequest(
+                f"the input video is {seconds:.1f} s long; runway/{request.model} edits videos of at least "
+                f"{MIN_EDIT_SECONDS:g} s (up to 30 s): pass a longer one"
+            )
+        if seconds is not None and seconds > request.duration + 0.05:
+            raise InvalidRequest(
+                f"the input video is {seconds:.1f} s long and runway/{request.model} bills every second of it, but "
+                f"duration is {request.duration:g} s: pass duration={math.ceil(seconds - 0.05)} so the quote covers it"
+            )
 
     # -- the job life cycle --------------------------------------------------------------------
     def submit_path_for(self, request: VideoRequest) -> str:
@@ -497,14 +862,11 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
         """The JSON body for a validated request (field names as in the SDK's *_create_params)."""
         spec = self.spec(request.model)
         assert spec is not None, request.model
-        body: dict[str, Any] = {
-            "model": spec.id,
-            "promptText": request.prompt,
-            "ratio": SIZES[spec.id][(request.aspect_ratio, request.resolution)],
-            "duration": int(request.duration),
-        }
-        if request.video:  # seedance2's video_to_video: the input video is `promptVideo`
-            body["promptVideo"] = self.video_uri(request.video)
+        body: dict[str, Any] = {"model": spec.id, "promptText": request.prompt, **shape_fields(request)}
+        if spec.id not in NO_DURATION:
+            body["duration"] = int(request.duration)
+        if request.video:  # video_to_video: `promptVideo` (Seedance), `videoUri` (Aleph 2)
+            body[VIDEO_FIELD.get(spec.id, "promptVideo")] = self.video_uri(request.video)
         if request.images:
             first = self.image_uri(request.images[0])
             if request.end_image:

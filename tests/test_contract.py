@@ -201,7 +201,9 @@ async def test_estimate_cost_for_every_model(rig: Rig, name: str):
     async with Client(build_server(settings(rig))) as client:
         for spec in provider.models:
             args: dict[str, Any] = {"prompt": "a cat", "provider": name, "model": spec.id}
-            if "text_to_video" not in spec.modes:
+            if spec.video and not spec.modes:  # video-to-video only (Runway's aleph2)
+                args["video"] = "https://example.com/in.mp4"
+            elif "text_to_video" not in spec.modes:
                 args["images"] = ["https://example.com/start.png"]
             result = await client.call_tool("estimate_cost", args)
             assert not result.is_error, (spec.id, result.content)
