@@ -197,6 +197,11 @@ class ProviderErrorInfo(BaseModel):
 Snapshot.model_rebuild()
 
 
+# A Submission.state key: the provider took the job but it must not run (Runway's own estimate is above our quote);
+# the value says why. The engine stores the job's id first, then cancels it as if asked, with this message.
+CANCEL_AT_ONCE = "cancel_at_once"
+
+
 class Submission(BaseModel):
     """What a provider hands back when it accepts a job."""
 

@@ -29,7 +29,6 @@ class's `reconcile` returns None and the engine reports SUBMIT_UNCONFIRMED).
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
 import random
 import re
@@ -40,13 +39,13 @@ from pydantic import Field, field_validator
 
 from providers import images, videos
 from providers.base import (
+    CANCEL_AT_ONCE,
     Accepted,
     ErrorAnswer,
     ErrorCode,
     InvalidRequest,
     ModelSpec,
     PriceRule,
-    ProviderError,
     ProviderErrorInfo,
     Rule,
     Snapshot,
@@ -57,8 +56,6 @@ from providers.base import (
     VideoRequest,
     Wire,
 )
-
-log = logging.getLogger(__name__)
 
 RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01
@@ -210,7 +207,7 @@ SHAPES: dict[str, dict[str, Shape]] = {
     "aleph2": {"video_to_video": "none"},
 }
 VIDEO_FIELD = {"aleph2": "videoUri"}  # the input video's field (seedance2: promptVideo)
-MIN_EDIT_SECONDS = 2.0  # Aleph 2's shortest input (ComfyUI's Runway Aleph 2 node documents 2-30 s)
+MIN_EDIT_SECONDS, MAX_EDIT_SECONDS = 2.0, 30.0  # Aleph 2's inputs (ComfyUI's Runway Aleph 2 node: 2-30 s)
 NO_DURATION = frozenset({"aleph2"})  # the output is as long as the input video
 
 
@@ -436,7 +433,9 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         41,
         f"{NO_KLING_ROW}; measured figures disagree (about 17/s from estimatedCost, 41/s from a balance): the higher",
     ),
-    _kling("kling3.0_4k", "Kling 3.0 4K", "4k", 44, f"{NO_KLING_ROW}; resellers sell it at $0.42-0.44/s: the higher"),
+    _kling(
+        "kling3.0_4k", "Kling 3.0 4K", "4k", 45, f"{NO_KLING_ROW}; resellers sell it at $0.42-0.441/s: above the higher"
+    ),
     _kling(
         "klingO3_standard",
         "Kling O3 Standard",
@@ -553,7 +552,7 @@ MODELS: tuple[ModelSpec, ...] = (
         id="seedance2",
         name="Seedance 2.0",
         description=(
-            "ByteDance's Seedance 2.0 through Runway: long shots (4-15 s), first/last frame, audio; 480p/720p. "
+            "ByteDance's Seedance 2.0 through Runway: long shots (4-15 s), first/last frame, audio; 480p to 4K. "
             "Also edits an input video (video: up to 15 s, at least 720p, https URL up to 32 MB or a file up to "
             "3.7 MB)."
         ),
@@ -791,6 +790,12 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                 )
         if request.video and videos.classify(request.video) == "url":
             video_url_rule(request.video)
+            if request.model in NO_DURATION and request.duration < MAX_EDIT_SECONDS:
+                raise InvalidRequest(
+                    f"runway/{request.model} bills every second of its input video, and an https video's length "
+                    f"cannot be read here: pass duration={MAX_EDIT_SECONDS:g} (its longest input) so the quote covers "
+                    "it, or pass the video as a local file for an exact quote"
+                )
         elif request.video and request.model in NO_DURATION:
             self._quote_covers_the_video(request)
 
@@ -807,10 +812,10 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                 f"the input video is {seconds:.1f} s long; runway/{request.model} edits videos of at least "
                 f"{MIN_EDIT_SECONDS:g} s (up to 30 s): pass a longer one"
             )
-        if seconds is not None and seconds > request.duration + 0.05:
+        if seconds is not None and seconds > request.duration + 1e-3:
             raise InvalidRequest(
                 f"the input video is {seconds:.1f} s long and runway/{request.model} bills every second of it, but "
-                f"duration is {request.duration:g} s: pass duration={math.ceil(seconds - 0.05)} so the quote covers it"
+                f"duration is {request.duration:g} s: pass duration={math.ceil(seconds - 1e-3)} so the quote covers it"
             )
 
     # -- the job life cycle --------------------------------------------------------------------
@@ -823,34 +828,21 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
 
     async def submit(self, job_id: str, request: VideoRequest, callback_url: str | None = None) -> Submission:
         """Create the task, then hold Runway's own figure (`estimatedCost`, "the maximum credits this task may
-        charge") against our quote, which the budget reserved: above it, the task is cancelled at once, while
-        Runway still refunds it (a cancel refunds a task not yet RUNNING), and the job fails OVER_BUDGET. A
-        cancel that does not go through leaves the task running, watched and charged as Runway reports."""
+        charge") against our quote, which the budget reserved: above it, the submission asks the engine to cancel
+        the task at once (CANCEL_AT_ONCE), once its id is stored, so neither a crash nor a failed cancel loses it."""
         submission = await super().submit(job_id, request, callback_url)
         credits = submission.state.get("estimated_credits")
         spec = self.spec(request.model)
         quote = spec.price_for(request.duration, request.resolution, request.audio)[0] if spec else None
-        if credits is None or quote is None or credits * USD_PER_CREDIT <= quote + 1e-9:
-            return submission
-        said = f"Runway's own estimate for this task is {credits:g} credits (${credits * USD_PER_CREDIT:.2f}), above "
-        try:
-            await self.cancel(submission, request)
-        except ProviderError as error:
-            log.warning(
-                "runway task %s: %s the $%.2f quoted; cancelling it failed: %s",
-                submission.ref,
-                said,
-                quote,
-                error.message,
+        if credits is not None and quote is not None and credits * USD_PER_CREDIT > quote + 1e-9:
+            submission.state[CANCEL_AT_ONCE] = (
+                f"Runway's own estimate for this task is {credits:g} credits (${credits * USD_PER_CREDIT:.2f}), above "
+                f"the ${quote:.2f} quoted and reserved for it, so it was cancelled at once (Runway refunds a task "
+                f"cancelled before it starts running; one already running keeps up to {credits:g} credits: see task "
+                f"{submission.ref} in the developer portal). Runway's price for this model is higher than ours: pick "
+                "a shorter or cheaper video, or tell the maintainers."
             )
-            return submission
-        raise ProviderError(
-            ErrorCode.OVER_BUDGET,
-            f"{said}the ${quote:.2f} quoted and reserved for it, so the task ({submission.ref}) was cancelled at "
-            "once, before it ran (Runway refunds a task cancelled before it starts). Runway's price for this "
-            "model is higher than ours: pick a shorter or cheaper video, or tell the maintainers.",
-            retryable=False,
-        )
+        return submission
 
     def failure_fields(self, task: Task, matched: str) -> dict[str, Any]:
         """{said}: "<failureCode>): <failure>" as the FAILURES messages quote it."""

@@ -105,7 +105,11 @@ async def test_bad_options_are_refused_before_a_job_exists(settings, simulators,
 
 async def test_list_models_declares_each_models_options(settings):
     async with Client(build_server(settings)) as client:
-        compact = (await client.call_tool("list_models", {})).structured_content["models"]
+        compact = [  # per provider: a bare listing shows rows only up to BARE_ROWS, the rest by id
+            row
+            for name in ("kling", "runblob", "runway", "demo")
+            for row in (await client.call_tool("list_models", {"provider": name})).structured_content["models"]
+        ]
         models = [
             (await client.call_tool("list_models", {"model": f"{m['provider']}/{m['model']}"})).structured_content[
                 "models"

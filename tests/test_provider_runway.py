@@ -329,7 +329,7 @@ BODIES = [
         {"model": "seedance2_5", "promptText": "P", "ratio": "854:480", "duration": 5, "audio": True},
     ),
     (
-        {"model": "aleph2", "video": VIDEO_URL, "seed": 3, "duration": 8},
+        {"model": "aleph2", "video": VIDEO_URL, "seed": 3, "duration": 30},  # an https input: quoted at 30 s
         "video_to_video",
         {"model": "aleph2", "promptText": "P", "videoUri": VIDEO_URL, "seed": 3},
     ),
@@ -428,12 +428,11 @@ PRICES = [
     ({"model": "kling3.0_standard", "duration": 15, "audio": True}, 13 * 15 / 100),
     ({"model": "kling3.0_pro", "duration": 3}, 41 * 3 / 100),
     ({"model": "klingO3_pro", "duration": 10, "audio": True}, 41 * 10 / 100),
-    ({"model": "kling3.0_4k", "duration": 5}, 44 * 5 / 100),
+    ({"model": "kling3.0_4k", "duration": 5}, 45 * 5 / 100),
     # quoted with the start frame's 1 credit (scaled with the resolution: a little over, never under)
     ({"model": "grok_imagine_1_5", "duration": 1, "resolution": "480p"}, (10 + 1) / 100),
     ({"model": "grok_imagine_1_5", "duration": 5, "resolution": "720p"}, (16 * 5 + 1.6) / 100),
     ({"model": "gemini_omni_flash", "duration": 10}, (10 * 10 + 1) / 100),
-    ({"model": "aleph2", "duration": 7, "video": VIDEO_URL}, 28 * 7 / 100),
     ({"model": "aleph2", "video": VIDEO_URL}, 28 * 30 / 100),  # by default, the longest input
 ]
 
@@ -480,15 +479,19 @@ async def test_out_of_credit(rw_settings: Settings, sim: Simulator):
 
 
 async def test_a_task_runway_estimates_above_our_quote_is_cancelled_before_it_runs(rw_settings, sim: Simulator):
-    """Runway's create answer says the most the task may charge; above the quote the budget reserved, the task
-    is deleted at once (refunded: not yet RUNNING) and the job fails OVER_BUDGET saying both figures."""
+    """Runway's create answer says the most the task may charge; above the quote the budget reserved, the engine
+    stores the task's id and cancels it at once (refunded: not yet RUNNING); the job says both figures."""
     sim.config.update(price_factor=1.5, credits=1000)  # Runway charging 18 credits/s for gen4.5, not 12
-    job = await failed_with(rw_settings, ErrorCode.OVER_BUDGET, "36 credits ($0.36)", "$0.24 quoted", "cancelled")
-    assert job["error"]["retryable"] is False
+    result = await generate(rw_settings, prompt="a quiet harbour", model="gen4.5", duration=2)
+    job = result.structured_content
+    assert job["status"] == "cancelled", job
+    assert all(w in job["message"] for w in ("36 credits ($0.36)", "$0.24 quoted", "cancelled at once")), job
     (task,) = sim.jobs.values()
-    assert task.extra["deleted"] and task.cancelled and task.phase()[0] != "succeeded"
-    assert sim.config["credits"] == 1000  # refunded: nothing stays charged
-    assert job["cost_is_estimate"] is True  # the quote, not a charge: Runway reported none
+    assert job["provider_job_id"] == task.id and task.extra["deleted"] and task.cancelled
+    assert sim.config["credits"] == 1000  # refunded: nothing stays charged at Runway
+    async with Client(build_server(rw_settings)) as client:  # counted at its quote: Runway may have kept some
+        spent = (await client.call_tool("estimate_cost", {"prompt": "P", "duration": 2})).structured_content
+    assert spent["budget"]["today_spent_usd"] == pytest.approx(0.24)
 
 
 async def test_a_task_estimated_at_our_quote_runs(rw_settings, sim: Simulator):
@@ -498,24 +501,19 @@ async def test_a_task_estimated_at_our_quote_runs(rw_settings, sim: Simulator):
     assert result.structured_content["cost"] == pytest.approx(0.24)
 
 
-async def test_a_task_over_quote_whose_cancel_fails_is_followed_not_lost(rw_env, sim: Simulator):
-    """The cancel is refused (a 502): the task runs on, and the job keeps its id to watch it and record what
-    Runway charges, rather than forgetting a task that costs money."""
+async def test_an_over_quote_task_is_only_marked_at_submit_so_its_id_is_stored_before_the_cancel(rw_env, sim):
+    """The adapter does not cancel inside submit (a crash there would lose a live task): it marks the submission,
+    and the engine cancels once the id is in the index (see the test above)."""
+    from providers.base import CANCEL_AT_ONCE
+
     sim.config["price_factor"] = 2.0
     provider = RunwayProvider(rw_env)
     _, _, request = _resolve(rw_env, prompt="a quiet harbour", model="gen4.5", duration=2)
-    original = provider.cancel
-
-    async def refused(submission: Submission, request: Any) -> None:
-        raise ProviderError(ErrorCode.TRANSIENT, "HTTP 502")
-
-    provider.cancel = refused  # type: ignore[method-assign]
     try:
         submission = await provider.submit("job-1", request)
     finally:
-        provider.cancel = original  # type: ignore[method-assign]
         await provider.aclose()
-    assert submission.ref in sim.jobs and submission.state["estimated_credits"] == 48
+    assert submission.state["estimated_credits"] == 48 and "48 credits" in submission.state[CANCEL_AT_ONCE]
     assert not sim.jobs[submission.ref].extra.get("deleted")
 
 
@@ -1376,6 +1374,26 @@ async def test_aleph2_refuses_an_input_longer_than_the_duration_it_is_quoted_at(
             "generate_video", {"prompt": "make it snow", "model": "aleph2", "video": str(longer), "duration": 2}
         )
         too_short = await client.call_tool("generate_video", {"prompt": "P", "model": "aleph2", "video": str(short)})
+        by_url = await client.call_tool(
+            "estimate_cost", {"prompt": "P", "model": "aleph2", "video": VIDEO_URL, "duration": 10}
+        )
     assert result.is_error and "3.0 s long" in result.content[0].text and "duration=3" in result.content[0].text
     assert too_short.is_error and "at least 2 s" in too_short.content[0].text, too_short.content
+    assert by_url.is_error and "duration=30" in by_url.content[0].text, by_url.content  # its length is unknown
     assert sim.submissions == 0
+
+
+async def test_no_body_the_adapter_builds_costs_more_than_its_quote(rw_env):
+    """Every request shape of every model (as _requests makes them, with https inputs, which the simulator takes
+    as its longest input), priced by the simulator's Runway rates, is at most the quote reserved for it."""
+    from providers.simulators import runway as simulated
+
+    provider = RunwayProvider(rw_env)
+    for spec in MODELS:
+        for request in _requests(spec):
+            if spec.id in ("aleph2",) and request.duration < 30:
+                continue  # refused before a job exists (an https input must be quoted at 30 s)
+            body = provider.body(request)
+            assert not simulated.validate(request.mode, body), (spec.id, body, simulated.validate(request.mode, body))
+            quote = spec.price_for(request.duration, request.resolution, request.audio)[0]
+            assert simulated.task_credits(body, request.mode) <= round(quote * 100, 6), (spec.id, body, quote)

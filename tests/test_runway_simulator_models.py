@@ -144,8 +144,8 @@ CASES: list[tuple[str, str, dict[str, Any], float]] = [
     ("text_to_video", "kling3.0_4k", {"ratio": "3840:2160", "prompt_text": "x", "duration": 3}, 3 * 44),
     ("text_to_video", "klingO3_standard", {"ratio": "960:960", "prompt_text": "x", "duration": 4}, 4 * 12),
     ("image_to_video", "klingO3_pro", {"prompt_image": URL, "duration": 15, "audio": True}, 15 * 14),
-    ("video_to_video", "klingO3_pro", {"prompt_text": "x", "prompt_video": "https://example.com/in.mp4"}, 5 * 14),
-    ("video_to_video", "aleph2", {"video_uri": "https://example.com/in.mp4"}, 5 * 28),  # a URL: 5 s assumed
+    ("video_to_video", "klingO3_pro", {"prompt_text": "x", "prompt_video": "https://example.com/in.mp4"}, 30 * 14),
+    ("video_to_video", "aleph2", {"video_uri": "https://example.com/in.mp4"}, 30 * 28),  # a URL: 30 s assumed
 ]
 
 

@@ -35,6 +35,7 @@ import base64
 import binascii
 import io
 import ipaddress
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -667,9 +668,9 @@ def _probe(uri: str) -> tuple[int, int, float] | None:
     return (width, height, seconds) if width and height and seconds else None
 
 
-# An https or runway:// video is fetched by Runway, not here: its length is taken as 5 s (for pricing and
-# for an output that follows the input).
-ASSUMED_URL_VIDEO_SECONDS = 5.0
+# An https or runway:// video is fetched by Runway, not here: its length is taken as 30 s, the longest any model
+# here takes (for pricing, as "the maximum credits this task may charge", and for an output that follows it).
+ASSUMED_URL_VIDEO_SECONDS = 30.0
 
 
 def input_seconds(uri: Any) -> float:
@@ -916,7 +917,7 @@ def task_credits(body: dict[str, Any], endpoint: str = "text_to_video") -> float
         videos = [body[f] for f in ("promptVideo", "videoUri") if f in body]
         if model.input_credits and isinstance(model.input_credits, dict):  # seedance2_5: input + references
             videos += [v.get("uri") for v in body.get("referenceVideos") or [] if isinstance(v, dict)]
-        seconds = sum(input_seconds(v) for v in videos)
+        seconds = sum(math.ceil(input_seconds(v) - 1e-3) for v in videos)  # whole credits: a started second counts
         if model.input_cap:
             seconds = min(seconds, model.input_cap)
         input_rate = model.input_credits[tier] if isinstance(model.input_credits, dict) else model.input_credits

@@ -19,7 +19,16 @@ import math
 import time
 from typing import Any
 
-from providers.base import ErrorCode, ModelSpec, Provider, ProviderError, Snapshot, Submission, VideoRequest
+from providers.base import (
+    CANCEL_AT_ONCE,
+    ErrorCode,
+    ModelSpec,
+    Provider,
+    ProviderError,
+    Snapshot,
+    Submission,
+    VideoRequest,
+)
 from server.store import JobRow
 
 from . import common
@@ -236,7 +245,7 @@ class Following(EngineParts):
                 message = f"{error.message.rstrip('.')}. Still watching it: the video will be delivered."
                 await self._write(job_id, cancel_requested=False, provider_state=submission.state, message=message)
                 return False
-            message = f"cancelled at {provider.title}"
+            message = submission.state.get(CANCEL_AT_ONCE) or f"cancelled at {provider.title}"
         else:
             message = (
                 f"{provider.title} cannot cancel a submitted job: it may still run there and be charged; "

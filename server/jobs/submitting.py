@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from providers.base import ErrorCode, ModelSpec, Provider, ProviderError, Submission, VideoRequest
+from providers.base import CANCEL_AT_ONCE, ErrorCode, ModelSpec, Provider, ProviderError, Submission, VideoRequest
 from server.catalog import RequestArgs
 from server.crash import crash_point
 from server.store import JobRow
@@ -188,6 +188,8 @@ class Submitting(EngineParts):
                 provider_state=submission.state,
                 cost_charged=submission.charged_usd,
                 message=f"submitted to {provider.title}",
+                # stored with the id: the follower cancels it at once, and after a crash too
+                **({"cancel_requested": True} if submission.state.get(CANCEL_AT_ONCE) else {}),
             )
         except LeaseLost:
             # Answered after our lease ran out (this process stalled): another process holds the job now, or
