@@ -84,13 +84,22 @@ def index_row(tmp: Path, job_id: str) -> dict[str, Any]:
 
 
 async def generate(url: str, provider: str, prompt: str, wait: float = 20, **auth: str) -> dict[str, Any]:
+    """The job after up to `wait` seconds: without a progress token the server answers within 4 s
+    (NO_PROGRESS_WAIT_SECONDS), so an unfinished job is long-polled with get_status, as an agent would."""
+    deadline = time.monotonic() + wait
     client = Client(f"{url}/mcp") if not auth else _authorized(url, auth["token"])
     async with client:
         result = await client.call_tool(
             "generate_video", {"prompt": prompt, "provider": provider, "wait_seconds": wait}
         )
-    assert not result.is_error, result.content
-    return result.structured_content
+        assert not result.is_error, result.content
+        job = result.structured_content
+        while job["status"] not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
+            left = max(0.0, deadline - time.monotonic())
+            job = (
+                await client.call_tool("get_status", {"job_id": job["job_id"], "wait_seconds": left})
+            ).structured_content
+    return job
 
 
 def _authorized(url: str, token: str) -> Client:
