@@ -917,7 +917,7 @@ def task_credits(body: dict[str, Any], endpoint: str = "text_to_video") -> float
         videos = [body[f] for f in ("promptVideo", "videoUri") if f in body]
         if model.input_credits and isinstance(model.input_credits, dict):  # seedance2_5: input + references
             videos += [v.get("uri") for v in body.get("referenceVideos") or [] if isinstance(v, dict)]
-        seconds = sum(math.ceil(input_seconds(v) - 1e-3) for v in videos)  # whole credits: a started second counts
+        seconds: float = sum(math.ceil(input_seconds(v) - 1e-3) for v in videos)  # a started second counts
         if model.input_cap:
             seconds = min(seconds, model.input_cap)
         input_rate = model.input_credits[tier] if isinstance(model.input_credits, dict) else model.input_credits
