@@ -208,6 +208,11 @@ SHAPES: dict[str, dict[str, Shape]] = {
 }
 VIDEO_FIELD = {"aleph2": "videoUri"}  # the input video's field (seedance2: promptVideo)
 MIN_EDIT_SECONDS, MAX_EDIT_SECONDS = 2.0, 30.0  # Aleph 2's inputs (ComfyUI's Runway Aleph 2 node: 2-30 s)
+# Prompts of at least 2 characters: HappyHorse (the API spec's minLength) and Kling (Runway's validator, recorded by
+# an integrator on 2026-10-01).
+MIN_PROMPT_UNITS = dict.fromkeys(
+    ("happyhorse_1_0", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "klingO3_standard", "klingO3_pro"), 2
+)
 NO_DURATION = frozenset({"aleph2"})  # the output is as long as the input video
 
 
@@ -263,7 +268,8 @@ def _seconds(first: int, last: int) -> tuple[float, ...]:
     return tuple(float(s) for s in range(first, last + 1))
 
 
-def _kling(model: str, name: str, resolution: str, credits: float, why: str) -> ModelSpec:
+def _kling(model: str, name: str, resolution: str, credits: float, why: str, source: str) -> ModelSpec:
+    """Kling 3.0 / O3 through Runway; `source`: the page the quoted figure rests on (Runway lists none)."""
     return _third_party(
         model,
         name,
@@ -277,9 +283,11 @@ def _kling(model: str, name: str, resolution: str, credits: float, why: str) -> 
         audio=True,
         end_image=True,
         max_prompt_chars=2500,
+        price_source=source,
     )
 
 
+KLING_PRICES = "https://klingai.com/dev/pricing"  # Kling's own list: Runway's 13/s matches its $0.126/s with audio
 NO_KLING_ROW = "Runway's pricing guide (as copied) has no Kling row"
 THIRD_PARTY: tuple[ModelSpec, ...] = (
     _third_party(
@@ -425,6 +433,7 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "720p",
         13,
         f"{NO_KLING_ROW}; 13/s is an integrator's figure after Runway's validator",
+        KLING_PRICES,
     ),
     _kling(
         "kling3.0_pro",
@@ -432,9 +441,15 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "1080p",
         41,
         f"{NO_KLING_ROW}; measured figures disagree (about 17/s from estimatedCost, 41/s from a balance): the higher",
+        KLING_PRICES,
     ),
     _kling(
-        "kling3.0_4k", "Kling 3.0 4K", "4k", 45, f"{NO_KLING_ROW}; resellers sell it at $0.42-0.441/s: above the higher"
+        "kling3.0_4k",
+        "Kling 3.0 4K",
+        "4k",
+        45,
+        f"{NO_KLING_ROW}; resellers sell it at $0.42-0.441/s: above the higher",
+        "https://docs.krea.ai/api-reference/video/kling-30",
     ),
     _kling(
         "klingO3_standard",
@@ -442,6 +457,7 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "720p",
         13,
         f"{NO_KLING_ROW}; resellers sell it at $0.084-0.126/s; quoted as Kling 3.0 Standard",
+        "https://runware.ai/docs/models/klingai-video-o3-standard",
     ),
     _kling(
         "klingO3_pro",
@@ -449,6 +465,7 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "1080p",
         41,
         f"{NO_KLING_ROW}; resellers sell it at $0.112-0.168/s; quoted as Kling 3.0 Pro",
+        "https://runware.ai/docs/models/klingai-video-o3-pro",
     ),
     _third_party(
         "aleph2",
@@ -776,6 +793,9 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                 f"prompt is longer than Runway's {limit} UTF-16 units for {request.model} (emoji and some symbols "
                 "count twice); shorten it"
             )
+        shortest = MIN_PROMPT_UNITS.get(request.model, 1)
+        if len(request.prompt.encode("utf-16-le")) // 2 < shortest:
+            raise InvalidRequest(f"runway/{request.model} needs a prompt of at least {shortest} characters")
         text_ratios = TEXT_TO_VIDEO_RATIOS.get(request.model)
         if request.mode == "text_to_video" and text_ratios and request.aspect_ratio not in text_ratios:
             raise InvalidRequest(

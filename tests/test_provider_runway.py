@@ -175,19 +175,19 @@ BODIES = [
     (
         {"model": "gen4.5", "duration": 7, "aspect_ratio": "9:16", "seed": 42},
         "text_to_video",
-        {"model": "gen4.5", "promptText": "P", "ratio": "720:1280", "duration": 7, "seed": 42},
+        {"model": "gen4.5", "promptText": "PP", "ratio": "720:1280", "duration": 7, "seed": 42},
     ),
     (
         {"model": "gen4.5", "aspect_ratio": "21:9", "images": ["<file>"]},
         "image_to_video",
-        {"model": "gen4.5", "promptText": "P", "ratio": "1584:672", "duration": 5, "promptImage": DATA},
+        {"model": "gen4.5", "promptText": "PP", "ratio": "1584:672", "duration": 5, "promptImage": DATA},
     ),
     (
         {"model": "gen4_turbo", "duration": 10, "aspect_ratio": "4:3", "images": ["https://example.com/a.webp"]},
         "image_to_video",
         {
             "model": "gen4_turbo",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "1104:832",
             "duration": 10,
             "promptImage": "https://example.com/a.webp",
@@ -198,7 +198,7 @@ BODIES = [
         "text_to_video",
         {
             "model": "veo3.1",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "1920:1080",
             "duration": 6,
             "seed": 1,
@@ -211,7 +211,7 @@ BODIES = [
         "image_to_video",
         {
             "model": "veo3.1",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "720:1280",
             "duration": 8,
             "promptImage": [
@@ -224,7 +224,7 @@ BODIES = [
     (
         {"model": "veo3.1_fast", "duration": 4},
         "text_to_video",
-        {"model": "veo3.1_fast", "promptText": "P", "ratio": "1280:720", "duration": 4, "audio": False},
+        {"model": "veo3.1_fast", "promptText": "PP", "ratio": "1280:720", "duration": 4, "audio": False},
     ),
     (
         {
@@ -237,7 +237,7 @@ BODIES = [
         "image_to_video",
         {
             "model": "veo3.1_fast",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "1080:1920",
             "duration": 8,
             "promptImage": "https://example.com/a.png",
@@ -249,7 +249,7 @@ BODIES = [
         "image_to_video",
         {
             "model": "gen4_turbo",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "1280:720",
             "duration": 3,
             "promptImage": "https://example.com/a.png",
@@ -258,14 +258,14 @@ BODIES = [
     (
         {"model": "seedance2", "duration": 12, "aspect_ratio": "9:16", "resolution": "480p", "audio": True, "seed": 9},
         "text_to_video",
-        {"model": "seedance2", "promptText": "P", "ratio": "496:864", "duration": 12, "seed": 9, "audio": True},
+        {"model": "seedance2", "promptText": "PP", "ratio": "496:864", "duration": 12, "seed": 9, "audio": True},
     ),
     (
         {"model": "seedance2", "aspect_ratio": "4:3", "images": ["<file>"], "end_image": "https://example.com/z.jpg"},
         "image_to_video",
         {
             "model": "seedance2",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "1112:834",
             "duration": 5,
             "promptImage": [
@@ -279,14 +279,14 @@ BODIES = [
     (
         {"model": "hailuo3", "aspect_ratio": "21:9", "resolution": "2k"},
         "text_to_video",
-        {"model": "hailuo3", "promptText": "P", "ratio": "21:9", "resolution": "2k", "duration": 5},
+        {"model": "hailuo3", "promptText": "PP", "ratio": "21:9", "resolution": "2k", "duration": 5},
     ),
     (
         {"model": "grok_imagine_1_5", "duration": 2, "images": ["https://example.com/a.png"]},
         "image_to_video",
         {
             "model": "grok_imagine_1_5",
-            "promptText": "P",
+            "promptText": "PP",
             "resolution": "720p",
             "duration": 2,
             "promptImage": "https://example.com/a.png",
@@ -297,7 +297,7 @@ BODIES = [
         "image_to_video",
         {
             "model": "happyhorse_1_0",
-            "promptText": "P",
+            "promptText": "PP",
             "resolution": "1080p",
             "duration": 5,
             "promptImage": "https://example.com/a.png",
@@ -308,7 +308,7 @@ BODIES = [
         "image_to_video",
         {
             "model": "wan3",
-            "promptText": "P",
+            "promptText": "PP",
             "ratio": "auto_1080p",
             "duration": 5,
             "promptImage": [
@@ -321,17 +321,17 @@ BODIES = [
     (
         {"model": "kling3.0_4k", "aspect_ratio": "9:16", "audio": True},
         "text_to_video",
-        {"model": "kling3.0_4k", "promptText": "P", "ratio": "2160:3840", "duration": 5, "audio": True},
+        {"model": "kling3.0_4k", "promptText": "PP", "ratio": "2160:3840", "duration": 5, "audio": True},
     ),
     (
         {"model": "seedance2_5", "aspect_ratio": "16:9", "resolution": "480p"},
         "text_to_video",
-        {"model": "seedance2_5", "promptText": "P", "ratio": "854:480", "duration": 5, "audio": True},
+        {"model": "seedance2_5", "promptText": "PP", "ratio": "854:480", "duration": 5, "audio": True},
     ),
     (
         {"model": "aleph2", "video": VIDEO_URL, "seed": 3, "duration": 30},  # an https input: quoted at 30 s
         "video_to_video",
-        {"model": "aleph2", "promptText": "P", "videoUri": VIDEO_URL, "seed": 3},
+        {"model": "aleph2", "promptText": "PP", "videoUri": VIDEO_URL, "seed": 3},
     ),
 ]
 
@@ -346,7 +346,7 @@ def _resolve(env: dict[str, str], **args: Any):
 async def test_request_body_per_model_and_mode(rw_env, sim: Simulator, picture: Path, args, mode, expected):
     data = "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode()
     args = {k: ([str(picture) if i == "<file>" else i for i in v] if k == "images" else v) for k, v in args.items()}
-    provider, _, request = _resolve(rw_env, prompt="P", **args)
+    provider, _, request = _resolve(rw_env, prompt="PP", **args)
     assert request.mode == mode
     submission = await provider.submit("job_body", request)
     await provider.aclose()
@@ -953,7 +953,7 @@ def _requests(spec: Any) -> Iterator[VideoRequest]:
             for resolution in spec.resolutions:
                 for extras in (False, True):
                     yield VideoRequest(
-                        prompt="P",
+                        prompt="a cat",
                         provider="runway",
                         model=spec.id,
                         mode=mode,
@@ -1397,3 +1397,18 @@ async def test_no_body_the_adapter_builds_costs_more_than_its_quote(rw_env):
             assert not simulated.validate(request.mode, body), (spec.id, body, simulated.validate(request.mode, body))
             quote = spec.price_for(request.duration, request.resolution, request.audio)[0]
             assert simulated.task_credits(body, request.mode) <= round(quote * 100, 6), (spec.id, body, quote)
+
+
+@pytest.mark.parametrize("model", ["happyhorse_1_0", "kling3.0_pro", "klingO3_standard"])
+async def test_a_one_character_prompt_is_refused_where_runway_wants_two(rw_settings, sim: Simulator, model):
+    async with Client(build_server(rw_settings)) as client:
+        result = await client.call_tool("generate_video", {"prompt": "x", "provider": "runway", "model": model})
+    assert result.is_error and "at least 2 characters" in result.content[0].text, result.content
+    assert sim.submissions == 0
+
+
+async def test_the_simulator_refuses_a_prompt_shorter_than_runway_takes(server, sim: Simulator):
+    answer = await _post(
+        server, "/v1/text_to_video", {"model": "happyhorse_1_0", "promptText": "x", "ratio": "1280:720"}
+    )
+    assert answer.status_code == 400 and answer.json()["issues"][0]["path"] == ["promptText"], answer.json()

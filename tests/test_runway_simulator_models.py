@@ -108,43 +108,48 @@ def test_object_typed_frames_follow_the_sdk_docstring():
 # Credits per second (and extras) the simulator is to charge, from the research notes (guides/pricing copies,
 # measurements): the sample each case uses is priced here by hand.
 CASES: list[tuple[str, str, dict[str, Any], float]] = [
-    ("text_to_video", "seedance2", {"prompt_text": "x", "ratio": "1920:1080", "duration": 4}, 4 * 40),
-    ("text_to_video", "seedance2", {"prompt_text": "x", "ratio": "3840:2160", "duration": 4}, 4 * 150),
-    ("text_to_video", "seedance2", {"prompt_text": "x", "ratio": "864:496", "duration": 4}, 4 * 36),
-    ("text_to_video", "seedance2_fast", {"prompt_text": "x", "ratio": "1280:720", "duration": 5}, 5 * 29),
+    ("text_to_video", "seedance2", {"prompt_text": "a cat", "ratio": "1920:1080", "duration": 4}, 4 * 40),
+    ("text_to_video", "seedance2", {"prompt_text": "a cat", "ratio": "3840:2160", "duration": 4}, 4 * 150),
+    ("text_to_video", "seedance2", {"prompt_text": "a cat", "ratio": "864:496", "duration": 4}, 4 * 36),
+    ("text_to_video", "seedance2_fast", {"prompt_text": "a cat", "ratio": "1280:720", "duration": 5}, 5 * 29),
     ("image_to_video", "seedance2_fast", {"prompt_image": URL, "duration": 6}, 6 * 29),
-    ("text_to_video", "seedance2_mini", {"prompt_text": "x", "ratio": "1280:720", "duration": 4}, 64),  # 4x16 < 64
+    ("text_to_video", "seedance2_mini", {"prompt_text": "a cat", "ratio": "1280:720", "duration": 4}, 64),  # 4x16 < 64
     ("image_to_video", "seedance2_mini", {"prompt_image": URL, "duration": 6}, 6 * 16),
-    ("text_to_video", "seedance2_5", {"prompt_text": "x", "ratio": "1920:1080", "duration": 5}, 5 * 68),
+    ("text_to_video", "seedance2_5", {"prompt_text": "a cat", "ratio": "1920:1080", "duration": 5}, 5 * 68),
     ("image_to_video", "seedance2_5", {"prompt_image": URL, "ratio": "854:480", "duration": 4}, 80),  # 4x20 = 80
-    ("text_to_video", "seedance2_5", {"prompt_text": "x", "duration": 4}, 4 * 30),  # default 1280:720
-    ("text_to_video", "hailuo3", {"prompt_text": "x", "ratio": "16:9", "resolution": "768p", "duration": 6}, 60),
+    ("text_to_video", "seedance2_5", {"prompt_text": "a cat", "duration": 4}, 4 * 30),  # default 1280:720
+    ("text_to_video", "hailuo3", {"prompt_text": "a cat", "ratio": "16:9", "resolution": "768p", "duration": 6}, 60),
     (
         "image_to_video",
         "hailuo3",
-        {"prompt_image": [{"uri": URL}, {"uri": URL}], "prompt_text": "x", "resolution": "2k", "duration": 5},
+        {"prompt_image": [{"uri": URL}, {"uri": URL}], "prompt_text": "a cat", "resolution": "2k", "duration": 5},
         5 * 15 + 2 * 2,
     ),
-    ("text_to_video", "grok_imagine_1_5", {"prompt_text": "x", "resolution": "720p", "duration": 4}, 4 * 16),
+    ("text_to_video", "grok_imagine_1_5", {"prompt_text": "a cat", "resolution": "720p", "duration": 4}, 4 * 16),
     ("image_to_video", "grok_imagine_1_5", {"prompt_image": URL, "resolution": "480p", "duration": 1}, 10 + 1),
-    ("text_to_video", "happyhorse_1_0", {"prompt_text": "x", "ratio": "1920:1080", "duration": 3}, 3 * 30),
+    ("text_to_video", "happyhorse_1_0", {"prompt_text": "a cat", "ratio": "1920:1080", "duration": 3}, 3 * 30),
     ("image_to_video", "happyhorse_1_0", {"prompt_image": URL, "resolution": "720p", "duration": 4}, 4 * 15),
-    ("text_to_video", "gemini_omni_flash", {"prompt_text": "x", "ratio": "1280:720", "duration": 5}, 50),
+    ("text_to_video", "gemini_omni_flash", {"prompt_text": "a cat", "ratio": "1280:720", "duration": 5}, 50),
     ("image_to_video", "gemini_omni_flash", {"prompt_image": URL, "duration": 3}, 3 * 10 + 1),
-    ("text_to_video", "wan3", {"prompt_text": "x", "ratio": "720:544", "duration": 2}, 2 * 5),
-    ("text_to_video", "wan3", {"prompt_text": "x", "ratio": "1104:832", "duration": 3}, 3 * 10),
+    ("text_to_video", "wan3", {"prompt_text": "a cat", "ratio": "720:544", "duration": 2}, 2 * 5),
+    ("text_to_video", "wan3", {"prompt_text": "a cat", "ratio": "1104:832", "duration": 3}, 3 * 10),
     (
         "image_to_video",
         "wan3",
-        {"prompt_image": [{"uri": URL, "position": "first"}], "prompt_text": "x", "ratio": "auto_1080p", "duration": 2},
+        {
+            "prompt_image": [{"uri": URL, "position": "first"}],
+            "prompt_text": "a cat",
+            "ratio": "auto_1080p",
+            "duration": 2,
+        },
         2 * 20,
     ),
-    ("text_to_video", "kling3.0_standard", {"ratio": "1280:720", "prompt_text": "x", "duration": 5}, 5 * 13),
+    ("text_to_video", "kling3.0_standard", {"ratio": "1280:720", "prompt_text": "a cat", "duration": 5}, 5 * 13),
     ("image_to_video", "kling3.0_pro", {"prompt_image": URL, "duration": 3}, 3 * 17),
-    ("text_to_video", "kling3.0_4k", {"ratio": "3840:2160", "prompt_text": "x", "duration": 3}, 3 * 44),
-    ("text_to_video", "klingO3_standard", {"ratio": "960:960", "prompt_text": "x", "duration": 4}, 4 * 12),
+    ("text_to_video", "kling3.0_4k", {"ratio": "3840:2160", "prompt_text": "a cat", "duration": 3}, 3 * 44),
+    ("text_to_video", "klingO3_standard", {"ratio": "960:960", "prompt_text": "a cat", "duration": 4}, 4 * 12),
     ("image_to_video", "klingO3_pro", {"prompt_image": URL, "duration": 15, "audio": True}, 15 * 14),
-    ("video_to_video", "klingO3_pro", {"prompt_text": "x", "prompt_video": "https://example.com/in.mp4"}, 30 * 14),
+    ("video_to_video", "klingO3_pro", {"prompt_text": "a cat", "prompt_video": "https://example.com/in.mp4"}, 30 * 14),
     ("video_to_video", "aleph2", {"video_uri": "https://example.com/in.mp4"}, 30 * 28),  # a URL: 30 s assumed
 ]
 
@@ -195,10 +200,12 @@ async def test_video_to_video_input_length_is_read_and_priced(server, sim, tmp_p
         out = tmp_path / "out.mp4"
         out.write_bytes(httpx.get(task.output[0]).content)
         assert abs(probe(str(out)).duration_seconds - 3.0) < 0.2  # as long as the input
-        estimated, _ = await _run(client, "video_to_video", "gemini_omni_flash", {"video_uri": one, "prompt_text": "x"})
+        estimated, _ = await _run(
+            client, "video_to_video", "gemini_omni_flash", {"video_uri": one, "prompt_text": "a cat"}
+        )
         assert estimated == pytest.approx(11)
         estimated, _ = await _run(
-            client, "video_to_video", "gemini_omni_flash", {"video_uri": twelve, "prompt_text": "x"}
+            client, "video_to_video", "gemini_omni_flash", {"video_uri": twelve, "prompt_text": "a cat"}
         )
         assert estimated == pytest.approx(11 * 10)  # input seconds capped at 10
         estimated, _ = await _run(
@@ -221,35 +228,40 @@ REFUSED: list[tuple[str, dict[str, Any], list[str | int]]] = [
     ("image_to_video", {"model": "seedance2_5", "promptImage": URL, "draftTaskId": "x"}, []),  # t2v only
     # a ratio (or resolution) from another model
     ("text_to_video", {"model": "kling3.0_standard", "ratio": "1920:1080"}, ["ratio"]),
-    ("text_to_video", {"model": "seedance2_fast", "promptText": "x", "ratio": "1920:1080"}, ["ratio"]),
+    ("text_to_video", {"model": "seedance2_fast", "promptText": "a cat", "ratio": "1920:1080"}, ["ratio"]),
     ("text_to_video", {"model": "seedance2_5", "ratio": "864:496"}, ["ratio"]),  # seedance2's, not 2.5's
-    ("text_to_video", {"model": "grok_imagine_1_5", "promptText": "x", "ratio": "1280:720"}, ["ratio"]),
-    ("text_to_video", {"model": "hailuo3", "promptText": "x", "resolution": "1080p"}, ["resolution"]),
-    ("text_to_video", {"model": "hailuo3", "promptText": "x", "ratio": "adaptive"}, ["ratio"]),  # text only
-    ("text_to_video", {"model": "wan3", "promptText": "x", "ratio": "1280:768"}, ["ratio"]),
+    ("text_to_video", {"model": "grok_imagine_1_5", "promptText": "a cat", "ratio": "1280:720"}, ["ratio"]),
+    ("text_to_video", {"model": "hailuo3", "promptText": "a cat", "resolution": "1080p"}, ["resolution"]),
+    ("text_to_video", {"model": "hailuo3", "promptText": "a cat", "ratio": "adaptive"}, ["ratio"]),  # text only
+    ("text_to_video", {"model": "wan3", "promptText": "a cat", "ratio": "1280:768"}, ["ratio"]),
     (
         "image_to_video",
-        {"model": "wan3", "promptText": "x", "ratio": "1280:720", "promptImage": [{"uri": URL, "position": "first"}]},
+        {
+            "model": "wan3",
+            "promptText": "a cat",
+            "ratio": "1280:720",
+            "promptImage": [{"uri": URL, "position": "first"}],
+        },
         ["ratio"],  # keyframes: auto_* only
     ),
     # a duration out of range
     ("text_to_video", {"model": "kling3.0_4k", "ratio": "3840:2160", "duration": 2}, ["duration"]),
     ("text_to_video", {"model": "klingO3_standard", "ratio": "960:960", "duration": 16}, ["duration"]),
-    ("text_to_video", {"model": "seedance2_mini", "promptText": "x", "duration": 3}, ["duration"]),
+    ("text_to_video", {"model": "seedance2_mini", "promptText": "a cat", "duration": 3}, ["duration"]),
     ("text_to_video", {"model": "seedance2_5", "duration": 31}, ["duration"]),
-    ("text_to_video", {"model": "hailuo3", "promptText": "x", "duration": 4}, ["duration"]),
-    ("text_to_video", {"model": "grok_imagine_1_5", "promptText": "x", "duration": 16}, ["duration"]),
+    ("text_to_video", {"model": "hailuo3", "promptText": "a cat", "duration": 4}, ["duration"]),
+    ("text_to_video", {"model": "grok_imagine_1_5", "promptText": "a cat", "duration": 16}, ["duration"]),
     ("image_to_video", {"model": "happyhorse_1_0", "promptImage": URL, "duration": 2}, ["duration"]),
-    ("text_to_video", {"model": "gemini_omni_flash", "promptText": "x", "duration": 11}, ["duration"]),
-    ("text_to_video", {"model": "wan3", "promptText": "x", "duration": 31}, ["duration"]),
+    ("text_to_video", {"model": "gemini_omni_flash", "promptText": "a cat", "duration": 11}, ["duration"]),
+    ("text_to_video", {"model": "wan3", "promptText": "a cat", "duration": 31}, ["duration"]),
     ("text_to_video", {"model": "kling3.0_standard", "ratio": "960:960", "duration": "auto"}, ["duration"]),
     # a missing required field
-    ("text_to_video", {"model": "kling3.0_standard", "promptText": "x"}, ["ratio"]),
+    ("text_to_video", {"model": "kling3.0_standard", "promptText": "a cat"}, ["ratio"]),
     ("image_to_video", {"model": "hailuo3", "promptImage": URL}, ["promptText"]),
     ("image_to_video", {"model": "wan3", "promptImage": URL}, ["promptText"]),
     ("video_to_video", {"model": "klingO3_pro", "promptVideo": "https://example.com/v.mp4"}, ["promptText"]),
-    ("video_to_video", {"model": "gemini_omni_flash", "promptText": "x"}, ["videoUri"]),
-    ("video_to_video", {"model": "aleph2", "promptText": "x"}, ["videoUri"]),
+    ("video_to_video", {"model": "gemini_omni_flash", "promptText": "a cat"}, ["videoUri"]),
+    ("video_to_video", {"model": "aleph2", "promptText": "a cat"}, ["videoUri"]),
     ("text_to_video", {"model": "happyhorse_1_0", "duration": 5}, ["promptText"]),
     # a last frame where only a first is allowed; keyframes Kling requires a position for
     ("image_to_video", {"model": "gemini_omni_flash", "promptImage": [{"uri": URL, "position": "last"}]}, None),
@@ -258,8 +270,8 @@ REFUSED: list[tuple[str, dict[str, Any], list[str | int]]] = [
     ("image_to_video", {"model": "kling3.0_pro", "promptImage": [{"uri": URL}]}, ["promptImage", 0, "position"]),
     ("image_to_video", {"model": "klingO3_pro", "promptImage": [{"uri": URL, "position": "last"}]}, ["promptImage"]),
     # a model on an endpoint the SDK does not declare it for
-    ("text_to_video", {"model": "aleph2", "promptText": "x"}, ["model"]),
-    ("video_to_video", {"model": "kling3.0_pro", "promptText": "x", "promptVideo": URL}, ["model"]),
+    ("text_to_video", {"model": "aleph2", "promptText": "a cat"}, ["model"]),
+    ("video_to_video", {"model": "kling3.0_pro", "promptText": "a cat", "promptVideo": URL}, ["model"]),
 ]
 
 

@@ -87,6 +87,7 @@ class Model:
     default_duration: int | None = None  # the documented default (None: none documented)
     auto_duration: bool = False  # duration "auto": billed at the longest up front, the rest refunded
     prompt_units: int = 0  # promptText limit in UTF-16 code units (0: none stated)
+    prompt_min: int = 1  # promptText's least length ("minLength" in the API spec)
     # Credits per second: one rate, or by size tier ("480p", "720p", "768p", "1080p", "2k", "4k").
     credits: float | dict[str, float] = 0.0
     credits_audio: float | None = None  # veo: the rate with sound
@@ -180,6 +181,10 @@ def _seedance(ratios: tuple[str, ...], **rules: Any) -> dict[str, Shape]:
         "image_to_video": _shape(_SEEDANCE_I2V, "promptImage", ratios=ratios, **_FRAMES_OR_REFERENCES),
         "video_to_video": _shape(_SEEDANCE_V2V, "promptVideo", ratios=ratios, max_references=9),
     }
+
+
+# Kling through Runway: prompts of 2 to 2500 characters (Runway's validator, as an integrator recorded it 2026-10-01)
+_KLING_PROMPT: dict[str, Any] = {"prompt_units": 2500, "prompt_min": 2}
 
 
 def _kling(ratios: tuple[str, ...], omni: bool) -> dict[str, Shape]:
@@ -367,6 +372,7 @@ MODELS: dict[str, Model] = {
             ),
         },
         durations=tuple(range(5, 16)),  # the API spec: integer 5 to 15
+        prompt_units=6000,  # the API spec: 1 to 6000 characters
         credits={"768p": 10, "2k": 15},
         per_reference_image=2,
         seconds=90.0,
@@ -386,6 +392,7 @@ MODELS: dict[str, Model] = {
             ),
         },
         durations=tuple(range(1, 16)),
+        prompt_units=2500,  # the API spec (image_to_video): at most 2500
         credits={"480p": 10, "720p": 16, "1080p": 29},
         per_reference_image=1,
         per_first_frame=1,
@@ -404,6 +411,7 @@ MODELS: dict[str, Model] = {
         },
         durations=tuple(range(3, 16)),  # the API spec: integer 3 to 15
         prompt_units=2500,
+        prompt_min=2,  # the API spec: minLength 2
         credits={"720p": 15, "1080p": 30},
         seconds=60.0,
     ),
@@ -416,6 +424,7 @@ MODELS: dict[str, Model] = {
             "video_to_video": _shape("promptText videoUri references", "promptText videoUri"),
         },
         durations=tuple(range(3, 11)),  # "as a whole number from 3 to 10" (SDK)
+        prompt_units=4000,  # the API spec: at most 4000
         credits=10,
         per_first_frame=1,
         per_reference_image=1,
@@ -449,17 +458,30 @@ MODELS: dict[str, Model] = {
     # Kling 3.0 / O3: no Runway price is published; these rates are measured estimatedCost figures
     # (kling3.0_pro ~85 credits for 5 s) and integrators' / resellers' figures, not Runway's own table.
     "kling3.0_standard": Model(
-        shapes=_kling(KLING_STANDARD_RATIOS, omni=False), durations=KLING_DURATIONS, credits=13, seconds=90.0
+        shapes=_kling(KLING_STANDARD_RATIOS, omni=False),
+        durations=KLING_DURATIONS,
+        **_KLING_PROMPT,
+        credits=13,
+        seconds=90.0,
     ),
     "kling3.0_pro": Model(
-        shapes=_kling(KLING_PRO_RATIOS, omni=False), durations=KLING_DURATIONS, credits=17, seconds=90.0
+        shapes=_kling(KLING_PRO_RATIOS, omni=False),
+        durations=KLING_DURATIONS,
+        **_KLING_PROMPT,
+        credits=17,
+        seconds=90.0,
     ),
     "kling3.0_4k": Model(
-        shapes=_kling(KLING_4K_RATIOS, omni=False), durations=KLING_DURATIONS, credits=44, seconds=120.0
+        shapes=_kling(KLING_4K_RATIOS, omni=False),
+        durations=KLING_DURATIONS,
+        **_KLING_PROMPT,
+        credits=44,
+        seconds=120.0,
     ),
     "klingO3_standard": Model(
         shapes=_kling(KLING_STANDARD_RATIOS, omni=True),
         durations=KLING_DURATIONS,
+        **_KLING_PROMPT,
         credits=12,
         input_credits=12,  # video_to_video: per second of the input (the output follows it)
         output_follows_input=True,
@@ -468,6 +490,7 @@ MODELS: dict[str, Model] = {
     "klingO3_pro": Model(
         shapes=_kling(KLING_PRO_RATIOS, omni=True),
         durations=KLING_DURATIONS,
+        **_KLING_PROMPT,
         credits=14,
         input_credits=14,
         output_follows_input=True,
@@ -605,6 +628,8 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
             issues.append(_issue(["promptText"], "Expected a non-empty string"))
         elif model.prompt_units and _utf16_units(text) > model.prompt_units:
             issues.append(_issue(["promptText"], f"String must contain at most {model.prompt_units} character(s)"))
+        elif _utf16_units(text) < model.prompt_min:
+            issues.append(_issue(["promptText"], f"String must contain at least {model.prompt_min} character(s)"))
 
     if "ratio" in body and "ratio" in shape.fields:
         if shape.ratios and body["ratio"] not in shape.ratios:
