@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("before_submit", "after_submit", "mid_download")
+POINTS = ("before_submit", "after_submit", "after_store", "mid_download")
 
 
 def crash_point(name: str) -> None:

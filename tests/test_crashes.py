@@ -66,6 +66,8 @@ CASES = [
     ("before_submit", "kling", "succeeded", 1),
     ("after_submit", "runway", "SUBMIT_UNCONFIRMED", 1),
     ("after_submit", "kling", "succeeded", 1),
+    ("after_store", "runway", "succeeded", 1),
+    ("after_store", "kling", "succeeded", 1),
     ("mid_download", "runway", "succeeded", 1),
     ("mid_download", "kling", "succeeded", 1),
 ]
@@ -91,6 +93,25 @@ async def test_kill_9_at_a_phase_then_restart(env, simulators, phase, provider, 
         assert not list(settings.output_dir.glob("*.part"))
     else:
         assert "may have been created and charged" in row.error["message"] or "may have reached" in row.error["message"]
+
+
+async def test_kill_9_once_an_over_quote_task_is_stored_then_restart_cancels_it(env, simulators):
+    """Runway priced the task above our quote: the id and the cancel request were stored in one write, so the
+    process that takes over after kill -9 cancels it at Runway rather than letting it run unreserved."""
+    url, app = simulators
+    sim = app.state.simulators["runway"]
+    before = sim.submissions
+    sim.config["price_factor"] = 2.0
+    try:
+        env = crash_env(env, url)
+        worker = start_worker(env, "runway", "after_store")
+        assert worker.wait(timeout=60) == -signal.SIGKILL, worker.stderr.read()[-2000:]
+    finally:
+        sim.config.pop("price_factor", None)
+    [row] = await restart_and_finish(Settings.from_env(env))
+    assert row.status == "cancelled" and "cancelled at once" in row.message, row
+    task = sim.jobs[row.provider_ref]
+    assert task.cancelled and task.extra["deleted"] and sim.submissions - before == 1
 
 
 @pytest.mark.parametrize(("provider", "outcome"), [("kling", "succeeded"), ("runblob", "SUBMIT_UNCONFIRMED")])

@@ -202,6 +202,7 @@ class Submitting(EngineParts):
                 log.warning("job %s: kept %s's late answer (id %s)", row.job_id, provider.title, submission.ref)
                 await self._publish(row.job_id)
             raise
+        crash_point("after_store")  # the id (and any cancel the provider asked for) is in the index
         return submission
 
     async def _submit(
