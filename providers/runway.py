@@ -11,15 +11,16 @@ and the docs (docs.dev.runwayml.com: api-details/errors, errors/troubleshooting,
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
 Runway's own models (Gen-4.5, Gen-4 Turbo, Aleph 2) and the ones it sells from other labs (Veo 3.1, Seedance 2 /
-2 Fast / 2 Mini / 2.5, Kling 3.0 and O3, Hailuo 3, Grok Imagine 1.5, HappyHorse 1.0, Gemini Omni Flash, Wan 3), each
+2 Fast / 2 Mini / 2.5, Kling 2.5 Turbo, 3.0 and O3, Hailuo 3, Grok Imagine 1.5, HappyHorse 1.0, Gemini Omni Flash,
+Wan 3 and 3 Prime), each
 as its SDK type declares it; SHAPES says how each is told the output's shape. Prices: runwayml/skills
 rw-api-reference for the first five, Runway's pricing guide for the rest (read from dated copies: see
 PRICE_GUIDE), and for Kling, which that guide does not list, the highest figure found, flagged. Runway answers a
 new task with the most it may charge (`estimatedCost`): above our quote, the task is cancelled at once (submit).
 Video-to-video: Seedance 2 (`promptVideo`) and Aleph 2 (`videoUri`, billed per second of the input, which sets the
 output's length). `veo3` left the API spec in SDK 5.14.0, `gen4_aleph` on 2026-06-10. UNPRICED_MODELS: what SDK
-5.24 declares and we do not offer, for want of a price (Kling 2.5 Turbo, O3 4K, Kling 4, H3 Max, Wan 3 Prime,
-Gemini Omni Flash 1.1, Grok Imagine Lite) or of durations Runway states.
+5.24 declares and we do not offer, for want of a price (Kling 4, Gemini Omni Flash 1.1 per resolution, Grok
+Imagine Lite) or of the lengths it takes (H3 Max).
 tests/test_provider_runway.py fails when the installed SDK declares a model that is neither offered nor listed
 there, or drops one we offer.
 Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled (the base
@@ -78,10 +79,7 @@ PRICE_CHECKED = "2026-12-03"
 # Declared by the official SDK (runwayml 5.24 text_to_video / image_to_video / video_to_video params) but not
 # offered: no price Runway publishes (or anyone measured) could be read for them (checked 2026-12-04). Add one
 # here only with its price.
-UNPRICED_MODELS: tuple[str, ...] = (
-    *("kling2.5_turbo_pro", "kling_4", "klingO3_4k", "h3_max", "wan3_prime"),
-    *("gemini_omni_flash_1.1", "grok_imagine_1_5_lite"),
-)
+UNPRICED_MODELS: tuple[str, ...] = ("kling_4", "h3_max", "gemini_omni_flash_1.1", "grok_imagine_1_5_lite")
 
 # Agents speak in aspect ratios; Runway takes output sizes, and each model has its own.
 # (our ratio, resolution) -> Runway `ratio`, per model, as the SDK's *_create_params literals list them.
@@ -142,6 +140,14 @@ KLING_SIZES: dict[tuple[str, str], str] = {  # Kling 3.0 and O3: standard 720p, 
     ("9:16", "4k"): "2160:3840",
     ("1:1", "4k"): "2880:2880",
 }
+KLING_2_5_SIZES: dict[tuple[str, str], str] = {  # Kling 2.5 Turbo Pro from text: 720p and 1080p
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("1:1", "720p"): "720:720",
+    ("16:9", "1080p"): "1920:1080",
+    ("9:16", "1080p"): "1080:1920",
+    ("1:1", "1080p"): "1440:1440",
+}
 HAPPYHORSE_SIZES: dict[tuple[str, str], str] = {
     ("16:9", "720p"): "1280:720",
     ("9:16", "720p"): "720:1280",
@@ -186,8 +192,11 @@ SIZES: dict[str, dict[tuple[str, str], str]] = {
     "kling3.0_4k": KLING_SIZES,
     "klingO3_standard": KLING_SIZES,
     "klingO3_pro": KLING_SIZES,
+    "klingO3_4k": KLING_SIZES,
+    "kling2.5_turbo_pro": KLING_2_5_SIZES,
     "happyhorse_1_0": HAPPYHORSE_SIZES,
     "wan3": WAN3_SIZES,
+    "wan3_prime": WAN3_SIZES,
     "gemini_omni_flash": GEMINI_SIZES,
 }
 # A ModelSpec has one ratio list for both modes; gen4.5 makes fewer shapes from text than from an image.
@@ -204,6 +213,8 @@ SHAPES: dict[str, dict[str, Shape]] = {
     "grok_imagine_1_5": {"text_to_video": "worded", "image_to_video": "resolution"},
     "happyhorse_1_0": {"image_to_video": "resolution"},
     "wan3": {"image_to_video": "auto"},
+    "wan3_prime": {"image_to_video": "auto"},
+    "kling2.5_turbo_pro": {"image_to_video": "none"},  # no ratio: the image sets the shape
     "aleph2": {"video_to_video": "none"},
 }
 VIDEO_FIELD = {"aleph2": "videoUri"}  # the input video's field (seedance2: promptVideo)
@@ -211,8 +222,8 @@ MIN_EDIT_SECONDS, MAX_EDIT_SECONDS = 2.0, 30.0  # Aleph 2's inputs (ComfyUI's Ru
 # Prompts of at least 2 characters: HappyHorse (the API spec's minLength) and Kling (Runway's validator, recorded by
 # an integrator on 2026-10-01).
 MIN_PROMPT_UNITS = dict.fromkeys(
-    ("happyhorse_1_0", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "klingO3_standard", "klingO3_pro"), 2
-)
+    ("happyhorse_1_0", "kling2.5_turbo_pro", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k"), 2
+) | dict.fromkeys(("klingO3_standard", "klingO3_pro", "klingO3_4k"), 2)
 NO_DURATION = frozenset({"aleph2"})  # the output is as long as the input video
 
 
@@ -427,6 +438,43 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         end_image=True,
         max_prompt_chars=20000,
     ),
+    _third_party(
+        "wan3_prime",
+        "Wan 3.0 Prime",
+        "Alibaba's Wan 3.0 Prime through Runway: Wan 3.0's higher tier, 2-30 s at 480p, 720p or 1080p, first/last "
+        "frame, audio. Image-to-video takes its aspect ratio from the first frame.",
+        PriceRule(
+            per_second=0.14,
+            resolution_factor={"480p": 0.5, "1080p": 2.0},
+            note="7 credits/s at 480p (6.8 listed, rounded up), 14 at 720p, 28 at 1080p, audio or not (one copy of "
+            f"Runway's pricing guide, 2026-10-04; the 2-30 s lengths are Wan 3.0's){UNVERIFIED}",
+        ),
+        durations=_seconds(2, 30),
+        aspect_ratios=STANDARD_RATIOS,
+        resolutions=("480p", "720p", "1080p"),
+        audio=True,
+        end_image=True,
+        max_prompt_chars=20000,
+        typical_seconds=120.0,
+    ),
+    _third_party(
+        "kling2.5_turbo_pro",
+        "Kling 2.5 Turbo Pro",
+        "Kuaishou's Kling 2.5 Turbo Pro through Runway: 5 or 10 s at 720p or 1080p, from text or a first (+last) "
+        "frame (whose aspect ratio it keeps); silent.",
+        PriceRule(
+            per_second=0.10,
+            note=f"quoted 10 credits/s: {NO_KLING_ROW}; Kling's own list price is 3.5 units per 5 s at $0.14 "
+            f"(9.8 credits/s){UNVERIFIED}",
+        ),
+        durations=(5.0, 10.0),
+        aspect_ratios=KLING_RATIOS,
+        resolutions=("720p", "1080p"),
+        end_image=True,
+        max_prompt_chars=2500,
+        price_source=KLING_PRICES,
+        typical_seconds=60.0,
+    ),
     _kling(
         "kling3.0_standard",
         "Kling 3.0 Standard",
@@ -466,6 +514,14 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         41,
         f"{NO_KLING_ROW}; resellers sell it at $0.112-0.168/s; quoted as Kling 3.0 Pro",
         "https://runware.ai/docs/models/klingai-video-o3-pro",
+    ),
+    _kling(
+        "klingO3_4k",
+        "Kling O3 4K",
+        "4k",
+        45,
+        f"{NO_KLING_ROW} and no reseller figure was found for it; quoted as Kling 3.0 4K (Kling prices O3 as 3.0)",
+        "https://docs.krea.ai/api-reference/video/kling-30",
     ),
     _third_party(
         "aleph2",

@@ -429,6 +429,10 @@ PRICES = [
     ({"model": "kling3.0_pro", "duration": 3}, 41 * 3 / 100),
     ({"model": "klingO3_pro", "duration": 10, "audio": True}, 41 * 10 / 100),
     ({"model": "kling3.0_4k", "duration": 5}, 45 * 5 / 100),
+    ({"model": "klingO3_4k", "duration": 15, "audio": True}, 45 * 15 / 100),
+    ({"model": "kling2.5_turbo_pro", "duration": 10, "resolution": "1080p"}, 10 * 10 / 100),
+    ({"model": "wan3_prime", "duration": 30, "resolution": "1080p"}, 28 * 30 / 100),
+    ({"model": "wan3_prime", "duration": 2, "resolution": "480p"}, 7 * 2 / 100),
     # quoted with the start frame's 1 credit (scaled with the resolution: a little over, never under)
     ({"model": "grok_imagine_1_5", "duration": 1, "resolution": "480p"}, (10 + 1) / 100),
     ({"model": "grok_imagine_1_5", "duration": 5, "resolution": "720p"}, (16 * 5 + 1.6) / 100),
@@ -1026,7 +1030,7 @@ async def test_catalogue_offers_only_what_the_official_sdk_declares_and_names_th
 
 async def test_a_model_runway_sells_without_a_published_price_is_refused_before_submission(rw_settings, sim):
     async with Client(build_server(rw_settings)) as client:
-        for model in ("kling_4", "h3_max", "grok_imagine_1_5_lite"):
+        for model in ("kling_4", "h3_max", "gemini_omni_flash_1.1", "grok_imagine_1_5_lite"):
             result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", "model": model})
             assert result.is_error and f"unknown model {model!r}" in result.content[0].text, result.content
     assert sim.submissions == 0
@@ -1340,6 +1344,10 @@ CHARGES = {
     ("kling3.0_4k", "text_to_video"): 44 * 3,
     ("klingO3_standard", "text_to_video"): 12 * 3,
     ("klingO3_pro", "text_to_video"): 14 * 3,
+    ("klingO3_4k", "text_to_video"): 44 * 3,
+    ("kling2.5_turbo_pro", "text_to_video"): 9.8 * 5,  # Kling's list price: no Runway figure was found
+    ("kling2.5_turbo_pro", "image_to_video"): 9.8 * 5,
+    ("wan3_prime", "text_to_video"): 14 * 2,
     ("aleph2", "video_to_video"): 28 * 2,  # 28/s of a 2 s input (its shortest), 56 at least
 }
 

@@ -55,6 +55,7 @@ def test_simulator_takes_exactly_what_the_official_sdk_declares():
         *("seedance2_fast", "seedance2_mini", "seedance2_5", "hailuo3", "grok_imagine_1_5", "happyhorse_1_0"),
         *("gemini_omni_flash", "wan3", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "klingO3_standard"),
         *("klingO3_pro", "aleph2", "gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "seedance2"),
+        *("wan3_prime", "kling2.5_turbo_pro", "klingO3_4k"),
     }
     assert set(SIMULATED) == new
     checked = 0
@@ -86,7 +87,7 @@ def test_simulator_takes_exactly_what_the_official_sdk_declares():
                 else:
                     assert frames == (shape.positions, not shape.reference_images), (model, frames)
             checked += 1
-    assert checked == 44  # model-endpoint pairs
+    assert checked == 51  # model-endpoint pairs
 
 
 def test_object_typed_frames_follow_the_sdk_docstring():
@@ -150,6 +151,11 @@ CASES: list[tuple[str, str, dict[str, Any], float]] = [
     ("text_to_video", "klingO3_standard", {"ratio": "960:960", "prompt_text": "a cat", "duration": 4}, 4 * 12),
     ("image_to_video", "klingO3_pro", {"prompt_image": URL, "duration": 15, "audio": True}, 15 * 14),
     ("video_to_video", "klingO3_pro", {"prompt_text": "a cat", "prompt_video": "https://example.com/in.mp4"}, 30 * 14),
+    ("text_to_video", "klingO3_4k", {"prompt_text": "a cat", "ratio": "3840:2160", "duration": 3}, 3 * 44),
+    ("text_to_video", "kling2.5_turbo_pro", {"prompt_text": "a cat", "ratio": "720:720", "duration": 10}, 10 * 9.8),
+    ("image_to_video", "kling2.5_turbo_pro", {"prompt_image": URL, "prompt_text": "a cat"}, 5 * 9.8),  # 5 s default
+    ("text_to_video", "wan3_prime", {"prompt_text": "a cat", "ratio": "832:480", "duration": 10}, 10 * 6.8),
+    ("image_to_video", "wan3_prime", {"prompt_image": URL, "prompt_text": "a cat", "ratio": "auto_1080p"}, 30 * 28),
     ("video_to_video", "aleph2", {"video_uri": "https://example.com/in.mp4"}, 30 * 28),  # a URL: 30 s assumed
 ]
 

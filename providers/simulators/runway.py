@@ -455,6 +455,48 @@ MODELS: dict[str, Model] = {
         credits={"480p": 5, "720p": 10, "1080p": 20},
         seconds=90.0,
     ),
+    # Wan 3.0 Prime: 6.8/14/28 credits/s at 480p/720p/1080p (one copy of guides/pricing, 2026-10-04); the same
+    # fields as wan3 (SDK); 2 to 30 s, as wan3 (second-hand: no API spec version read declares it).
+    "wan3_prime": Model(
+        shapes={
+            "text_to_video": _shape(
+                "promptText audio duration ratio referenceAudio references referenceVideos",
+                "promptText",
+                ratios=WAN3_RATIOS,
+                max_references=10,
+            ),
+            "image_to_video": _shape(
+                "promptImage promptText audio duration ratio referenceAudio referenceVideos",
+                "promptImage promptText",
+                ratios=WAN3_RATIOS,
+                **_FRAMES_OR_REFERENCES,
+            ),
+        },
+        durations=tuple(range(2, 31)),
+        prompt_units=20000,
+        credits={"480p": 6.8, "720p": 14, "1080p": 28},
+        seconds=120.0,
+    ),
+    # Kling 2.5 Turbo Pro: 5 or 10 s (SDK: Literal[5, 10], "Defaults to 5"); no ratio on image_to_video (the
+    # image sets it). No Runway price found: charged here at Kling's own list price (3.5 units per 5 s at
+    # $0.14, 9.8 credits/s).
+    "kling2.5_turbo_pro": Model(
+        shapes={
+            "text_to_video": _shape(
+                "promptText cfgScale duration ratio",
+                "promptText",
+                ratios=("1920:1080", "1440:1440", "1080:1920", "1280:720", "720:720", "720:1280"),
+            ),
+            "image_to_video": _shape(
+                "promptImage promptText cfgScale duration", "promptImage promptText", positions=("first", "last")
+            ),
+        },
+        durations=(5, 10),
+        default_duration=5,
+        **_KLING_PROMPT,
+        credits=9.8,
+        seconds=60.0,
+    ),
     # Kling 3.0 / O3: no Runway price is published; these rates are measured estimatedCost figures
     # (kling3.0_pro ~85 credits for 5 s) and integrators' / resellers' figures, not Runway's own table.
     "kling3.0_standard": Model(
@@ -486,6 +528,15 @@ MODELS: dict[str, Model] = {
         input_credits=12,  # video_to_video: per second of the input (the output follows it)
         output_follows_input=True,
         seconds=90.0,
+    ),
+    "klingO3_4k": Model(
+        shapes=_kling(KLING_4K_RATIOS, omni=True),
+        durations=KLING_DURATIONS,
+        **_KLING_PROMPT,
+        credits=44,
+        input_credits=44,
+        output_follows_input=True,
+        seconds=120.0,
     ),
     "klingO3_pro": Model(
         shapes=_kling(KLING_PRO_RATIOS, omni=True),
