@@ -32,7 +32,10 @@ from providers.http import ProviderHTTP, RetryPolicy, backoff_delay, parse_retry
 pytestmark = pytest.mark.anyio
 
 SECRET = "sk-SECRET-123"
-FAST = RetryPolicy(read_timeout=0.2, connect_timeout=1.0)
+# A read timeout long enough for a loaded CI machine to answer at once (at 0.2 s a 404 once arrived late and was
+# retried), short enough for the tests that wait it out on a reply delayed past it (SLOW).
+FAST = RetryPolicy(read_timeout=1.0, connect_timeout=1.0)
+SLOW = 3.0
 
 
 @pytest.fixture
@@ -243,7 +246,7 @@ async def test_post_not_retried_after_an_ambiguous_5xx(script: Script, sleeps: S
 
 
 async def test_post_read_timeout_is_unconfirmed_and_not_resent(script: Script, sleeps: Sleeps) -> None:
-    script.on("/v1/submit", Reply(201, {"id": "job"}, delay=0.5))
+    script.on("/v1/submit", Reply(201, {"id": "job"}, delay=SLOW))
     async with client(script.url, sleeps) as http:
         with pytest.raises(ProviderError) as caught:
             await http.request("POST", "/v1/submit", json={})
@@ -254,7 +257,7 @@ async def test_post_read_timeout_is_unconfirmed_and_not_resent(script: Script, s
 
 
 async def test_get_read_timeout_retried(script: Script, sleeps: Sleeps) -> None:
-    script.on("/v1/tasks/1", Reply(200, {"late": True}, delay=0.5), Reply(200, {"id": "1"}))
+    script.on("/v1/tasks/1", Reply(200, {"late": True}, delay=SLOW), Reply(200, {"id": "1"}))
     async with client(script.url, sleeps) as http:
         response = await http.request("GET", "/v1/tasks/1")
     assert response.json() == {"id": "1"} and script.hits["/v1/tasks/1"] == 2
@@ -467,7 +470,7 @@ async def test_secrets_never_leak(
     caplog.set_level(logging.DEBUG)
     leak = f"key {SECRET} rejected; see https://cdn.example/v.mp4?sig={SECRET}&exp=1"
     script.on("/v1/echo", Reply(401, {"error": leak}))
-    script.on("/v1/slow", Reply(200, {}, delay=0.5))
+    script.on("/v1/slow", Reply(200, {}, delay=SLOW))
     script.on("/v1/down", Reply(503, {"message": leak}))
     kwargs: dict[str, Any] = {"headers": {"Authorization": f"Bearer {SECRET}"}}
     if configured:
