@@ -11,16 +11,17 @@ and the docs (docs.dev.runwayml.com: api-details/errors, errors/troubleshooting,
 Every request carries `Authorization: Bearer key_...` and `X-Runway-Version: 2024-11-06`.
 
 Runway's own models (Gen-4.5, Gen-4 Turbo, Aleph 2) and the ones it sells from other labs (Veo 3.1, Seedance 2 /
-2 Fast / 2 Mini / 2.5, Kling 2.5 Turbo, 3.0 and O3, Hailuo 3, Grok Imagine 1.5, HappyHorse 1.0, Gemini Omni Flash,
-Wan 3 and 3 Prime), each
+2 Fast / 2 Mini / 2.5, Kling 2.5 Turbo, 3.0, O3 and 4.0, Hailuo 3, MiniMax H3 Max, Grok Imagine 1.5 and 1.5 Lite,
+HappyHorse 1.0, Gemini Omni Flash 1.0 and 1.1, Wan 3 and 3 Prime), each
 as its SDK type declares it; SHAPES says how each is told the output's shape. Prices: runwayml/skills
 rw-api-reference for the first five, Runway's pricing guide for the rest (read from dated copies: see
-PRICE_GUIDE), and for Kling, which that guide does not list, the highest figure found, flagged. Runway answers a
+PRICE_GUIDE), and for Kling, which that guide does not list, the highest figure found, flagged (Kling 4.0 and Gemini
+Omni Flash 1.1, which nothing prices per resolution, quoted high by a stated rule). Runway answers a
 new task with the most it may charge (`estimatedCost`): above our quote, the task is cancelled at once (submit).
 Video-to-video: Seedance 2 (`promptVideo`) and Aleph 2 (`videoUri`, billed per second of the input, which sets the
-output's length). `veo3` left the API spec in SDK 5.14.0, `gen4_aleph` on 2026-06-10. UNPRICED_MODELS: what SDK
-5.24 declares and we do not offer, for want of a price (Kling 4, Gemini Omni Flash 1.1 per resolution, Grok
-Imagine Lite) or of the lengths it takes (H3 Max).
+output's length). `veo3` left the API spec in SDK 5.14.0, `gen4_aleph` on 2026-06-10. UNPRICED_MODELS: what the
+SDK declares and we do not offer for want of a price (none in SDK 5.24). Not offered either: video-to-video on the
+models other than Seedance 2 and Aleph 2, and reference images or videos.
 tests/test_provider_runway.py fails when the installed SDK declares a model that is neither offered nor listed
 there, or drops one we offer.
 Runway cannot look a task up by our job id, so a submit cut off mid-way cannot be reconciled (the base
@@ -77,9 +78,9 @@ PRICE_SOURCE = "https://github.com/runwayml/skills/blob/main/skills/rw-api-refer
 PRICE_CHECKED = "2026-12-03"
 
 # Declared by the official SDK (runwayml 5.24 text_to_video / image_to_video / video_to_video params) but not
-# offered: no price Runway publishes (or anyone measured) could be read for them (checked 2026-12-04). Add one
-# here only with its price.
-UNPRICED_MODELS: tuple[str, ...] = ("kling_4", "h3_max", "gemini_omni_flash_1.1", "grok_imagine_1_5_lite")
+# offered for want of a price: none since 2026-12-06 (Kling 4.0 and Gemini Omni Flash 1.1, which no source prices
+# per resolution, are quoted high; estimatedCost guards every quote). A model the SDK adds goes here until priced.
+UNPRICED_MODELS: tuple[str, ...] = ()
 
 # Agents speak in aspect ratios; Runway takes output sizes, and each model has its own.
 # (our ratio, resolution) -> Runway `ratio`, per model, as the SDK's *_create_params literals list them.
@@ -178,6 +179,49 @@ WAN3_SIZES: dict[tuple[str, str], str] = {
     ("9:16", "1080p"): "1080:1920",
 }
 GEMINI_SIZES: dict[tuple[str, str], str] = {("16:9", "720p"): "1280:720", ("9:16", "720p"): "720:1280"}
+GEMINI_1_1_SIZES: dict[tuple[str, str], str] = {
+    ("16:9", "360p"): "640:360",
+    ("9:16", "360p"): "360:640",
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("16:9", "1080p"): "1920:1080",
+    ("9:16", "1080p"): "1080:1920",
+    ("16:9", "4k"): "3840:2160",
+    ("9:16", "4k"): "2160:3840",
+}
+KLING_4_SIZES: dict[tuple[str, str], str] = {  # Kling 4.0 from text (from an image: auto_720p / auto_1080p)
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("1:1", "720p"): "940:940",
+    ("21:9", "720p"): "1460:624",
+    ("16:9", "1080p"): "1920:1080",
+    ("9:16", "1080p"): "1080:1920",
+    ("1:1", "1080p"): "1440:1440",
+    ("21:9", "1080p"): "2200:940",
+}
+GROK_LITE_SIZES: dict[tuple[str, str], str] = {  # Grok Imagine 1.5 Lite from text; its 1080p is 720p upscaled
+    ("16:9", "480p"): "848:480",
+    ("9:16", "480p"): "480:848",
+    ("1:1", "480p"): "480:480",
+    ("4:3", "480p"): "640:480",
+    ("3:4", "480p"): "480:640",
+    ("3:2", "480p"): "720:480",
+    ("2:3", "480p"): "480:720",
+    ("16:9", "720p"): "1280:720",
+    ("9:16", "720p"): "720:1280",
+    ("1:1", "720p"): "720:720",
+    ("4:3", "720p"): "960:720",
+    ("3:4", "720p"): "720:960",
+    ("3:2", "720p"): "1088:720",
+    ("2:3", "720p"): "720:1088",
+    ("16:9", "1080p"): "1904:1072",
+    ("9:16", "1080p"): "1072:1904",
+    ("1:1", "1080p"): "1424:1424",
+    ("4:3", "1080p"): "1648:1232",
+    ("3:4", "1080p"): "1232:1648",
+    ("3:2", "1080p"): "1744:1152",
+    ("2:3", "1080p"): "1152:1744",
+}
 SIZES: dict[str, dict[tuple[str, str], str]] = {
     "gen4.5": GEN4_SIZES,
     "gen4_turbo": GEN4_SIZES,
@@ -198,6 +242,9 @@ SIZES: dict[str, dict[tuple[str, str], str]] = {
     "wan3": WAN3_SIZES,
     "wan3_prime": WAN3_SIZES,
     "gemini_omni_flash": GEMINI_SIZES,
+    "gemini_omni_flash_1.1": GEMINI_1_1_SIZES,
+    "kling_4": KLING_4_SIZES,
+    "grok_imagine_1_5_lite": GROK_LITE_SIZES,
 }
 # A ModelSpec has one ratio list for both modes; gen4.5 makes fewer shapes from text than from an image.
 TEXT_TO_VIDEO_RATIOS: dict[str, tuple[str, ...]] = {"gen4.5": ("16:9", "9:16")}
@@ -215,6 +262,9 @@ SHAPES: dict[str, dict[str, Shape]] = {
     "wan3": {"image_to_video": "auto"},
     "wan3_prime": {"image_to_video": "auto"},
     "kling2.5_turbo_pro": {"image_to_video": "none"},  # no ratio: the image sets the shape
+    "kling_4": {"image_to_video": "auto"},
+    "grok_imagine_1_5_lite": {"image_to_video": "auto"},
+    "h3_max": {"text_to_video": "resolution", "image_to_video": "resolution"},  # no ratio field at all
     "aleph2": {"video_to_video": "none"},
 }
 VIDEO_FIELD = {"aleph2": "videoUri"}  # the input video's field (seedance2: promptVideo)
@@ -223,7 +273,7 @@ MIN_EDIT_SECONDS, MAX_EDIT_SECONDS = 2.0, 30.0  # Aleph 2's inputs (ComfyUI's Ru
 # an integrator on 2026-10-01).
 MIN_PROMPT_UNITS = dict.fromkeys(
     ("happyhorse_1_0", "kling2.5_turbo_pro", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k"), 2
-) | dict.fromkeys(("klingO3_standard", "klingO3_pro", "klingO3_4k"), 2)
+) | dict.fromkeys(("klingO3_standard", "klingO3_pro", "klingO3_4k", "kling_4"), 2)
 NO_DURATION = frozenset({"aleph2"})  # the output is as long as the input video
 
 
@@ -522,6 +572,95 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         45,
         f"{NO_KLING_ROW} and no reseller figure was found for it; quoted as Kling 3.0 4K (Kling prices O3 as 3.0)",
         "https://docs.krea.ai/api-reference/video/kling-30",
+    ),
+    _third_party(
+        "kling_4",
+        "Kling 4.0",
+        "Kuaishou's Kling 4.0 through Runway: long shots (3-30 s) at 720p or 1080p, from text (16:9, 9:16, 1:1 or "
+        "21:9) or a start frame (whose shape it keeps). Runway publishes no price for it: quoted high, and the "
+        "charge recorded is Runway's own.",
+        PriceRule(
+            per_second=0.40,
+            resolution_factor={"1080p": 59 / 40},
+            note=f"quoted 40 credits/s at 720p, 59 at 1080p: {NO_KLING_ROW}; fal sells Kling 4.0 at $0.157/s and "
+            "$0.235/s, and Runway's Kling 3.0 Pro was measured at up to 2.44 times fal's price for that model, so "
+            "2.5 times fal's, rounded up. 3-30 s is Kling's own release note (Runway's SDK says only seconds)"
+            f"{UNVERIFIED}",
+        ),
+        durations=_seconds(3, 30),
+        aspect_ratios=("16:9", "9:16", "1:1", "21:9"),
+        resolutions=("720p", "1080p"),
+        max_prompt_chars=2500,
+        price_source="https://fal.ai/learn/tools/kling-api",
+        price_checked="2026-12-06",
+        typical_seconds=120.0,
+    ),
+    _third_party(
+        "h3_max",
+        "MiniMax H3 Max",
+        "MiniMax's H3 Max through Runway: 5-15 s at 480p or 768p, from text or a first (+last) frame of at least "
+        "256 px a side. Runway takes no aspect ratio for it: from text it makes MiniMax's 16:9 sizes, from an "
+        "image it keeps the image's shape.",
+        PriceRule(
+            per_second=0.05,
+            resolution_factor={"768p": 1.6},
+            note="5 credits/s at 480p, 8 at 768p (a copy of Runway's pricing guide, 2026-10-04, and two integrators "
+            "quoting it; 5-15 s as docs.dev.runwayml.com/assets/inputs gave them on 2026-09-15, as recorded)"
+            f"{UNVERIFIED}",
+        ),
+        durations=_seconds(5, 15),
+        aspect_ratios=("16:9",),
+        resolutions=("480p", "768p"),
+        default_resolution="768p",
+        end_image=True,
+        seed=True,
+        max_prompt_chars=2000,  # none stated by Runway; MiniMax's own API takes 2000 characters
+        price_checked="2026-12-06",
+        typical_seconds=90.0,
+    ),
+    _third_party(
+        "grok_imagine_1_5_lite",
+        "Grok Imagine Video 1.5 Lite",
+        "xAI's Grok Imagine Video 1.5 Lite through Runway: the cheapest Grok, 1-15 s at 480p or 720p (its 1080p is "
+        "720p upscaled), from text or a start frame (whose aspect ratio it keeps).",
+        PriceRule(
+            per_second=0.02,
+            flat=0.03,
+            flat_seconds=1.0,
+            resolution_factor={"720p": 1.5, "1080p": 7.0},
+            note="2 credits/s at 480p, 3 at 720p, 14 at 1080p, plus 1 credit for a start frame (quoted on every "
+            "request, and scaled with the rate: up to 6 credits high at 1080p) (an integrator's reading of Runway's "
+            "pricing guide, 2026-10-08; a measured 16 credits for 5 s at 720p from a start frame matches)"
+            f"{UNVERIFIED}",
+        ),
+        durations=_seconds(1, 15),
+        aspect_ratios=(*STANDARD_RATIOS, "3:2", "2:3"),
+        resolutions=("480p", "720p", "1080p"),
+        max_prompt_chars=2500,
+        price_checked="2026-12-06",
+        typical_seconds=30.0,
+    ),
+    _third_party(
+        "gemini_omni_flash_1.1",
+        "Gemini Omni Flash 1.1",
+        "Google's Gemini Omni Flash 1.1 through Runway: 3-10 s at 360p, 720p, 1080p or 4K, 16:9 or 9:16, from text "
+        "or a first (+last) frame. Quoted at the top of Runway's range for every resolution: the charge recorded "
+        "is Runway's own.",
+        PriceRule(
+            per_second=0.30,
+            flat=0.32,
+            flat_seconds=1.0,
+            note="quoted 30 credits/s at every resolution, plus 2 credits for the frames (quoted on every request): "
+            "a copy of Runway's pricing guide (2026-10-04) lists 3.4-30 credits/s by resolution without saying which "
+            f"costs what, and Gemini Omni Flash charges 1 credit per image{UNVERIFIED}",
+        ),
+        durations=_seconds(3, 10),
+        aspect_ratios=VEO_RATIOS,
+        resolutions=("360p", "720p", "1080p", "4k"),
+        end_image=True,
+        max_prompt_chars=4000,
+        price_checked="2026-12-06",
+        typical_seconds=60.0,
     ),
     _third_party(
         "aleph2",

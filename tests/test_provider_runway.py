@@ -360,7 +360,7 @@ async def test_request_body_per_model_and_mode(rw_env, sim: Simulator, picture: 
 async def test_every_model_is_priced_with_a_source_and_a_date():
     for spec in MODELS:
         assert spec.priced and spec.price_source.startswith("https://"), spec.id
-        assert spec.price_checked in ("2026-12-03", "2026-12-04"), spec.id
+        assert spec.price_checked in ("2026-12-03", "2026-12-04", "2026-12-06"), spec.id
     ids = [m.id for m in MODELS]
     assert ids[:5] == ["gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "seedance2"] and len(ids) == len(set(ids))
 
@@ -438,6 +438,17 @@ PRICES = [
     ({"model": "grok_imagine_1_5", "duration": 5, "resolution": "720p"}, (16 * 5 + 1.6) / 100),
     ({"model": "gemini_omni_flash", "duration": 10}, (10 * 10 + 1) / 100),
     ({"model": "aleph2", "video": VIDEO_URL}, 28 * 30 / 100),  # by default, the longest input
+    ({"model": "h3_max", "duration": 15, "resolution": "480p"}, 5 * 15 / 100),
+    ({"model": "h3_max", "duration": 5}, 8 * 5 / 100),  # 768p by default
+    ({"model": "grok_imagine_1_5_lite", "duration": 5, "resolution": "480p"}, (2 * 5 + 1) / 100),
+    ({"model": "grok_imagine_1_5_lite", "duration": 5, "resolution": "720p"}, (3 * 5 + 1.5) / 100),
+    ({"model": "grok_imagine_1_5_lite", "duration": 15, "resolution": "1080p"}, (14 * 15 + 7) / 100),
+    # no per-resolution price found: the top of Runway's 3.4-30 credits/s, and 2 credits for the frames
+    ({"model": "gemini_omni_flash_1.1", "duration": 10, "resolution": "360p"}, (30 * 10 + 2) / 100),
+    ({"model": "gemini_omni_flash_1.1", "duration": 3, "resolution": "4k"}, (30 * 3 + 2) / 100),
+    # no Runway price: 2.5 times fal's ($0.157/s, $0.235/s), in whole credits
+    ({"model": "kling_4", "duration": 30}, 40 * 30 / 100),
+    ({"model": "kling_4", "duration": 3, "resolution": "1080p"}, 59 * 3 / 100),
 ]
 
 
@@ -496,6 +507,24 @@ async def test_a_task_runway_estimates_above_our_quote_is_cancelled_before_it_ru
     async with Client(build_server(rw_settings)) as client:  # counted at its quote: Runway may have kept some
         spent = (await client.call_tool("estimate_cost", {"prompt": "P", "duration": 2})).structured_content
     assert spent["budget"]["today_spent_usd"] == pytest.approx(0.24)
+
+
+@pytest.mark.parametrize(("model", "factor"), [("kling_4", 2.6), ("gemini_omni_flash_1.1", 3.2)])
+async def test_a_model_quoted_without_a_runway_price_is_cancelled_when_runway_asks_more(
+    rw_settings, sim: Simulator, model: str, factor: float
+):
+    """Kling 4.0 and Gemini Omni Flash 1.1 have no Runway price we could read: were Runway's real price above
+    our high quote (here the simulator's stand-in rate times `factor`), the task is cancelled before it runs."""
+    spec = next(s for s in MODELS if s.id == model)
+    sim.config.update(price_factor=factor, credits=10_000)
+    result = await generate(rw_settings, prompt="a quiet harbour", model=model, duration=spec.durations[0])
+    job = result.structured_content
+    quote = spec.price_for(spec.durations[0], spec.default_resolution, False)[0]
+    assert job["status"] == "cancelled" and f"${quote:.2f} quoted" in job["message"], job
+    assert sim.config["credits"] == 10_000  # refunded
+    sim.config.update(price_factor=1.0)  # at the simulator's stand-in rate: under the quote, it runs
+    result = await generate(rw_settings, prompt="a quiet harbour", model=model, duration=spec.durations[0])
+    assert result.structured_content["status"] == "succeeded", result.structured_content
 
 
 async def test_a_task_estimated_at_our_quote_runs(rw_settings, sim: Simulator):
@@ -1028,14 +1057,6 @@ async def test_catalogue_offers_only_what_the_official_sdk_declares_and_names_th
     )
 
 
-async def test_a_model_runway_sells_without_a_published_price_is_refused_before_submission(rw_settings, sim):
-    async with Client(build_server(rw_settings)) as client:
-        for model in ("kling_4", "h3_max", "gemini_omni_flash_1.1", "grok_imagine_1_5_lite"):
-            result = await client.call_tool("generate_video", {"prompt": "P", "provider": "runway", "model": model})
-            assert result.is_error and f"unknown model {model!r}" in result.content[0].text, result.content
-    assert sim.submissions == 0
-
-
 # -- 10. video to video (issue 9 item 2): seedance2's POST /v1/video_to_video with `video` -------------------
 
 
@@ -1349,6 +1370,16 @@ CHARGES = {
     ("kling2.5_turbo_pro", "image_to_video"): 9.8 * 5,
     ("wan3_prime", "text_to_video"): 14 * 2,
     ("aleph2", "video_to_video"): 28 * 2,  # 28/s of a 2 s input (its shortest), 56 at least
+    ("h3_max", "text_to_video"): 8 * 5,  # 768p, its default
+    ("h3_max", "image_to_video"): 8 * 5,
+    ("grok_imagine_1_5_lite", "text_to_video"): 3 * 1,
+    ("grok_imagine_1_5_lite", "image_to_video"): 3 * 1 + 1,
+    # Gemini 1.1 and Kling 4: no Runway price found; the simulator charges integrators' 720p figure (10/s, +1 per
+    # image) and fal's Kling 4.0 price in whole credits (16/s at 720p), below the quotes (30/s, 40/s)
+    ("gemini_omni_flash_1.1", "text_to_video"): 10 * 3,
+    ("gemini_omni_flash_1.1", "image_to_video"): 10 * 3 + 1,
+    ("kling_4", "text_to_video"): 16 * 3,
+    ("kling_4", "image_to_video"): 16 * 3,
 }
 
 
@@ -1407,7 +1438,7 @@ async def test_no_body_the_adapter_builds_costs_more_than_its_quote(rw_env):
             assert simulated.task_credits(body, request.mode) <= round(quote * 100, 6), (spec.id, body, quote)
 
 
-@pytest.mark.parametrize("model", ["happyhorse_1_0", "kling3.0_pro", "klingO3_standard"])
+@pytest.mark.parametrize("model", ["happyhorse_1_0", "kling3.0_pro", "klingO3_standard", "kling_4"])
 async def test_a_one_character_prompt_is_refused_where_runway_wants_two(rw_settings, sim: Simulator, model):
     async with Client(build_server(rw_settings)) as client:
         result = await client.call_tool("generate_video", {"prompt": "x", "provider": "runway", "model": model})

@@ -55,7 +55,8 @@ def test_simulator_takes_exactly_what_the_official_sdk_declares():
         *("seedance2_fast", "seedance2_mini", "seedance2_5", "hailuo3", "grok_imagine_1_5", "happyhorse_1_0"),
         *("gemini_omni_flash", "wan3", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k", "klingO3_standard"),
         *("klingO3_pro", "aleph2", "gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast", "seedance2"),
-        *("wan3_prime", "kling2.5_turbo_pro", "klingO3_4k"),
+        *("wan3_prime", "kling2.5_turbo_pro", "klingO3_4k", "kling_4", "h3_max", "grok_imagine_1_5_lite"),
+        "gemini_omni_flash_1.1",
     }
     assert set(SIMULATED) == new
     checked = 0
@@ -83,11 +84,12 @@ def test_simulator_takes_exactly_what_the_official_sdk_declares():
             if endpoint == "image_to_video":
                 frames = _frame_positions(declared["promptImage"][0])
                 if frames is None:  # items typed `object`: the docstring states the rule (tested below)
-                    assert shape.positions == ("first", "last") and shape.reference_images, model
+                    assert shape.positions == ("first", "last"), model
+                    assert shape.reference_images == (model != "kling_4"), model  # Kling 4: `references` apart
                 else:
                     assert frames == (shape.positions, not shape.reference_images), (model, frames)
             checked += 1
-    assert checked == 51  # model-endpoint pairs
+    assert checked == 61  # model-endpoint pairs
 
 
 def test_object_typed_frames_follow_the_sdk_docstring():
@@ -102,6 +104,9 @@ def test_object_typed_frames_follow_the_sdk_docstring():
         block = source[start : source.index("class ", start + 10)]
         assert "Use position `first`/`last` for keyframe mode, or omit position for reference images" in block
         assert "The two modes cannot be mixed" in block
+    start = source.index("class Kling4(TypedDict")  # frames only; reference images go in `references`
+    block = source[start : source.index("class ", start + 10)]
+    assert "an array with a first frame and optional middle and last frames" in block
 
 
 # -- 2. the official SDK creates and reads a task on each new model; charged as the table says ------------
@@ -157,6 +162,43 @@ CASES: list[tuple[str, str, dict[str, Any], float]] = [
     ("text_to_video", "wan3_prime", {"prompt_text": "a cat", "ratio": "832:480", "duration": 10}, 10 * 6.8),
     ("image_to_video", "wan3_prime", {"prompt_image": URL, "prompt_text": "a cat", "ratio": "auto_1080p"}, 30 * 28),
     ("video_to_video", "aleph2", {"video_uri": "https://example.com/in.mp4"}, 30 * 28),  # a URL: 30 s assumed
+    ("text_to_video", "h3_max", {"prompt_text": "a cat", "resolution": "480p", "duration": 5}, 5 * 5),
+    (
+        "image_to_video",
+        "h3_max",
+        {
+            "prompt_image": [{"uri": URL, "position": "first"}, {"uri": URL, "position": "last"}],
+            "prompt_text": "a cat",
+            "resolution": "768p",
+            "duration": 15,
+        },
+        15 * 8,
+    ),
+    ("text_to_video", "grok_imagine_1_5_lite", {"prompt_text": "a cat", "ratio": "1904:1072", "duration": 2}, 2 * 14),
+    ("image_to_video", "grok_imagine_1_5_lite", {"prompt_image": URL, "ratio": "auto_720p", "duration": 5}, 16),
+    # Gemini 1.1: 3.4/s at 360p and 30 at 4K (the guide's range), 10 at 720p and 15 at 1080p (integrators')
+    ("text_to_video", "gemini_omni_flash_1.1", {"prompt_text": "a cat", "ratio": "640:360", "duration": 5}, 17),
+    (
+        "image_to_video",
+        "gemini_omni_flash_1.1",
+        {"prompt_image": URL, "prompt_text": "a cat", "ratio": "3840:2160", "duration": 3},
+        3 * 30 + 1,
+    ),
+    (
+        "video_to_video",
+        "gemini_omni_flash_1.1",
+        {"prompt_text": "a cat", "video_uri": "https://example.com/in.mp4", "ratio": "1920:1080", "duration": 4},
+        4 * 15,
+    ),
+    # Kling 4: no Runway price; fal's $0.157/s (720p) and $0.235/s (1080p) in whole credits, a stand-in
+    ("text_to_video", "kling_4", {"prompt_text": "a cat", "ratio": "2200:940", "duration": 20}, 20 * 24),
+    ("image_to_video", "kling_4", {"prompt_image": URL, "ratio": "auto_720p", "duration": 3}, 3 * 16),
+    (
+        "video_to_video",
+        "kling_4",
+        {"prompt_text": "snow", "video_uri": "https://example.com/in.mp4", "ratio": "auto_1080p"},
+        30 * 24,  # a URL: 30 s assumed, the output follows it
+    ),
 ]
 
 
@@ -275,6 +317,21 @@ REFUSED: list[tuple[str, dict[str, Any], list[str | int]]] = [
     ("image_to_video", {"model": "happyhorse_1_0", "promptImage": [{"uri": URL, "position": "last"}]}, None),
     ("image_to_video", {"model": "kling3.0_pro", "promptImage": [{"uri": URL}]}, ["promptImage", 0, "position"]),
     ("image_to_video", {"model": "klingO3_pro", "promptImage": [{"uri": URL, "position": "last"}]}, ["promptImage"]),
+    # the four added 2026-12-06: a field, ratio, length or mode the SDK does not give them
+    ("text_to_video", {"model": "h3_max", "promptText": "a cat", "ratio": "16:9"}, []),
+    ("text_to_video", {"model": "h3_max", "promptText": "a cat", "duration": 4}, ["duration"]),
+    (
+        "text_to_video",
+        {"model": "h3_max", "promptText": "a cat", "promptExpansionMode": "max"},
+        ["promptExpansionMode"],
+    ),
+    ("image_to_video", {"model": "h3_max", "promptImage": URL}, ["promptText"]),
+    ("image_to_video", {"model": "grok_imagine_1_5_lite", "promptImage": URL, "ratio": "1280:720"}, ["ratio"]),
+    ("text_to_video", {"model": "grok_imagine_1_5_lite", "promptText": "a cat", "duration": 16}, ["duration"]),
+    ("text_to_video", {"model": "kling_4", "promptText": "a cat", "duration": 31}, ["duration"]),
+    ("image_to_video", {"model": "kling_4", "promptImage": URL, "ratio": "1280:720"}, ["ratio"]),
+    ("text_to_video", {"model": "gemini_omni_flash_1.1", "promptText": "a cat", "ratio": "1280:768"}, ["ratio"]),
+    ("image_to_video", {"model": "gemini_omni_flash_1.1", "promptImage": URL}, ["promptText"]),
     # a model on an endpoint the SDK does not declare it for
     ("text_to_video", {"model": "aleph2", "promptText": "a cat"}, ["model"]),
     ("video_to_video", {"model": "kling3.0_pro", "promptText": "a cat", "promptVideo": URL}, ["model"]),

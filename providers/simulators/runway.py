@@ -3,12 +3,13 @@
 Follows the documented behaviour: `Authorization: Bearer key_<128 hex>` (else 401), a required
 `X-Runway-Version: 2024-11-06` (else 400), bodies validated per model as the SDK 5.24 types them
 (*_create_params.py; 400 `{"error", "issues": [{"path", "message"}]}`, an unknown model included) on
-POST /v1/text_to_video, /v1/image_to_video and /v1/video_to_video (`promptVideo`, or `videoUri` for aleph2 and
-gemini_omni_flash): gen4.5, gen4_turbo, veo3.1(_fast), seedance2(_fast, _mini, _5), hailuo3, grok_imagine_1_5,
-happyhorse_1_0, gemini_omni_flash, wan3, kling3.0_(standard, pro, 4k), klingO3_(standard, pro) and aleph2, each
+POST /v1/text_to_video, /v1/image_to_video and /v1/video_to_video (`promptVideo`, or `videoUri` for aleph2, Gemini
+and Kling 4): gen4.5, gen4_turbo, veo3.1(_fast), seedance2(_fast, _mini, _5), hailuo3, h3_max, grok_imagine_1_5
+(+_lite), happyhorse_1_0, gemini_omni_flash (+_1.1), wan3(_prime), kling2.5_turbo_pro, kling3.0_(standard, pro,
+4k), klingO3_(standard, pro, 4k), kling_4 and aleph2, each
 on exactly the endpoints, fields, literals and frame positions the SDK declares for it (MODELS); credits as
-Runway's guides/pricing copies and measurements in the research notes give them (Kling: measured/reseller
-figures), a data-URI input video's length read with PyAV (an https one taken as 5 s); media
+Runway's guides/pricing copies and measurements give them (Kling: measured/reseller figures; Kling 4 fal's list
+price, a stand-in), a data-URI input video's length read with PyAV (an https one taken as 30 s); media
 references as docs.dev.runwayml.com/assets/inputs limits them (https on a domain, data URIs under 5 MB for
 images and videos, see MAX_DATA_URI; seedance2's data-URI videos MP4/MOV/WebM, at least 720p and at most 15 s,
 read with PyAV), tasks
@@ -151,12 +152,21 @@ WAN3_RATIOS = (*WAN3_480, *WAN3_720, *WAN3_1080, "auto_480p", "auto_720p", "auto
 KLING_STANDARD_RATIOS = ("1280:720", "720:1280", "960:960")
 KLING_PRO_RATIOS = ("1920:1080", "1080:1920", "1440:1440")
 KLING_4K_RATIOS = ("3840:2160", "2160:3840", "2880:2880")
+KLING4_720 = ("1280:720", "720:1280", "940:940", "1460:624")
+KLING4_1080 = ("1920:1080", "1080:1920", "1440:1440", "2200:940")
+KLING4_AUTO = ("auto_720p", "auto_1080p")
+GROK_LITE_480 = ("848:480", "480:848", "480:480", "640:480", "480:640", "720:480", "480:720")
+GROK_LITE_720 = ("1280:720", "720:1280", "720:720", "960:720", "720:960", "1088:720", "720:1088")
+GROK_LITE_1080 = ("1904:1072", "1072:1904", "1424:1424", "1648:1232", "1232:1648", "1744:1152", "1152:1744")
+GEMINI_1_1_RATIOS = ("640:360", "360:640", "1280:720", "720:1280", "1920:1080", "1080:1920", "3840:2160", "2160:3840")
+PROMPT_EXPANSION_MODES = ("disabled", "balanced", "quality")  # h3_max's promptExpansionMode
 ALEPH_TARGET_RATIOS = ("16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "21:9")
 # The size tier of each pixel ratio, as the SDK groups them (its docstrings: "supports 480p, 720p, and 1080p").
 SIZE_TIERS: dict[str, str] = {
-    **{r: "480p" for r in (*SEEDANCE_480, *SEEDANCE25_480, *WAN3_480)},
-    **{r: "720p" for r in (*SEEDANCE_720, *WAN3_720, *HAPPYHORSE_720)},
-    **{r: "1080p" for r in (*SEEDANCE_1080, *WAN3_1080, *HAPPYHORSE_1080)},
+    **{r: "360p" for r in GEMINI_1_1_RATIOS[:2]},
+    **{r: "480p" for r in (*SEEDANCE_480, *SEEDANCE25_480, *WAN3_480, *GROK_LITE_480)},
+    **{r: "720p" for r in (*SEEDANCE_720, *WAN3_720, *HAPPYHORSE_720, *KLING4_720, *GROK_LITE_720)},
+    **{r: "1080p" for r in (*SEEDANCE_1080, *WAN3_1080, *HAPPYHORSE_1080, *KLING4_1080, *GROK_LITE_1080)},
     **{r: "4k" for r in SEEDANCE_4K},
 }
 OUTPUT_FORMATS = (
@@ -547,6 +557,102 @@ MODELS: dict[str, Model] = {
         output_follows_input=True,
         seconds=90.0,
     ),
+    # Kling 4.0: Runway publishes no price; charged here at fal's list price ($0.157/s at 720p, $0.235/s at
+    # 1080p) in whole credits, a stand-in. Lengths 3-30 s (Kling's release note; the SDK types `duration: int`).
+    # promptImage items are typed `object`; the docstring: "a first frame and optional middle and last frames".
+    "kling_4": Model(
+        shapes={
+            "text_to_video": _shape(
+                "promptText duration ratio references referenceVideos",
+                "promptText",
+                ratios=(*KLING4_720, *KLING4_1080, *KLING4_AUTO),
+                max_references=10,  # "Up to 10 images in total, frames included."
+            ),
+            "image_to_video": _shape(
+                "promptImage duration promptText ratio references referenceVideos",
+                "promptImage",
+                ratios=KLING4_AUTO,
+                positions=("first", "last"),
+                max_references=10,
+            ),
+            "video_to_video": _shape(
+                "promptText videoUri ratio references", "promptText videoUri", ratios=KLING4_AUTO, max_references=10
+            ),
+        },
+        durations=tuple(range(3, 31)),
+        **_KLING_PROMPT,
+        credits={"720p": 16, "1080p": 24},
+        input_credits={"720p": 16, "1080p": 24},  # video_to_video: per second of the input (the output follows it)
+        output_follows_input=True,
+        seconds=120.0,
+    ),
+    # MiniMax H3 Max: 5 credits/s at 480p, 8 at 768p (a guides/pricing copy, 2026-10-04); 5-15 s (assets/inputs as
+    # recorded 2026-09-15). No ratio field: the resolution alone (the image sets the shape).
+    "h3_max": Model(
+        shapes={
+            "text_to_video": _shape(
+                "promptText duration promptExpansionMode resolution seed",
+                "promptText",
+                resolutions=("480p", "768p"),
+            ),
+            "image_to_video": _shape(
+                "promptImage promptText duration promptExpansionMode resolution seed",
+                "promptImage promptText",
+                resolutions=("480p", "768p"),
+                positions=("first", "last"),
+            ),
+        },
+        durations=tuple(range(5, 16)),
+        credits={"480p": 5, "768p": 8},
+        seconds=90.0,
+    ),
+    # Grok Imagine 1.5 Lite: 2/3/14 credits/s at 480p/720p/1080p, +1 for the start frame (an integrator's reading of
+    # guides/pricing, 2026-10-08; measured 16 credits for 5 s at auto_720p from a frame). 1-15 s, prompts up to 2500.
+    "grok_imagine_1_5_lite": Model(
+        shapes={
+            "text_to_video": _shape(
+                "promptText duration ratio",
+                "promptText",
+                ratios=(*GROK_LITE_480, *GROK_LITE_720, *GROK_LITE_1080),
+            ),
+            "image_to_video": _shape(
+                "promptImage duration promptText ratio",
+                "promptImage",
+                ratios=("auto_480p", "auto_720p", "auto_1080p"),
+            ),
+        },
+        durations=tuple(range(1, 16)),
+        prompt_units=2500,
+        credits={"480p": 2, "720p": 3, "1080p": 14},
+        per_first_frame=1,
+        seconds=30.0,
+    ),
+    # Gemini Omni Flash 1.1: "3.4-30 credits/s by resolution" (a guides/pricing copy, 2026-10-04) without the split;
+    # charged here 3.4 at 360p and 30 at 4K, and 10 at 720p and 15 at 1080p (integrators' figures), +1 per image as
+    # 1.0. 3 to 10 s or "auto" (SDK). video_to_video: priced by `duration` like the others (a stand-in).
+    "gemini_omni_flash_1.1": Model(
+        shapes={
+            "text_to_video": _shape(
+                "promptText duration ratio references referenceVideos", "promptText", ratios=GEMINI_1_1_RATIOS
+            ),
+            "image_to_video": _shape(
+                "promptImage promptText duration ratio",
+                "promptImage promptText",
+                ratios=GEMINI_1_1_RATIOS,
+                positions=("first", "last"),
+            ),
+            "video_to_video": _shape(
+                "promptText videoUri duration mode ratio references", "promptText videoUri", ratios=GEMINI_1_1_RATIOS
+            ),
+        },
+        durations=tuple(range(3, 11)),
+        auto_duration=True,
+        prompt_units=4000,
+        credits={"360p": 3.4, "720p": 10, "1080p": 15, "4k": 30},
+        per_first_frame=1,
+        per_reference_image=1,
+        seconds=60.0,
+    ),
     # Runway Aleph 2.0: 28 credits per second of input video, at least 56 (guides/pricing copies); the input
     # 2 to 30 s; no duration field (the output is as long as the input). The outputFormat surcharge is the
     # SDK's: 5 credits/s for prores and png_sequence, 20 for sdr_rec709_10bit.
@@ -793,6 +899,8 @@ def _option_issues(body: dict[str, Any], shape: Shape) -> list[dict[str, Any]]:
         issues.append(_issue(["negativePrompt"], "Expected a string of 1 to 1000 characters"))
     if "proresProfile" in body and body["proresProfile"] not in PRORES_PROFILES:
         issues.append(_issue(["proresProfile"], _enum(PRORES_PROFILES, body["proresProfile"])))
+    if "promptExpansionMode" in body and body["promptExpansionMode"] not in PROMPT_EXPANSION_MODES:
+        issues.append(_issue(["promptExpansionMode"], _enum(PROMPT_EXPANSION_MODES, body["promptExpansionMode"])))
     if "mode" in body and body["mode"] not in V2V_MODES:
         issues.append(_issue(["mode"], _enum(V2V_MODES, body["mode"])))
     if "targetAspectRatio" in body and body["targetAspectRatio"] not in ALEPH_TARGET_RATIOS:
