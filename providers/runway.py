@@ -666,8 +666,8 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "aleph2",
         "Runway Aleph 2",
         "Runway's video editor: restyles, relights or changes an input video (video: 2-30 s, https URL up to 32 MB or "
-        "a file up to 3.7 MB) as the prompt says; the output is as long as the input. Set duration to the input's "
-        "length in whole seconds (rounded up) for an exact quote; the default quotes the longest input.",
+        "a file up to 3.7 MB) as the prompt says; the output is as long as the input. A file is quoted for its length; "
+        "an https video for the longest input (30 s), as its length cannot be read first.",
         PriceRule(per_second=0.28, note=f"28 credits per second of video, 56 credits at least ({GUIDE_COPIES})"),
         modes=(),
         video=True,

@@ -10,12 +10,15 @@ import difflib
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from providers.base import InvalidRequest, Mode, ModelSpec, Provider, ProviderError, VideoRequest
 from providers.registry import Providers
 from server.models import CostReport, ModelInfo, ModelList, ModelSummary, ProviderModels
 from server.request import RequestArgs  # declared there with its tool parameters and CLI flags
+
+if TYPE_CHECKING:
+    from providers.videos import VideoRef
 
 MODES: tuple[str, ...] = get_args(Mode)
 # Rows in a listing without filters (about 290 characters each, text and structured together): the rest of the
@@ -64,6 +67,28 @@ def listed_modes(spec: ModelSpec) -> list[Mode]:
     """The modes a listing shows: what it makes from text and images, and video_to_video when it takes a video."""
     extra: list[Mode] = ["video_to_video"] if spec.video and "video_to_video" not in spec.modes else []
     return [*spec.modes, *extra]
+
+
+def _covering_duration(spec: ModelSpec, source: VideoRef | None) -> float:
+    """The shortest duration the model offers that covers the input video's length (its longest if none does);
+    the model's default when there is no readable input."""
+    if source is None or source.seconds is None:
+        return spec.default_duration
+    covering = [d for d in spec.durations if d >= source.seconds - 1e-3]
+    return min(covering) if covering else max(spec.durations)
+
+
+def _nearest_ratio(spec: ModelSpec, source: VideoRef | None) -> str | None:
+    """The model's aspect ratio nearest the input video's shape (by the ratio's logarithm), or None."""
+    if source is None or not source.width or not source.height:
+        return None
+    shape = math.log(source.width / source.height)
+
+    def distance(ratio: str) -> float:
+        width, _, height = ratio.partition(":")
+        return abs(math.log(float(width) / float(height)) - shape)
+
+    return min(spec.aspect_ratios, key=distance)
 
 
 def _choices(values: Sequence[object]) -> str:
@@ -170,12 +195,27 @@ class Catalog:
         if end_image and not images:
             raise InvalidRequest("end_image needs a start image in images")
 
-        duration = spec.default_duration if args.duration is None else float(args.duration)
+        # A video to edit that can be read (a file or data URI) sets what the agent left out: its length (the
+        # shortest duration covering it) and its shape (the nearest aspect ratio). Read here, estimates included,
+        # so a quote and the job it prices agree; the same read checks it against the model's limits.
+        source = None
+        if video and (check_files or args.duration is None or args.aspect_ratio is None):
+            from providers.videos import validate_video
+
+            source = validate_video(
+                video,
+                self.allowed_dirs,
+                max_bytes=spec.max_video_bytes,
+                max_seconds=spec.max_video_seconds,
+                min_side=spec.min_video_side,
+                where=where,
+            )
+        duration = float(args.duration) if args.duration is not None else _covering_duration(spec, source)
         if not any(abs(duration - d) < 1e-6 for d in spec.durations):
             raise InvalidRequest(
                 f"duration {duration:g} s is not supported by {where}; allowed: {_choices(spec.durations)} seconds"
             )
-        aspect_ratio = (args.aspect_ratio or spec.default_aspect_ratio).strip()
+        aspect_ratio = (args.aspect_ratio or _nearest_ratio(spec, source) or spec.default_aspect_ratio).strip()
         if aspect_ratio not in spec.aspect_ratios:
             raise InvalidRequest(
                 f"aspect_ratio {aspect_ratio!r} is not supported by {where}; allowed: {_choices(spec.aspect_ratios)}"
@@ -211,17 +251,6 @@ class Catalog:
 
             for image in [*images, *([end_image] if end_image else [])]:
                 validate_image(image, self.allowed_dirs)
-            if video:
-                from providers.videos import validate_video
-
-                validate_video(
-                    video,
-                    self.allowed_dirs,
-                    max_bytes=spec.max_video_bytes,
-                    max_seconds=spec.max_video_seconds,
-                    min_side=spec.min_video_side,
-                    where=where,
-                )
 
         request = VideoRequest(
             prompt=prompt,
@@ -247,7 +276,8 @@ class Catalog:
         return [(n, spec.id) for n in self.providers.names() for spec in self.providers.get(n).models if spec.video]
 
     def estimate(self, args: RequestArgs) -> CostReport:
-        # Prices do not depend on image or video contents: files are checked only when a job is made.
+        # Prices do not depend on images: they are checked only when a job is made. A video to edit is read when
+        # it sets the duration or aspect ratio (resolve).
         provider, spec, request = self.resolve(args, check_files=False)
         return self.price(provider, spec, request)
 

@@ -88,7 +88,7 @@ class RequestArgs(BaseModel):
         ),
     ] = None
     end_image: Annotated[str | None, Param("Last frame (URL, data URI or path), where supported.")] = None
-    video: Annotated[str | None, Param("Video to edit (URL, data URI or path), where supported.")] = None
+    video: Annotated[str | None, Param("Video to edit (URL, data URI or path); a file sets duration/shape.")] = None
     negative_prompt: Annotated[str | None, Param("What to avoid, where supported.")] = None
     seed: Annotated[
         int | None,

@@ -1104,6 +1104,50 @@ async def test_video_to_video_through_the_tools_from_a_local_mp4(rw_settings: Se
     assert sim.submissions == 1
 
 
+async def test_a_local_input_video_sets_the_duration_and_aspect_ratio_left_out(
+    rw_settings: Settings, sim: Simulator, tmp_path: Path
+):
+    """seedance2 edits a 6.2 s portrait clip: without duration or aspect_ratio the job takes the input's (7 s, the
+    shortest length covering it; 9:16), quoted and charged as such; estimate_cost agrees; given values win."""
+    portrait = _clip(tmp_path / "inputs" / "portrait.mp4", seconds=6.2, size=(720, 1280))
+    args = {"prompt": "make it snow", "model": "seedance2", "video": str(portrait)}
+    async with Client(build_server(rw_settings)) as client:
+        estimate = (await client.call_tool("estimate_cost", args)).structured_content
+        given = (await client.call_tool("estimate_cost", {**args, "duration": 4})).structured_content
+    assert estimate["usd"] == pytest.approx(7 * 36 / 100) and given["usd"] == pytest.approx(4 * 36 / 100)
+    result = await generate(rw_settings, **args)
+    job = result.structured_content
+    assert job["status"] == "succeeded", result.content
+    assert (job["request"]["duration"], job["request"]["aspect_ratio"]) == (7, "9:16")
+    assert last_payload(sim)["ratio"] == "720:1280" and last_payload(sim)["duration"] == 7
+    assert job["cost"] == pytest.approx(7 * 36 / 100)
+    info = probe(job["video"]["path"])
+    assert abs(info.duration_seconds - 7) < 0.2 and info.width < info.height
+
+
+async def test_aleph2_is_quoted_for_a_local_inputs_length_by_default(rw_settings: Settings, sim: Simulator, tmp_path):
+    """Aleph 2 bills every second of its input: a local 3 s clip is quoted and charged 3 x 28 credits without a
+    duration; an https video, whose length cannot be read, keeps the default of 30 s."""
+    three = _clip(tmp_path / "inputs" / "three.mp4", seconds=3.0)
+    async with Client(build_server(rw_settings)) as client:
+        local = await client.call_tool("estimate_cost", {"prompt": "P", "model": "aleph2", "video": str(three)})
+        remote = await client.call_tool("estimate_cost", {"prompt": "P", "model": "aleph2", "video": VIDEO_URL})
+    assert local.structured_content["usd"] == pytest.approx(0.84), local.content
+    assert remote.structured_content["usd"] == pytest.approx(30 * 0.28), remote.content
+    result = await generate(rw_settings, prompt="make it snow", model="aleph2", video=str(three))
+    assert result.structured_content["status"] == "succeeded", result.content
+    assert result.structured_content["cost"] == pytest.approx(0.84)
+
+
+async def test_an_unreadable_input_video_is_refused_by_the_estimate_too(rw_settings: Settings, tmp_path: Path):
+    fake = tmp_path / "inputs" / "fake.mp4"
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_bytes(b"not a video at all" * 100)
+    async with Client(build_server(rw_settings)) as client:
+        result = await client.call_tool("estimate_cost", {"prompt": "P", "model": "seedance2", "video": str(fake)})
+    assert result.is_error and "MP4, MOV or WebM" in result.content[0].text, result.content
+
+
 async def test_a_data_uri_video_is_kept_as_a_file_not_in_the_index_or_the_results(
     rw_settings: Settings, sim: Simulator, clip: Path
 ):
