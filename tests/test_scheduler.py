@@ -60,6 +60,76 @@ async def test_jobs_are_looked_at_in_due_order_a_bounded_number_at_once():
     assert peak == 3
 
 
+async def test_a_provider_holds_at_most_its_share_of_the_workers_and_the_others_are_not_stalled():
+    """Ten jobs of a provider whose looks hang, then three of another: the first provider holds 2 of the 4
+    workers, never more, and the other's jobs are looked at meanwhile; released, the parked ones follow."""
+    from types import SimpleNamespace
+
+    release = anyio.Event()
+    looked: list[str] = []
+    holding = peak = 0
+
+    async def step(job: Followed) -> float | None:
+        nonlocal holding, peak
+        looked.append(job.job_id)
+        if job.provider.name == "hangs":
+            holding += 1
+            peak = max(peak, holding)
+            await release.wait()
+            holding -= 1
+        return None
+
+    def of(provider: str, job_id: str) -> Followed:
+        job = followed(job_id)
+        job.provider = SimpleNamespace(name=provider)  # type: ignore[assignment]
+        return job
+
+    scheduler = Scheduler(step, concurrency=4, per_provider=2)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scheduler.run, tg)
+        now = time.monotonic()
+        for n in range(10):
+            scheduler.add(of("hangs", f"h{n}"), now)
+        await anyio.sleep(0.05)
+        for n in range(3):
+            scheduler.add(of("fine", f"f{n}"), time.monotonic())
+        with anyio.fail_after(10):
+            while sum(j.startswith("f") for j in looked) < 3:
+                await anyio.sleep(0.01)
+        assert holding == 2 and sum(j.startswith("h") for j in looked) == 2, looked
+        release.set()
+        with anyio.fail_after(10):
+            while len(scheduler):
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert peak == 2 and sorted(looked) == sorted([f"h{n}" for n in range(10)] + ["f0", "f1", "f2"])
+
+
+async def test_a_provider_whose_status_checks_hang_does_not_stall_another_providers_jobs(env):
+    """70 Runway jobs whose status checks all hang (the simulator answers after 8 s) would fill all 64 workers;
+    held to their share, a fal job submitted behind them is followed to the end meanwhile."""
+    app = build_app(speed=100, names=["runway", "fal"])
+    hung = app.state.faults["runway"]
+    hung.hang_seconds = 8.0
+    hung.rates[("status", "timeout")] = 1.0
+    with running(app) as url:
+        settings = Settings.from_env({**env, **sample_env(url), "VIDEOGEN_POLL_SCALE": "0.01"})
+        async with JobManager(settings) as manager:
+            for n in range(70):
+                await manager.submit(RequestArgs(prompt=f"hangs {n} sim:queue=0", provider="runway"))
+            with anyio.fail_after(20):  # every worker Runway may hold is in a status check that hangs
+                while hung.injected["status.timeout"] < common.POLL_PER_PROVIDER:
+                    await anyio.sleep(0.02)
+            row = await manager.submit(RequestArgs(prompt="quick sim:seconds=1 sim:queue=0", provider="fal"))
+            with anyio.fail_after(6):  # a hung check ends after 8 s: the fal job did not wait for one
+                while not manager.get(row.job_id).terminal:
+                    await anyio.sleep(0.02)
+            done = manager.get(row.job_id)
+            hanging = hung.injected["status.timeout"]
+    assert done.status == "succeeded", done
+    assert hanging == common.POLL_PER_PROVIDER  # no more Runway checks started while those hung
+
+
 async def test_a_wake_moves_a_job_to_the_front_and_one_during_a_look_repeats_it_at_once():
     looks: Counter[str] = Counter()
     in_look = anyio.Event()

@@ -43,6 +43,9 @@ STORAGE_MAX_WAIT = 60.0
 LISTENER_SECONDS = 1.0
 # At most this many status polls (each one HTTP request and maybe one write) run at once.
 POLL_CONCURRENCY = 64
+# One provider's looks take at most this many of those at once, so that a provider that hangs or is rate limited
+# cannot stall the others' jobs.
+POLL_PER_PROVIDER = POLL_CONCURRENCY // 2
 # A followed job's row is read from the index at its first look, when it is woken (a callback or a cancel
 # request here, a notification from another process) and at least every ROW_CHECK_SECONDS; in between, one
 # query every NEWS_CHECK_SECONDS finds the jobs this process holds that have news stored by another process.

@@ -54,7 +54,11 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self.store: Store | None = None
         self.listeners: list[Listener] = []
         # The timer's slack is on the poll clock, like the cadences it delays (tests compress both).
-        self.scheduler = Scheduler(self._look, slack=common.TIMER_SLACK * min(1.0, settings.poll_scale))
+        self.scheduler = Scheduler(
+            self._look,
+            slack=common.TIMER_SLACK * min(1.0, settings.poll_scale),
+            per_provider=common.POLL_PER_PROVIDER,
+        )
         self._changed: dict[str, anyio.Event] = {}
         self._watching: set[str] = set()  # every job this process has taken up, in whichever phase
         self._retry_delay: dict[str, float] = {}  # a job's next wait after a store error

@@ -2,6 +2,10 @@
 looked at, and a fixed pool of `concurrency` workers that take what is due. A followed job costs a heap entry
 and a small record, not a coroutine; a callback or a cancel request moves it to the front.
 
+No provider may hold more than `per_provider` workers at once: a provider whose status checks hang (timeouts)
+or wait their turn under a rate limit (Wireflow's allowance) slows its own jobs, never the others'. Its due
+jobs beyond that wait, off the heap, and each look of it that ends lets the next one in.
+
 A look costs no task of its own: a worker that finishes a look takes the next due job itself, and only when
 none is due does it wait (the timer hands it the next one). Timer wake-ups come at most `slack` seconds late,
 so that jobs due close together are taken in one wake-up instead of one each."""
@@ -13,6 +17,7 @@ import itertools
 import logging
 import math
 import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +51,7 @@ class Followed:
     stale: bool = False  # woken: the index may hold news (a callback, a cancel request)
     # The scheduler's bookkeeping: a look under way, a wake-up during it, the heap entry that is current.
     busy: bool = field(default=False, repr=False)
+    parked: bool = field(default=False, repr=False)  # due, waiting for a worker its provider may take
     woken: bool = field(default=False, repr=False)
     token: int = field(default=-1, repr=False)
 
@@ -67,9 +73,18 @@ class Scheduler:
     """`step(job)` looks at a job once and returns the monotonic time of its next look, or None when the job
     leaves the queue. A step must not raise: the engine turns every error into a job's outcome."""
 
-    def __init__(self, step: Step, concurrency: int = common.POLL_CONCURRENCY, slack: float = common.TIMER_SLACK):
+    def __init__(
+        self,
+        step: Step,
+        concurrency: int = common.POLL_CONCURRENCY,
+        slack: float = common.TIMER_SLACK,
+        per_provider: int | None = None,
+    ):
         self._step = step
         self._concurrency = concurrency
+        self._per_provider = max(1, per_provider or concurrency)
+        self._looking: Counter[str] = Counter()  # looks under way, by provider
+        self._parked: dict[str, deque[Followed]] = {}  # due jobs of a provider at its share, in the order due
         self._slack = max(0.0, slack)
         self._heap: list[tuple[float, int, str]] = []
         self._jobs: dict[str, Followed] = {}
@@ -115,11 +130,27 @@ class Scheduler:
         while heap and heap[0][0] <= now:
             _, token, job_id = heapq.heappop(heap)
             job = self._jobs.get(job_id)
-            if job is None or job.token != token or job.busy:
-                continue  # gone, or moved: a later entry stands for it
+            if job is None or job.token != token or job.busy or job.parked:
+                continue  # gone, moved (a later entry stands for it), or already waiting for its provider
+            lane = _lane(job)
+            if self._looking[lane] >= self._per_provider:
+                job.parked = True
+                self._parked.setdefault(lane, deque()).append(job)
+                continue
+            self._looking[lane] += 1
             job.busy = True
             return job
         return None
+
+    def _unpark(self, lane: str) -> None:
+        """One look of `lane` ended: its longest-waiting parked job is due at once."""
+        parked = self._parked.get(lane)
+        while parked:
+            job = parked.popleft()
+            job.parked = False
+            if self._jobs.get(job.job_id) is job and not job.busy:
+                self._push(job, time.monotonic(), now=True)
+                return
 
     async def run(self, task_group: anyio.abc.TaskGroup) -> None:
         """The timer: hands due jobs to idle workers, and sleeps until the next one is due (plus the slack)."""
@@ -164,6 +195,9 @@ class Scheduler:
             at = None
         finally:
             job.busy = False
+            lane = _lane(job)
+            self._looking[lane] -= 1
+            self._unpark(lane)
         if self._jobs.get(job.job_id) is not job:
             return
         if at is None:
@@ -172,3 +206,8 @@ class Scheduler:
         if job.woken:
             job.woken, at = False, time.monotonic()
         self._push(job, at)
+
+
+def _lane(job: Followed) -> str:
+    """Which provider's share a look counts against."""
+    return getattr(job.provider, "name", "")
