@@ -52,6 +52,7 @@ class PriceRule(BaseModel):
     flat_seconds: float = 0.0
     by_duration: dict[str, float] | None = Field(None, description="fixed price per duration, e.g. {'5': 0.35}")
     resolution_factor: dict[str, float] = Field(default_factory=dict)
+    per_video: float = Field(0.0, description="a fixed amount per video, on top (not scaled by resolution)")
     note: str = ""
 
     def describe(self, with_note: bool = True) -> str:
@@ -67,6 +68,8 @@ class PriceRule(BaseModel):
             text = "free"
         if self.resolution_factor:
             text += "; " + ", ".join(f"{r} x{round(f, 2):g}" for r, f in self.resolution_factor.items())
+        if self.per_video:
+            text += f"; plus ${self.per_video:.2f} a video"
         return text + (f"; {self.note}" if self.note and with_note else "")
 
 
@@ -150,6 +153,9 @@ class ModelSpec(BaseModel):
         if factor != 1.0:
             lines.append(CostLine(item=f"{resolution} x{factor:g}", usd=usd * (factor - 1)))
             usd *= factor
+        if rule.per_video:
+            lines.append(CostLine(item="per video", usd=rule.per_video))
+            usd += rule.per_video
         return round(usd, 4), lines
 
 

@@ -427,9 +427,8 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "a start frame (whose aspect ratio it keeps).",
         PriceRule(
             per_second=0.10,
-            flat=0.11,
-            flat_seconds=1.0,
             resolution_factor={"720p": 1.6, "1080p": 2.9},
+            per_video=0.01,
             note="10 credits/s at 480p, 16 at 720p, 29 at 1080p, plus 1 credit for a start frame (quoted on every "
             f"request) ({GUIDE_COPIES}; measured charges match)",
         ),
@@ -461,8 +460,7 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "Google's Gemini Omni Flash through Runway: 3-10 s at 720p, 16:9 or 9:16, from text or a start frame.",
         PriceRule(
             per_second=0.10,
-            flat=0.11,
-            flat_seconds=1.0,
+            per_video=0.01,
             note=f"10 credits/s, plus 1 credit for a start frame (quoted on every request) ({GUIDE_COPIES})",
         ),
         durations=_seconds(3, 10),
@@ -625,11 +623,10 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "720p upscaled), from text or a start frame (whose aspect ratio it keeps).",
         PriceRule(
             per_second=0.02,
-            flat=0.03,
-            flat_seconds=1.0,
             resolution_factor={"720p": 1.5, "1080p": 7.0},
+            per_video=0.01,
             note="2 credits/s at 480p, 3 at 720p, 14 at 1080p, plus 1 credit for a start frame (quoted on every "
-            "request, and scaled with the rate: up to 6 credits high at 1080p) (an integrator's reading of Runway's "
+            "request) (an integrator's reading of Runway's "
             "pricing guide, 2026-10-08; a measured 16 credits for 5 s at 720p from a start frame matches)"
             f"{UNVERIFIED}",
         ),
@@ -648,8 +645,7 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "is Runway's own.",
         PriceRule(
             per_second=0.30,
-            flat=0.32,
-            flat_seconds=1.0,
+            per_video=0.02,
             note="quoted 30 credits/s at every resolution, plus 2 credits for the frames (quoted on every request): "
             "a copy of Runway's pricing guide (2026-10-04) lists 3.4-30 credits/s by resolution without saying which "
             f"costs what, and Gemini Omni Flash charges 1 credit per image{UNVERIFIED}",

@@ -433,16 +433,17 @@ PRICES = [
     ({"model": "kling2.5_turbo_pro", "duration": 10, "resolution": "1080p"}, 10 * 10 / 100),
     ({"model": "wan3_prime", "duration": 30, "resolution": "1080p"}, 28 * 30 / 100),
     ({"model": "wan3_prime", "duration": 2, "resolution": "480p"}, 7 * 2 / 100),
-    # quoted with the start frame's 1 credit (scaled with the resolution: a little over, never under)
+    # quoted with the start frame's 1 credit
     ({"model": "grok_imagine_1_5", "duration": 1, "resolution": "480p"}, (10 + 1) / 100),
-    ({"model": "grok_imagine_1_5", "duration": 5, "resolution": "720p"}, (16 * 5 + 1.6) / 100),
+    ({"model": "grok_imagine_1_5", "duration": 5, "resolution": "720p"}, (16 * 5 + 1) / 100),
+    ({"model": "grok_imagine_1_5", "duration": 15, "resolution": "1080p"}, (29 * 15 + 1) / 100),
     ({"model": "gemini_omni_flash", "duration": 10}, (10 * 10 + 1) / 100),
     ({"model": "aleph2", "video": VIDEO_URL}, 28 * 30 / 100),  # by default, the longest input
     ({"model": "h3_max", "duration": 15, "resolution": "480p"}, 5 * 15 / 100),
     ({"model": "h3_max", "duration": 5}, 8 * 5 / 100),  # 768p by default
     ({"model": "grok_imagine_1_5_lite", "duration": 5, "resolution": "480p"}, (2 * 5 + 1) / 100),
-    ({"model": "grok_imagine_1_5_lite", "duration": 5, "resolution": "720p"}, (3 * 5 + 1.5) / 100),
-    ({"model": "grok_imagine_1_5_lite", "duration": 15, "resolution": "1080p"}, (14 * 15 + 7) / 100),
+    ({"model": "grok_imagine_1_5_lite", "duration": 5, "resolution": "720p"}, (3 * 5 + 1) / 100),
+    ({"model": "grok_imagine_1_5_lite", "duration": 15, "resolution": "1080p"}, (14 * 15 + 1) / 100),
     # no per-resolution price found: the top of Runway's 3.4-30 credits/s, and 2 credits for the frames
     ({"model": "gemini_omni_flash_1.1", "duration": 10, "resolution": "360p"}, (30 * 10 + 2) / 100),
     ({"model": "gemini_omni_flash_1.1", "duration": 3, "resolution": "4k"}, (30 * 3 + 2) / 100),
@@ -496,8 +497,10 @@ async def test_out_of_credit(rw_settings: Settings, sim: Simulator):
 async def test_a_task_runway_estimates_above_our_quote_is_cancelled_before_it_runs(rw_settings, sim: Simulator):
     """Runway's create answer says the most the task may charge; above the quote the budget reserved, the engine
     stores the task's id and cancels it at once (refunded: not yet RUNNING); the job says both figures."""
-    sim.config.update(price_factor=1.5, credits=1000)  # Runway charging 18 credits/s for gen4.5, not 12
-    result = await generate(rw_settings, prompt="a quiet harbour", model="gen4.5", duration=2)
+    # Runway charging 18 credits/s for gen4.5, not 12; the task stays queued 900 s of its clock (3 s here), so the
+    # cancel finds it PENDING on a loaded machine too
+    sim.config.update(price_factor=1.5, credits=1000)
+    result = await generate(rw_settings, prompt="a quiet harbour sim:queue=900", model="gen4.5", duration=2)
     job = result.structured_content
     assert job["status"] == "cancelled", job
     assert all(w in job["message"] for w in ("36 credits ($0.36)", "$0.24 quoted", "cancelled at once")), job
@@ -517,7 +520,9 @@ async def test_a_model_quoted_without_a_runway_price_is_cancelled_when_runway_as
     our high quote (here the simulator's stand-in rate times `factor`), the task is cancelled before it runs."""
     spec = next(s for s in MODELS if s.id == model)
     sim.config.update(price_factor=factor, credits=10_000)
-    result = await generate(rw_settings, prompt="a quiet harbour", model=model, duration=spec.durations[0])
+    result = await generate(
+        rw_settings, prompt="a quiet harbour sim:queue=900", model=model, duration=spec.durations[0]
+    )
     job = result.structured_content
     quote = spec.price_for(spec.durations[0], spec.default_resolution, False)[0]
     assert job["status"] == "cancelled" and f"${quote:.2f} quoted" in job["message"], job
