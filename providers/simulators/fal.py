@@ -111,6 +111,13 @@ def image(value: Any) -> Problem | None:
     return "Input should be a valid URL, scheme should be 'http' or 'https'", "url_parsing"
 
 
+def url(value: Any) -> Problem | None:
+    """A file fal downloads itself (an audio track): an http(s) URL."""
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
+        return None
+    return "Input should be a valid URL, scheme should be 'http' or 'https'", "url_parsing"
+
+
 @dataclass(frozen=True)
 class F:
     check: Check
@@ -135,6 +142,11 @@ KLING_V3 = {  # fal-ai/kling-video/v3/{standard,pro}/*: multi_prompt, shot_type 
     "cfg_scale": F(number(0, 1)),
 }
 KLING_O3 = {"prompt": F(text(2500)), "duration": KLING_V3_DURATION, "generate_audio": F(flag, default=False)}
+# fal-ai/kling-video/o3/{standard,pro,4k}/*: one input type per mode across the tiers (O3ProTextToVideoInput,
+# O3ProImageToVideoInput in fal-js endpoints.ts): no negative_prompt, no cfg_scale; image-to-video takes image_url
+# (not start_image_url) and no aspect_ratio. multi_prompt and shot_type are not modelled.
+KLING_O3_TEXT = {**KLING_O3, "aspect_ratio": KLING_RATIO}
+KLING_O3_IMAGE = {**KLING_O3, "image_url": START, "end_image_url": END}
 VEO = {
     "prompt": F(text(20000), required=True),
     "duration": F(one_of("4s", "6s", "8s"), default="8s"),
@@ -150,6 +162,21 @@ WAN = {  # the Aug-2026 types: prompt "max 1500 characters", negative prompt "Ma
     "negative_prompt": F(text(500)),
     "seed": SEED,
     "enable_prompt_expansion": F(flag),
+}
+# wan/v2.6/image-to-video and its /flash (ImageToVideoInput, ImageToVideoFlashInput in fal-js endpoints.ts):
+# prompt "Max 1500 characters", negative prompt "Max 500 characters", duration "5" | "10" | "15", 720p | 1080p
+# (default 1080p); only the flash endpoint has generate_audio (default true; silent is half price).
+WAN_26 = {
+    "prompt": F(text(1500), required=True),
+    "image_url": START,
+    "duration": F(one_of("5", "10", "15"), default="5"),
+    "resolution": F(one_of("720p", "1080p"), default="1080p"),
+    "negative_prompt": F(text(500)),
+    "seed": SEED,
+    "enable_prompt_expansion": F(flag),
+    "enable_safety_checker": F(flag),
+    "multi_shots": F(flag),
+    "audio_url": F(url),
 }
 WAN_27 = {
     "prompt": F(text(5000), required=True),
@@ -244,8 +271,12 @@ ENDPOINTS: dict[str, dict[str, F]] = {
     "fal-ai/kling-video/v3/pro/text-to-video": {**KLING_V3, "aspect_ratio": KLING_RATIO},
     "fal-ai/kling-video/v3/standard/image-to-video": {**KLING_V3, "start_image_url": START, "end_image_url": END},
     "fal-ai/kling-video/v3/pro/image-to-video": {**KLING_V3, "start_image_url": START, "end_image_url": END},
-    "fal-ai/kling-video/o3/standard/text-to-video": {**KLING_O3, "aspect_ratio": KLING_RATIO},
-    "fal-ai/kling-video/o3/standard/image-to-video": {**KLING_O3, "image_url": START, "end_image_url": END},
+    "fal-ai/kling-video/o3/standard/text-to-video": KLING_O3_TEXT,
+    "fal-ai/kling-video/o3/standard/image-to-video": KLING_O3_IMAGE,
+    "fal-ai/kling-video/o3/pro/text-to-video": KLING_O3_TEXT,
+    "fal-ai/kling-video/o3/pro/image-to-video": KLING_O3_IMAGE,
+    "fal-ai/kling-video/o3/4k/text-to-video": KLING_O3_TEXT,
+    "fal-ai/kling-video/o3/4k/image-to-video": KLING_O3_IMAGE,
     "fal-ai/veo3.1": {**VEO, "aspect_ratio": F(one_of("16:9", "9:16"), default="16:9")},
     "fal-ai/veo3.1/image-to-video": {**VEO, "image_url": START, "aspect_ratio": F(one_of("auto", "16:9", "9:16"))},
     "fal-ai/veo3.1/first-last-frame-to-video": {
@@ -268,6 +299,8 @@ ENDPOINTS: dict[str, dict[str, F]] = {
     },
     "fal-ai/wan-25-preview/text-to-video": {**WAN, "aspect_ratio": F(one_of("16:9", "9:16", "1:1"), default="16:9")},
     "fal-ai/wan-25-preview/image-to-video": {**WAN, "image_url": START},
+    "wan/v2.6/image-to-video": WAN_26,
+    "wan/v2.6/image-to-video/flash": {**WAN_26, "generate_audio": AUDIO},
     "fal-ai/wan/v2.7/text-to-video": {
         **WAN_27,
         "aspect_ratio": F(one_of("16:9", "9:16", "1:1", "4:3", "3:4"), default="16:9"),
