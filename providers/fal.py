@@ -117,6 +117,7 @@ class Wire:
 FOLLOWS_IMAGE = " Image-to-video output takes the start image's shape."
 CFG_SCALE = "how closely to follow the prompt, 0..1 (0.5 unless given)"
 CHECKED = "2026-12-03"  # prices read on the model pages that day
+TODAY = "2026-12-06"  # prices read again (or first read) on the stored model pages that day
 DESCRIBE_TTL = 3600.0  # seconds a model read from its published schema and price is trusted
 
 
@@ -170,8 +171,9 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         id="kling-3.0-standard",
         name="Kling 3.0 Standard",
-        description="Kling 3.0 (standard tier), text to video of 3 to 15 s with native audio (on by default).",
-        modes=(TEXT,),
+        description="Kling 3.0 (standard tier), 3 to 15 s from text or a start (and end) frame, native audio on by "
+        "default." + FOLLOWS_IMAGE,
+        modes=BOTH,
         durations=tuple(float(s) for s in range(3, 16)),
         default_duration=5.0,
         aspect_ratios=("16:9", "9:16", "1:1"),
@@ -180,19 +182,28 @@ MODELS: tuple[ModelSpec, ...] = (
         default_resolution="720p",
         audio=True,
         default_audio=True,
+        max_images=1,
+        end_image=True,
         negative_prompt=True,
         options={"cfg_scale": CFG_SCALE},
-        price=PriceRule(per_second=0.084, per_second_audio=0.126, note="the audio rate applies when audio is on"),
+        price=PriceRule(
+            per_second=0.084,
+            per_second_audio=0.126,
+            note=(
+                "$0.084/s silent, $0.126/s with audio (on by default), any length; read on the text-to-video page. "
+                "Image-to-video: the same figures, from a copy of fal's price sheet (kling31api.org), not fal's page"
+            ),
+        ),
         price_source=_page("fal-ai/kling-video/v3/standard/text-to-video"),
-        price_checked=CHECKED,
+        price_checked=TODAY,
         typical_seconds=150.0,
     ),
     ModelSpec(
         id="kling-3.0-pro",
         name="Kling 3.0 Pro",
-        description="Kling 3.0 Pro, 1080p image to video of 3 to 15 s, optional end frame, audio on by default."
-        + FOLLOWS_IMAGE,
-        modes=(IMAGE,),
+        description="Kling 3.0 Pro, 1080p video of 3 to 15 s from text or a start (and end) frame, audio on by "
+        "default." + FOLLOWS_IMAGE,
+        modes=BOTH,
         durations=tuple(float(s) for s in range(3, 16)),
         default_duration=5.0,
         aspect_ratios=("16:9", "9:16", "1:1"),
@@ -208,7 +219,10 @@ MODELS: tuple[ModelSpec, ...] = (
         price=PriceRule(
             per_second=0.224,
             per_second_audio=0.336,
-            note="fal's pages disagree ($0.112/$0.168 on the playground, $0.224/$0.336 in llms.txt): the higher",
+            note=(
+                "fal's pages disagree ($0.112/$0.168 on the playground, $0.224/$0.336 in llms.txt): the higher, any "
+                "length, audio rate with audio. Text-to-video: no page figure found, quoted at the same rate"
+            ),
         ),
         price_source=_page("fal-ai/kling-video/v3/pro/image-to-video"),
         price_checked=CHECKED,
@@ -235,6 +249,33 @@ MODELS: tuple[ModelSpec, ...] = (
         price_source="https://fal.ai/models/fal-ai/kling-video/o3/standard/image-to-video",
         price_checked=CHECKED,
         typical_seconds=120.0,
+    ),
+    ModelSpec(
+        id="kling-o3-4k",
+        name="Kling O3 4K",
+        description="Kling O3 at native 4K, 3 to 15 s from text or a start (and end) frame; audio is opt-in. fal "
+        "states one rate and does not say whether audio changes it, so audio is quoted higher." + FOLLOWS_IMAGE,
+        modes=BOTH,
+        durations=tuple(float(s) for s in range(3, 16)),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("4k",),
+        default_resolution="4k",
+        audio=True,
+        max_images=1,
+        end_image=True,
+        price=PriceRule(
+            per_second=0.42,
+            per_second_audio=0.56,
+            note=(
+                "$0.42/s any length (fal's Kling guide: 'Kling O3 4K adds native 4K at $0.42 per second'); it does "
+                "not say whether audio costs more, so with audio $0.56/s, $0.42 x 4/3 (O3 Standard's audio ratio)"
+            ),
+        ),
+        price_source="https://fal.ai/learn/tools/kling-api",
+        price_checked=TODAY,
+        typical_seconds=300.0,
     ),
     ModelSpec(
         id="veo-3.1",
@@ -306,6 +347,37 @@ MODELS: tuple[ModelSpec, ...] = (
         typical_seconds=120.0,
     ),
     ModelSpec(
+        id="wan-2.6-flash",
+        name="Wan 2.6 Flash",
+        description="Alibaba's Wan 2.6 (flash), image to video of 5, 10 or 15 s at 720p or 1080p with native audio "
+        "(on by default; silent costs half)." + FOLLOWS_IMAGE,
+        modes=(IMAGE,),
+        durations=(5.0, 10.0, 15.0),
+        default_duration=5.0,
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        default_aspect_ratio="16:9",
+        resolutions=("720p", "1080p"),
+        default_resolution="720p",  # fal's default is 1080p, at 1.5 times the 720p rate: asked for, not assumed
+        audio=True,
+        default_audio=True,
+        max_images=1,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=1500,
+        price=PriceRule(
+            per_second=0.025,
+            per_second_audio=0.05,
+            resolution_factor={"1080p": 1.5},
+            note=(
+                "with audio $0.05/s at 720p, $0.075/s at 1080p, any length (fal's price text for this endpoint, read "
+                "in a copy of fal's pricing notes of 2026-03-10); silent half that, as fal's generate_audio field says"
+            ),
+        ),
+        price_source="https://fal.ai/models/wan/v2.6/image-to-video/flash",
+        price_checked="2026-03-10",
+        typical_seconds=90.0,
+    ),
+    ModelSpec(
         id="wan-2.7",
         name="Wan 2.7",
         description="Alibaba's Wan 2.7, 2 to 15 s at 720p or 1080p, from text or a start (and end) frame."
@@ -348,8 +420,8 @@ MODELS: tuple[ModelSpec, ...] = (
         max_prompt_chars=2000,
         price=PriceRule(
             per_second=0.045,
-            resolution_factor={"512P": 0.017 / 0.045},
-            note="$0.045/s at 768P; 512P 'roughly $0.017/s' per fal",
+            resolution_factor={"512P": 0.02 / 0.045},
+            note="$0.045/s at 768P; 512P quoted at $0.02/s, fal's 'roughly $0.017/s' rounded up (a rough figure)",
         ),
         price_source=_page("fal-ai/minimax/hailuo-02/standard/image-to-video"),
         price_checked=CHECKED,
@@ -565,22 +637,32 @@ WIRES: dict[str, Wire] = {
     ),
     "kling-3.0-standard": Wire(
         text="fal-ai/kling-video/v3/standard/text-to-video",
-        image="",
+        image="fal-ai/kling-video/v3/standard/image-to-video",
         duration=_plain,
-        ratio=(TEXT,),
-        cfg=(TEXT,),
+        image_field="start_image_url",
+        end_field="end_image_url",
+        ratio=(TEXT,),  # the image-to-video schema has no aspect_ratio (the start image sets it)
+        cfg=BOTH,
     ),
     "kling-3.0-pro": Wire(
-        text="",
+        text="fal-ai/kling-video/v3/pro/text-to-video",
         image="fal-ai/kling-video/v3/pro/image-to-video",
         duration=_plain,
         image_field="start_image_url",
         end_field="end_image_url",
-        cfg=(IMAGE,),
+        ratio=(TEXT,),
+        cfg=BOTH,
     ),
     "kling-o3-standard": Wire(
         text="fal-ai/kling-video/o3/standard/text-to-video",
         image="fal-ai/kling-video/o3/standard/image-to-video",
+        duration=_plain,
+        end_field="end_image_url",
+        ratio=(TEXT,),
+    ),
+    "kling-o3-4k": Wire(
+        text="fal-ai/kling-video/o3/4k/text-to-video",
+        image="fal-ai/kling-video/o3/4k/image-to-video",
         duration=_plain,
         end_field="end_image_url",
         ratio=(TEXT,),
@@ -607,6 +689,13 @@ WIRES: dict[str, Wire] = {
         duration=_plain,
         ratio=(TEXT,),
         resolution=BOTH,
+        negative_chars=500,
+    ),
+    "wan-2.6-flash": Wire(
+        text="",
+        image="wan/v2.6/image-to-video/flash",
+        duration=_plain,
+        resolution=(IMAGE,),
         negative_chars=500,
     ),
     "wan-2.7": Wire(

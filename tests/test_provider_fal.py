@@ -150,6 +150,29 @@ async def test_image_to_video_from_a_local_file_and_from_urls(fal_settings: Sett
     assert (made.payload["image_url"], made.payload["end_image_url"]) == (A, B)
 
 
+NEW_MODELS = [
+    ({"model": "kling-3.0-standard", "images": [A], "duration": 3}, "fal-ai/kling-video/v3/standard/image-to-video", 3),
+    ({"model": "kling-3.0-pro", "duration": 4, "aspect_ratio": "9:16"}, "fal-ai/kling-video/v3/pro/text-to-video", 4),
+    ({"model": "kling-o3-4k", "duration": 6}, "fal-ai/kling-video/o3/4k/text-to-video", 6),
+    ({"model": "kling-o3-4k", "images": [A], "end_image": B}, "fal-ai/kling-video/o3/4k/image-to-video", 5),
+    ({"model": "wan-2.6-flash", "images": [A], "duration": 10}, "wan/v2.6/image-to-video/flash", 10),
+]
+
+
+@pytest.mark.parametrize(("args", "endpoint", "seconds"), NEW_MODELS, ids=[e for _, e, _ in NEW_MODELS])
+async def test_the_new_endpoints_through_the_tools(fal_settings: Settings, sim: Simulator, args, endpoint, seconds):
+    async with Client(build_server(fal_settings)) as client:
+        quoted = (await call(client, "estimate_cost", prompt="x", provider="fal", **args)).structured_content
+    job = await generate(fal_settings, prompt="a lantern in the fog", **args)
+    assert job["status"] == "succeeded" and job["model"] == args["model"], job
+    assert job["cost"] == pytest.approx(quoted["usd"])
+    made = sim_job(sim)
+    assert made.extra["endpoint"] == endpoint and made.extra["ignored"] == []
+    info = probe(Path(job["video"]["path"]))
+    assert abs(info.duration_seconds - seconds) < 0.2
+    assert (info.height > info.width) is (args.get("aspect_ratio") == "9:16")
+
+
 # -- exact request bodies --------------------------------------------------------------------------
 
 LOCAL = "<local png>"
@@ -338,6 +361,57 @@ BODIES = [
         {"image_url": A, "end_image_url": B, "duration": "5", "resolution": "720p", "generate_audio": False},
     ),
     (
+        {"model": "kling-3.0-standard", "images": [A], "end_image": B, "duration": 8, "options": {"cfg_scale": 0.7}},
+        "fal-ai/kling-video/v3/standard/image-to-video",
+        {"start_image_url": A, "end_image_url": B, "duration": "8", "generate_audio": True, "cfg_scale": 0.7},
+    ),
+    (
+        {"model": "kling-3.0-pro", "duration": 15, "aspect_ratio": "9:16", "audio": False, "negative_prompt": "haze"},
+        "fal-ai/kling-video/v3/pro/text-to-video",
+        {
+            "duration": "15",
+            "aspect_ratio": "9:16",
+            "generate_audio": False,
+            "negative_prompt": "haze",
+            "cfg_scale": 0.5,
+        },
+    ),
+    (
+        {"model": "kling-o3-4k", "duration": 3, "aspect_ratio": "1:1", "audio": True},
+        "fal-ai/kling-video/o3/4k/text-to-video",
+        {"duration": "3", "aspect_ratio": "1:1", "generate_audio": True},
+    ),
+    (
+        {"model": "kling-o3-4k", "images": [A], "end_image": B},
+        "fal-ai/kling-video/o3/4k/image-to-video",
+        {"image_url": A, "end_image_url": B, "duration": "5", "generate_audio": False},
+    ),
+    (
+        {"model": "wan-2.6-flash", "images": [LOCAL]},  # 720p asked for, never fal's 1080p default
+        "wan/v2.6/image-to-video/flash",
+        {"image_url": LOCAL, "duration": "5", "resolution": "720p", "generate_audio": True},
+    ),
+    (
+        {
+            "model": "wan-2.6-flash",
+            "images": [A],
+            "duration": 15,
+            "resolution": "1080p",
+            "audio": False,
+            "seed": 11,
+            "negative_prompt": "n" * 500,
+        },
+        "wan/v2.6/image-to-video/flash",
+        {
+            "image_url": A,
+            "duration": "15",
+            "resolution": "1080p",
+            "generate_audio": False,
+            "negative_prompt": "n" * 500,
+            "seed": 11,
+        },
+    ),
+    (
         {"model": "pixverse-v5.5", "duration": 10, "aspect_ratio": "1:1", "resolution": "540p"},
         "fal-ai/pixverse/v5.5/text-to-video",
         {"duration": "10", "aspect_ratio": "1:1", "resolution": "540p", "generate_audio_switch": False},
@@ -385,6 +459,7 @@ async def test_request_body(fal_settings: Settings, sim: Simulator, picture: Pat
         ({"model": "pixverse-v6", "negative_prompt": "日" * 683}, "negative_prompt is 2049 bytes"),
         ({"model": "wan-2.5", "negative_prompt": "n" * 501}, "at most 500"),
         ({"model": "wan-2.7", "negative_prompt": "n" * 501}, "at most 500"),
+        ({"model": "wan-2.6-flash", "images": [A], "negative_prompt": "n" * 501}, "at most 500"),
         ({"model": "wan-2.7", "seed": 2**31}, "allowed: 0 to 2147483647"),
         (
             {"model": "kling-2.6-pro", "images": [A], "options": {"cfg_scale": 0.3}},
@@ -416,6 +491,19 @@ PRICES = [
     ({"model": "kling-3.0-pro", "images": [A]}, 1.68),  # 5 x $0.336: the higher of fal's two figures
     ({"model": "kling-3.0-pro", "images": [A], "audio": False, "duration": 10}, 2.24),
     ({"model": "kling-o3-standard"}, 0.42),  # 5 x $0.084, audio off by default
+    # Kling 3.0's other halves, at the rates of their pages: standard $0.084/$0.126, pro $0.224/$0.336 (the higher).
+    ({"model": "kling-3.0-standard", "images": [A]}, 5 * 0.126),
+    ({"model": "kling-3.0-standard", "images": [A], "audio": False, "duration": 12}, 12 * 0.084),
+    ({"model": "kling-3.0-pro"}, 5 * 0.336),
+    ({"model": "kling-3.0-pro", "audio": False, "duration": 15}, 15 * 0.224),
+    # Kling O3 4K: fal's "$0.42 per second"; with audio (unstated) x 4/3, O3 Standard's $0.112 / $0.084.
+    ({"model": "kling-o3-4k"}, 5 * 0.42),
+    ({"model": "kling-o3-4k", "images": [A], "audio": True, "duration": 15}, 15 * 0.42 * 0.112 / 0.084),
+    # Wan 2.6 Flash: $0.05/s at 720p, $0.075/s at 1080p with audio (on by default); silent half that.
+    ({"model": "wan-2.6-flash", "images": [A]}, 5 * 0.05),
+    ({"model": "wan-2.6-flash", "images": [A], "duration": 15, "resolution": "1080p"}, 15 * 0.075),
+    ({"model": "wan-2.6-flash", "images": [A], "duration": 10, "audio": False}, 10 * 0.05 / 2),
+    ({"model": "wan-2.6-flash", "images": [A], "resolution": "1080p", "audio": False}, 5 * 0.075 / 2),
     ({"model": "kling-o3-standard", "images": [A], "audio": True, "duration": 15}, 1.68),
     ({"model": "veo-3.1"}, 3.20),  # 8 s x $0.40 with audio
     ({"model": "veo-3.1", "duration": 4, "audio": False}, 0.80),
@@ -429,7 +517,7 @@ PRICES = [
     ({"model": "wan-2.7", "duration": 15, "resolution": "1080p"}, 2.25),
     ({"model": "hailuo-02"}, 0.27),
     ({"model": "hailuo-02", "duration": 10}, 0.45),
-    ({"model": "hailuo-02", "images": [A], "resolution": "512P"}, 0.102),  # 6 s x ~$0.017
+    ({"model": "hailuo-02", "images": [A], "resolution": "512P"}, 6 * 0.02),  # fal's "roughly $0.017/s", rounded up
     ({"model": "hailuo-2.3"}, 0.28),
     ({"model": "hailuo-2.3", "images": [A], "duration": 10}, 0.56),
     ({"model": "luma-ray-2-flash"}, 0.20),
