@@ -97,3 +97,55 @@ async def test_a_pixverse_prompt_over_2048_utf8_bytes_is_refused(client, served:
     with pytest.raises(fal_module.FalClientHTTPError) as caught:
         await client.submit(PIXVERSE, arguments={"prompt": "x", "negative_prompt": "日" * 683})
     assert caught.value.status_code == 422 and caught.value.message[0]["loc"] == ["body", "negative_prompt"]
+
+
+# The endpoints added for the adapter's new models, each with an input fal's schema takes and one it refuses.
+NEW_ENDPOINTS = [
+    (
+        "fal-ai/kling-video/v3/standard/image-to-video",
+        {"start_image_url": "https://images.example.com/a.png", "duration": "8", "generate_audio": False},
+        {"start_image_url": "https://images.example.com/a.png", "duration": "2"},  # 3 to 15 s
+        "duration",
+    ),
+    (
+        "fal-ai/kling-video/v3/pro/text-to-video",
+        {"duration": "15", "aspect_ratio": "9:16", "cfg_scale": 0.7},
+        {"aspect_ratio": "4:3"},  # 16:9, 9:16 or 1:1
+        "aspect_ratio",
+    ),
+    (
+        "fal-ai/kling-video/o3/4k/text-to-video",
+        {"duration": "3", "aspect_ratio": "1:1", "generate_audio": True},
+        {"duration": "16"},
+        "duration",
+    ),
+    (
+        "fal-ai/kling-video/o3/4k/image-to-video",
+        {"image_url": "https://images.example.com/a.png", "end_image_url": "https://images.example.com/b.png"},
+        {"start_image_url": "https://images.example.com/a.png"},  # O3 takes image_url, not start_image_url
+        "image_url",
+    ),
+    (
+        "wan/v2.6/image-to-video/flash",
+        {"image_url": "https://images.example.com/a.png", "duration": "15", "resolution": "720p"},
+        {"image_url": "https://images.example.com/a.png", "negative_prompt": "n" * 501},  # "Max 500 characters"
+        "negative_prompt",
+    ),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "good", "bad", "field"), NEW_ENDPOINTS, ids=[e[0] for e in NEW_ENDPOINTS])
+async def test_the_new_endpoints_run_and_refuse_as_their_schemas_say(
+    client, served: tuple[str, Simulator], endpoint, good, bad, field
+):
+    import fal_client.client as fal_module
+
+    handle = await client.submit(endpoint, arguments={"prompt": "sim:seconds=15 a lantern in the fog", **good})
+    output = await handle.get()
+    assert output["video"]["content_type"] == "video/mp4" and output["video"]["file_size"] > 0
+    made = served[1].jobs[handle.request_id]
+    assert made.extra["endpoint"] == endpoint and made.extra["ignored"] == []
+    assert made.extra["duration"] == float(good.get("duration", "5"))
+    with pytest.raises(fal_module.FalClientHTTPError) as caught:
+        await client.submit(endpoint, arguments={"prompt": "x", **bad})
+    assert caught.value.status_code == 422 and caught.value.message[0]["loc"] == ["body", field]
