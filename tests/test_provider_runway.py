@@ -77,7 +77,7 @@ def picture(tmp_path: Path) -> Path:
     from PIL import Image
 
     path = tmp_path / "inputs" / "start.png"
-    Image.new("RGB", (320, 180), (30, 120, 200)).save(path)
+    Image.new("RGB", (512, 288), (30, 120, 200)).save(path)
     return path
 
 
