@@ -10,7 +10,6 @@ shared steps, each overridable.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -216,6 +215,34 @@ class Submission(BaseModel):
     charged_usd: float | None = None
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """The providers' VIDEOGEN_* numbers, parsed once by server.settings.Settings (its NUMBERS table: a bad value
+    stops the start) and handed to every provider. Unset: the providers' own (DEFAULT_POLICY, the demo's 5 s)."""
+
+    retry_scale: float = 1.0  # VIDEOGEN_RETRY_SCALE: multiplier on the retry waits (tests make them short)
+    http_timeout: float | None = None  # VIDEOGEN_HTTP_TIMEOUT: seconds an answer may take
+    demo_latency: float | None = None  # VIDEOGEN_DEMO_LATENCY: seconds a demo video takes
+
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> Tuning:
+        """For a provider made without Settings (a test, a script): the same table, the same rules and message.
+        A bad value is a BadSetting, which is both a ProviderError (INTERNAL) and a ValueError."""
+        from server.settings import SettingsError, provider_tuning  # server.settings imports this module
+
+        try:
+            return provider_tuning(env)
+        except SettingsError as error:
+            raise BadSetting(str(error)) from None
+
+
+class BadSetting(ProviderError, ValueError):
+    """A provider made without Settings was given a VIDEOGEN_* number it cannot use (Settings refuses it at start)."""
+
+    def __init__(self, message: str):
+        super().__init__(ErrorCode.INTERNAL, message, retryable=False)
+
+
 class Provider:
     """A video provider. Subclasses declare their models and map requests, statuses and errors."""
 
@@ -238,8 +265,12 @@ class Provider:
 
     base_url_default: ClassVar[str] = ""
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
+    def __init__(
+        self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None
+    ):
         self.env = dict(os.environ if env is None else env)
+        # The numbers Settings parsed (Settings.tuning); None: parsed here from `env`, by Settings' own rules.
+        self.tuning = Tuning.from_env(self.env) if tuning is None else tuning
         # Where local image paths may be read from (already checked at request time; read again here).
         self.allowed_dirs = list(allowed_dirs)
         self._http: ProviderHTTP | None = None
@@ -272,28 +303,18 @@ class Provider:
 
     def retry_policy(self) -> RetryPolicy:
         """The shared retry policy, its waits scaled by VIDEOGEN_RETRY_SCALE (tests make them short) and its
-        read timeout set by VIDEOGEN_HTTP_TIMEOUT. An adapter that needs another overrides this and changes
-        what it returns, so the settings hold."""
+        read timeout set by VIDEOGEN_HTTP_TIMEOUT, both from self.tuning. An adapter that needs another
+        overrides this and changes what it returns, so the settings hold."""
         from providers.http import DEFAULT_POLICY
 
-        scale = self._env_number("VIDEOGEN_RETRY_SCALE", 1.0)
+        scale, timeout = self.tuning.retry_scale, self.tuning.http_timeout
         policy = DEFAULT_POLICY
         return replace(
             policy,
             base_delay=policy.base_delay * scale,
             max_delay=policy.max_delay * scale,
-            read_timeout=self._env_number("VIDEOGEN_HTTP_TIMEOUT", policy.read_timeout),
+            read_timeout=policy.read_timeout if timeout is None else timeout,
         )
-
-    def _env_number(self, name: str, default: float) -> float:
-        raw = self.env.get(name, "").strip()
-        try:
-            value = float(raw) if raw else default
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise ProviderError(ErrorCode.INTERNAL, f"{name} must be a positive number, not {raw!r}.")
-        return value
 
     # -- declaration helpers -------------------------------------------------------------------
     def spec(self, model: str) -> ModelSpec | None:

@@ -29,6 +29,7 @@ from providers.base import (
     ProviderError,
     Snapshot,
     Submission,
+    Tuning,
     VideoRequest,
 )
 
@@ -77,9 +78,12 @@ class DemoProvider(Provider):
     default_model = "demo-v1"
     models = (DEMO_MODEL,)
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
-        super().__init__(env, allowed_dirs)
-        self.latency = _latency(self.env.get("VIDEOGEN_DEMO_LATENCY"))
+    def __init__(
+        self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None
+    ):
+        super().__init__(env, allowed_dirs, tuning)
+        # VIDEOGEN_DEMO_LATENCY, parsed by Settings (Tuning); unset: 5 s.
+        self.latency = DEFAULT_LATENCY if self.tuning.demo_latency is None else self.tuning.demo_latency
         # Instance copy so typical_seconds matches this latency.
         self.models = (DEMO_MODEL.model_copy(update={"typical_seconds": self.latency}),)
 
@@ -130,18 +134,6 @@ class DemoProvider(Provider):
             await anyio.to_thread.run_sync(render)
         except ValueError as exc:  # an input image that cannot be read
             raise ProviderError(ErrorCode.PROVIDER_FAILED, str(exc), retryable=False) from exc
-
-
-def _latency(raw: str | None) -> float:
-    if not raw:
-        return DEFAULT_LATENCY
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"VIDEOGEN_DEMO_LATENCY must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"VIDEOGEN_DEMO_LATENCY must be a finite number of seconds >= 0, got {raw!r}")
-    return value
 
 
 # -- rendering -----------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ from providers.base import (
     Submission,
     TaskAnswer,
     TaskProvider,
+    Tuning,
     VideoRequest,
     json_body,
 )
@@ -399,8 +400,8 @@ class ReplicateProvider(TaskProvider[Prediction, Prediction]):
     )
     NO_VIDEO = Rule(ErrorCode.PROVIDER_FAILED, "Replicate finished with no video URL", retryable=False)
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
-        super().__init__(env, allowed_dirs)
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = (), tuning: Tuning | None = None):
+        super().__init__(env, allowed_dirs, tuning)
         # Models found by `describe`: owner/name -> (spec, wire, Input schema); None: no such usable model.
         self._described: dict[str, tuple[ModelSpec, Wire, dict[str, Any]] | None] = {}
         self._fetched: dict[str, float] = {}  # owner/name -> when its schema was read (time.monotonic)

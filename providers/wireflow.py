@@ -57,6 +57,7 @@ from providers.base import (
     Rule,
     Snapshot,
     Submission,
+    Tuning,
     VideoRequest,
     find_rule,
     json_body,
@@ -660,8 +661,10 @@ class WireflowProvider(Provider):
     reconcile_within = 23 * 3600
     base_url_default = "https://www.wireflow.ai/api/v1"
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
-        super().__init__(env, allowed_dirs)
+    def __init__(
+        self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None
+    ):
+        super().__init__(env, allowed_dirs, tuning)
         self._workflows: dict[str, str] = {}  # saved body hash -> workflow id
         self._uploads: dict[str, str] = {}  # image sha256 -> hosted URL
         self._saving = anyio.Lock()  # two jobs of a new shape save one workflow, not two

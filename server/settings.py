@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from providers.base import Tuning
 from server.budget import Limits
 
 APP = "videogen"
@@ -79,8 +80,9 @@ class Number:
         raise SettingsError(f"{self.name}={raw!r} {problem}; allowed: {self.allowed()}")
 
 
-# Every VIDEOGEN_* number the server and the providers read, checked when Settings is made: a bad value stops
-# the start with one line, not the first job. The providers read theirs (the last three) from their own env.
+# Every VIDEOGEN_* number the server, its transports and the providers use, parsed here and only here when
+# Settings is made: a bad value stops the start with one line, not the first job. The providers get theirs (the
+# last three) as Settings.tuning; the transports get VIDEOGEN_MAX_REQUEST_MB as Settings.max_request_bytes.
 NUMBERS: dict[str, Number] = {
     n.name: n
     for n in (
@@ -95,6 +97,8 @@ NUMBERS: dict[str, Number] = {
         Number("VIDEOGEN_MAX_DOWNLOAD_MB", 2048, 1, "MB"),
         Number("VIDEOGEN_LINK_TTL_SECONDS", 86400.0, 1, "seconds"),
         Number("VIDEOGEN_RESOURCE_MAX_MB", 25, 0, "MB"),
+        # 80: room for the most images a request may carry as data URIs (why: server/transport.py). 0.001: 1 KB.
+        Number("VIDEOGEN_MAX_REQUEST_MB", 80, 0.001, "MB"),
         Number("VIDEOGEN_MAX_COST_PER_JOB", None, unit="USD", unset="no limit"),
         Number("VIDEOGEN_DAILY_BUDGET", None, unit="USD", unset="no limit"),
         Number("VIDEOGEN_CONFIRM_ABOVE", None, unit="USD", unset="never ask"),
@@ -105,11 +109,18 @@ NUMBERS: dict[str, Number] = {
 }
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
-    """A number not in NUMBERS (server.transport's VIDEOGEN_MAX_REQUEST_MB), read by the same rules."""
-    value = Number(name, default, minimum).read(env)
-    assert value is not None
-    return value
+def max_request_bytes(env: Mapping[str, str]) -> int:
+    """VIDEOGEN_MAX_REQUEST_MB in bytes: the largest request (HTTP body or stdio line) a transport takes."""
+    return int(_read(env, "VIDEOGEN_MAX_REQUEST_MB") * 1024 * 1024)
+
+
+def provider_tuning(env: Mapping[str, str]) -> Tuning:
+    """The providers' numbers (Settings.tuning). Raises SettingsError naming the variable."""
+    return Tuning(
+        retry_scale=_read(env, "VIDEOGEN_RETRY_SCALE"),
+        http_timeout=NUMBERS["VIDEOGEN_HTTP_TIMEOUT"].read(env),
+        demo_latency=NUMBERS["VIDEOGEN_DEMO_LATENCY"].read(env),
+    )
 
 
 def _read(env: Mapping[str, str], name: str) -> float:
@@ -194,12 +205,10 @@ class Settings(BaseModel):
         25 * 1024 * 1024, description="the largest video readable as an MCP resource (VIDEOGEN_RESOURCE_MAX_MB)"
     )
     max_request_bytes: int = Field(description="the largest request a transport takes (VIDEOGEN_MAX_REQUEST_MB)")
-    # The providers read these three from `env` themselves; they are here so that a bad value fails at start.
-    retry_scale: float = Field(1.0, description="multiplier on the providers' retry waits (VIDEOGEN_RETRY_SCALE)")
-    http_timeout: float | None = Field(
-        None, description="seconds a provider's answer may take (VIDEOGEN_HTTP_TIMEOUT; unset: the providers' own)"
+    tuning: Tuning = Field(
+        default_factory=Tuning,
+        description="the providers' numbers: VIDEOGEN_RETRY_SCALE, VIDEOGEN_HTTP_TIMEOUT, VIDEOGEN_DEMO_LATENCY",
     )
-    demo_latency: float | None = Field(None, description="seconds a demo video takes (VIDEOGEN_DEMO_LATENCY)")
     limits: Limits = Field(default_factory=Limits, description="spending limits set by the person")
     result_links: ResultLinks = Field(
         "none", description="links in tool results: none, or file (the video as file://, for local stdio clients)"
@@ -219,8 +228,6 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings from `env` (default: this process's). A value that cannot be used raises SettingsError."""
-        from server.transport import max_message_bytes  # it imports this module
-
         env = dict(os.environ if env is None else env)
         data_dir = Path(env["VIDEOGEN_DATA_DIR"]).expanduser() if env.get("VIDEOGEN_DATA_DIR") else _default_data_dir()
         output_dir = (
@@ -249,10 +256,8 @@ class Settings(BaseModel):
             public_url=_public_url(env, "VIDEOGEN_PUBLIC_URL"),
             link_ttl_seconds=_read(env, "VIDEOGEN_LINK_TTL_SECONDS"),
             resource_max_bytes=int(_read(env, "VIDEOGEN_RESOURCE_MAX_MB") * 1024 * 1024),
-            max_request_bytes=max_message_bytes(env),
-            retry_scale=_read(env, "VIDEOGEN_RETRY_SCALE"),
-            http_timeout=NUMBERS["VIDEOGEN_HTTP_TIMEOUT"].read(env),
-            demo_latency=NUMBERS["VIDEOGEN_DEMO_LATENCY"].read(env),
+            max_request_bytes=max_request_bytes(env),
+            tuning=provider_tuning(env),
             result_links=result_links(env.get("VIDEOGEN_RESULT_LINKS")),
             limits=Limits(
                 max_cost_per_job=NUMBERS["VIDEOGEN_MAX_COST_PER_JOB"].read(env),

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, cast
 import anyio
 
 from providers.images import MAX_IMAGE_BYTES
-from server.settings import SettingsError, _number
+from server.settings import NUMBERS, SettingsError, max_request_bytes
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -31,14 +31,13 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 # longer line or body is refused having cost about that much memory, not its own length.
 MAX_IMAGES_PER_REQUEST = 5
 LARGEST_REQUEST_BYTES = MAX_IMAGES_PER_REQUEST * (MAX_IMAGE_BYTES * 4 // 3 + 64) + 64 * 1024
-DEFAULT_MAX_MESSAGE_BYTES = 80 * 1024 * 1024
-MAX_MESSAGE_ENV = "VIDEOGEN_MAX_REQUEST_MB"
+MAX_MESSAGE_ENV = "VIDEOGEN_MAX_REQUEST_MB"  # parsed by Settings (its NUMBERS table): Settings.max_request_bytes
+DEFAULT_MAX_MESSAGE_BYTES = int((NUMBERS[MAX_MESSAGE_ENV].default or 0) * 1024 * 1024)  # 80 MiB
 
 
 def max_message_bytes(env: Mapping[str, str]) -> int:
-    """The largest request (HTTP body or stdio line) the server takes, from VIDEOGEN_MAX_REQUEST_MB."""
-    megabytes = _number(env, MAX_MESSAGE_ENV, DEFAULT_MAX_MESSAGE_BYTES / 2**20, minimum=1 / 1024)  # >= 1 KiB
-    return int(megabytes * 1024 * 1024)
+    """The limit for `env` by Settings' rule. The server does not call this: it takes Settings.max_request_bytes."""
+    return max_request_bytes(env)
 
 
 def _too_large(limit: int) -> str:

@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import PYTHON, ROOT, subprocess_env
 
-from providers.base import ProviderError
+from providers.base import BadSetting, ErrorCode, ProviderError, Tuning
 from providers.demo import DemoProvider
+from providers.http import DEFAULT_POLICY
+from providers.registry import PROVIDERS, provider_class
+from server.jobs import JobManager
 from server.settings import NUMBERS, Settings, SettingsError
+from server.transport import DEFAULT_MAX_MESSAGE_BYTES
 
 # The VIDEOGEN_* variables that are no number (paths, names, URLs, tokens, a test's crash point).
 NOT_NUMBERS = {
@@ -70,34 +74,82 @@ def test_the_numbers_are_kept(tmp_path: Path):
         "VIDEOGEN_MAX_REQUEST_MB": "2",
     }
     settings = Settings.from_env(env)
-    assert (settings.retry_scale, settings.http_timeout, settings.demo_latency) == (0.02, 12.5, 0)
+    assert settings.tuning == Tuning(retry_scale=0.02, http_timeout=12.5, demo_latency=0)
     assert settings.max_request_bytes == 2 * 1024 * 1024
     unset = Settings.from_env({"VIDEOGEN_DATA_DIR": str(tmp_path)})
-    assert (unset.retry_scale, unset.http_timeout, unset.demo_latency) == (1.0, None, None)
+    assert unset.tuning == Tuning(retry_scale=1.0, http_timeout=None, demo_latency=None)
+    assert unset.max_request_bytes == DEFAULT_MAX_MESSAGE_BYTES == 80 * 1024 * 1024
 
 
-def _provider_takes(env: dict[str, str]) -> bool:
-    """Whether the providers take these numbers (they read them themselves, from their env)."""
-    try:
-        DemoProvider(env).retry_policy()
-    except (ProviderError, ValueError):
-        return False
-    return True
+def test_no_code_but_settings_reads_a_number_from_the_environment():
+    """Settings parses every number once; the rest of the code reads from the environment only names that are
+    no number (paths, tokens, base URLs). A number read elsewhere would escape the check at start."""
+    reads = re.compile(r"""(?:env|environ)(?:\.get\(|\[)f?["'](VIDEOGEN_[A-Za-z0-9_{}.()]*)""")
+    found: dict[str, str] = {}
+    for folder in ("server", "providers"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if "simulators" not in path.relative_to(ROOT).parts and path != ROOT / "server" / "settings.py":
+                found |= {name: str(path) for name in reads.findall(path.read_text())}
+    assert found, "the pattern finds the reads there are"
+    numbers = {name: where for name, where in found.items() if name not in NOT_NUMBERS and "BASE_URL" not in name}
+    assert not numbers, f"read outside Settings (add it to NUMBERS and pass the value down): {numbers}"
 
 
-def _settings_take(env: dict[str, str], tmp_path: Path) -> bool:
-    try:
-        Settings.from_env({"VIDEOGEN_DATA_DIR": str(tmp_path), **env})
-    except SettingsError:
-        return False
-    return True
+TUNED = Tuning(retry_scale=0.02, http_timeout=7.0, demo_latency=0.3)
+# Their __init__ does not forward `tuning` yet (providers/fal.py, providers/kling.py; see issue 9).
+NOT_FORWARDED = {"fal", "kling"}
 
 
-@pytest.mark.parametrize("name", ["VIDEOGEN_RETRY_SCALE", "VIDEOGEN_HTTP_TIMEOUT", "VIDEOGEN_DEMO_LATENCY"])
-@pytest.mark.parametrize("raw", ["soon", "nan", "inf", "-1", "0", "0.01", "3", " 2 ", ""])
-def test_settings_refuse_exactly_what_the_providers_would(tmp_path: Path, name: str, raw: str):
-    """Not stricter (a value a provider takes refused at start) nor looser (a refusal left to the first job)."""
-    assert _settings_take({name: raw}, tmp_path) is _provider_takes({name: raw}), (name, raw)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(raises=TypeError, reason="__init__ drops tuning"))
+        if name in NOT_FORWARDED
+        else name
+        for name in PROVIDERS
+    ],
+)
+def test_a_provider_uses_the_numbers_it_is_given_not_its_env(name: str):
+    """The parsed value is what the provider uses: given Settings.tuning, a provider reads no number from its env."""
+    provider = provider_class(name)({"VIDEOGEN_RETRY_SCALE": "5", "VIDEOGEN_HTTP_TIMEOUT": "1"}, (), tuning=TUNED)
+    assert provider.tuning is TUNED
+    policy = provider.retry_policy()
+    assert policy.base_delay == pytest.approx(DEFAULT_POLICY.base_delay * 0.02)
+    assert policy.max_delay == pytest.approx(DEFAULT_POLICY.max_delay * 0.02)
+    assert policy.read_timeout == 7.0
+    if isinstance(provider, DemoProvider):
+        assert provider.latency == provider.models[0].typical_seconds == 0.3
+
+
+def test_a_provider_made_without_settings_parses_its_env_by_settings_rules():
+    """A test or a script makes a provider from an env: the same table, the same message, as a ProviderError
+    (INTERNAL) that is also a ValueError; unset means the providers' own numbers."""
+    demo = DemoProvider({"VIDEOGEN_DEMO_LATENCY": "0.3", "VIDEOGEN_RETRY_SCALE": "0.5"})
+    assert demo.tuning == Tuning(retry_scale=0.5, demo_latency=0.3) and demo.latency == 0.3
+    plain = DemoProvider({})
+    assert plain.latency == 5.0 and plain.retry_policy().read_timeout == DEFAULT_POLICY.read_timeout
+    for name in ("VIDEOGEN_RETRY_SCALE", "VIDEOGEN_HTTP_TIMEOUT", "VIDEOGEN_DEMO_LATENCY"):
+        with pytest.raises(SettingsError) as at_start:
+            Settings.from_env({name: "-1"})
+        with pytest.raises(BadSetting) as made:
+            DemoProvider({name: "-1"})
+        assert isinstance(made.value, ProviderError) and isinstance(made.value, ValueError)
+        assert made.value.code is ErrorCode.INTERNAL and made.value.message == str(at_start.value)
+
+
+def test_the_server_hands_its_providers_the_numbers_settings_parsed(tmp_path: Path):
+    env = {"VIDEOGEN_DATA_DIR": str(tmp_path), "VIDEOGEN_RETRY_SCALE": "0.02", "VIDEOGEN_DEMO_LATENCY": "0.3"}
+    settings = Settings.from_env(env)
+    providers = JobManager(settings).providers
+    for name in ("demo", "google", "wireflow", "replicate"):
+        assert providers.get(name).tuning == settings.tuning == Tuning(retry_scale=0.02, demo_latency=0.3)
+
+
+@pytest.mark.xfail(reason="server/jobs/manager.py:52 and providers/registry.py do not pass Settings.tuning yet")
+def test_the_server_passes_settings_tuning_down_not_its_env(tmp_path: Path):
+    """Parsed once: the providers take Settings.tuning itself, not a second parse of the same env."""
+    settings = Settings.from_env({"VIDEOGEN_DATA_DIR": str(tmp_path)}).model_copy(update={"tuning": TUNED})
+    assert JobManager(settings).providers.get("demo").tuning is TUNED
 
 
 def test_the_server_does_not_start_with_a_bad_provider_number(env: dict[str, str]):
