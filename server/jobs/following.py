@@ -94,9 +94,7 @@ class Following(EngineParts):
             return None
         if row.cancel_requested:
             job.row = None  # the cancel writes the row: read it again next time
-            if await self._cancel_remote(job.job_id, job.provider, job.submission, job.request):
-                await self._done(job.job_id)
-                return None
+            return await self._act_on_cancel(job, row, now)
         news = None
         if row.callback is not None:
             job.row = None  # taking the callback clears it in the index
@@ -111,6 +109,11 @@ class Following(EngineParts):
             job.unreachable_since = None
         else:
             return self._next(min(job.due - now, self._interval(job.provider, job.spec, job.elapsed())))
+        return await self._take_in(job, row, snapshot)
+
+    async def _take_in(self, job: Followed, row: JobRow, snapshot: Snapshot) -> float | None:
+        """Act on what the provider says of the job: hand a finished video to delivery, end a failed or
+        cancelled job, write what changed; the time of the next look, or None when the job leaves the queue."""
         if snapshot.status == "succeeded":
             self._deliver_later(job, snapshot)
             return None
@@ -138,6 +141,53 @@ class Following(EngineParts):
         delay = self._poll_delay(job.provider, job.spec, job.elapsed(), job.safety_net)
         job.due = time.monotonic() + delay
         return self._next(min(delay, self._interval(job.provider, job.spec, job.elapsed())))
+
+    async def _act_on_cancel(self, job: Followed, row: JobRow, now: float) -> float | None:
+        """A cancel was asked (by the person, or by the provider's own estimate, CANCEL_AT_ONCE). Look first: a
+        job that finished meanwhile (after a restart, say) is taken in as it ended, its paid video delivered,
+        not deleted. Else cancel at the provider; a cancel that fails is tried again, and if it still fails
+        after MAX_UNREACHABLE_SECONDS (or cannot work), the request is withdrawn and the job followed to the end,
+        so the job never ends `failed` with a task still running unwatched."""
+        try:
+            snapshot: Snapshot | None = await job.provider.poll(job.submission, job.request)
+        except ProviderError as error:
+            if error.retryable:
+                return self._unreachable(job, error, now)
+            snapshot = None  # gone there, as after a cancel whose answer was lost: the cancel says what it is
+        job.unreachable_since = None
+        if snapshot is not None and snapshot.status in ("succeeded", "failed", "cancelled"):
+            if snapshot.status != "cancelled":
+                message = f"not cancelled: it had {snapshot.status} at {job.provider.title} before the cancel came"
+                await self._write(job.job_id, cancel_requested=False, message=message)
+            return await self._take_in(job, row, snapshot)
+        try:
+            ended = await self._cancel_remote(job.job_id, job.provider, job.submission, job.request)
+        except ProviderError as error:
+            return await self._cancel_failed(job, error, now)
+        job.cancel_failing_since = None
+        if ended:
+            await self._done(job.job_id)
+            return None
+        return self._next(0)  # refused there (it runs on): follow it
+
+    async def _cancel_failed(self, job: Followed, error: ProviderError, now: float) -> float:
+        """A cancel the provider did not take: try again later, for as long as MAX_UNREACHABLE_SECONDS, then
+        withdraw the request and follow the job to the end (delivered and charged, rather than lost)."""
+        if job.cancel_failing_since is None:
+            job.cancel_failing_since = now
+        title = job.provider.title
+        if error.retryable and now - job.cancel_failing_since <= common.MAX_UNREACHABLE_SECONDS:
+            log.warning("job %s: cancelling at %s failed, will retry: %s", job.job_id, title, error.message)
+            await self._write(job.job_id, message=f"cancelling at {title} failed, trying again: {error.message}")
+            wait = max(error.retry_after or 0, self._interval(job.provider, job.spec, 0))
+            return self._next(wait)
+        job.cancel_failing_since = None
+        message = (
+            f"could not cancel at {title} ({error.message.rstrip('.')}); still watching it: the video will be "
+            "delivered, and charged as the provider says"
+        )
+        await self._write(job.job_id, cancel_requested=False, message=message)
+        return self._next(0)
 
     async def _check_news(self, job: Followed, now: float) -> None:
         """At most every NEWS_CHECK_SECONDS (on the poll clock, never slower than real time): wake the followed

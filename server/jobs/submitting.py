@@ -198,12 +198,24 @@ class Submitting(EngineParts):
                 f"{provider.title} created this job (id {submission.ref}) after all, answering once this server "
                 "had stopped waiting for it; it is charged there: find it in the provider's console by that id"
             )
+            if submission.state.get(CANCEL_AT_ONCE):  # no one will follow it: cancel it here, as it asked
+                late = await self._cancel_late(provider, submission, request, late)
             if await self._store(self.db.keep_late_submission, row.job_id, submission.ref, submission.state, late):
                 log.warning("job %s: kept %s's late answer (id %s)", row.job_id, provider.title, submission.ref)
                 await self._publish(row.job_id)
             raise
         crash_point("after_store")  # the id (and any cancel the provider asked for) is in the index
         return submission
+
+    @staticmethod
+    async def _cancel_late(provider: Provider, submission: Submission, request: VideoRequest, late: str) -> str:
+        """A late answer for a job that must not run (CANCEL_AT_ONCE): cancel it at once, as the follower would
+        have; the message kept says how that went."""
+        try:
+            await provider.cancel(submission, request)
+        except ProviderError as error:
+            return f"{late}. It must not run ({submission.state[CANCEL_AT_ONCE]}), but cancelling it failed: {error}"
+        return f"{late}; it was cancelled there at once: {submission.state[CANCEL_AT_ONCE]}"
 
     async def _submit(
         self, job_id: str, provider: Provider, spec: ModelSpec, request: VideoRequest, callback: str | None = None

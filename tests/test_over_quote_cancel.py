@@ -1,0 +1,109 @@
+"""A cancel the engine must make (a task Runway priced above our quote) or was asked for, when things go wrong:
+the DELETE fails, keeps failing, comes after the task finished, or the submit's answer comes after the lease
+was lost. Never a job ended `failed` while its task runs on unwatched, never a paid video thrown away. The
+official wire is the Runway simulator's; faults are injected by its fault middleware (`cancel.503`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from providers.simulators import build_app, sample_env
+from providers.simulators.common import running
+from server.catalog import RequestArgs
+from server.jobs import JobManager, common
+from server.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+QUEUED = "sim:queue=600"  # 6 s of real time at speed 100: the cancel finds the task PENDING (refunded)
+
+
+@pytest.fixture
+def runway() -> Iterator[tuple[str, Any, Any]]:
+    app = build_app(speed=100, names=["runway"])
+    with running(app) as url:
+        yield url, app.state.simulators["runway"], app.state.faults["runway"]
+
+
+def settings_for(env: dict[str, str], url: str, **extra: str) -> Settings:
+    return Settings.from_env({**env, **sample_env(url), "VIDEOGEN_POLL_SCALE": "0.01", **extra})
+
+
+async def until(manager: JobManager, job_id: str, test: Any, seconds: float = 15.0) -> Any:
+    with anyio.fail_after(seconds):
+        while not test(row := manager.get(job_id)):
+            await anyio.sleep(0.02)
+    return row
+
+
+async def test_an_over_quote_task_whose_cancel_fails_is_cancelled_when_runway_takes_it(env, runway):
+    url, sim, faults = runway
+    sim.config.update(price_factor=1.5, credits=1000)  # 18 credits/s for gen4.5: above our 12
+    faults.rates[("cancel", "503")] = 1.0  # every DELETE refused, through the client's own retries
+    async with JobManager(settings_for(env, url)) as manager:
+        row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
+        failing = await until(manager, row.job_id, lambda r: "cancelling at Runway failed" in (r.message or ""))
+        assert not failing.terminal and failing.cancel_requested, failing  # not failed, still trying
+        faults.rates.clear()
+        done = await until(manager, row.job_id, lambda r: r.terminal)
+    assert done.status == "cancelled" and "cancelled at once" in done.message, done
+    (task,) = sim.jobs.values()
+    assert task.extra["deleted"] and sim.config["credits"] == 1000  # cancelled while PENDING: refunded
+    assert faults.injected["cancel.503"] >= 2
+
+
+async def test_a_cancel_that_keeps_failing_is_withdrawn_and_the_paid_video_delivered(env, runway, monkeypatch):
+    url, sim, faults = runway
+    monkeypatch.setattr(common, "MAX_UNREACHABLE_SECONDS", 0.0)  # give up cancelling after the first failure
+    sim.config.update(price_factor=1.5)
+    faults.rates[("cancel", "503")] = 1.0
+    async with JobManager(settings_for(env, url)) as manager:
+        row = await manager.submit(RequestArgs(prompt="harbour sim:seconds=30", provider="runway", duration=2))
+        done = await until(manager, row.job_id, lambda r: r.terminal)  # past "could not cancel at Runway"
+        spent = manager.budget.today()
+    assert done.status == "succeeded" and done.video and not done.cancel_requested, done  # followed, not lost
+    assert faults.injected["cancel.503"] >= 2  # tried, tried again, then withdrawn
+    assert done.cost_charged == pytest.approx(0.36)  # Runway's charge (2 s x 18 credits), recorded
+    (task,) = sim.jobs.values()
+    assert not task.extra.get("deleted")
+    assert spent == pytest.approx(0.36)  # counted at Runway's charge
+
+
+async def test_a_cancel_that_comes_after_the_task_finished_delivers_it(env, runway):
+    """The person cancels a job whose task Runway has already finished (not yet seen here: the next poll is
+    minutes away): the look before the DELETE sees it done, and the paid video is delivered, not deleted."""
+    url, sim, _ = runway
+    async with JobManager(settings_for(env, url, VIDEOGEN_POLL_SCALE="100")) as manager:
+        row = await manager.submit(RequestArgs(prompt="harbour sim:seconds=30 sim:queue=0", provider="runway"))
+        ref = (await until(manager, row.job_id, lambda r: r.provider_ref and r.status != "pending")).provider_ref
+        with anyio.fail_after(15):
+            while sim.jobs[ref].phase()[0] != "succeeded":
+                await anyio.sleep(0.02)
+        await manager.cancel(row.job_id)
+        done = await until(manager, row.job_id, lambda r: r.terminal)
+    assert done.status == "succeeded" and done.video, done
+    assert not sim.jobs[ref].extra.get("deleted") and not done.cancel_requested
+
+
+async def test_a_late_answer_for_an_over_quote_task_is_cancelled_there(env, runway):
+    """The submit's answer comes after this process lost the job (its lease ran out): nobody will follow the
+    task, so the over-quote one is cancelled at once, and the kept message says so."""
+    url, sim, _ = runway
+    sim.config.update(price_factor=1.5)
+    async with JobManager(settings_for(env, url)) as manager:
+        update = manager.db.update
+
+        def lease_lost_at_the_id(job_id: str, owner: str | None, **changes: Any) -> bool:
+            return False if "provider_ref" in changes else update(job_id, owner, **changes)
+
+        manager.db.update = lease_lost_at_the_id  # type: ignore[method-assign]
+        row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
+        kept = await until(manager, row.job_id, lambda r: r.provider_ref is not None)
+        manager.db.update = update  # type: ignore[method-assign]
+    (task,) = sim.jobs.values()
+    assert kept.provider_ref == task.id and task.extra["deleted"]
+    assert "cancelled there at once" in kept.message and "36 credits" in kept.message, kept.message
