@@ -264,6 +264,10 @@ class Provider:
     supports_callbacks: ClassVar[bool] = False
 
     base_url_default: ClassVar[str] = ""
+    # The id's name in the submit answer, and where a person checks for a job whose id was lost: for the one
+    # "no id in the answer" error (no_id).
+    id_field: ClassVar[str] = "id"
+    where_to_check: ClassVar[str] = "the provider's dashboard"
 
     def __init__(
         self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None
@@ -274,6 +278,24 @@ class Provider:
         # Where local image paths may be read from (already checked at request time; read again here).
         self.allowed_dirs = list(allowed_dirs)
         self._http: ProviderHTTP | None = None
+
+    def no_id(
+        self, status: int, job_id: str, *, what: str = "the request", id_field: str = "", detail: str = ""
+    ) -> ProviderError:
+        """The one error for a submit answered without the job's id (TaskProvider's submit, and any adapter's own):
+        the job may exist and be charged. `what` was accepted; `id_field` (default: the class's) was missing;
+        `detail` follows it (how many answers, their request ids)."""
+        then = (
+            f"it is looked up by our job id ({job_id}) instead"
+            if self.can_reconcile
+            else f"check {self.where_to_check} before submitting it again"
+        )
+        return ProviderError(
+            ErrorCode.SUBMIT_UNCONFIRMED,
+            f"{self.title} accepted {what} (HTTP {status}) but sent no {id_field or self.id_field}{detail}; the video "
+            f"may be generating and charged: {then}.",
+            retryable=False,
+        )
 
     @property
     def base_url(self) -> str:
@@ -631,10 +653,6 @@ class TaskProvider(Provider, Generic[A, T]):
     cancel_refused: ClassVar[str] = ""
     # The submit body's field for the callback URL (with supports_callbacks).
     callback_field: ClassVar[str] = "callback_url"
-    # The id's name in the submit answer, and where a person checks for a job whose id was lost: for the one
-    # "no id in the answer" error.
-    id_field: ClassVar[str] = "id"
-    where_to_check: ClassVar[str] = "the provider's dashboard"
     # The message of a job cancelled by us that the provider forgets (a status read then answers 404).
     cancelled_message: ClassVar[str] = "cancelled at {title}"
     unreadable: ClassVar[str] = "{title} sent an unreadable status answer; asking again later."
@@ -749,20 +767,6 @@ class TaskProvider(Provider, Generic[A, T]):
         if accepted is None or not ref:
             raise self.no_id(status, job_id)
         return Submission(ref=ref, state=self.submission_state(accepted, request), charged_usd=accepted.job_charge())
-
-    def no_id(self, status: int, job_id: str) -> ProviderError:
-        """The one error for a submit answered without the job's id: the job may exist and be charged."""
-        then = (
-            f"it is looked up by our job id ({job_id}) instead"
-            if self.can_reconcile
-            else f"check {self.where_to_check} before submitting it again"
-        )
-        return ProviderError(
-            ErrorCode.SUBMIT_UNCONFIRMED,
-            f"{self.title} accepted the request (HTTP {status}) but sent no {self.id_field}; the video may be "
-            f"generating and charged: {then}.",
-            retryable=False,
-        )
 
     # -- poll ------------------------------------------------------------------------------------
     def status_url(self, submission: Submission, request: VideoRequest) -> str:

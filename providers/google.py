@@ -689,12 +689,7 @@ class GoogleProvider(TaskProvider[Interaction, Interaction]):
         status, answer = await self.call("POST", path, json=body)
         found = Operation.read(answer)
         if found is None or not OPERATION_NAME.match(found.name):
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"Google accepted the Veo request (HTTP {status}) but sent no operation name; the video may be "
-                "generating and charged: check usage in Google AI Studio before submitting it again.",
-                retryable=False,
-            )
+            raise self.no_id(status, job_id, what="the Veo request", id_field="operation name")
         return Submission(ref=found.name, state={"api": "predictLongRunning"})
 
     async def poll(self, submission: Submission, request: VideoRequest) -> Snapshot:

@@ -660,6 +660,7 @@ class WireflowProvider(Provider):
     # surely run again; within it, it may too, if the real API ignores the header.
     reconcile_within = 23 * 3600
     base_url_default = "https://www.wireflow.ai/api/v1"
+    id_field, where_to_check = "execution id", "the workflow's runs in Wireflow"  # for no_id
 
     def __init__(
         self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None
@@ -904,11 +905,11 @@ class WireflowProvider(Provider):
             if execution:
                 return execution, response
             request_ids.append(response.headers.get("x-request-id") or "none")
-        raise ProviderError(
-            ErrorCode.SUBMIT_UNCONFIRMED,
-            f"Wireflow accepted the run of workflow {workflow_id} but named no execution in {ASKS} answers "
-            f"(request ids {', '.join(request_ids)}); check the workflow's runs in Wireflow before submitting again.",
-            retryable=False,
+        raise self.no_id(
+            response.status_code,
+            job_id,
+            what=f"the run of workflow {workflow_id}",
+            detail=f" in {ASKS} answers (request ids {', '.join(request_ids)})",
         )
 
     async def _hosted(self, image: str) -> str:
