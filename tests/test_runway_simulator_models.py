@@ -348,3 +348,167 @@ async def test_simulator_refuses_what_the_sdk_does_not_allow(server, sim, endpoi
     paths = [issue["path"] for issue in reply["issues"]]
     assert paths == [path if path is not None else ["promptImage", 0, "position"]], paths
     assert sim.submissions == 0
+
+
+# -- 4. per-model reference typing, image counts and image sizes, as the SDK types and words them ---------------
+
+
+def _typed_items() -> dict[tuple[str, str, str], bool]:
+    """(endpoint, model, referenceVideos | referenceAudio) -> whether the SDK's item type carries a `type` literal
+    ({uri, type} TypedDicts: True; {uri} TypedDicts or bare `object`: False)."""
+    import typing
+
+    found = {}
+    for endpoint, models in _sdk_models().items():
+        for model, fields in models.items():
+            for field in ("referenceVideos", "referenceAudio"):
+                if field in fields:
+                    (item,) = typing.get_args(fields[field][0])
+                    hints = {} if item is object else typing.get_type_hints(item)
+                    found[endpoint, model, field] = "type" in hints
+    return found
+
+
+def test_reference_items_need_a_type_exactly_where_the_sdk_types_one():
+    typed = _typed_items()
+    assert typed["text_to_video", "gemini_omni_flash_1.1", "referenceVideos"] is False  # {uri}
+    assert typed["text_to_video", "kling_4", "referenceVideos"] is False  # `object`
+    assert typed["text_to_video", "seedance2", "referenceVideos"] is True
+    for (endpoint, model, field), needs_type in typed.items():
+        shape = SIMULATED[model].shapes[endpoint]
+        assert (field not in shape.untyped_references) == needs_type, (endpoint, model, field)
+    for model, rules in SIMULATED.items():  # nothing marked untyped that the SDK does not declare
+        for endpoint, shape in rules.shapes.items():
+            assert all((endpoint, model, f) in typed for f in shape.untyped_references), (model, endpoint)
+
+
+VIDEO_URL = "https://example.com/ref.mp4"
+REFERENCED: list[tuple[str, dict[str, Any], int, list[str | int] | None]] = [
+    # untyped items: {uri} is all the SDK gives them
+    ("text_to_video", {"model": "gemini_omni_flash_1.1", "referenceVideos": [{"uri": VIDEO_URL}]}, 200, None),
+    ("text_to_video", {"model": "kling_4", "referenceVideos": [{"uri": VIDEO_URL}]}, 200, None),
+    ("image_to_video", {"model": "kling_4", "promptImage": URL, "referenceVideos": [{"uri": VIDEO_URL}]}, 200, None),
+    # typed items still need their `type`
+    (
+        "text_to_video",
+        {"model": "seedance2", "referenceVideos": [{"uri": VIDEO_URL}]},
+        400,
+        ["referenceVideos", 0, "type"],
+    ),
+    (
+        "text_to_video",
+        {"model": "wan3", "referenceAudio": [{"uri": "https://example.com/a.mp3"}]},
+        400,
+        ["referenceAudio", 0, "type"],
+    ),
+    ("text_to_video", {"model": "seedance2", "referenceVideos": [{"uri": VIDEO_URL, "type": "video"}]}, 200, None),
+    # kling_4: "Up to 5 videos"
+    ("text_to_video", {"model": "kling_4", "referenceVideos": [{"uri": VIDEO_URL}] * 6}, 400, ["referenceVideos"]),
+    # kling_4: "Up to 10 images in total, frames included."
+    (
+        "image_to_video",
+        {
+            "model": "kling_4",
+            "promptImage": [{"uri": URL, "position": "first"}, {"uri": URL, "position": "last"}],
+            "references": [{"uri": URL}] * 9,
+        },
+        400,
+        ["references"],
+    ),
+    (
+        "image_to_video",
+        {"model": "kling_4", "promptImage": URL, "references": [{"uri": URL}] * 10},
+        400,
+        ["references"],
+    ),
+    (
+        "image_to_video",
+        {
+            "model": "kling_4",
+            "promptImage": [{"uri": URL, "position": "first"}, {"uri": URL, "position": "last"}],
+            "references": [{"uri": URL}] * 8,
+        },
+        200,
+        None,
+    ),
+    ("image_to_video", {"model": "kling_4", "promptImage": URL, "references": [{"uri": URL}] * 9}, 200, None),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body", "status", "path"), REFERENCED)
+async def test_references_are_typed_and_counted_per_model(server, sim, endpoint, body, status, path):
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway", headers=HEADERS) as http:
+        answer = await http.post(f"/v1/{endpoint}", json={"promptText": "a cat", **body})
+    assert answer.status_code == status, answer.json()
+    if path is not None:
+        assert [issue["path"] for issue in answer.json()["issues"]] == [path]
+
+
+def _png_uri(width: int, height: int) -> str:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 200)).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _frames(*uris: str) -> list[dict[str, str]]:
+    return [{"uri": uri, "position": position} for uri, position in zip(uris, ("first", "last"), strict=False)]
+
+
+SIZED: list[tuple[str, Any, list[str | int] | None]] = [
+    # h3_max: "Each image must be at least 256 pixels on both sides"
+    ("h3_max", _png_uri(320, 180), ["promptImage"]),
+    ("h3_max", _png_uri(256, 256), None),
+    ("h3_max", _frames(_png_uri(512, 288), _png_uri(255, 400)), ["promptImage", 1, "uri"]),
+    ("h3_max", _frames(_png_uri(512, 288), _png_uri(256, 400)), None),
+    ("h3_max", _frames(URL, URL), None),  # https: fetched by Runway, not checked here
+    # Grok Imagine 1.5 (Lite): "(width / height) must be between 0.4 and 2.5"
+    ("grok_imagine_1_5_lite", _png_uri(300, 100), ["promptImage"]),
+    ("grok_imagine_1_5_lite", _png_uri(100, 300), ["promptImage"]),
+    ("grok_imagine_1_5_lite", [{"uri": _png_uri(260, 100), "position": "first"}], ["promptImage", 0, "uri"]),
+    ("grok_imagine_1_5_lite", _png_uri(250, 100), None),  # 2.5: the bound is allowed
+    ("grok_imagine_1_5_lite", _png_uri(100, 250), None),  # 0.4
+    ("grok_imagine_1_5", _png_uri(300, 100), ["promptImage"]),
+    ("grok_imagine_1_5", _png_uri(320, 180), None),
+]
+
+
+@pytest.mark.parametrize(("model", "image", "path"), SIZED, ids=[f"{c[0]}-{i}" for i, c in enumerate(SIZED)])
+async def test_data_uri_images_are_held_to_the_sdk_size_and_shape_rules(server, sim, model, image, path):
+    body = {"model": model, "promptImage": image, "promptText": "a cat"}
+    async with httpx.AsyncClient(base_url=f"{server[0]}/runway", headers=HEADERS) as http:
+        answer = await http.post("/v1/image_to_video", json=body)
+    if path is None:
+        assert answer.status_code == 200, answer.json()
+        return
+    assert answer.status_code == 400, answer.json()
+    issues = answer.json()["issues"]
+    assert [issue["path"] for issue in issues] == [path], issues
+    assert ("256 pixels" if model == "h3_max" else "between 0.4 and 2.5") in issues[0]["message"]
+    assert sim.submissions == 0
+
+
+def test_image_rules_follow_the_sdk_docstrings():
+    """Which models' promptImage docstrings state a least side or an aspect-ratio range: exactly those the
+    simulator checks, with the SDK's figures."""
+    import inspect
+    import typing
+
+    from runwayml.types import image_to_video_create_params as params
+
+    least, ratio = {}, {}
+    for cls in typing.get_args(params.ImageToVideoCreateParams):
+        (model,) = typing.get_args(typing.get_type_hints(cls)["model"])
+        text = " ".join(inspect.getsource(cls).split())
+        if "Each image must be at least 256 pixels on both sides" in text:
+            least[model] = 256
+        if "which (width / height) must be between 0.4 and 2.5" in text:
+            ratio[model] = (0.4, 2.5)
+    assert least == {"h3_max": 256} and set(ratio) == {"grok_imagine_1_5", "grok_imagine_1_5_lite"}
+    assert {m: r.image_min_side for m, r in SIMULATED.items() if r.image_min_side} == least
+    assert {m: r.image_ratio for m, r in SIMULATED.items() if r.image_ratio} == ratio
+    assert "Up to 10 images in total, frames included" in " ".join(inspect.getsource(params.Kling4).split())
+    assert SIMULATED["kling_4"].shapes["image_to_video"].max_images == 10

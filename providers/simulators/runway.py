@@ -12,7 +12,9 @@ Runway's guides/pricing copies and measurements give them (Kling: measured/resel
 price, a stand-in), a data-URI input video's length read with PyAV (an https one taken as 30 s); media
 references as docs.dev.runwayml.com/assets/inputs limits them (https on a domain, data URIs under 5 MB for
 images and videos, see MAX_DATA_URI; seedance2's data-URI videos MP4/MOV/WebM, at least 720p and at most 15 s,
-read with PyAV), tasks
+read with PyAV; promptImage data URIs as the SDK's docstrings limit them, read with Pillow: h3_max at least
+256 px a side, Grok Imagine 1.5 and 1.5 Lite a width / height of 0.4 to 2.5; kling_4 at most 10 images, frames
+included), tasks
 PENDING/THROTTLED -> RUNNING (progress 0..1) -> SUCCEEDED (`output: [mp4 url]`) | FAILED (`failure`,
 `failureCode`), costs in credits. Refunds as documented: a failure is refunded except SAFETY.INPUT.*
 ("not refundable"); DELETE /v1/tasks/{id} (204) cancels an unfinished task (refunded only if it had not
@@ -77,6 +79,11 @@ class Shape:
     reference_images: bool = False  # promptImage items without `position` are references (not frames)
     output_formats: tuple[str, ...] = ()  # the `outputFormat` literals
     max_references: int = 0  # `references` items at most (0: no limit stated)
+    max_images: int = 0  # promptImage frames and `references` together at most (kling_4; 0: no such rule)
+    max_reference_videos: int = 0  # `referenceVideos` items at most (0: no limit stated)
+    # referenceVideos / referenceAudio whose items the SDK types as {uri} or bare `object`, with no `type`
+    # literal (gemini_omni_flash_1.1, kling_4); every other model's items carry `type: "video"` / `"audio"`.
+    untyped_references: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,9 @@ class Model:
     video_max_seconds: float = 0.0  # the input video's limits (0: none documented)
     video_min_seconds: float = 0.0
     video_min_side: int = 0
+    # promptImage data URIs, as the SDK's docstrings limit them (https images are fetched by Runway, unseen here)
+    image_min_side: int = 0  # h3_max: "Each image must be at least 256 pixels on both sides"
+    image_ratio: tuple[float, float] | None = None  # grok: "(width / height) must be between 0.4 and 2.5"
 
     def ratios(self, endpoint: str) -> tuple[str, ...]:
         shape = self.shapes.get(endpoint)
@@ -408,6 +418,7 @@ MODELS: dict[str, Model] = {
         per_first_frame=1,
         per_reference_audio=1,
         seconds=45.0,
+        image_ratio=(0.4, 2.5),  # promptImage: "(width / height) must be between 0.4 and 2.5" (SDK)
     ),
     # HappyHorse 1.0: 15 credits/s at 720p, 30 at 1080p (guides/pricing copies).
     "happyhorse_1_0": Model(
@@ -560,6 +571,8 @@ MODELS: dict[str, Model] = {
     # Kling 4.0: Runway publishes no price; charged here at fal's list price ($0.157/s at 720p, $0.235/s at
     # 1080p) in whole credits, a stand-in. Lengths 3-30 s (Kling's release note; the SDK types `duration: int`).
     # promptImage items are typed `object`; the docstring: "a first frame and optional middle and last frames".
+    # references: "Up to 10 images in total, frames included"; referenceVideos (items typed `object`, no `type`):
+    # "Up to 5 videos".
     "kling_4": Model(
         shapes={
             "text_to_video": _shape(
@@ -567,6 +580,8 @@ MODELS: dict[str, Model] = {
                 "promptText",
                 ratios=(*KLING4_720, *KLING4_1080, *KLING4_AUTO),
                 max_references=10,  # "Up to 10 images in total, frames included."
+                max_reference_videos=5,
+                untyped_references=frozenset({"referenceVideos"}),
             ),
             "image_to_video": _shape(
                 "promptImage duration promptText ratio references referenceVideos",
@@ -574,6 +589,9 @@ MODELS: dict[str, Model] = {
                 ratios=KLING4_AUTO,
                 positions=("first", "last"),
                 max_references=10,
+                max_images=10,  # the frames count too
+                max_reference_videos=5,
+                untyped_references=frozenset({"referenceVideos"}),
             ),
             "video_to_video": _shape(
                 "promptText videoUri ratio references", "promptText videoUri", ratios=KLING4_AUTO, max_references=10
@@ -605,6 +623,7 @@ MODELS: dict[str, Model] = {
         durations=tuple(range(5, 16)),
         credits={"480p": 5, "768p": 8},
         seconds=90.0,
+        image_min_side=256,  # promptImage: "Each image must be at least 256 pixels on both sides" (SDK)
     ),
     # Grok Imagine 1.5 Lite: 2/3/14 credits/s at 480p/720p/1080p, +1 for the start frame (an integrator's reading of
     # guides/pricing, 2026-10-08; measured 16 credits for 5 s at auto_720p from a frame). 1-15 s, prompts up to 2500.
@@ -626,14 +645,20 @@ MODELS: dict[str, Model] = {
         credits={"480p": 2, "720p": 3, "1080p": 14},
         per_first_frame=1,
         seconds=30.0,
+        image_ratio=(0.4, 2.5),  # promptImage: "(width / height) must be between 0.4 and 2.5" (SDK)
     ),
     # Gemini Omni Flash 1.1: "3.4-30 credits/s by resolution" (a guides/pricing copy, 2026-10-04) without the split;
-    # charged here 3.4 at 360p and 30 at 4K, and 10 at 720p and 15 at 1080p (integrators' figures), +1 per image as
-    # 1.0. 3 to 10 s or "auto" (SDK). video_to_video: priced by `duration` like the others (a stand-in).
+    # charged here 3.4 at 360p and 30 at 4K, and 10 at 720p and 15 at 1080p (integrators' figures); +1 credit for
+    # the image_to_video frames (1.0's start-frame credit: nothing found prices a last frame, so a first+last pair
+    # is charged 1 too; the adapter quotes 2), +1 per reference image. 3 to 10 s or "auto" (SDK). video_to_video:
+    # priced by `duration` like the others (a stand-in). referenceVideos items are {uri} (no `type`, SDK).
     "gemini_omni_flash_1.1": Model(
         shapes={
             "text_to_video": _shape(
-                "promptText duration ratio references referenceVideos", "promptText", ratios=GEMINI_1_1_RATIOS
+                "promptText duration ratio references referenceVideos",
+                "promptText",
+                ratios=GEMINI_1_1_RATIOS,
+                untyped_references=frozenset({"referenceVideos"}),
             ),
             "image_to_video": _shape(
                 "promptImage promptText duration ratio",
@@ -812,7 +837,13 @@ def validate(endpoint: str, body: Any) -> list[dict[str, Any]]:
             issues.append(_issue(["duration"], f"Expected an integer, {allowed}{auto}"))
 
     if "promptImage" in body and "promptImage" in shape.fields:
-        issues += _image_issues(body["promptImage"], shape)
+        issues += _image_issues(body["promptImage"], shape) + _image_size_issues(body["promptImage"], model)
+        if shape.max_images and (count := _references(body, "promptImage") + _references(body, "references")) > (
+            shape.max_images
+        ):  # kling_4: "Up to 10 images in total, frames included."
+            issues.append(
+                _issue(["references"], f"Up to {shape.max_images} images in total, frames included; got {count}.")
+            )
         frames = body["promptImage"]
         keyframes = isinstance(frames, list) and any(isinstance(f, dict) and f.get("position") for f in frames)
         ratio = body.get("ratio")
@@ -997,14 +1028,15 @@ def _keyframe_issues(value: Any) -> list[dict[str, Any]]:
 def _reference_issues(field: str, kind: str, value: Any, shape: Shape) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         return [_issue([field], "Expected array")]
-    if kind == "image" and shape.max_references and len(value) > shape.max_references:
-        return [_issue([field], f"Array must contain at most {shape.max_references} element(s)")]
+    limit = {"image": shape.max_references, "video": shape.max_reference_videos}.get(kind, 0)
+    if limit and len(value) > limit:
+        return [_issue([field], f"Array must contain at most {limit} element(s)")]
     issues = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
             issues.append(_issue([field, i], "Expected object"))
             continue
-        if kind != "image" and item.get("type") != kind:
+        if kind != "image" and field not in shape.untyped_references and item.get("type") != kind:
             issues.append(_issue([field, i, "type"], f"Invalid literal value, expected {kind!r}"))
         if (
             kind == "image"
@@ -1043,6 +1075,51 @@ def _image_issues(value: Any, shape: Shape) -> list[dict[str, Any]]:
         issues.append(_issue(["promptImage"], "Each position may be used only once."))
     elif frames and "first" not in frames and not issues:
         issues.append(_issue(["promptImage"], "This model does not support generating with only a last frame."))
+    return issues
+
+
+def _image_size(uri: str) -> tuple[int, int] | None:
+    """A data-URI image's (width, height) from its header, read with Pillow (nothing decoded); None if unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(uri.partition(",")[2]))) as img:
+            return img.size
+    except Exception:  # Pillow's errors (a bomb included): not an image it can read
+        return None
+
+
+def _image_size_problem(uri: Any, model: Model) -> str | None:
+    """A promptImage data URI against the model's documented limits (image_min_side, image_ratio). https and
+    runway:// images are fetched by Runway, not here; an unreadable one is left to Runway's asset check."""
+    if not (model.image_min_side or model.image_ratio) or not isinstance(uri, str) or not uri.startswith("data:"):
+        return None
+    if _uri_problem(uri) or (size := _image_size(uri)) is None:
+        return None  # already reported, or unreadable
+    width, height = size
+    if model.image_min_side and min(width, height) < model.image_min_side:
+        return (
+            f"Image is too small ({width}x{height}): each image must be at least {model.image_min_side} pixels on "
+            "both sides."
+        )
+    if model.image_ratio and not model.image_ratio[0] <= width / height <= model.image_ratio[1]:
+        low, high = model.image_ratio
+        return (
+            f"Image aspect ratio {width / height:.2f} ({width}x{height}) is out of range: width / height must be "
+            f"between {low:g} and {high:g}."
+        )
+    return None
+
+
+def _image_size_issues(value: Any, model: Model) -> list[dict[str, Any]]:
+    """promptImage (a string or {uri, position} items) against _image_size_problem."""
+    if isinstance(value, str):
+        problem = _image_size_problem(value, model)
+        return [_issue(["promptImage"], problem)] if problem else []
+    issues = []
+    for i, item in enumerate(value if isinstance(value, list) else []):
+        if isinstance(item, dict) and (problem := _image_size_problem(item.get("uri"), model)):
+            issues.append(_issue(["promptImage", i, "uri"], problem))
     return issues
 
 
