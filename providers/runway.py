@@ -17,7 +17,9 @@ as its SDK type declares it; SHAPES says how each is told the output's shape. Pr
 rw-api-reference for the first five, Runway's pricing guide for the rest (read from dated copies: see
 PRICE_GUIDE), and for Kling, which that guide does not list, the highest figure found, flagged (Kling 4.0 and Gemini
 Omni Flash 1.1, which nothing prices per resolution, quoted high by a stated rule). Runway answers a
-new task with the most it may charge (`estimatedCost`): above our quote, the task is cancelled at once (submit).
+new task with the most it may charge (`estimatedCost`): above our quote, RunwayProvider.submit marks the task
+CANCEL_AT_ONCE and the engine cancels it as soon as its id is stored (server/jobs/following.py); a task Runway has
+already started running keeps its credits.
 Video-to-video: Seedance 2 (`promptVideo`) and Aleph 2 (`videoUri`, billed per second of the input, which sets the
 output's length). `veo3` left the API spec in SDK 5.14.0, `gen4_aleph` on 2026-06-10. UNPRICED_MODELS: what the
 SDK declares and we do not offer for want of a price (none in SDK 5.24). Not offered either: video-to-video on the
@@ -299,12 +301,14 @@ VEO_RATIOS = ("16:9", "9:16")
 # corpus); its figures below come from copies of it that public projects keep, dated 2026-08-13 to 2026-10-04, and
 # agree with what people measured from task costs (notes in the commit). Where they are silent (Kling), the quote
 # is the highest figure found, flagged in the note. Either way Runway's own estimatedCost is checked at submit
-# (RunwayProvider.submit) and a task above the quote is cancelled before it runs; the charge recorded is the
-# task's `cost`.
+# (RunwayProvider.submit) and a task above the quote is cancelled at once, once its id is stored (the engine,
+# server/jobs/following.py): Runway refunds it if it had not started running, not if it had; the charge recorded
+# is the task's `cost`.
 PRICE_GUIDE = "https://docs.dev.runwayml.com/guides/pricing"
 GUIDE_COPIES = "read from copies of the page dated 2026-08-13 to 2026-10-04, not the page itself"
 UNVERIFIED = (
-    "; Runway's own estimate is checked when the task is made, and a task above this quote is cancelled before it runs"
+    "; Runway's own estimate is checked when the task is made, and a task above this quote is cancelled at once "
+    "(a task Runway had already started keeps its credits)"
 )
 STANDARD_RATIOS = ("16:9", "9:16", "4:3", "1:1", "3:4")
 KLING_RATIOS = ("16:9", "9:16", "1:1")
@@ -581,9 +585,10 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
             per_second=0.40,
             resolution_factor={"1080p": 59 / 40},
             note=f"quoted 40 credits/s at 720p, 59 at 1080p: {NO_KLING_ROW}; fal sells Kling 4.0 at $0.157/s and "
-            "$0.235/s, and Runway's Kling 3.0 Pro was measured at up to 2.44 times fal's price for that model, so "
-            "2.5 times fal's, rounded up. 3-30 s is Kling's own release note (Runway's SDK says only seconds)"
-            f"{UNVERIFIED}",
+            "$0.235/s, and Runway's Kling 3.0 Pro, at the 41 credits/s we quote it (the higher of two measurements), "
+            "is 1.2 to 2.4 times fal's price for that model with audio ($0.336/s or $0.168/s: fal's own pages "
+            "disagree), so 2.5 times fal's, rounded up. 3-30 s is Kling's own release note (Runway's SDK says only "
+            f"seconds){UNVERIFIED}",
         ),
         durations=_seconds(3, 30),
         aspect_ratios=("16:9", "9:16", "1:1", "21:9"),
@@ -626,9 +631,9 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
             resolution_factor={"720p": 1.5, "1080p": 7.0},
             per_video=0.01,
             note="2 credits/s at 480p, 3 at 720p, 14 at 1080p, plus 1 credit for a start frame (quoted on every "
-            "request) (an integrator's reading of Runway's "
-            "pricing guide, 2026-10-08; a measured 16 credits for 5 s at 720p from a start frame matches)"
-            f"{UNVERIFIED}",
+            "request) (an integrator's reading of Runway's pricing guide, 2026-10-08; a measured 16 credits for 5 s "
+            "at 720p from a start frame matches); its 1-15 s lengths and 2500-character prompts are from the same "
+            f"integrator's reading of Runway's OpenAPI schema (2026-10-08){UNVERIFIED}",
         ),
         durations=_seconds(1, 15),
         aspect_ratios=(*STANDARD_RATIOS, "3:2", "2:3"),
