@@ -36,6 +36,7 @@ import ipaddress
 import math
 import random
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -277,6 +278,25 @@ MIN_PROMPT_UNITS = dict.fromkeys(
     ("happyhorse_1_0", "kling2.5_turbo_pro", "kling3.0_standard", "kling3.0_pro", "kling3.0_4k"), 2
 ) | dict.fromkeys(("klingO3_standard", "klingO3_pro", "klingO3_4k", "kling_4"), 2)
 NO_DURATION = frozenset({"aleph2"})  # the output is as long as the input video
+
+
+@dataclass(frozen=True)
+class ImageRule:
+    """What a model's input images (promptImage) must be, as its SDK docstring says."""
+
+    min_side: int = 0  # pixels, on both sides (0: no rule)
+    ratio: tuple[float, float] | None = None  # width / height, both ends allowed (None: no rule)
+
+
+# The SDK's image_to_video_create_params docstrings (runwayml 5.24): H3Max "Each image must be at least 256 pixels
+# on both sides"; GrokImagine1_5 and GrokImagine1_5Lite "The output keeps its aspect ratio, which (width / height)
+# must be between 0.4 and 2.5". Checked in RunwayProvider.check for images that can be read here (local files and
+# data URIs); an https image is fetched by Runway, and only Runway can check it.
+IMAGE_RULES: dict[str, ImageRule] = {
+    "h3_max": ImageRule(min_side=256),
+    "grok_imagine_1_5": ImageRule(ratio=(0.4, 2.5)),
+    "grok_imagine_1_5_lite": ImageRule(ratio=(0.4, 2.5)),
+}
 
 
 def shape_fields(request: VideoRequest) -> dict[str, Any]:
@@ -1004,6 +1024,10 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                     f"Runway fetches images only over https://, not {image[:80]!r}; "
                     "pass an https URL or a local file instead"
                 )
+        if rule := IMAGE_RULES.get(request.model):
+            named = [("images[0]", request.images[0])] if request.images else []
+            for what, image in [*named, *([("end_image", request.end_image)] if request.end_image else [])]:
+                self._image_follows(rule, request.model, what, image)
         if request.video and videos.classify(request.video) == "url":
             video_url_rule(request.video)
             if request.model in NO_DURATION and request.duration < MAX_EDIT_SECONDS:
@@ -1014,6 +1038,29 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
                 )
         elif request.video and request.model in NO_DURATION:
             self._quote_covers_the_video(request)
+
+    def _image_follows(self, rule: ImageRule, model: str, what: str, image: str) -> None:
+        """A local or data-URI image against the model's IMAGE_RULES, before anything is spent. An https image
+        cannot be read here (Runway fetches it); an unreadable file is refused when the job is made (an estimate
+        does not read files)."""
+        if images.classify(image) == "url":
+            return
+        try:
+            data, _ = images.to_bytes(image, self.allowed_dirs)
+        except InvalidRequest:
+            return
+        width, height = images.check_pixels(data, what)
+        if rule.min_side and min(width, height) < rule.min_side:
+            raise InvalidRequest(
+                f"{what} is {width}x{height}: runway/{model} takes images of at least {rule.min_side} pixels on both "
+                "sides; pass a larger image"
+            )
+        if rule.ratio and not rule.ratio[0] <= width / height <= rule.ratio[1]:
+            low, high = rule.ratio
+            raise InvalidRequest(
+                f"{what} is {width}x{height} (width / height {width / height:.2f}): runway/{model} keeps the image's "
+                f"aspect ratio and takes only {low:g} to {high:g}; crop or pad the image to fit"
+            )
 
     def _quote_covers_the_video(self, request: VideoRequest) -> None:
         """A model billed per second of its input video (Aleph 2) is quoted at `duration`: a local video longer
