@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlsplit
 
 import anyio
-from pydantic import PrivateAttr
+from pydantic import ConfigDict, PrivateAttr
 
-from providers import images
+from providers import base, images  # base.Wire: `Wire` here is a model's input fields
 from providers.base import (
     Accepted,
     ErrorAnswer,
@@ -67,7 +67,7 @@ from providers.base import (
     VideoRequest,
     json_body,
 )
-from providers.wire import Lenient
+from providers.wire import Lenient, Maybe
 
 if TYPE_CHECKING:
     import httpx
@@ -285,6 +285,61 @@ class Problem(ErrorAnswer):
         else:
             missing = f"model ({detail}); the model may have been renamed or removed"
         return {"detail": detail, "missing": missing}
+
+
+class Catalogue(base.Wire):
+    """Replicate's catalogue answers, read as sent: a name or a description must be a string, not a number."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=False)
+
+
+class Components(Catalogue):
+    schemas: Maybe[dict[str, Any]] = None  # Input and Output, JSON Schema as published
+
+
+class OpenAPI(Catalogue):
+    components: Maybe[Components] = None
+
+
+class Version(Catalogue):
+    openapi_schema: Maybe[OpenAPI] = None
+
+
+class Model(Catalogue):
+    """GET /v1/models/{owner}/{name}, and a search hit's model (its latest_version null there)."""
+
+    owner: Maybe[str] = None
+    name: Maybe[str] = None
+    description: Maybe[str] = None
+    latest_version: Maybe[Version] = None
+
+    def schemas(self) -> dict[str, Any] | None:
+        """latest_version.openapi_schema.components.schemas, or None when the answer has none."""
+        openapi = self.latest_version.openapi_schema if self.latest_version else None
+        return openapi.components.schemas if openapi and openapi.components else None
+
+
+class SearchMetadata(Catalogue):
+    tags: Maybe[list[Maybe[str]]] = None
+    generated_description: Maybe[str] = None
+
+
+class SearchHit(Catalogue):
+    model: Maybe[Model] = None
+    metadata: Maybe[SearchMetadata] = None
+
+    def says_video(self) -> bool:
+        """A Cog schema's output says "a file URL", not which kind: the search's tags and descriptions tell a video
+        model from an image or audio one."""
+        meta = self.metadata or SearchMetadata()
+        words = [*(meta.tags or []), meta.generated_description, self.model.description if self.model else None]
+        return any(word is not None and "video" in word.lower() for word in words)
+
+
+class SearchAnswer(Catalogue):
+    """GET /v1/search (replicate-python-beta SearchResponse): {query, models: [{model, metadata}], ...}."""
+
+    models: Maybe[list[Maybe[SearchHit]]] = None
 
 
 def video_url(output: Any) -> str | None:
@@ -516,21 +571,12 @@ class ReplicateProvider(TaskProvider[Prediction, Prediction]):
                 "an owner/name as model.",
                 retryable=error.retryable,
             ) from None
-        body = json_body(response, {})
-        hits = body.get("models") if isinstance(body, dict) else None
-        ids = []
-        for hit in hits if isinstance(hits, list) else []:
-            model = hit.get("model") if isinstance(hit, dict) else None
-            if not (
-                isinstance(model, dict) and isinstance(model.get("owner"), str) and isinstance(model.get("name"), str)
-            ):
-                continue
-            # A Cog schema's output says "a file URL", not which kind: the search's tags and descriptions tell
-            # a video model from an image or audio one.
-            metadata = hit.get("metadata") if isinstance(hit.get("metadata"), dict) else {}
-            words = [*(metadata.get("tags") or []), metadata.get("generated_description"), model.get("description")]
-            if any(isinstance(w, str) and "video" in w.lower() for w in words):
-                ids.append(f"{model['owner']}/{model['name']}")
+        answer = SearchAnswer.read(json_body(response, {})) or SearchAnswer()
+        ids = [
+            f"{hit.model.owner}/{hit.model.name}"
+            for hit in answer.models or []
+            if hit and hit.model and hit.model.owner is not None and hit.model.name is not None and hit.says_video()
+        ]
         return list(dict.fromkeys(ids))[:limit]
 
     def _unpriced_refusal(self, model: str) -> ProviderError | None:
@@ -608,12 +654,9 @@ def _resolved(rule: Any, components: Mapping[str, Any]) -> dict[str, Any]:
 def input_schema(model: Any) -> dict[str, Any] | None:
     """latest_version.openapi_schema.components.schemas.Input of GET /v1/models/{owner}/{name}, its properties
     resolved; {"properties", "required", "output"}. None when the answer has none."""
-    try:
-        components = model["latest_version"]["openapi_schema"]["components"]["schemas"]
-        raw = components["Input"]
-    except (KeyError, TypeError):
-        return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("properties"), dict):
+    components = (Model.read(model) or Model()).schemas()
+    raw = components.get("Input") if components else None
+    if components is None or not isinstance(raw, dict) or not isinstance(raw.get("properties"), dict):
         return None
     properties = {name: _resolved(rule, components) for name, rule in raw["properties"].items()}
     required = [name for name in raw.get("required") or [] if isinstance(name, str)]
@@ -663,7 +706,7 @@ def from_schema(model_id: str, model: Any) -> tuple[ModelSpec, Wire, dict[str, A
         return value if value in allowed else allowed[0]
 
     unknown = [] if durations else ["its length is the model's own (duration not sent)"]
-    description = (model.get("description") or "").strip().split("\n")[0][:80] if isinstance(model, dict) else ""
+    description = ((Model.read(model) or Model()).description or "").strip().split("\n")[0][:80]
     spec = ModelSpec(
         id=model_id,
         name=f"{model_id} (Replicate, from its schema)",
