@@ -1487,6 +1487,62 @@ async def test_no_body_the_adapter_builds_costs_more_than_its_quote(rw_env):
             assert simulated.task_credits(body, request.mode) <= round(quote * 100, 6), (spec.id, body, quote)
 
 
+@pytest.mark.parametrize(
+    ("model", "start", "end", "words"),
+    [
+        ("h3_max", (320, 180), None, ("images[0] is 320x180", "at least 256 pixels on both sides")),
+        ("h3_max", (512, 288), (255, 400), ("end_image is 255x400", "at least 256 pixels on both sides")),
+        ("grok_imagine_1_5_lite", (1000, 300), None, ("images[0] is 1000x300", "3.33", "0.4 to 2.5")),
+        ("grok_imagine_1_5", (100, 300), None, ("images[0] is 100x300", "0.33", "0.4 to 2.5")),
+    ],
+)
+async def test_an_image_the_model_refuses_is_refused_before_anything_is_spent(
+    rw_settings: Settings, sim: Simulator, tmp_path: Path, model: str, start: Any, end: Any, words: Any
+):
+    """IMAGE_RULES (the SDK's docstrings): H3 Max at least 256 px on both sides, Grok Imagine 1.5 / Lite a
+    width / height of 0.4 to 2.5; a local file or data URI is measured in check(), so neither estimate_cost nor
+    generate_video reaches Runway."""
+    from PIL import Image
+
+    def saved(name: str, size: tuple[int, int]) -> str:
+        path = tmp_path / "inputs" / name
+        Image.new("RGB", size, (30, 120, 200)).save(path)
+        return str(path)
+
+    args: dict[str, Any] = {"prompt": "a lighthouse at dusk", "model": model, "images": [saved("a.png", start)]}
+    if end:
+        args["end_image"] = saved("b.png", end)
+    result = await generate(rw_settings, **args)
+    text = result.content[0].text
+    assert result.is_error and "INVALID_INPUT" in text and all(w in text for w in words), text
+    async with Client(build_server(rw_settings)) as client:
+        estimate = await client.call_tool("estimate_cost", args)
+    assert estimate.is_error and all(w in estimate.content[0].text for w in words), estimate.content
+    assert sim.submissions == 0
+    data_uri = "data:image/png;base64," + base64.b64encode(Path(args["images"][0]).read_bytes()).decode()
+    result = await generate(rw_settings, **{**args, "images": [data_uri]})
+    assert result.is_error and words[-1] in result.content[0].text and sim.submissions == 0
+
+
+async def test_an_https_image_is_left_to_runway_and_the_rules_are_the_simulators(rw_settings: Settings, sim):
+    """An https image cannot be measured here: it goes to Runway, which judges it. The adapter's rules are the
+    simulator's (both from the SDK's docstrings)."""
+    from providers.runway import IMAGE_RULES
+    from providers.simulators import runway as simulated
+
+    async with Client(build_server(rw_settings)) as client:
+        estimate = await client.call_tool(
+            "estimate_cost", {"prompt": "a cat", "model": "h3_max", "images": ["https://example.com/tiny.png"]}
+        )
+    assert not estimate.is_error, estimate.content
+    simulated_rules = {
+        m: (rules.image_min_side, rules.image_ratio)
+        for m, rules in simulated.MODELS.items()
+        if rules.image_min_side or rules.image_ratio
+    }
+    assert {m: (r.min_side, r.ratio) for m, r in IMAGE_RULES.items()} == simulated_rules
+
+
 @pytest.mark.parametrize("model", ["happyhorse_1_0", "kling3.0_pro", "klingO3_standard", "kling_4"])
 async def test_a_one_character_prompt_is_refused_where_runway_wants_two(rw_settings, sim: Simulator, model):
     async with Client(build_server(rw_settings)) as client:
