@@ -65,6 +65,7 @@ from providers.base import (
     Rule,
     Snapshot,
     Submission,
+    Tuning,
     VideoRequest,
     about_another_job,
     find_rule,
@@ -972,9 +973,11 @@ class FalProvider(Provider):
     # How long a model read from fal's published schema and price is trusted before it is read again.
     describe_ttl: float = DESCRIBE_TTL
     search_without_key = True  # the Platform API's model search: "Authentication: Optional"
+    id_field = "request id and status URLs"
+    where_to_check = "fal.ai's request history (fal.ai/dashboard/requests)"
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = ()):
-        super().__init__(env, allowed_dirs)
+    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Any = (), tuning: Tuning | None = None):
+        super().__init__(env, allowed_dirs, tuning)
         # endpoint id -> (what was read or None: no such usable endpoint, when it was read)
         self._described: dict[str, tuple[Described | None, float]] = {}
         self._reading: dict[str, anyio.Lock] = {}
@@ -1204,12 +1207,7 @@ class FalProvider(Provider):
         answer = QueueAnswer.model_validate(_json(response))
         urls = {key: getattr(answer, key) for key in ("status_url", "response_url", "cancel_url")}
         if not answer.request_id or not all(isinstance(url, str) for url in urls.values()):
-            raise ProviderError(
-                ErrorCode.SUBMIT_UNCONFIRMED,
-                f"fal.ai answered the submit to {endpoint} without a request id and status URLs; the job may "
-                "exist and be charged. Check fal.ai's request history before submitting again.",
-                retryable=False,
-            )
+            raise self.no_id(response.status_code, job_id, what=f"the submit to {endpoint}")
         for url in urls.values():
             self._check_host(url)
         # Kept as given: these URLs drop the endpoint subpath, and rebuilding them is how clients go wrong.

@@ -35,6 +35,7 @@ from providers.base import (
     Submission,
     TaskAnswer,
     TaskProvider,
+    Tuning,
     VideoRequest,
     Wire,
     json_body,
@@ -338,8 +339,10 @@ class KlingProvider(TaskProvider[KlingTask, KlingTask]):
     )
     NO_VIDEO = Rule(ErrorCode.PROVIDER_FAILED, "Kling reported success but sent no video URL", retryable=True)
 
-    def __init__(self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = ()):
-        super().__init__(env, allowed_dirs)
+    def __init__(
+        self, env: Mapping[str, str] | None = None, allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None
+    ):
+        super().__init__(env, allowed_dirs, tuning)
         self._token: str | None = None
         self._token_expires = 0.0
 

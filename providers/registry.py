@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from providers.base import Provider
+from providers.base import Provider, Tuning
 
 # Order matters: with no VIDEOGEN_DEFAULT_PROVIDER, the first configured provider is the default,
 # and the offline demo is the fallback when no key is set at all.
@@ -35,9 +35,10 @@ def provider_class(name: str) -> type[Provider]:
 class Providers:
     """The provider instances of one engine, created on first use from one environment."""
 
-    def __init__(self, env: Mapping[str, str], allowed_dirs: Sequence[Path] = ()):
+    def __init__(self, env: Mapping[str, str], allowed_dirs: Sequence[Path] = (), tuning: Tuning | None = None):
         self.env = dict(env)
         self.allowed_dirs = list(allowed_dirs)
+        self.tuning = tuning  # Settings' parsed numbers (None: each provider parses its env, as a script's would)
         self._instances: dict[str, Provider] = {}
 
     @staticmethod
@@ -46,7 +47,7 @@ class Providers:
 
     def get(self, name: str) -> Provider:
         if name not in self._instances:
-            self._instances[name] = provider_class(name)(self.env, self.allowed_dirs)
+            self._instances[name] = provider_class(name)(self.env, self.allowed_dirs, tuning=self.tuning)
         return self._instances[name]
 
     def default_name(self) -> str:

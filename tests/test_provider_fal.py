@@ -894,7 +894,9 @@ async def test_submit_answers_are_read_tolerantly(fal_env: dict[str, str], answe
         provider_bad = answered(fal_env, lambda _: httpx.Response(200, json={**answer, "status_url": 5}))
         with pytest.raises(ProviderError) as caught:
             await provider_bad.submit("job_t", WAN)
-        assert caught.value.code == ErrorCode.SUBMIT_UNCONFIRMED
+        assert caught.value.code == ErrorCode.SUBMIT_UNCONFIRMED and not caught.value.retryable
+        said = caught.value.message  # the one "no id" error (Provider.no_id), with fal's words
+        assert "sent no request id and status URLs" in said and "fal.ai's request history" in said, said
         await provider_bad.aclose()
     finally:
         await provider.aclose()

@@ -96,19 +96,9 @@ def test_no_code_but_settings_reads_a_number_from_the_environment():
 
 
 TUNED = Tuning(retry_scale=0.02, http_timeout=7.0, demo_latency=0.3)
-# Their __init__ does not forward `tuning` yet (providers/fal.py, providers/kling.py; see issue 9).
-NOT_FORWARDED = {"fal", "kling"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(raises=TypeError, reason="__init__ drops tuning"))
-        if name in NOT_FORWARDED
-        else name
-        for name in PROVIDERS
-    ],
-)
+@pytest.mark.parametrize("name", list(PROVIDERS))
 def test_a_provider_uses_the_numbers_it_is_given_not_its_env(name: str):
     """The parsed value is what the provider uses: given Settings.tuning, a provider reads no number from its env."""
     provider = provider_class(name)({"VIDEOGEN_RETRY_SCALE": "5", "VIDEOGEN_HTTP_TIMEOUT": "1"}, (), tuning=TUNED)
@@ -145,7 +135,6 @@ def test_the_server_hands_its_providers_the_numbers_settings_parsed(tmp_path: Pa
         assert providers.get(name).tuning == settings.tuning == Tuning(retry_scale=0.02, demo_latency=0.3)
 
 
-@pytest.mark.xfail(reason="server/jobs/manager.py:52 and providers/registry.py do not pass Settings.tuning yet")
 def test_the_server_passes_settings_tuning_down_not_its_env(tmp_path: Path):
     """Parsed once: the providers take Settings.tuning itself, not a second parse of the same env."""
     settings = Settings.from_env({"VIDEOGEN_DATA_DIR": str(tmp_path)}).model_copy(update={"tuning": TUNED})

@@ -49,7 +49,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
         self.resume = resume
         self.callbacks = callbacks and settings.public_url is not None
         self.owner = new_owner_id()
-        self.providers = Providers(settings.env, settings.allowed_dirs)
+        self.providers = Providers(settings.env, settings.allowed_dirs, settings.tuning)
         self.catalog = Catalog(self.providers, settings.allowed_dirs)
         self.store: Store | None = None
         self.listeners: list[Listener] = []
