@@ -205,6 +205,9 @@ Snapshot.model_rebuild()
 # A Submission.state key: the provider took the job but it must not run (Runway's own estimate is above our quote);
 # the value says why. The engine stores the job's id first, then cancels it as if asked, with this message.
 CANCEL_AT_ONCE = "cancel_at_once"
+# With it: the most the provider says the job may charge (USD, Runway's estimatedCost). The job counts toward
+# spend at that figure, since a task the provider had started before the cancel keeps its credits.
+AT_MOST_USD = "at_most_usd"
 
 
 class Submission(BaseModel):

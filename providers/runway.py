@@ -44,6 +44,7 @@ from pydantic import Field, field_validator
 
 from providers import images, videos
 from providers.base import (
+    AT_MOST_USD,
     CANCEL_AT_ONCE,
     Accepted,
     ErrorAnswer,
@@ -1098,6 +1099,7 @@ class RunwayProvider(TaskProvider[CreatedTask, Task]):
         spec = self.spec(request.model)
         quote = spec.price_for(request.duration, request.resolution, request.audio)[0] if spec else None
         if credits is not None and quote is not None and credits * USD_PER_CREDIT > quote + 1e-9:
+            submission.state[AT_MOST_USD] = round(credits * USD_PER_CREDIT, 4)
             submission.state[CANCEL_AT_ONCE] = (
                 f"Runway's own estimate for this task is {credits:g} credits (${credits * USD_PER_CREDIT:.2f}), above "
                 f"the ${quote:.2f} quoted and reserved for it, so it was cancelled at once (Runway refunds a task "

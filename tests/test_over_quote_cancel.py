@@ -50,7 +50,9 @@ async def test_an_over_quote_task_whose_cancel_fails_is_cancelled_when_runway_ta
         assert not failing.terminal and failing.cancel_requested, failing  # not failed, still trying
         faults.rates.clear()
         done = await until(manager, row.job_id, lambda r: r.terminal)
+        spent = manager.budget.today()
     assert done.status == "cancelled" and "cancelled at once" in done.message, done
+    assert spent == pytest.approx(0.36) == done.cost_estimate  # at Runway's estimate, not our $0.24
     (task,) = sim.jobs.values()
     assert task.extra["deleted"] and sim.config["credits"] == 1000  # cancelled while PENDING: refunded
     assert faults.injected["cancel.503"] >= 2

@@ -13,8 +13,18 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
-from providers.base import CANCEL_AT_ONCE, ErrorCode, ModelSpec, Provider, ProviderError, Submission, VideoRequest
+from providers.base import (
+    AT_MOST_USD,
+    CANCEL_AT_ONCE,
+    ErrorCode,
+    ModelSpec,
+    Provider,
+    ProviderError,
+    Submission,
+    VideoRequest,
+)
 from server.catalog import RequestArgs
 from server.crash import crash_point
 from server.store import JobRow
@@ -189,7 +199,7 @@ class Submitting(EngineParts):
                 cost_charged=submission.charged_usd,
                 message=f"submitted to {provider.title}",
                 # stored with the id: the follower cancels it at once, and after a crash too
-                **({"cancel_requested": True} if submission.state.get(CANCEL_AT_ONCE) else {}),
+                **(_cancel_at_once(row, submission) if submission.state.get(CANCEL_AT_ONCE) else {}),
             )
         except LeaseLost:
             # Answered after our lease ran out (this process stalled): another process holds the job now, or
@@ -273,3 +283,13 @@ class Submitting(EngineParts):
             raise unknown
         log.info("job %s: found at %s after an unconfirmed submit", job_id, provider.title)
         return submission
+
+
+def _cancel_at_once(row: JobRow, submission: Submission) -> dict[str, Any]:
+    """The changes for a job the provider took but must not run: cancel it, and count it at the most the
+    provider said it may charge (it keeps the credits of a task it had started before the cancel reached it)."""
+    at_most = submission.state.get(AT_MOST_USD)
+    changes: dict[str, Any] = {"cancel_requested": True}
+    if isinstance(at_most, int | float) and at_most > (row.cost_estimate or 0.0):
+        changes["cost_estimate"] = float(at_most)
+    return changes
