@@ -206,6 +206,10 @@ def _veo(
     typical: float = 90.0,
 ) -> ModelSpec:
     sound = "always with sound" if audio else "silent"
+    # The rule says what one rate covers: every resolution (without a factor), and the sound that is always made.
+    at = f"the same at {' and '.join(resolutions)}" if len(resolutions) > 1 and not factor else ""
+    sound_said = "sound included" if audio and "sound" not in note else ""
+    note = "; ".join(part for part in (note, at, sound_said) if part)
     return ModelSpec(
         id=model,
         name=name,

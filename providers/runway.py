@@ -537,8 +537,8 @@ THIRD_PARTY: tuple[ModelSpec, ...] = (
         "frame (whose aspect ratio it keeps); silent.",
         PriceRule(
             per_second=0.10,
-            note=f"quoted 10 credits/s: {NO_KLING_ROW}; Kling's own list price is 3.5 units per 5 s at $0.14 "
-            f"(9.8 credits/s){UNVERIFIED}",
+            note=f"quoted 10 credits/s at 720p and 1080p alike: {NO_KLING_ROW}; Kling's own list price is 3.5 units "
+            f"per 5 s at $0.14 (9.8 credits/s){UNVERIFIED}",
         ),
         durations=(5.0, 10.0),
         aspect_ratios=KLING_RATIOS,

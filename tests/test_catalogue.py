@@ -139,3 +139,24 @@ def test_docs_show_video_among_the_modes_of_a_model_taking_one():
 
     doc = render()
     assert "| Seedance 2.0 | text + image + video |" in doc and "| Modes | text + image + video to video |" in doc
+
+
+def test_a_rate_that_covers_several_resolutions_says_so():
+    """Issue 9: prices that depend on resolution say so in the rule, and so does one that does not: where one
+    rate covers two or more of a model's resolutions (no factor for them), its note names them or says 'the same'."""
+    from providers.registry import PROVIDERS, provider_class
+
+    silent = []
+    for name in PROVIDERS:
+        for spec in provider_class(name).models:
+            rule = spec.price
+            if not spec.priced or rule.by_duration:
+                continue
+            at_base = [r for r in spec.resolutions if r not in rule.resolution_factor]
+            note = rule.note.lower()
+            said = all(r.lower() in note for r in at_base) or any(
+                words in note for words in ("every resolution", "same at", "alike", "any resolution")
+            )
+            if len(at_base) > 1 and not said:
+                silent.append(f"{name}/{spec.id} {at_base}: {rule.note[:80]}")
+    assert not silent, silent
