@@ -114,6 +114,32 @@ async def test_kill_9_once_an_over_quote_task_is_stored_then_restart_cancels_it(
     assert task.cancelled and task.extra["deleted"] and sim.submissions - before == 1
 
 
+@pytest.mark.parametrize(("provider", "outcome"), [("kling", "cancelled"), ("runway", "SUBMIT_UNCONFIRMED")])
+async def test_kill_9_after_the_submit_then_a_cancel_request_looks_the_job_up_first(env, simulators, provider, outcome):
+    """The provider has the job, its id was never stored, and the person cancels before the restart: the job is
+    looked up (Kling finds it by our id; its id is stored, then it is cancelled as asked and counted), or fails
+    SUBMIT_UNCONFIRMED (Runway cannot look up), never "cancelled before submission; nothing was charged"."""
+    from server.store import JobStore
+
+    url, app = simulators
+    sim = app.state.simulators[provider]
+    before = sim.submissions
+    env = crash_env(env, url)
+    worker = start_worker(env, provider, "after_submit")
+    assert worker.wait(timeout=60) == -signal.SIGKILL, worker.stderr.read()[-2000:]
+    settings = Settings.from_env(env)
+    store = JobStore(settings.index_path)
+    [pending] = store.list(None, 10)
+    store.request_cancel(pending.job_id)
+    store.close()
+    [row] = await restart_and_finish(settings)
+    assert (row.status if row.status != "failed" else row.error["code"]) == outcome, row
+    assert "before submission" not in (row.message or ""), row
+    assert sim.submissions - before == 1  # looked up, never sent again
+    if provider == "kling":
+        assert row.provider_ref in sim.jobs  # found by our id, and kept: the person can find it at Kling
+
+
 @pytest.mark.parametrize(("provider", "outcome"), [("kling", "succeeded"), ("runblob", "SUBMIT_UNCONFIRMED")])
 async def test_kill_9_while_the_submit_is_in_flight(env, simulators, provider, outcome):
     """The provider made the job but the answer is still on its way when the process dies."""

@@ -104,8 +104,44 @@ async def test_a_late_answer_for_an_over_quote_task_is_cancelled_there(env, runw
 
         manager.db.update = lease_lost_at_the_id  # type: ignore[method-assign]
         row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
-        kept = await until(manager, row.job_id, lambda r: r.provider_ref is not None)
+        await until(manager, row.job_id, lambda r: r.provider_ref is not None)
+        await anyio.sleep(0.3)  # the handler's last write (the cost) follows the kept id
+        kept = manager.get(row.job_id)
         manager.db.update = update  # type: ignore[method-assign]
     (task,) = sim.jobs.values()
     assert kept.provider_ref == task.id and task.extra["deleted"]
+    assert kept.cost_estimate == pytest.approx(0.36)  # counted at Runway's estimate, as a followed one is
     assert "cancelled there at once" in kept.message and "36 credits" in kept.message, kept.message
+
+
+async def test_a_refused_cancel_is_retried_at_the_providers_cadence_and_cancel_job_says_so(env, runway):
+    """Runway's cadence is 5-10 s (0.5-1 s here): the cancel is tried again that often, not at every check for
+    news (0.2 s here); a person's cancel_job meanwhile answers at once that it is being retried."""
+    url, sim, faults = runway
+    sim.config.update(price_factor=1.5)
+    faults.rates[("cancel", "503")] = 1.0
+    async with JobManager(settings_for(env, url, VIDEOGEN_POLL_SCALE="0.1")) as manager:
+        row = await manager.submit(RequestArgs(prompt="harbour sim:queue=6000", provider="runway", duration=2))
+        await until(manager, row.job_id, lambda r: "cancelling at Runway failed" in (r.message or ""))
+        before = faults.injected["cancel.503"]
+        await anyio.sleep(3.0)
+        sent = faults.injected["cancel.503"] - before  # each try: one DELETE and the client's 3 resends
+        with anyio.fail_after(5):  # not the 15 s it waits for a cancel to go through
+            answer = await manager.cancel(row.job_id)
+    assert 4 <= sent <= 6 * 4, sent  # 3 to 6 tries in 3 s at the cadence; at every news check it would be 15
+    assert answer.cancel_requested and "trying again" in answer.message, answer
+
+
+async def test_a_cancel_while_the_finished_video_downloads_changes_nothing(env, runway):
+    """The video is done and paid for: cancel_job answers with the job as it is, and the download goes on with
+    its waits between tries (before, a cancel request cut them short and the video was lost)."""
+    url, _, faults = runway
+    faults.rates[("download", "503")] = 1.0  # the first tries fail: the job stays downloading for a while
+    async with JobManager(settings_for(env, url)) as manager:
+        row = await manager.submit(RequestArgs(prompt="harbour sim:seconds=30 sim:queue=0", provider="runway"))
+        await until(manager, row.job_id, lambda r: r.status == "downloading" and faults.injected["download.503"])
+        answer = await manager.cancel(row.job_id)
+        faults.rates.clear()
+        done = await until(manager, row.job_id, lambda r: r.terminal, seconds=30)
+    assert answer.status == "downloading" and not answer.cancel_requested, answer
+    assert done.status == "succeeded" and done.video, done

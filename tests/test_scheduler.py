@@ -105,6 +105,43 @@ async def test_a_provider_holds_at_most_its_share_of_the_workers_and_the_others_
     assert peak == 2 and sorted(looked) == sorted([f"h{n}" for n in range(10)] + ["f0", "f1", "f2"])
 
 
+def _lane_job(provider: str, job_id: str) -> Followed:
+    from types import SimpleNamespace
+
+    job = followed(job_id)
+    job.provider = SimpleNamespace(name=provider)  # type: ignore[assignment]
+    return job
+
+
+async def test_a_providers_waiting_jobs_are_looked_at_in_the_order_due_a_woken_one_first():
+    """One worker for the provider: its jobs wait their turn in the order they came due (none due later takes a
+    freed place first, though other workers were idle), and one woken while waiting (a cancel) goes next."""
+    looked: list[str] = []
+    first_started = anyio.Event()
+
+    async def step(job: Followed) -> float | None:
+        looked.append(job.job_id)
+        first_started.set()
+        await anyio.sleep(0.02)
+        return None
+
+    scheduler = Scheduler(step, concurrency=4, per_provider=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scheduler.run, tg)
+        now = time.monotonic()
+        for n in range(12):
+            scheduler.add(_lane_job("p", f"p{n:02}"), now + n * 0.001)
+        with anyio.fail_after(10):
+            await first_started.wait()
+            await anyio.sleep(0.005)  # the others came due and wait
+            scheduler.wake("p11")
+            while len(scheduler):
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert looked[:2] == ["p00", "p11"], looked  # the woken one right after the look under way
+    assert looked[2:] == [f"p{n:02}" for n in range(1, 11)], looked  # the rest in the order due
+
+
 async def test_a_provider_whose_status_checks_hang_does_not_stall_another_providers_jobs(env):
     """70 Runway jobs whose status checks all hang (the simulator answers after 8 s) would fill all 64 workers;
     held to their share, a fal job submitted behind them is followed to the end meanwhile."""

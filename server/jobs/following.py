@@ -59,7 +59,7 @@ def _changes(row: JobRow, snapshot: Snapshot) -> dict[str, Any]:
 # The followed jobs with news another process stored (a callback, a cancel request); `pending`: a job whose
 # submit is being confirmed may already be followed.
 _NEWS = (
-    "SELECT job_id FROM jobs WHERE status IN ('pending','queued','running') AND lease_owner=? "
+    "SELECT job_id, callback IS NOT NULL FROM jobs WHERE status IN ('pending','queued','running') AND lease_owner=? "
     "AND (cancel_requested=1 OR callback IS NOT NULL)"
 )
 
@@ -150,11 +150,8 @@ class Following(EngineParts):
         so the job never ends `failed` with a task still running unwatched."""
         try:
             snapshot: Snapshot | None = await job.provider.poll(job.submission, job.request)
-        except ProviderError as error:
-            if error.retryable:
-                return self._unreachable(job, error, now)
-            snapshot = None  # gone there, as after a cancel whose answer was lost: the cancel says what it is
-        job.unreachable_since = None
+        except ProviderError:  # unreadable now, or gone (a cancel whose answer was lost): the cancel does not wait
+            snapshot = None
         if snapshot is not None and snapshot.status in ("succeeded", "failed", "cancelled"):
             if snapshot.status != "cancelled":
                 message = f"not cancelled: it had {snapshot.status} at {job.provider.title} before the cancel came"
@@ -178,7 +175,7 @@ class Following(EngineParts):
         title = job.provider.title
         if error.retryable and now - job.cancel_failing_since <= common.MAX_UNREACHABLE_SECONDS:
             log.warning("job %s: cancelling at %s failed, will retry: %s", job.job_id, title, error.message)
-            await self._write(job.job_id, message=f"cancelling at {title} failed, trying again: {error.message}")
+            await self._write(job.job_id, message=common.CANCEL_RETRYING.format(title=title, error=error.message))
             wait = max(error.retry_after or 0, self._interval(job.provider, job.spec, 0))
             return self._next(wait)
         job.cancel_failing_since = None
@@ -196,11 +193,14 @@ class Following(EngineParts):
         if now < self._news_at:
             return
         self._news_at = now + common.NEWS_CHECK_SECONDS * min(1.0, self.settings.poll_scale)
-        for found in await self.read(self.db.query, _NEWS, (self.owner,)):
-            if found[0] == job.job_id:
+        for found, called_back in await self.read(self.db.query, _NEWS, (self.owner,)):
+            other = self.scheduler.get(found)
+            if other is not None and other.cancel_failing_since is not None and not called_back:
+                continue  # its cancel is being retried at the provider's cadence: not every NEWS_CHECK_SECONDS
+            if found == job.job_id:
                 job.stale = True
             else:
-                self.scheduler.wake(found[0])
+                self.scheduler.wake(found)
 
     def _unreachable(self, job: Followed, error: ProviderError, now: float) -> float:
         """A failed poll: transient faults never fail a job, for as long as MAX_UNREACHABLE_SECONDS."""

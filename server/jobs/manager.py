@@ -288,7 +288,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
 
     async def cancel(self, job_id: str) -> JobRow:
         row = await self._read(job_id)
-        if row.terminal:
+        if row.terminal or row.status == "downloading":  # done at the provider: the paid video is delivered
             return row
         await self._store(self.db.request_cancel, row.job_id)
         if row.job_id not in self._watching:
@@ -296,8 +296,12 @@ class JobManager(Submitting, Following, Delivering, Leases):
         if row.job_id in self._watching:
             self.scheduler.wake(row.job_id)
             await self._publish(row.job_id)  # wakes a submit or a delivery waiting to try again
-            # Until it ends, or the provider refused to cancel it now and it is followed to the end.
-            return await self.wait(row.job_id, 15.0, until=lambda r: not r.cancel_requested)
+            # Until it ends, the provider refused to cancel it now and it is followed to the end, or the provider
+            # refused the cancel for now (it is tried again; the job says so).
+            retrying = common.CANCEL_RETRYING.partition("{")[0]
+            return await self.wait(
+                row.job_id, 15.0, until=lambda r: not r.cancel_requested or (r.message or "").startswith(retrying)
+            )
         return await self._read(row.job_id)
 
     # -- provider callbacks --------------------------------------------------------------------
@@ -376,6 +380,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
         news = row.callback is not None or row.cancel_requested
         wait = self._poll_delay(provider, spec, job.elapsed(), True) if job.safety_net and not news else 0.0
         job.due = time.monotonic() + wait
+        job.urgent = news  # first in its provider's line if that is full (a cancel Runway's estimate asked for)
         return job
 
     def _deliver_later(self, job: Followed, snapshot: Snapshot) -> None:

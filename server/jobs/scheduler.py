@@ -4,7 +4,8 @@ and a small record, not a coroutine; a callback or a cancel request moves it to 
 
 No provider may hold more than `per_provider` workers at once: a provider whose status checks hang (timeouts)
 or wait their turn under a rate limit (Wireflow's allowance) slows its own jobs, never the others'. Its due
-jobs beyond that wait, off the heap, and each look of it that ends lets the next one in.
+jobs beyond that wait off the heap ("parked"), in the order they came due, a woken one (a cancel, a callback)
+first; each look of it that ends hands its worker straight to the next, so no job due later takes that place.
 
 A look costs no task of its own: a worker that finishes a look takes the next due job itself, and only when
 none is due does it wait (the timer hands it the next one). Timer wake-ups come at most `slack` seconds late,
@@ -53,6 +54,7 @@ class Followed:
     # The scheduler's bookkeeping: a look under way, a wake-up during it, the heap entry that is current.
     busy: bool = field(default=False, repr=False)
     parked: bool = field(default=False, repr=False)  # due, waiting for a worker its provider may take
+    urgent: bool = field(default=False, repr=False)  # woken (a cancel, a callback): first among the parked
     woken: bool = field(default=False, repr=False)
     token: int = field(default=-1, repr=False)
 
@@ -101,17 +103,27 @@ class Scheduler:
         return len(self._jobs)
 
     def add(self, job: Followed, at: float) -> None:
+        """Follow a job from `at` (marked `urgent` when it has news: first in line if it must wait)."""
         self._jobs[job.job_id] = job
         self._push(job, at)
 
+    def get(self, job_id: str) -> Followed | None:
+        return self._jobs.get(job_id)
+
     def wake(self, job_id: str) -> None:
-        """Look at the job now (a callback, a cancel request); after the look under way, if there is one."""
+        """Look at the job now (a callback, a cancel request); after the look under way, if there is one; at
+        the front of its provider's waiting line if it waits there."""
         job = self._jobs.get(job_id)
         if job is None:
             return
         job.stale = True
+        job.urgent = True
         if job.busy:
             job.woken = True
+        elif job.parked:
+            waiting = self._parked[_lane(job)]
+            waiting.remove(job)
+            waiting.appendleft(job)
         else:
             self._push(job, time.monotonic(), now=True)
 
@@ -136,22 +148,26 @@ class Scheduler:
             lane = _lane(job)
             if self._looking[lane] >= self._per_provider:
                 job.parked = True
-                self._parked.setdefault(lane, deque()).append(job)
+                waiting = self._parked.setdefault(lane, deque())
+                waiting.appendleft(job) if job.urgent else waiting.append(job)
                 continue
             self._looking[lane] += 1
-            job.busy = True
+            job.busy, job.urgent = True, False
             return job
         return None
 
-    def _unpark(self, lane: str) -> None:
-        """One look of `lane` ended: its longest-waiting parked job is due at once."""
-        parked = self._parked.get(lane)
-        while parked:
-            job = parked.popleft()
+    def _hand_on(self, lane: str) -> Followed | None:
+        """A look of `lane` ended: its worker goes to the provider's first waiting job (marked busy; the place
+        passes on), or the place is freed when none waits."""
+        waiting = self._parked.get(lane)
+        while waiting:
+            job = waiting.popleft()
             job.parked = False
             if self._jobs.get(job.job_id) is job and not job.busy:
-                self._push(job, time.monotonic(), now=True)
-                return
+                job.busy, job.urgent = True, False
+                return job
+        self._looking[lane] -= 1
+        return None
 
     async def run(self, task_group: anyio.abc.TaskGroup) -> None:
         """The timer: hands due jobs to idle workers, and sleeps until the next one is due (plus the slack)."""
@@ -174,8 +190,10 @@ class Scheduler:
 
     async def _work(self) -> None:
         worker = _Worker()
+        job: Followed | None = None
         while True:
-            job = self._take(time.monotonic())
+            if job is None:  # else: handed on by the look that just ended
+                job = self._take(time.monotonic())
             if job is None:
                 worker.event = anyio.Event()
                 worker.job = None
@@ -186,9 +204,11 @@ class Scheduler:
                 job = worker.job
                 if job is None:
                     continue
-            await self._look(job)
+            job = await self._look(job)
 
-    async def _look(self, job: Followed) -> None:
+    async def _look(self, job: Followed) -> Followed | None:
+        """Look at a job once and queue its next look; returns the job this worker looks at next (its
+        provider's first waiting one), if any."""
         try:
             at = await self._step(job)
         except Exception:  # a step handles its own errors; this only keeps the queue alive if one slips
@@ -196,9 +216,11 @@ class Scheduler:
             at = None
         finally:
             job.busy = False
-            lane = _lane(job)
-            self._looking[lane] -= 1
-            self._unpark(lane)
+            handed = self._hand_on(_lane(job))
+        self._requeue(job, at)
+        return handed
+
+    def _requeue(self, job: Followed, at: float | None) -> None:
         if self._jobs.get(job.job_id) is not job:
             return
         if at is None:

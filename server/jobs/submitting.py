@@ -158,7 +158,9 @@ class Submitting(EngineParts):
     ) -> Submission | None:
         if row.status != "pending":
             return Submission(ref=row.provider_ref or "", state=row.provider_state, charged_usd=row.cost_charged)
-        if row.cancel_requested:
+        started = row.submit_started_at
+        maybe_sent = started is not None and row.submit_refused_at is None
+        if row.cancel_requested and (not maybe_sent or provider.resubmit_is_safe):
             await self._write(
                 row.job_id,
                 status="cancelled",
@@ -166,7 +168,9 @@ class Submitting(EngineParts):
                 finished_at=time.time(),
             )
             return None
-        if row.submit_started_at is not None and row.submit_refused_at is None and not provider.resubmit_is_safe:
+        # A submit cut off mid-way (we crashed) is looked up first, cancel requested or not: if the provider made
+        # the job, its id is stored and the follower cancels it.
+        if started is not None and maybe_sent and not provider.resubmit_is_safe:
             # We crashed while submitting: the provider may or may not have the job. (A last attempt the
             # provider refused is simply resent.)
             unknown = ProviderError(
@@ -176,7 +180,7 @@ class Submitting(EngineParts):
                 retryable=False,
             )
             window = provider.reconcile_within
-            if window is not None and time.time() - row.submit_started_at > window * self.settings.poll_scale:
+            if window is not None and time.time() - started > window * self.settings.poll_scale:
                 raise unknown  # too late to ask again safely (e.g. an idempotency key has expired)
             submission = await self._reconcile(row.job_id, provider, request, unknown)
         else:
@@ -212,6 +216,8 @@ class Submitting(EngineParts):
                 late = await self._cancel_late(provider, submission, request, late)
             if await self._store(self.db.keep_late_submission, row.job_id, submission.ref, submission.state, late):
                 log.warning("job %s: kept %s's late answer (id %s)", row.job_id, provider.title, submission.ref)
+                if higher := _cancel_at_once(row, submission).get("cost_estimate"):  # counted at the most it may cost
+                    await self._store(self.db.update, row.job_id, None, cost_estimate=higher)
                 await self._publish(row.job_id)
             raise
         crash_point("after_store")  # the id (and any cancel the provider asked for) is in the index
