@@ -107,6 +107,8 @@ COLUMNS = (
     "lease_expires created_at updated_at finished_at callback_token_sha256 callback submit_refused_at request_sha256"
 ).split()
 _NON_TERMINAL = "status NOT IN ({})".format(",".join(f"'{s}'" for s in sorted(TERMINAL)))
+# What a cancel may still stop: not a job whose finished (paid) video is being downloaded.
+_CANCELLABLE = "status IN ('pending','queued','running')"
 
 
 @dataclass
@@ -180,6 +182,19 @@ def update_statement(job_id: str, owner: str | None, changes: dict[str, Any], ma
         sql += f" AND lease_owner={mark}"
         params.append(owner)
     return sql, params
+
+
+LATE_SUBMISSION = (
+    "UPDATE jobs SET provider_ref=%s, provider_state=%s, message=%s, updated_at=%s, "
+    "error=CASE WHEN status='failed' THEN %s ELSE error END, "
+    "cost_estimate=CASE WHEN %s > COALESCE(cost_estimate, 0) THEN %s ELSE cost_estimate END "
+    "WHERE job_id=%s AND provider_ref IS NULL"
+)
+
+
+def late_params(job_id: str, ref: str, state: dict[str, Any], message: str, cost_at_least: float) -> tuple[Any, ...]:
+    error = json.dumps(late_error(message))
+    return (ref, json.dumps(state), message, time.time(), error, cost_at_least, cost_at_least, job_id)
 
 
 def late_error(message: str) -> dict[str, Any]:
@@ -299,7 +314,9 @@ class Store(Protocol):
     def list(self, status: str | None = None, limit: int = 20) -> list[JobRow]: ...
     def update(self, job_id: str, owner: str | None, **changes: Any) -> bool: ...
     def request_cancel(self, job_id: str) -> None: ...
-    def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool: ...
+    def keep_late_submission(
+        self, job_id: str, ref: str, state: dict[str, Any], message: str, cost_at_least: float = 0.0
+    ) -> bool: ...
     def offer_callback(self, job_id: str, callback: dict[str, Any], accept: Callable[[JobRow], bool]) -> bool: ...
     def take_callback(self, job_id: str, owner: str) -> dict[str, Any] | None: ...
     def claim(self, job_id: str, owner: str, seconds: float) -> bool: ...
@@ -513,15 +530,16 @@ class JobStore:
         return self.db.execute(*update_statement(job_id, owner, changes, "?")).rowcount == 1
 
     @_guarded
-    def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool:
+    def keep_late_submission(
+        self, job_id: str, ref: str, state: dict[str, Any], message: str, cost_at_least: float = 0.0
+    ) -> bool:
         """Keep the provider's id of a job whose submit was answered after this process lost the job (its lease
         ran out meanwhile), whatever its state now, unless the job already has one: the provider made and charges
-        that job, so the person must be able to find it. False: it had an id already."""
+        that job, so the person must be able to find it; its estimate raised to `cost_at_least` (the most the
+        provider said it may charge), in the same write. False: it had an id already."""
         return (
             self.db.execute(
-                "UPDATE jobs SET provider_ref=?, provider_state=?, message=?, updated_at=?, "
-                "error=CASE WHEN status='failed' THEN ? ELSE error END WHERE job_id=? AND provider_ref IS NULL",
-                (ref, json.dumps(state), message, time.time(), json.dumps(late_error(message)), job_id),
+                LATE_SUBMISSION.replace("%s", "?"), late_params(job_id, ref, state, message, cost_at_least)
             ).rowcount
             == 1
         )
@@ -531,7 +549,7 @@ class JobStore:
         # Any process may ask; the one holding the lease acts on it at its next poll.
         self.db.execute(
             f"UPDATE jobs SET cancel_requested=1, message='cancellation requested', updated_at=? "
-            f"WHERE job_id=? AND {_NON_TERMINAL}",
+            f"WHERE job_id=? AND {_CANCELLABLE}",
             (time.time(), job_id),
         )
 

@@ -40,15 +40,17 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from server.store import (
+    _CANCELLABLE,
     _NON_TERMINAL,
     COLUMNS,
+    LATE_SUBMISSION,
     MIGRATIONS,
     Dialect,
     JobRow,
     StoreError,
     decode_row,
     encode_values,
-    late_error,
+    late_params,
     migration_sql,
     owner_is_dead,
     redact_url,
@@ -282,17 +284,13 @@ class PostgresJobStore:
     def _notify(conn: psycopg.Connection[Any], job_id: str) -> None:
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
 
-    def keep_late_submission(self, job_id: str, ref: str, state: dict[str, Any], message: str) -> bool:
+    def keep_late_submission(
+        self, job_id: str, ref: str, state: dict[str, Any], message: str, cost_at_least: float = 0.0
+    ) -> bool:
         """As JobStore.keep_late_submission; the change is notified."""
         with self._tx() as conn:
-            kept = (
-                conn.execute(
-                    "UPDATE jobs SET provider_ref=%s, provider_state=%s, message=%s, updated_at=%s, "
-                    "error=CASE WHEN status='failed' THEN %s ELSE error END WHERE job_id=%s AND provider_ref IS NULL",
-                    (ref, json.dumps(state), message, time.time(), json.dumps(late_error(message)), job_id),
-                ).rowcount
-                == 1
-            )
+            params = late_params(job_id, ref, state, message, cost_at_least)
+            kept = conn.execute(LATE_SUBMISSION, params).rowcount == 1
             if kept:
                 self._notify(conn, job_id)
         return kept
@@ -301,7 +299,7 @@ class PostgresJobStore:
         with self._tx() as conn:
             cursor = conn.execute(
                 f"UPDATE jobs SET cancel_requested=1, message='cancellation requested', updated_at=%s "
-                f"WHERE job_id=%s AND {_NON_TERMINAL}",
+                f"WHERE job_id=%s AND {_CANCELLABLE}",
                 (time.time(), job_id),
             )
             if cursor.rowcount:

@@ -145,3 +145,45 @@ async def test_a_cancel_while_the_finished_video_downloads_changes_nothing(env, 
         done = await until(manager, row.job_id, lambda r: r.terminal, seconds=30)
     assert answer.status == "downloading" and not answer.cancel_requested, answer
     assert done.status == "succeeded" and done.video, done
+
+
+async def test_a_cancel_whose_look_first_fails_waits_rather_than_delete_a_finished_video(env, runway):
+    """Runway's DELETE deletes a finished task: when the status check before the cancel fails (503), the cancel
+    is not sent blind; the check is tried again, sees the task done, and the paid video is delivered."""
+    url, sim, faults = runway
+    async with JobManager(settings_for(env, url, VIDEOGEN_POLL_SCALE="100")) as manager:
+        row = await manager.submit(RequestArgs(prompt="harbour sim:seconds=30 sim:queue=0", provider="runway"))
+        ref = (await until(manager, row.job_id, lambda r: r.provider_ref and r.status != "pending")).provider_ref
+        with anyio.fail_after(15):
+            while sim.jobs[ref].phase()[0] != "succeeded":
+                await anyio.sleep(0.02)
+        faults.rates[("status", "503")] = 1.0
+        answer = await manager.cancel(row.job_id)
+        assert "trying again" in answer.message, answer
+        faults.rates.clear()
+        manager.scheduler.wake(row.job_id)  # its next try is minutes away on this clock
+        done = await until(manager, row.job_id, lambda r: r.terminal)
+    assert done.status == "succeeded" and done.video, done
+    assert not sim.jobs[ref].extra.get("deleted") and faults.injected["cancel.503"] == 0
+
+
+async def test_a_callback_that_comes_while_a_cancel_is_retried_is_what_the_job_follows(env, runway):
+    """A callback stored while the provider refuses the cancel is taken (not left to wake the job every 2 s):
+    here it says the task failed, and the job ends so, as the provider said."""
+    from providers.base import ErrorCode, ProviderErrorInfo, Snapshot
+
+    url, sim, faults = runway
+    sim.config.update(price_factor=1.5)
+    faults.rates[("cancel", "503")] = 1.0
+    async with JobManager(settings_for(env, url)) as manager:
+        row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
+        await until(manager, row.job_id, lambda r: "cancelling at Runway failed" in (r.message or ""))
+        failed = Snapshot(
+            status="failed", error=ProviderErrorInfo(code=ErrorCode.CONTENT_POLICY, message="refused by moderation")
+        )
+        assert manager.db.offer_callback(row.job_id, {"snapshot": failed.model_dump(mode="json")}, lambda _: True)
+        manager.scheduler.wake(row.job_id)
+        done = await until(manager, row.job_id, lambda r: r.terminal)
+        stored = manager.db.get(row.job_id)
+    assert done.status == "failed" and done.error["code"] == "CONTENT_POLICY", done
+    assert stored.callback is None  # taken

@@ -142,6 +142,50 @@ async def test_a_providers_waiting_jobs_are_looked_at_in_the_order_due_a_woken_o
     assert looked[2:] == [f"p{n:02}" for n in range(1, 11)], looked  # the rest in the order due
 
 
+async def test_woken_waiting_jobs_go_in_the_order_woken_and_a_cancelled_look_loses_no_job():
+    looked: list[str] = []
+    started = anyio.Event()
+
+    async def step(job: Followed) -> float | None:
+        looked.append(job.job_id)
+        started.set()
+        await anyio.sleep(0.02)
+        return None
+
+    scheduler = Scheduler(step, concurrency=3, per_provider=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scheduler.run, tg)
+        for n in range(8):
+            scheduler.add(_lane_job("p", f"p{n}"), time.monotonic())
+        with anyio.fail_after(10):
+            await started.wait()
+            await anyio.sleep(0.005)
+            for n in (5, 3, 7):  # three cancels, in this order
+                scheduler.wake(f"p{n}")
+            while len(scheduler):
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert looked == ["p0", "p5", "p3", "p7", "p1", "p2", "p4", "p6"], looked
+
+    # A look cancelled while others wait (the engine stopping): its place is freed, and no waiting job is left
+    # marked busy for a worker that will never look at it.
+    hang = anyio.Event()
+
+    async def hangs(job: Followed) -> float | None:
+        await hang.wait()
+        return None
+
+    scheduler = Scheduler(hangs, concurrency=2, per_provider=1)
+    jobs = [_lane_job("p", f"q{n}") for n in range(3)]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scheduler.run, tg)
+        for job in jobs:
+            scheduler.add(job, time.monotonic())
+        await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    assert scheduler._looking["p"] == 0 and not any(j.busy for j in jobs[1:]), scheduler._looking
+
+
 async def test_a_provider_whose_status_checks_hang_does_not_stall_another_providers_jobs(env):
     """70 Runway jobs whose status checks all hang (the simulator answers after 8 s) would fill all 64 workers;
     held to their share, a fal job submitted behind them is followed to the end meanwhile."""

@@ -3,6 +3,7 @@ backends (SQLite and PostgreSQL, see the `backend` fixture); tests/test_store_po
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 import sys
@@ -108,6 +109,14 @@ def test_a_late_submit_answer_keeps_the_providers_id_once_and_says_so_on_a_faile
     assert store.get("job_b").error is None and store.get("job_b").provider_ref == "task_3"
 
 
+def test_a_late_answer_raises_the_jobs_estimate_to_the_most_the_provider_said_in_the_same_write(store: JobStore):
+    store.insert(dataclasses.replace(row("job_a"), cost_estimate=0.24))
+    store.insert(dataclasses.replace(row("job_b"), cost_estimate=0.50))
+    assert store.keep_late_submission("job_a", "task_1", {}, "late", cost_at_least=0.36)
+    assert store.keep_late_submission("job_b", "task_2", {}, "late", cost_at_least=0.36)
+    assert store.get("job_a").cost_estimate == 0.36 and store.get("job_b").cost_estimate == 0.50  # never lowered
+
+
 def test_finished_jobs_are_never_claimed(store: JobStore):
     store.insert(row("job_a", status="succeeded"))
     assert not store.claim("job_a", new_owner_id(), 10)
@@ -175,3 +184,12 @@ async def test_stored_input_images_are_deleted_when_the_job_ends(settings, tmp_p
         done = await manager.wait(done.job_id, 20)
     assert done.status == "succeeded" and cancelled.status == "cancelled"
     assert list(inputs.iterdir()) == []
+
+
+def test_a_cancel_request_does_not_reach_a_job_whose_video_is_downloading(store: JobStore):
+    """The video is finished and paid for: a cancel request then would only cut its download's waits short."""
+    store.insert(row("job_a", status="downloading"))
+    store.insert(row("job_b", status="running"))
+    store.request_cancel("job_a")
+    store.request_cancel("job_b")
+    assert not store.get("job_a").cancel_requested and store.get("job_b").cancel_requested

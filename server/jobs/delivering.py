@@ -88,7 +88,8 @@ class Delivering(EngineParts):
                         ) from None
                     wait = self._interval(provider, spec, 0) * failures
                 log.warning("job %s: delivery attempt failed: %s", job_id, message)
-                await self._sleep(job_id, wait)
+                # Not cut short by a cancel request (one slipped in as the download began): the video is paid for.
+                await anyio.sleep(max(wait, common.SLEEP_FLOOR * scale))
                 try:
                     fresh = await self._poll(job_id, provider, spec, submission, request)  # a fresh (unexpired) URL
                 except ProviderError as gone:

@@ -92,24 +92,31 @@ class Following(EngineParts):
         if row.terminal:
             await self._done(job.job_id)
             return None
+        called, snapshot = await self._callback(job, row)
         if row.cancel_requested:
             job.row = None  # the cancel writes the row: read it again next time
-            return await self._act_on_cancel(job, row, now)
-        news = None
-        if row.callback is not None:
-            job.row = None  # taking the callback clears it in the index
-            news = await self._store(self.db.take_callback, job.job_id, self.owner)
-        if news is not None and news.get("snapshot") is not None:
-            snapshot = Snapshot.model_validate(news["snapshot"])
-        elif news is not None or now >= job.due:  # an unreadable callback asks for a poll
+            return await self._act_on_cancel(job, row, now, snapshot)
+        if snapshot is None and (called or now >= job.due):  # an unreadable callback asks for a poll
             try:
                 snapshot = await job.provider.poll(job.submission, job.request)
             except ProviderError as error:
                 return self._unreachable(job, error, now)
             job.unreachable_since = None
-        else:
+        if snapshot is None:
             return self._next(min(job.due - now, self._interval(job.provider, job.spec, job.elapsed())))
         return await self._take_in(job, row, snapshot)
+
+    async def _callback(self, job: Followed, row: JobRow) -> tuple[bool, Snapshot | None]:
+        """The callback stored for the job, taken (it is cleared in the index): whether there was one, and what
+        it says (None: nothing readable, a poll will tell)."""
+        if row.callback is None:
+            return False, None
+        job.row = None
+        news = await self._store(self.db.take_callback, job.job_id, self.owner)
+        if news is None:
+            return False, None
+        said = news.get("snapshot")
+        return True, None if said is None else Snapshot.model_validate(said)
 
     async def _take_in(self, job: Followed, row: JobRow, snapshot: Snapshot) -> float | None:
         """Act on what the provider says of the job: hand a finished video to delivery, end a failed or
@@ -142,16 +149,22 @@ class Following(EngineParts):
         job.due = time.monotonic() + delay
         return self._next(min(delay, self._interval(job.provider, job.spec, job.elapsed())))
 
-    async def _act_on_cancel(self, job: Followed, row: JobRow, now: float) -> float | None:
-        """A cancel was asked (by the person, or by the provider's own estimate, CANCEL_AT_ONCE). Look first: a
-        job that finished meanwhile (after a restart, say) is taken in as it ended, its paid video delivered,
-        not deleted. Else cancel at the provider; a cancel that fails is tried again, and if it still fails
-        after MAX_UNREACHABLE_SECONDS (or cannot work), the request is withdrawn and the job followed to the end,
-        so the job never ends `failed` with a task still running unwatched."""
-        try:
-            snapshot: Snapshot | None = await job.provider.poll(job.submission, job.request)
-        except ProviderError:  # unreadable now, or gone (a cancel whose answer was lost): the cancel does not wait
-            snapshot = None
+    async def _act_on_cancel(self, job: Followed, row: JobRow, now: float, snapshot: Snapshot | None) -> float | None:
+        """A cancel was asked (by the person, or by the provider's own estimate, CANCEL_AT_ONCE). Look first (a
+        callback's news, else a poll): a job that finished meanwhile (after a restart, say) is taken in as it
+        ended, its paid video delivered, not deleted (a cancel deletes a finished Runway task). A look that fails
+        now is tried again before any cancel where the cancel could delete; the cancel itself, when refused, is
+        tried again; either for MAX_UNREACHABLE_SECONDS, then the request is withdrawn and the job followed to
+        the end, so it never ends `failed` with a task still running unwatched."""
+        if snapshot is None:
+            try:
+                snapshot = await job.provider.poll(job.submission, job.request)
+            except ProviderError as error:
+                if error.retryable and job.provider.supports_cancel:
+                    return await self._cancel_failed(job, error, now)
+                snapshot = None  # gone there (a cancel whose answer was lost), or nothing a cancel could delete
+            else:
+                job.unreachable_since = None
         if snapshot is not None and snapshot.status in ("succeeded", "failed", "cancelled"):
             if snapshot.status != "cancelled":
                 message = f"not cancelled: it had {snapshot.status} at {job.provider.title} before the cancel came"

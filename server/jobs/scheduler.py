@@ -62,6 +62,28 @@ class Followed:
 Step = Callable[[Followed], Awaitable[float | None]]
 
 
+class _Line:
+    """One provider's due jobs waiting for a worker: the woken ones first, each part in the order it came."""
+
+    __slots__ = ("due", "urgent")
+
+    def __init__(self) -> None:
+        self.urgent: deque[Followed] = deque()
+        self.due: deque[Followed] = deque()
+
+    def join(self, job: Followed) -> None:
+        (self.urgent if job.urgent else self.due).append(job)
+
+    def promote(self, job: Followed) -> None:
+        """A waiting job was woken: behind the other woken ones, ahead of the rest."""
+        if job in self.due:
+            self.due.remove(job)
+            self.urgent.append(job)
+
+    def next(self) -> Followed | None:
+        return self.urgent.popleft() if self.urgent else self.due.popleft() if self.due else None
+
+
 class _Worker:
     """A worker waiting for the timer to hand it a job."""
 
@@ -87,7 +109,7 @@ class Scheduler:
         self._concurrency = concurrency
         self._per_provider = max(1, per_provider or concurrency)
         self._looking: Counter[str] = Counter()  # looks under way, by provider
-        self._parked: dict[str, deque[Followed]] = {}  # due jobs of a provider at its share, in the order due
+        self._parked: dict[str, _Line] = {}  # due jobs of a provider at its share
         self._slack = max(0.0, slack)
         self._heap: list[tuple[float, int, str]] = []
         self._jobs: dict[str, Followed] = {}
@@ -121,9 +143,7 @@ class Scheduler:
         if job.busy:
             job.woken = True
         elif job.parked:
-            waiting = self._parked[_lane(job)]
-            waiting.remove(job)
-            waiting.appendleft(job)
+            self._parked[_lane(job)].promote(job)
         else:
             self._push(job, time.monotonic(), now=True)
 
@@ -148,8 +168,7 @@ class Scheduler:
             lane = _lane(job)
             if self._looking[lane] >= self._per_provider:
                 job.parked = True
-                waiting = self._parked.setdefault(lane, deque())
-                waiting.appendleft(job) if job.urgent else waiting.append(job)
+                self._parked.setdefault(lane, _Line()).join(job)
                 continue
             self._looking[lane] += 1
             job.busy, job.urgent = True, False
@@ -160,8 +179,7 @@ class Scheduler:
         """A look of `lane` ended: its worker goes to the provider's first waiting job (marked busy; the place
         passes on), or the place is freed when none waits."""
         waiting = self._parked.get(lane)
-        while waiting:
-            job = waiting.popleft()
+        while waiting is not None and (job := waiting.next()) is not None:
             job.parked = False
             if self._jobs.get(job.job_id) is job and not job.busy:
                 job.busy, job.urgent = True, False
@@ -214,9 +232,12 @@ class Scheduler:
         except Exception:  # a step handles its own errors; this only keeps the queue alive if one slips
             log.exception("job %s: following it failed", job.job_id)
             at = None
-        finally:
+        except BaseException:  # cancelled: its place is freed, no waiting job is handed to a worker that stops
             job.busy = False
-            handed = self._hand_on(_lane(job))
+            self._looking[_lane(job)] -= 1
+            raise
+        job.busy = False
+        handed = self._hand_on(_lane(job))
         self._requeue(job, at)
         return handed
 

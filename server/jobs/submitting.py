@@ -182,7 +182,10 @@ class Submitting(EngineParts):
             window = provider.reconcile_within
             if window is not None and time.time() - started > window * self.settings.poll_scale:
                 raise unknown  # too late to ask again safely (e.g. an idempotency key has expired)
-            submission = await self._reconcile(row.job_id, provider, request, unknown)
+            found = await self._reconcile(row.job_id, provider, request, unknown, cancelled=row.cancel_requested)
+            if found is None:
+                return None
+            submission = found
         else:
             crash_point("before_submit")
             # The token's hash is stored before the provider hears of the URL: a callback may beat the reply.
@@ -214,10 +217,10 @@ class Submitting(EngineParts):
             )
             if submission.state.get(CANCEL_AT_ONCE):  # no one will follow it: cancel it here, as it asked
                 late = await self._cancel_late(provider, submission, request, late)
-            if await self._store(self.db.keep_late_submission, row.job_id, submission.ref, submission.state, late):
+            at_most = _cancel_at_once(row, submission).get("cost_estimate", 0.0)  # counted at the most it may cost
+            keep = self.db.keep_late_submission
+            if await self._store(keep, row.job_id, submission.ref, submission.state, late, at_most):
                 log.warning("job %s: kept %s's late answer (id %s)", row.job_id, provider.title, submission.ref)
-                if higher := _cancel_at_once(row, submission).get("cost_estimate"):  # counted at the most it may cost
-                    await self._store(self.db.update, row.job_id, None, cost_estimate=higher)
                 await self._publish(row.job_id)
             raise
         crash_point("after_store")  # the id (and any cancel the provider asked for) is in the index
@@ -269,16 +272,28 @@ class Submitting(EngineParts):
         raise AssertionError("unreachable: the last resend returns or raises")
 
     async def _reconcile(
-        self, job_id: str, provider: Provider, request: VideoRequest, unknown: ProviderError
-    ) -> Submission:
+        self, job_id: str, provider: Provider, request: VideoRequest, unknown: ProviderError, cancelled: bool = False
+    ) -> Submission | None:
         """Look the job up at the provider by our id (where it can) rather than submit twice; without
-        an answer, the job fails with `unknown` (SUBMIT_UNCONFIRMED), never with a retryable code."""
+        an answer, the job fails with `unknown` (SUBMIT_UNCONFIRMED), never with a retryable code. `cancelled`:
+        the person cancelled it meanwhile, so a provider's answer that it has no such job ends it cancelled
+        (None), as nothing was made or charged."""
+        looked_up = True
         try:
             submission = await provider.reconcile(job_id, request)
         except ProviderError as error:
             log.warning("job %s: reconciling with %s failed: %s", job_id, provider.title, error.message)
-            submission = None
+            submission, looked_up = None, False
         if submission is None:
+            if cancelled and looked_up and provider.can_reconcile:
+                await self._write(
+                    job_id,
+                    status="cancelled",
+                    message=f"cancelled: {provider.title} has no job under this job's id, so it was not created; "
+                    "nothing was charged",
+                    finished_at=time.time(),
+                )
+                return None
             if provider.can_reconcile:
                 raise ProviderError(
                     ErrorCode.SUBMIT_UNCONFIRMED,
