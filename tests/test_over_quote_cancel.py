@@ -46,7 +46,7 @@ async def test_an_over_quote_task_whose_cancel_fails_is_cancelled_when_runway_ta
     faults.rates[("cancel", "503")] = 1.0  # every DELETE refused, through the client's own retries
     async with JobManager(settings_for(env, url)) as manager:
         row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
-        failing = await until(manager, row.job_id, lambda r: "cancelling at Runway failed" in (r.message or ""))
+        failing = await until(manager, row.job_id, lambda r: "cancel not done yet" in (r.message or ""))
         assert not failing.terminal and failing.cancel_requested, failing  # not failed, still trying
         faults.rates.clear()
         done = await until(manager, row.job_id, lambda r: r.terminal)
@@ -122,7 +122,7 @@ async def test_a_refused_cancel_is_retried_at_the_providers_cadence_and_cancel_j
     faults.rates[("cancel", "503")] = 1.0
     async with JobManager(settings_for(env, url, VIDEOGEN_POLL_SCALE="0.1")) as manager:
         row = await manager.submit(RequestArgs(prompt="harbour sim:queue=6000", provider="runway", duration=2))
-        await until(manager, row.job_id, lambda r: "cancelling at Runway failed" in (r.message or ""))
+        await until(manager, row.job_id, lambda r: "cancel not done yet" in (r.message or ""))
         before = faults.injected["cancel.503"]
         await anyio.sleep(3.0)
         sent = faults.injected["cancel.503"] - before  # each try: one DELETE and the client's 3 resends
@@ -177,7 +177,7 @@ async def test_a_callback_that_comes_while_a_cancel_is_retried_is_what_the_job_f
     faults.rates[("cancel", "503")] = 1.0
     async with JobManager(settings_for(env, url)) as manager:
         row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
-        await until(manager, row.job_id, lambda r: "cancelling at Runway failed" in (r.message or ""))
+        await until(manager, row.job_id, lambda r: "cancel not done yet" in (r.message or ""))
         failed = Snapshot(
             status="failed", error=ProviderErrorInfo(code=ErrorCode.CONTENT_POLICY, message="refused by moderation")
         )
@@ -187,3 +187,38 @@ async def test_a_callback_that_comes_while_a_cancel_is_retried_is_what_the_job_f
         stored = manager.db.get(row.job_id)
     assert done.status == "failed" and done.error["code"] == "CONTENT_POLICY", done
     assert stored.callback is None  # taken
+
+
+async def test_a_cancel_whose_checks_keep_failing_is_sent_anyway_and_the_job_counted(env, runway, monkeypatch):
+    """Runway's status checks fail throughout (503), its DELETE works: once the look-first streak is over the
+    cancel is sent anyway, the job ends cancelled with its task id (counted), not failed with the task running."""
+    url, sim, faults = runway
+    monkeypatch.setattr(common, "MAX_UNREACHABLE_SECONDS", 0.3)
+    faults.rates[("status", "503")] = 1.0
+    async with JobManager(settings_for(env, url)) as manager:
+        row = await manager.submit(RequestArgs(prompt=f"harbour {QUEUED}", provider="runway", duration=2))
+        await until(manager, row.job_id, lambda r: r.provider_ref is not None)
+        await manager.cancel(row.job_id)
+        done = await until(manager, row.job_id, lambda r: r.terminal)
+        spent = manager.budget.today()
+    assert done.status == "cancelled" and done.provider_ref, done
+    assert sim.jobs[done.provider_ref].extra["deleted"]
+    assert spent == pytest.approx(0.24)  # a cancelled job Runway had: counted (0.24 for 2 s of gen4.5)
+
+
+async def test_a_cancel_request_that_slips_in_as_the_video_finishes_does_not_cut_its_download_short(env, runway):
+    """The flag lands on a job whose video is downloading (a look already under way): the download clears it,
+    and its fresh-link checks wait out a status outage as usual instead of giving up on the first."""
+    url, _, faults = runway
+    faults.rates[("download", "expired_url")] = 1.0
+    async with JobManager(settings_for(env, url)) as manager:
+        row = await manager.submit(RequestArgs(prompt="harbour sim:seconds=30 sim:queue=0", provider="runway"))
+        await until(
+            manager, row.job_id, lambda r: r.status == "downloading" and faults.injected["download.expired_url"]
+        )
+        faults.rates[("status", "503")] = 1.0
+        assert manager.db.update(row.job_id, None, cancel_requested=True)  # as if request_cancel had won the race
+        await anyio.sleep(1.0)
+        faults.rates.clear()
+        done = await until(manager, row.job_id, lambda r: r.terminal, seconds=30)
+    assert done.status == "succeeded" and done.video, done

@@ -42,7 +42,7 @@ STORAGE_MAX_WAIT = 60.0
 # Listeners (notifications) must return at once; one that does not is skipped after this long.
 LISTENER_SECONDS = 1.0
 # What a job says while the provider refuses its cancel for now (following.py); cancel_job stops waiting on it.
-CANCEL_RETRYING = "cancelling at {title} failed, trying again: {error}"
+CANCEL_RETRYING = "cancel not done yet, trying again: {reason}"
 # At most this many status polls (each one HTTP request and maybe one write) run at once.
 POLL_CONCURRENCY = 64
 # One provider's looks take at most this many of those at once, so that a provider that hangs or is rate limited

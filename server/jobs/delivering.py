@@ -52,6 +52,7 @@ class Delivering(EngineParts):
             queue_position=None,
             message="downloading the video",
             cost_charged=snapshot.charged_usd or row.cost_charged,
+            cancel_requested=False,  # one that slipped in as the video finished: the video is paid for
         )
         scale = self.settings.poll_scale
         storage_error = getattr(media, "LocalStorageError", OSError)

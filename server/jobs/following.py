@@ -19,6 +19,8 @@ import math
 import time
 from typing import Any
 
+import anyio
+
 from providers.base import (
     CANCEL_AT_ONCE,
     ErrorCode,
@@ -149,55 +151,53 @@ class Following(EngineParts):
         job.due = time.monotonic() + delay
         return self._next(min(delay, self._interval(job.provider, job.spec, job.elapsed())))
 
-    async def _act_on_cancel(self, job: Followed, row: JobRow, now: float, snapshot: Snapshot | None) -> float | None:
+    async def _act_on_cancel(self, job: Followed, row: JobRow, now: float, said: Snapshot | None) -> float | None:
         """A cancel was asked (by the person, or by the provider's own estimate, CANCEL_AT_ONCE). Look first (a
-        callback's news, else a poll): a job that finished meanwhile (after a restart, say) is taken in as it
-        ended, its paid video delivered, not deleted (a cancel deletes a finished Runway task). A look that fails
-        now is tried again before any cancel where the cancel could delete; the cancel itself, when refused, is
-        tried again; either for MAX_UNREACHABLE_SECONDS, then the request is withdrawn and the job followed to
-        the end, so it never ends `failed` with a task still running unwatched."""
+        poll, or a callback that says the job finished): a job that finished meanwhile (after a restart, say) is
+        taken in as it ended, its paid video delivered, not deleted (a cancel deletes a finished Runway task).
+        Where the cancel could delete, a check that fails is tried again for MAX_UNREACHABLE_SECONDS, then the
+        cancel is sent anyway; a cancel the provider refuses is tried again as long, then withdrawn and the job
+        followed to its end. Each has its own streak; the job never ends with its task running unwatched."""
+        title = job.provider.title
+        snapshot = said if said is not None and said.status in _ENDED else None
         if snapshot is None:
             try:
                 snapshot = await job.provider.poll(job.submission, job.request)
             except ProviderError as error:
-                if error.retryable and job.provider.supports_cancel:
-                    return await self._cancel_failed(job, error, now)
-                snapshot = None  # gone there (a cancel whose answer was lost), or nothing a cancel could delete
+                snapshot = None  # gone there (a cancel whose answer was lost), or the cancel cannot delete
+                if error.retryable and job.provider.supports_cancel and _streak(job, "check_failing_since", now):
+                    return await self._retry_cancel(job, error, f"checking the job at {title} first failed")
             else:
-                job.unreachable_since = None
-        if snapshot is not None and snapshot.status in ("succeeded", "failed", "cancelled"):
+                job.check_failing_since = job.unreachable_since = None
+        if snapshot is not None and snapshot.status in _ENDED:
             if snapshot.status != "cancelled":
-                message = f"not cancelled: it had {snapshot.status} at {job.provider.title} before the cancel came"
+                message = f"not cancelled: it had {snapshot.status} at {title} before the cancel came"
                 await self._write(job.job_id, cancel_requested=False, message=message)
             return await self._take_in(job, row, snapshot)
         try:
             ended = await self._cancel_remote(job.job_id, job.provider, job.submission, job.request)
         except ProviderError as error:
-            return await self._cancel_failed(job, error, now)
-        job.cancel_failing_since = None
+            if error.retryable and _streak(job, "cancel_failing_since", now):
+                return await self._retry_cancel(job, error, f"{title} refused the cancel")
+            job.cancel_failing_since = job.check_failing_since = None
+            message = (
+                f"could not cancel at {title} ({error.message.rstrip('.')}); still watching it: the video will be "
+                "delivered, and charged as the provider says"
+            )
+            await self._write(job.job_id, cancel_requested=False, message=message)
+            return self._next(0)
+        job.cancel_failing_since = job.check_failing_since = None
         if ended:
             await self._done(job.job_id)
             return None
         return self._next(0)  # refused there (it runs on): follow it
 
-    async def _cancel_failed(self, job: Followed, error: ProviderError, now: float) -> float:
-        """A cancel the provider did not take: try again later, for as long as MAX_UNREACHABLE_SECONDS, then
-        withdraw the request and follow the job to the end (delivered and charged, rather than lost)."""
-        if job.cancel_failing_since is None:
-            job.cancel_failing_since = now
-        title = job.provider.title
-        if error.retryable and now - job.cancel_failing_since <= common.MAX_UNREACHABLE_SECONDS:
-            log.warning("job %s: cancelling at %s failed, will retry: %s", job.job_id, title, error.message)
-            await self._write(job.job_id, message=common.CANCEL_RETRYING.format(title=title, error=error.message))
-            wait = max(error.retry_after or 0, self._interval(job.provider, job.spec, 0))
-            return self._next(wait)
-        job.cancel_failing_since = None
-        message = (
-            f"could not cancel at {title} ({error.message.rstrip('.')}); still watching it: the video will be "
-            "delivered, and charged as the provider says"
-        )
-        await self._write(job.job_id, cancel_requested=False, message=message)
-        return self._next(0)
+    async def _retry_cancel(self, job: Followed, error: ProviderError, what: str) -> float:
+        """The cancel is not done yet: say why, and look again at the provider's cadence (or its Retry-After)."""
+        log.warning("job %s: %s, will retry: %s", job.job_id, what, error.message)
+        reason = f"{what} ({error.message.rstrip('.')})"
+        await self._write(job.job_id, message=common.CANCEL_RETRYING.format(reason=reason))
+        return self._next(max(error.retry_after or 0, self._interval(job.provider, job.spec, 0)))
 
     async def _check_news(self, job: Followed, now: float) -> None:
         """At most every NEWS_CHECK_SECONDS (on the poll clock, never slower than real time): wake the followed
@@ -208,7 +208,8 @@ class Following(EngineParts):
         self._news_at = now + common.NEWS_CHECK_SECONDS * min(1.0, self.settings.poll_scale)
         for found, called_back in await self.read(self.db.query, _NEWS, (self.owner,)):
             other = self.scheduler.get(found)
-            if other is not None and other.cancel_failing_since is not None and not called_back:
+            retrying = other is not None and (other.cancel_failing_since or other.check_failing_since) is not None
+            if retrying and not called_back:
                 continue  # its cancel is being retried at the provider's cadence: not every NEWS_CHECK_SECONDS
             if found == job.job_id:
                 job.stale = True
@@ -277,9 +278,9 @@ class Following(EngineParts):
 
     async def _poll(
         self, job_id: str, provider: Provider, spec: ModelSpec, submission: Submission, request: VideoRequest
-    ) -> Snapshot | None:
+    ) -> Snapshot:
         """One status answer, asking again through transient faults for as long as MAX_UNREACHABLE_SECONDS
-        (delivery asks this way for a fresh URL). None: a cancel request arrived while waiting."""
+        (delivery asks this way for a fresh URL; a cancel request does not cut it short: the video is done)."""
         started = time.monotonic()
         while True:
             try:
@@ -289,9 +290,7 @@ class Following(EngineParts):
                     raise
                 log.warning("job %s: status check failed, will retry: %s", job_id, error.message)
                 wait = max(error.retry_after or 0, self._interval(provider, spec, 0))
-            await self._sleep(job_id, wait)
-            if (await self._read(job_id)).cancel_requested:
-                return None
+            await anyio.sleep(max(wait, common.SLEEP_FLOOR * self.settings.poll_scale))
 
     async def _cancel_remote(
         self, job_id: str, provider: Provider, submission: Submission, request: VideoRequest
@@ -318,3 +317,16 @@ class Following(EngineParts):
             job_id, status="cancelled", provider_state=submission.state, message=message, finished_at=time.time()
         )
         return True
+
+
+_ENDED = ("succeeded", "failed", "cancelled")
+
+
+def _streak(job: Followed, name: str, now: float) -> bool:
+    """Start or go on with a failure streak (the Followed attribute `name`): True while it is shorter than
+    MAX_UNREACHABLE_SECONDS."""
+    since = getattr(job, name)
+    if since is None:
+        setattr(job, name, now)
+        since = now
+    return now - since <= common.MAX_UNREACHABLE_SECONDS

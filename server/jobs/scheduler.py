@@ -46,6 +46,7 @@ class Followed:
     due: float = 0.0  # monotonic time of the next status poll
     unreachable_since: float | None = None  # monotonic time of the first failed poll in a row
     cancel_failing_since: float | None = None  # monotonic time of the first failed cancel in a row
+    check_failing_since: float | None = None  # ... of the first failed check before a cancel in a row
     # The job's row as this process last read or wrote it, and when it read it (monotonic): a look reads the
     # index again only when woken or after a while (see Following._look_once).
     row: JobRow | None = None
