@@ -107,8 +107,9 @@ COLUMNS = (
     "lease_expires created_at updated_at finished_at callback_token_sha256 callback submit_refused_at request_sha256"
 ).split()
 _NON_TERMINAL = "status NOT IN ({})".format(",".join(f"'{s}'" for s in sorted(TERMINAL)))
-# What a cancel may still stop: not a job whose finished (paid) video is being downloaded.
-_CANCELLABLE = "status IN ('pending','queued','running')"
+# What a cancel may still stop (and a watcher follows): not a job whose finished, paid video is downloading.
+CANCELLABLE = ("pending", "queued", "running")
+_CANCELLABLE = "status IN ({})".format(",".join(f"'{s}'" for s in CANCELLABLE))
 
 
 @dataclass

@@ -31,7 +31,7 @@ from providers.base import (
     Submission,
     VideoRequest,
 )
-from server.store import JobRow
+from server.store import _CANCELLABLE, JobRow
 
 from . import common
 from .parts import EngineParts
@@ -61,7 +61,7 @@ def _changes(row: JobRow, snapshot: Snapshot) -> dict[str, Any]:
 # The followed jobs with news another process stored (a callback, a cancel request); `pending`: a job whose
 # submit is being confirmed may already be followed.
 _NEWS = (
-    "SELECT job_id, callback IS NOT NULL FROM jobs WHERE status IN ('pending','queued','running') AND lease_owner=? "
+    f"SELECT job_id, callback IS NOT NULL FROM jobs WHERE {_CANCELLABLE} AND lease_owner=? "
     "AND (cancel_requested=1 OR callback IS NOT NULL)"
 )
 
@@ -165,8 +165,10 @@ class Following(EngineParts):
                 snapshot = await job.provider.poll(job.submission, job.request)
             except ProviderError as error:
                 snapshot = None  # gone there (a cancel whose answer was lost), or the cancel cannot delete
-                if error.retryable and job.provider.supports_cancel and _streak(job, "check_failing_since", now):
-                    return await self._retry_cancel(job, error, f"checking the job at {title} first failed")
+                if error.retryable and job.provider.supports_cancel:
+                    job.check_failing_since = _since(job.check_failing_since, now)
+                    if _recent(job.check_failing_since, now):
+                        return await self._retry_cancel(job, error, f"checking the job at {title} first failed")
             else:
                 job.check_failing_since = job.unreachable_since = None
         if snapshot is not None and snapshot.status in _ENDED:
@@ -177,7 +179,8 @@ class Following(EngineParts):
         try:
             ended = await self._cancel_remote(job.job_id, job.provider, job.submission, job.request)
         except ProviderError as error:
-            if error.retryable and _streak(job, "cancel_failing_since", now):
+            job.cancel_failing_since = _since(job.cancel_failing_since, now)
+            if error.retryable and _recent(job.cancel_failing_since, now):
                 return await self._retry_cancel(job, error, f"{title} refused the cancel")
             job.cancel_failing_since = job.check_failing_since = None
             message = (
@@ -208,7 +211,7 @@ class Following(EngineParts):
         self._news_at = now + common.NEWS_CHECK_SECONDS * min(1.0, self.settings.poll_scale)
         for found, called_back in await self.read(self.db.query, _NEWS, (self.owner,)):
             other = self.scheduler.get(found)
-            retrying = other is not None and (other.cancel_failing_since or other.check_failing_since) is not None
+            retrying = other is not None and (other.cancel_failing_since, other.check_failing_since) != (None, None)
             if retrying and not called_back:
                 continue  # its cancel is being retried at the provider's cadence: not every NEWS_CHECK_SECONDS
             if found == job.job_id:
@@ -218,9 +221,8 @@ class Following(EngineParts):
 
     def _unreachable(self, job: Followed, error: ProviderError, now: float) -> float:
         """A failed poll: transient faults never fail a job, for as long as MAX_UNREACHABLE_SECONDS."""
-        if job.unreachable_since is None:
-            job.unreachable_since = now
-        if not error.retryable or now - job.unreachable_since > common.MAX_UNREACHABLE_SECONDS:
+        job.unreachable_since = _since(job.unreachable_since, now)
+        if not error.retryable or not _recent(job.unreachable_since, now):
             raise error
         log.warning("job %s: status check failed, will retry: %s", job.job_id, error.message)
         wait = max(error.retry_after or 0, self._interval(job.provider, job.spec, 0))
@@ -322,11 +324,11 @@ class Following(EngineParts):
 _ENDED = ("succeeded", "failed", "cancelled")
 
 
-def _streak(job: Followed, name: str, now: float) -> bool:
-    """Start or go on with a failure streak (the Followed attribute `name`): True while it is shorter than
-    MAX_UNREACHABLE_SECONDS."""
-    since = getattr(job, name)
-    if since is None:
-        setattr(job, name, now)
-        since = now
+def _since(since: float | None, now: float) -> float:
+    """When a streak of failures began: `since`, or now for the first failure."""
+    return now if since is None else since
+
+
+def _recent(since: float, now: float) -> bool:
+    """Whether a streak of failures that began at `since` (monotonic) is within MAX_UNREACHABLE_SECONDS."""
     return now - since <= common.MAX_UNREACHABLE_SECONDS

@@ -26,7 +26,7 @@ from providers.registry import Providers
 from server.budget import Budget
 from server.catalog import Catalog
 from server.settings import Settings
-from server.store import JobRow, Store, StoreError, new_owner_id, open_store
+from server.store import CANCELLABLE, JobRow, Store, StoreError, new_owner_id, open_store
 from server.webhooks import token_matches
 
 from . import common
@@ -288,7 +288,7 @@ class JobManager(Submitting, Following, Delivering, Leases):
 
     async def cancel(self, job_id: str) -> JobRow:
         row = await self._read(job_id)
-        if row.terminal or row.status == "downloading":  # done at the provider: the paid video is delivered
+        if row.status not in CANCELLABLE:  # finished, or its finished (paid) video is being downloaded
             return row
         await self._store(self.db.request_cancel, row.job_id)
         if row.job_id not in self._watching:

@@ -217,9 +217,8 @@ class Submitting(EngineParts):
             )
             if submission.state.get(CANCEL_AT_ONCE):  # no one will follow it: cancel it here, as it asked
                 late = await self._cancel_late(provider, submission, request, late)
-            at_most = _cancel_at_once(row, submission).get("cost_estimate", 0.0)  # counted at the most it may cost
-            keep = self.db.keep_late_submission
-            if await self._store(keep, row.job_id, submission.ref, submission.state, late, at_most):
+            keep = self.db.keep_late_submission  # counted at the most the provider said it may cost
+            if await self._store(keep, row.job_id, submission.ref, submission.state, late, _at_most(submission)):
                 log.warning("job %s: kept %s's late answer (id %s)", row.job_id, provider.title, submission.ref)
                 await self._publish(row.job_id)
             raise
@@ -306,11 +305,16 @@ class Submitting(EngineParts):
         return submission
 
 
+def _at_most(submission: Submission) -> float:
+    """The most the provider said the job may charge (AT_MOST_USD), 0 when it said nothing."""
+    value = submission.state.get(AT_MOST_USD)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def _cancel_at_once(row: JobRow, submission: Submission) -> dict[str, Any]:
     """The changes for a job the provider took but must not run: cancel it, and count it at the most the
     provider said it may charge (it keeps the credits of a task it had started before the cancel reached it)."""
-    at_most = submission.state.get(AT_MOST_USD)
     changes: dict[str, Any] = {"cancel_requested": True}
-    if isinstance(at_most, int | float) and at_most > (row.cost_estimate or 0.0):
-        changes["cost_estimate"] = float(at_most)
+    if _at_most(submission) > (row.cost_estimate or 0.0):
+        changes["cost_estimate"] = _at_most(submission)
     return changes
